@@ -1,0 +1,159 @@
+/**
+ * Turns a schema-valid file into the Config the rest of pollpray uses: defaults filled
+ * in, durations in milliseconds, relative file paths resolved against the config
+ * file's directory, host-dependent defaults (state and log dirs) decided here.
+ */
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseDuration } from '../duration.js';
+import type { RawConfig, RawTarget } from './schema.js';
+
+export interface SshSettings {
+  key?: string;
+  knownHosts?: string;
+  port?: number;
+  user?: string;
+  config?: string;
+  connectTimeoutMs: number;
+}
+
+export interface HealthSettings {
+  http?: string;
+  command?: string[];
+  expectStatus: number;
+  body?: string;
+  timeoutMs: number;
+  retries: number;
+  intervalMs: number;
+}
+
+export interface VerifySettings {
+  mode: 'ssh' | 'gpg';
+  allowedSigners?: string;
+  keyring?: string;
+}
+
+export interface Target {
+  name: string;
+  repo: string;
+  ssh: SshSettings;
+  branch: string;
+  path: string;
+  strategy: 'in-place' | 'releases';
+  keepReleases: number;
+  shared: string[];
+  deploy?: string;
+  deployTimeoutMs: number;
+  gitTimeoutMs: number;
+  restart: string[];
+  health?: HealthSettings;
+  verify?: VerifySettings;
+  env: Record<string, string>;
+  onForcePush: 'follow' | 'refuse';
+  maxAttempts: number;
+}
+
+export interface LogSettings {
+  dir: string;
+  level: 'error' | 'warn' | 'info' | 'debug';
+  retentionMs: number;
+  retentionDays: number;
+  compress: boolean;
+  format: 'text' | 'json';
+}
+
+export interface Config {
+  /** The file this came from, for messages and for resolving relative paths. */
+  file: string;
+  stateDir: string;
+  log: LogSettings;
+  concurrency: number;
+  splayMs: number;
+  schedule: string;
+  systemctl: string;
+  targets: Target[];
+}
+
+export interface HostFacts {
+  uid: number;
+  home: string;
+}
+
+export function currentHost(): HostFacts {
+  return { uid: process.getuid?.() ?? 1000, home: homedir() };
+}
+
+export function defaultStateDir(host: HostFacts): string {
+  return host.uid === 0 ? '/var/lib/pollpray' : join(host.home, '.local/state/pollpray');
+}
+
+export function defaultLogDir(host: HostFacts, stateDir: string): string {
+  return host.uid === 0 ? '/var/log/pollpray' : join(stateDir, 'log');
+}
+
+const ms = (value: string | undefined, fallback: string): number => parseDuration(value ?? fallback) ?? 0;
+
+export function normalise(raw: RawConfig, file: string, host: HostFacts = currentHost()): Config {
+  const base = dirname(resolve(file));
+  const rel = (p: string | undefined) => (p === undefined ? undefined : resolve(base, p));
+  const stateDir = raw.state_dir ?? defaultStateDir(host);
+  const d = raw.defaults ?? {};
+  const retentionMs = ms(raw.log?.retention, '14d');
+
+  const target = (name: string, t: RawTarget): Target => ({
+    name,
+    repo: t.repo,
+    ssh: {
+      key: rel(t.ssh?.key),
+      knownHosts: rel(t.ssh?.known_hosts),
+      port: t.ssh?.port,
+      user: t.ssh?.user,
+      config: rel(t.ssh?.config),
+      connectTimeoutMs: ms(t.ssh?.connect_timeout, '10s'),
+    },
+    branch: t.branch ?? d.branch ?? 'main',
+    path: t.path,
+    strategy: t.strategy ?? 'in-place',
+    keepReleases: t.keep_releases ?? 5,
+    shared: t.shared ?? [],
+    deploy: rel(t.deploy),
+    deployTimeoutMs: ms(t.deploy_timeout ?? d.deploy_timeout, '10m'),
+    gitTimeoutMs: ms(t.git_timeout ?? d.git_timeout, '2m'),
+    restart: t.restart ?? [],
+    health: t.health && {
+      http: t.health.http,
+      command: t.health.command,
+      expectStatus: t.health.expect_status ?? 200,
+      body: t.health.body,
+      timeoutMs: ms(t.health.timeout, '10s'),
+      retries: t.health.retries ?? 3,
+      intervalMs: ms(t.health.interval, '2s'),
+    },
+    verify: t.verify && {
+      mode: t.verify.mode,
+      allowedSigners: rel(t.verify.allowed_signers),
+      keyring: rel(t.verify.keyring),
+    },
+    env: t.env ?? {},
+    onForcePush: t.on_force_push ?? d.on_force_push ?? 'follow',
+    maxAttempts: t.max_attempts ?? d.max_attempts ?? 3,
+  });
+
+  return {
+    file: resolve(file),
+    stateDir,
+    log: {
+      dir: raw.log?.dir ?? defaultLogDir(host, stateDir),
+      level: raw.log?.level ?? 'info',
+      retentionMs,
+      retentionDays: Math.max(1, Math.ceil(retentionMs / 86_400_000)),
+      compress: raw.log?.compress ?? true,
+      format: raw.log?.format ?? 'text',
+    },
+    concurrency: raw.concurrency ?? 4,
+    splayMs: ms(raw.splay, '0s'),
+    schedule: raw.schedule ?? '*/5 * * * *',
+    systemctl: raw.systemctl ?? '/usr/bin/systemctl',
+    targets: Object.entries(raw.targets).map(([name, t]) => target(name, t)),
+  };
+}

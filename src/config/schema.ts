@@ -1,0 +1,128 @@
+/**
+ * The config file's schema: the public contract of key names (see DESIGN.md). Types
+ * are inferred from it, and `pollpray schema` exports it as JSON Schema for editors.
+ * Cross-field rules and defaults that depend on the host live in normalise.ts.
+ */
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { DURATION_PATTERN } from '../duration.js';
+import { branchNameProblem } from '../git/ref-name.js';
+
+export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+/** systemd unit names: no spaces, globs, options or extra arguments can pass. */
+export const UNIT_NAME_PATTERN = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|timer|path|mount)$/;
+
+const duration = z
+  .string()
+  .regex(DURATION_PATTERN, { message: 'must be a duration like 30s, 10m, 2h or 14d' });
+
+const absolutePath = z
+  .string()
+  .min(1)
+  .refine((p) => isAbsolute(p), { message: 'must be an absolute path (starting with /)' });
+
+/** A path that may be relative to the config file's directory. */
+const filePath = z.string().min(1);
+
+const branch = z.string().superRefine((name, ctx) => {
+  const problem = branchNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: `is not a valid branch name: it ${problem}` });
+});
+
+const repoUrl = z
+  .string()
+  .min(1)
+  .refine((url) => !url.startsWith('-'), { message: 'must not start with "-" (it would be read as an option)' })
+  .refine((url) => !/[\s\x00-\x1f]/.test(url), { message: 'must not contain spaces or control characters' });
+
+const unitName = z
+  .string()
+  .regex(UNIT_NAME_PATTERN, {
+    message: 'must be a systemd unit name like app.service (no spaces, globs, options or arguments)',
+  });
+
+const sharedPath = z
+  .string()
+  .min(1)
+  .refine((p) => !isAbsolute(p) && !p.split('/').includes('..'), {
+    message: 'must be a relative path inside the release, without ".."',
+  });
+
+export const sshSchema = z.strictObject({
+  key: filePath.optional(),
+  known_hosts: filePath.optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  user: z.string().regex(/^[a-z_][a-z0-9_.-]*$/i, { message: 'must be a plain user name' }).optional(),
+  config: filePath.optional(),
+  connect_timeout: duration.optional(),
+});
+
+export const healthSchema = z
+  .strictObject({
+    http: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
+    command: z.array(z.string().min(1)).min(1).optional(),
+    expect_status: z.number().int().min(100).max(599).optional(),
+    body: z.string().optional(),
+    timeout: duration.optional(),
+    retries: z.number().int().min(0).max(100).optional(),
+    interval: duration.optional(),
+  })
+  .refine((h) => (h.http === undefined) !== (h.command === undefined), {
+    message: 'needs exactly one of http or command',
+  });
+
+export const verifySchema = z.strictObject({
+  mode: z.enum(['ssh', 'gpg']),
+  allowed_signers: filePath.optional(),
+  keyring: filePath.optional(),
+});
+
+const targetFields = {
+  branch: branch.optional(),
+  deploy_timeout: duration.optional(),
+  git_timeout: duration.optional(),
+  on_force_push: z.enum(['follow', 'refuse']).optional(),
+  max_attempts: z.number().int().min(1).max(100).optional(),
+};
+
+export const targetSchema = z.strictObject({
+  repo: repoUrl,
+  ssh: sshSchema.optional(),
+  path: absolutePath,
+  strategy: z.enum(['in-place', 'releases']).optional(),
+  keep_releases: z.number().int().min(2).max(1000).optional(),
+  shared: z.array(sharedPath).optional(),
+  deploy: filePath.optional(),
+  restart: z.array(unitName).optional(),
+  health: healthSchema.optional(),
+  verify: verifySchema.optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+  ...targetFields,
+});
+
+export const logSchema = z.strictObject({
+  dir: absolutePath.optional(),
+  level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+  retention: duration.optional(),
+  compress: z.boolean().optional(),
+  format: z.enum(['text', 'json']).optional(),
+});
+
+export const configSchema = z.strictObject({
+  state_dir: absolutePath.optional(),
+  log: logSchema.optional(),
+  concurrency: z.number().int().min(1).max(64).optional(),
+  splay: duration.optional(),
+  schedule: z.string().min(1).optional(),
+  systemctl: absolutePath.optional(),
+  defaults: z.strictObject(targetFields).optional(),
+  targets: z.record(
+    z.string().regex(TARGET_NAME_PATTERN, {
+      message: 'target names must match [a-z0-9][a-z0-9._-]* (lowercase letters, digits, ".", "_", "-")',
+    }),
+    targetSchema,
+  ),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type RawTarget = z.infer<typeof targetSchema>;
