@@ -30,6 +30,14 @@ export abstract class PollprayError extends Error {
     const fix = this.hint ? ` (fix: ${this.hint})` : '';
     return `${where}${this.message}${fix}`.replace(/\s*\n\s*/g, ' ');
   }
+
+  /** What stderr shows: one line, or for a multi-problem report (config) one line per problem. */
+  lines(): string[] {
+    if (!this.message.includes('\n')) return [this.oneLine()];
+    const where = this.target ? `${this.target}: ` : '';
+    const body = this.message.split('\n').map((line, i) => (i === 0 ? `${where}${line}` : `  ${line}`));
+    return this.hint ? [...body, `fix: ${this.hint}`] : body;
+  }
 }
 
 /** Config or flags are wrong; nothing ran. */

@@ -1,0 +1,121 @@
+/**
+ * The one place that logs. Files: one per day in log.dir (`pollpray-YYYY-MM-DD.log`),
+ * gzipped when rotated, removed past log.retention. Everything is redacted first.
+ * Until configureLogging() runs (e.g. during config loading) messages go nowhere but
+ * the console sink, so an invalid config never creates log directories.
+ */
+import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import winston from 'winston';
+import DailyRotateFile from 'winston-daily-rotate-file';
+import { EnvironmentError } from '../errors.js';
+import type { LogSettings } from '../config/normalise.js';
+import { redact } from './redact.js';
+
+export type Level = 'error' | 'warn' | 'info' | 'debug';
+export interface LogFields {
+  target?: string;
+  commit?: string;
+  step?: string;
+  durationMs?: number;
+  [key: string]: unknown;
+}
+
+let fileLogger: winston.Logger | undefined;
+const listeners = new Set<(level: Level, message: string, fields: LogFields) => void>();
+
+export const LOG_FILE_PREFIX = 'pollpray-';
+const LOG_FILE = /^pollpray-(\d{4}-\d{2}-\d{2})\.log(?:\.gz)?$/;
+
+const textFormat = winston.format.printf((info) => {
+  const { timestamp, level, message, target, commit, step, durationMs } = info as Record<string, unknown>;
+  const parts = [String(timestamp), String(level).toUpperCase().padEnd(5)];
+  if (target) parts.push(`[${String(target)}]`);
+  if (commit) parts.push(`@${String(commit).slice(0, 12)}`);
+  if (step) parts.push(`${String(step)}:`);
+  parts.push(String(message));
+  if (typeof durationMs === 'number') parts.push(`(${durationMs}ms)`);
+  return parts.join(' ');
+});
+
+/** Opens the day's log file; throws EnvironmentError when the directory is unusable. */
+export function configureLogging(settings: LogSettings, now: Date = new Date()): void {
+  try {
+    mkdirSync(settings.dir, { recursive: true, mode: 0o750 });
+    accessSync(settings.dir, constants.W_OK);
+  } catch (cause) {
+    throw new EnvironmentError(`log directory ${settings.dir} is not writable`, {
+      hint: `create it and give it to this user (chown $(id -un) ${settings.dir}), or set log.dir`,
+      cause,
+    });
+  }
+  pruneOldLogs(settings.dir, settings.retentionDays, now);
+  closeLogging();
+  fileLogger = winston.createLogger({
+    level: settings.level,
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      settings.format === 'json' ? winston.format.json() : textFormat,
+    ),
+    transports: [
+      new DailyRotateFile({
+        dirname: settings.dir,
+        filename: `${LOG_FILE_PREFIX}%DATE%.log`,
+        datePattern: 'YYYY-MM-DD',
+        utc: true,
+        zippedArchive: settings.compress,
+        maxFiles: `${settings.retentionDays}d`,
+        auditFile: join(settings.dir, '.audit.json'),
+        createSymlink: false,
+      }),
+    ],
+  });
+}
+
+/**
+ * Retention that does not depend on winston's audit file: a file written by an older
+ * install, or before a config change, is still removed once it is past retention.
+ */
+export function pruneOldLogs(dir: string, retentionDays: number, now: Date): string[] {
+  const cutoff = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) - retentionDays * 86_400_000;
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const match = LOG_FILE.exec(name);
+    if (!match) continue;
+    const day = Date.parse(`${match[1]}T00:00:00Z`);
+    if (day < cutoff) {
+      rmSync(join(dir, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+export function closeLogging(): Promise<void> {
+  const logger = fileLogger;
+  fileLogger = undefined;
+  if (!logger) return Promise.resolve();
+  return new Promise((resolve) => {
+    logger.on('finish', () => setTimeout(resolve, 20));
+    logger.end();
+  });
+}
+
+/** Subscribe to log events (the console sink, tests). Returns an unsubscribe function. */
+export function onLog(listener: (level: Level, message: string, fields: LogFields) => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function write(level: Level, message: string, fields: LogFields = {}): void {
+  const clean = redact(message);
+  fileLogger?.log(level, clean, fields);
+  for (const listener of listeners) listener(level, clean, fields);
+}
+
+export const log = {
+  error: (message: string, fields?: LogFields) => write('error', message, fields),
+  warn: (message: string, fields?: LogFields) => write('warn', message, fields),
+  info: (message: string, fields?: LogFields) => write('info', message, fields),
+  debug: (message: string, fields?: LogFields) => write('debug', message, fields),
+};

@@ -1,0 +1,33 @@
+/**
+ * The one redactor. Every log line, printed error and captured script output passes
+ * through it, so a token pasted into a repo URL or echoed by a deploy script never
+ * reaches a log file, cron mail or state file.
+ */
+const RULES: Array<[RegExp, string]> = [
+  // Private key blocks, whole (a deploy script that cats a key).
+  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, '[REDACTED PRIVATE KEY]'],
+  // Credentials in URLs: scheme://user:password@host -> scheme://user:***@host
+  [/\b([a-z][a-z0-9+.-]*:\/\/)([^/\s:@]+):([^/\s@]+)@/gi, '$1$2:***@'],
+  // Token-only userinfo: https://TOKEN@host (GitHub's x-access-token style)
+  [/\b(https?:\/\/)([A-Za-z0-9_\-.]{20,})@/g, '$1***@'],
+  [/\bgh[pousr]_[A-Za-z0-9]{20,}\b/g, '[REDACTED]'],
+  [/\bgithub_pat_[A-Za-z0-9_]{20,}\b/g, '[REDACTED]'],
+  [/\bglpat-[A-Za-z0-9_-]{20,}\b/g, '[REDACTED]'],
+  [/\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, '[REDACTED]'],
+  [/\b(Bearer|token)\s+[A-Za-z0-9\-._~+/]{16,}=*/gi, '$1 [REDACTED]'],
+];
+
+let extraSecrets: string[] = [];
+
+/** Values that must never be shown, e.g. from environment variables named secret in config. */
+export function addSecrets(values: Iterable<string>): void {
+  const fresh = [...values].filter((v) => v.length >= 4);
+  extraSecrets = [...new Set([...extraSecrets, ...fresh])].sort((a, b) => b.length - a.length);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
+  for (const secret of extraSecrets) out = out.split(secret).join('[REDACTED]');
+  return out;
+}
