@@ -1,0 +1,86 @@
+/**
+ * Runs the target's deploy script: cwd = the new code, the documented POLLPRAY_*
+ * environment, deploy_timeout, output streamed into the log line by line, and the
+ * whole process group killed on timeout and when the script exits.
+ */
+import { accessSync, constants } from 'node:fs';
+import type { Target } from '../config/normalise.js';
+import { DeployScriptError } from '../errors.js';
+import { formatDuration } from '../duration.js';
+import { clearRunning, recordRunning } from '../exec/leftovers.js';
+import { run } from '../exec/run.js';
+import { log } from '../log/logger.js';
+
+export interface ScriptContext {
+  oldSha: string | null;
+  newSha: string;
+  releaseDir: string;
+  dryRun: boolean;
+  /** Where the running script's process group is recorded for the next run to end. */
+  workDir: string;
+}
+
+export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, string> {
+  return {
+    ...target.env,
+    POLLPRAY_TARGET: target.name,
+    POLLPRAY_OLD_SHA: ctx.oldSha ?? '',
+    POLLPRAY_NEW_SHA: ctx.newSha,
+    POLLPRAY_BRANCH: target.branch,
+    POLLPRAY_RELEASE_DIR: ctx.releaseDir,
+    POLLPRAY_REPO_DIR: target.path,
+    POLLPRAY_DRY_RUN: ctx.dryRun ? '1' : '0',
+  };
+}
+
+export async function runDeployScript(target: Target, ctx: ScriptContext): Promise<void> {
+  const script = target.deploy;
+  if (!script) return;
+  try {
+    accessSync(script, constants.X_OK);
+  } catch (cause) {
+    throw new DeployScriptError(`deploy script ${script} is missing or not executable`, {
+      target: target.name,
+      hint: `chmod +x ${script}, or fix deploy: in the config`,
+      cause,
+    });
+  }
+  const fields = { target: target.name, commit: ctx.newSha, step: 'script' };
+  const result = await run([script], {
+    cwd: ctx.releaseDir,
+    timeoutMs: target.deployTimeoutMs,
+    env: scriptEnv(target, ctx),
+    killLeftovers: true,
+    onSpawn: (pgid) => recordRunning(ctx.workDir, pgid),
+    onLine: (line, stream) => (stream === 'stderr' ? log.warn(line, fields) : log.info(line, fields)),
+  });
+  clearRunning(ctx.workDir);
+  if (result.timedOut) {
+    throw new DeployScriptError(`deploy script timed out after ${formatDuration(target.deployTimeoutMs)} and was killed with its children`, {
+      target: target.name,
+      hint: 'make the script finish faster or raise deploy_timeout',
+    });
+  }
+  if (result.spawnError) {
+    throw new DeployScriptError(`deploy script ${script} could not start (${result.spawnError})`, {
+      target: target.name,
+      hint: 'check its #! line and that it is executable',
+    });
+  }
+  if (result.exitCode !== 0) {
+    const last = result.stderr.trim().split('\n').pop() || result.stdout.trim().split('\n').pop() || '';
+    throw new DeployScriptError(
+      `deploy script exited with ${result.signal ?? result.exitCode}${last ? `: ${last}` : ''}`,
+      { target: target.name, hint: 'see the log for its full output; fix and push a new commit' },
+    );
+  }
+}
+
+export function ensureExecutableExists(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The in-place strategy: a working clone at `path`, moved to an exact commit with
+ * fetch + `reset --hard <sha>`. Never a merge or pull, so a force-pushed branch is
+ * followed to the exact remote commit and local edits cannot produce a conflict.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Target } from '../config/normalise.js';
+import { GitError } from '../errors.js';
+import { isFullSha } from './ref-name.js';
+import { git, gitOrThrow } from './git.js';
+
+export function isCheckout(path: string): boolean {
+  return existsSync(`${path}/.git`);
+}
+
+/** Fetches the branch so that `sha` is present locally; clones when `path` has no checkout. */
+export async function fetchCommit(target: Target, sha: string): Promise<'cloned' | 'fetched'> {
+  let how: 'cloned' | 'fetched' = 'fetched';
+  if (!isCheckout(target.path)) {
+    if (existsSync(target.path) && readdirSync(target.path).length > 0) {
+      throw new GitError(`path ${target.path} exists but is not a git checkout`, {
+        target: target.name,
+        hint: 'move its contents away (pollpray clones into an empty or absent directory) or point path elsewhere',
+      });
+    }
+    mkdirSync(dirname(target.path), { recursive: true });
+    await gitOrThrow(
+      ['clone', '--no-checkout', '--origin', 'origin', '--branch', target.branch, '--', target.repo, target.path],
+      { cwd: dirname(target.path), target },
+      'clone',
+    );
+    how = 'cloned';
+  } else {
+    const refspec = `+refs/heads/${target.branch}:refs/remotes/origin/${target.branch}`;
+    await gitOrThrow(['fetch', '--no-tags', '--', target.repo, refspec], { cwd: target.path, target }, 'fetch');
+  }
+  if (!(await hasCommit(target, sha))) {
+    throw new GitError(`commit ${sha.slice(0, 12)} is not on ${target.branch} after fetching`, {
+      target: target.name,
+      hint: 'the branch moved during the fetch; the next run will pick up the new head',
+    });
+  }
+  return how;
+}
+
+export async function hasCommit(target: Target, sha: string): Promise<boolean> {
+  const result = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: target.path, target });
+  return result.exitCode === 0;
+}
+
+/** True when `descendant` contains `ancestor`; false means history was rewritten (force push). */
+export async function isAncestor(target: Target, ancestor: string, descendant: string): Promise<boolean> {
+  if (!(await hasCommit(target, ancestor))) return false;
+  const result = await git(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: target.path, target });
+  return result.exitCode === 0;
+}
+
+/** Moves the checkout (and its local branch) to exactly `sha`, discarding local edits to tracked files. */
+export async function resetTo(target: Target, sha: string): Promise<void> {
+  if (!isFullSha(sha)) throw new GitError(`refusing to move to ${sha}: not a full commit id`, { target: target.name });
+  await gitOrThrow(['checkout', '--force', '-B', target.branch, sha], { cwd: target.path, target }, 'checkout');
+  await gitOrThrow(['reset', '--hard', sha], { cwd: target.path, target }, 'reset');
+}
+
+export async function headCommit(target: Target): Promise<string | undefined> {
+  if (!isCheckout(target.path)) return undefined;
+  const result = await git(['rev-parse', '--verify', 'HEAD^{commit}'], { cwd: target.path, target });
+  const sha = result.stdout.trim();
+  return result.exitCode === 0 && isFullSha(sha) ? sha : undefined;
+}
+
+export async function commitSubject(target: Target, sha: string): Promise<string | undefined> {
+  const result = await git(['log', '-1', '--format=%s', sha], { cwd: target.path, target });
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}

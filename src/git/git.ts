@@ -1,0 +1,64 @@
+/**
+ * Runs git for a target through the one exec door, with an environment that cron's
+ * or a hook's GIT_* variables cannot bend: no GIT_DIR/GIT_WORK_TREE leaking in, no
+ * prompts, no system/global config surprises for transport, and our own ssh command.
+ */
+import type { Target } from '../config/normalise.js';
+import { run, type RunResult } from '../exec/run.js';
+import { classifyGitFailure } from './errors.js';
+import { gitSshCommand } from './ssh.js';
+
+/** Hardening flags put before every git subcommand. */
+const SAFE_CONFIG = [
+  '-c', 'protocol.ext.allow=never',
+  '-c', 'protocol.file.allow=always',
+  '-c', 'core.hooksPath=/dev/null',
+  '-c', 'advice.detachedHead=false',
+  '-c', 'gc.auto=0',
+];
+
+function gitEnv(target: Target): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const key of Object.keys(process.env)) if (key.startsWith('GIT_')) env[key] = undefined;
+  return {
+    ...env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_ASKPASS: '/bin/false',
+    SSH_ASKPASS: '/bin/false',
+    SSH_AUTH_SOCK: undefined,
+    GIT_SSH_COMMAND: gitSshCommand(target),
+    LC_ALL: 'C',
+  };
+}
+
+export interface GitCall {
+  cwd: string;
+  target: Target;
+  timeoutMs?: number;
+}
+
+export function git(args: string[], call: GitCall): Promise<RunResult> {
+  return run(['git', ...SAFE_CONFIG, ...args], {
+    cwd: call.cwd,
+    timeoutMs: call.timeoutMs ?? call.target.gitTimeoutMs,
+    env: gitEnv(call.target),
+    killGraceMs: 2000,
+  });
+}
+
+/** Like git(), but a non-zero exit becomes a classified, actionable error. */
+export async function gitOrThrow(args: string[], call: GitCall, what: string): Promise<RunResult> {
+  const result = await git(args, call);
+  if (result.timedOut) {
+    throw classifyGitFailure(
+      `Connection timed out (${what} exceeded git_timeout)`,
+      call.target.name,
+      call.target.repo,
+      what,
+    );
+  }
+  if (result.exitCode !== 0 || result.spawnError) {
+    throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what);
+  }
+  return result;
+}
