@@ -1,0 +1,45 @@
+/**
+ * The only top-level try/catch and the only process.exit: error classes become exit
+ * codes (0 ok, 1 a target failed, 2 usage or config error; nothing ran).
+ */
+import { CommanderError } from 'commander';
+import { buildCli } from './cli.js';
+import { EXIT, PollprayError, errorMessage, type ExitCode } from './errors.js';
+import { killAllChildren } from './exec/run.js';
+import { closeLogging, log } from './log/logger.js';
+import { problem } from './log/console.js';
+
+async function main(argv: string[]): Promise<ExitCode> {
+  let exitCode: ExitCode = EXIT.ok;
+  const program = buildCli((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof PollprayError) {
+      for (const line of err.lines()) problem(line);
+      log.error(err.oneLine());
+      return err.exitCode;
+    }
+    problem(`internal error: ${errorMessage(err)} (fix: this is a bug in pollpray; please report it)`);
+    log.error(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    return EXIT.failed;
+  }
+}
+
+// A signal to pollpray ends its own process groups too: nothing it started outlives it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllChildren('SIGTERM');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+const code = await main(process.argv);
+await closeLogging();
+process.exit(code);

@@ -1,0 +1,50 @@
+/**
+ * Human renderings of command results. Commands return data; only these functions
+ * turn it into lines, so `--json` and text always describe the same thing.
+ */
+import type { RunReport } from '../commands/run.js';
+import type { StatusReport } from '../commands/status.js';
+import type { TargetOutcome } from '../deploy/cycle.js';
+import { formatDuration } from '../duration.js';
+
+const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : '-');
+
+export function outcomeLine(o: TargetOutcome, dryRun: boolean): string {
+  const took = formatDuration(o.durationMs);
+  switch (o.result) {
+    case 'deployed':
+      return dryRun
+        ? `${o.target}: ${o.detail ?? 'would deploy'}`
+        : `${o.target}: deployed ${short(o.sha)} (was ${short(o.previousSha)}) in ${took}`;
+    case 'unchanged':
+      return `${o.target}: up to date at ${short(o.sha)}`;
+    case 'skipped':
+      return `${o.target}: skipped (${o.detail ?? 'nothing to do'})`;
+    default:
+      return `${o.target}: ${o.result}: ${o.error?.oneLine() ?? o.detail ?? 'see the log'}`;
+  }
+}
+
+/** Lines for stderr: only what needs a human, one line each. */
+export function problemLines(report: RunReport): string[] {
+  return report.outcomes
+    .filter((o) => o.result === 'failed' || o.result === 'error' || o.result === 'refused')
+    .map((o) => (o.error ? o.error.oneLine() : `${o.target}: ${o.result}: ${o.detail ?? ''}`));
+}
+
+export function statusLines(report: StatusReport): string[] {
+  const rows = report.targets.map((t) => [
+    t.target,
+    t.branch,
+    short(t.deployed_commit),
+    t.last_result ?? 'never run',
+    t.last_check ? t.last_check.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
+    t.paused ? 'paused' : '',
+  ]);
+  const header = ['TARGET', 'BRANCH', 'DEPLOYED', 'LAST RESULT', 'LAST CHECK', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const lines = [fmt(header), ...rows.map(fmt)];
+  for (const t of report.targets) if (t.last_error) lines.push(`  ${t.target}: last error: ${t.last_error}`);
+  return lines;
+}
