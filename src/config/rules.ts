@@ -1,0 +1,78 @@
+/**
+ * Cross-field rules: what the schema cannot say about one key alone. Each rule is a
+ * small function from a schema-valid file to findings, so each is tested on its own.
+ */
+import { posix } from 'node:path';
+import type { Finding } from './report.js';
+import type { RawConfig } from './schema.js';
+
+export type Rule = (raw: RawConfig) => Finding[];
+
+export const atLeastOneTarget: Rule = (raw) =>
+  Object.keys(raw.targets).length === 0
+    ? [{ path: ['targets'], at: 'key', message: 'is empty: add at least one target (pollpray init writes an example)' }]
+    : [];
+
+/**
+ * Two targets on one directory would reset each other's code; one inside another
+ * would be overwritten or deleted by the outer target's checkout or release switch.
+ */
+export const distinctPaths: Rule = (raw) => {
+  const seen: [string, string][] = [];
+  const findings: Finding[] = [];
+  for (const [name, t] of Object.entries(raw.targets)) {
+    const path = posix.normalize(t.path).replace(/(.)\/+$/, '$1');
+    for (const [other, otherPath] of seen) {
+      const message =
+        path === otherPath
+          ? `same directory as target "${other}": each target needs its own path`
+          : path.startsWith(`${otherPath}/`) || otherPath === '/'
+            ? `is inside target "${other}"'s path ${otherPath}: targets must not nest`
+            : otherPath.startsWith(`${path}/`) || path === '/'
+              ? `contains target "${other}"'s path ${otherPath}: targets must not nest`
+              : undefined;
+      if (message) {
+        // One finding per target is enough to send the user to the right line.
+        findings.push({ path: ['targets', name, 'path'], message });
+        break;
+      }
+    }
+    seen.push([name, path]);
+  }
+  return findings;
+};
+
+/** keep_releases and shared do nothing with in-place; silently ignoring them would mislead. */
+export const releasesOnlyKeys: Rule = (raw) =>
+  Object.entries(raw.targets).flatMap(([name, t]) => {
+    const strategy = t.strategy ?? 'in-place';
+    if (strategy === 'releases') return [];
+    const keys = (['keep_releases', 'shared'] as const).filter((k) => t[k] !== undefined);
+    return keys.map((key) => ({
+      path: ['targets', name, key],
+      at: 'key' as const,
+      message: `only applies to strategy: releases (this target uses ${strategy}${t.strategy ? '' : ', the default'}): remove it or set strategy: releases`,
+    }));
+  });
+
+/** Signature verification fails closed, so a mode without its trust file could never pass. */
+export const verifyTrustFile: Rule = (raw) =>
+  Object.entries(raw.targets).flatMap(([name, t]): Finding[] => {
+    const v = t.verify;
+    if (!v) return [];
+    const at = (key: string): (string | number)[] => ['targets', name, 'verify', key];
+    const findings: Finding[] = [];
+    if (v.mode === 'ssh' && v.allowed_signers === undefined)
+      findings.push({ path: at('mode'), message: 'ssh needs allowed_signers (a file of trusted signing keys, as for git gpg.ssh.allowedSignersFile)' });
+    if (v.mode === 'ssh' && v.keyring !== undefined)
+      findings.push({ path: at('keyring'), at: 'key', message: 'only applies to mode: gpg (use allowed_signers for ssh)' });
+    if (v.mode === 'gpg' && v.allowed_signers !== undefined)
+      findings.push({ path: at('allowed_signers'), at: 'key', message: 'only applies to mode: ssh (use keyring for gpg)' });
+    return findings;
+  });
+
+export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile];
+
+export function ruleFindings(raw: RawConfig, rules: readonly Rule[] = RULES): Finding[] {
+  return rules.flatMap((rule) => rule(raw));
+}
