@@ -1,0 +1,78 @@
+/**
+ * What `pollpray init` writes: a commented starter config that passes `pollpray
+ * validate` as written (a unit test loads it) and explains every key the schema knows
+ * (a unit test checks that too, so a new key cannot be forgotten here).
+ */
+export const STARTER_CONFIG = `# pollpray configuration: one file, many targets.
+# Check it with \`pollpray validate\`; every problem is reported with its line.
+# Editors can complete keys (\`pollpray schema\` prints the JSON Schema); add this first line:
+#   # yaml-language-server: $schema=<pollpray's install dir>/schema/pollpray.schema.json
+# Durations are a whole number and one unit: 500ms, 30s, 10m, 2h, 14d.
+# Relative file paths are resolved against the directory of this file.
+
+# Where per-target state (deployed commit, history, locks) is kept.
+# Default: /var/lib/pollpray for root, ~/.local/state/pollpray otherwise.
+# state_dir: /var/lib/pollpray
+
+log:
+  # dir: /var/log/pollpray         # default: /var/log/pollpray for root, <state_dir>/log otherwise
+  level: info                      # error | warn | info | debug
+  retention: 14d                   # daily files older than this are removed
+  compress: true                   # gzip rotated days
+  format: text                     # text, or json (one object per line)
+
+concurrency: 4                     # targets worked on at once
+splay: 0s                          # deterministic per-host delay before polling (spreads a fleet out)
+schedule: "*/5 * * * *"            # cron expression used by \`pollpray daemon\` and \`pollpray cron install\`
+systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> restart <unit>
+
+# Settings every target inherits unless it sets its own.
+defaults:
+  branch: main                     # branch to follow
+  deploy_timeout: 10m              # the deploy script's whole process group is killed after this
+  git_timeout: 2m                  # limit for each ls-remote / fetch / clone
+  on_force_push: follow            # follow: move to the rewritten branch; refuse: stop and report
+  max_attempts: 3                  # failures of one commit before it is quarantined until a new commit
+
+targets:
+  # Target names: lowercase letters, digits, ".", "_", "-"; used in logs, state and locks.
+  todo:
+    # The remote, reached over ssh with a read-only deploy key. An ssh alias
+    # (Host github.com-todo in ssh config) keeps one key per repository.
+    repo: git@github.com:acme/todo.git
+    ssh:
+      key: /etc/pollpray/keys/todo_ed25519       # private deploy key (used with IdentitiesOnly)
+      known_hosts: /etc/pollpray/known_hosts     # pinned host keys: pollpray trust-host <host>
+      # port: 22                                 # ssh port, when not in the repo URL
+      # user: git                                # ssh user, when not in the repo URL
+      # config: /etc/pollpray/ssh_config         # an ssh_config file (for Host aliases)
+      connect_timeout: 10s
+    branch: main                   # overrides defaults.branch
+    path: /var/www/todo            # absolute: the working clone (in-place) or the releases root
+    strategy: in-place             # in-place: reset the clone to the exact commit
+                                   # releases: build in releases/<time>-<sha>, switch the
+                                   #   current symlink atomically, roll back on failure
+    # keep_releases: 5             # releases only: how many old releases to keep for rollback
+    # shared: [media, .env]        # releases only: paths linked into every release
+    deploy: deploy.sh              # executable run in the new code's directory after the update
+    deploy_timeout: 10m            # overrides defaults.deploy_timeout
+    git_timeout: 2m                # overrides defaults.git_timeout
+    env:                           # extra environment for the deploy script (alongside POLLPRAY_*)
+      DJANGO_SETTINGS_MODULE: todo.settings
+    restart: [todo.service]        # each becomes: sudo -n systemctl restart <unit> (see pollpray sudoers)
+    health:                        # after restart; failure rolls back (releases) and counts the failure
+      http: http://127.0.0.1:8000/healthz   # either http ...
+      # command: [/usr/local/bin/check-todo] # ... or a command (argv list), not both
+      expect_status: 200
+      # body: ok                   # text the response body must contain
+      timeout: 30s                 # per attempt
+      retries: 5
+      interval: 2s                 # wait between attempts
+    on_force_push: follow          # overrides defaults.on_force_push
+    max_attempts: 3                # overrides defaults.max_attempts
+    # Verify the commit's signature before deploying (fails closed):
+    # verify:
+    #   mode: ssh                  # ssh or gpg
+    #   allowed_signers: /etc/pollpray/allowed_signers   # mode ssh: trusted signing keys
+    #   keyring: /etc/pollpray/trusted.gpg               # mode gpg: keyring with trusted keys
+`;
