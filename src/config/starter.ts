@@ -49,9 +49,9 @@ targets:
       connect_timeout: 10s
     branch: main                   # overrides defaults.branch
     path: /var/www/todo            # absolute: the working clone (in-place) or the releases root
-    strategy: in-place             # in-place: reset the clone to the exact commit
-                                   # releases: build in releases/<time>-<sha>, switch the
-                                   #   current symlink atomically, roll back on failure
+    strategy: in-place             # in-place resets the clone to the exact commit; or releases,
+                                   # which builds in releases/<time>-<sha>, switches the
+                                   # current symlink atomically and rolls back on failure
     # keep_releases: 5             # releases only: how many old releases to keep for rollback
     # shared: [media, .env]        # releases only: paths linked into every release
     deploy: deploy.sh              # executable run in the new code's directory after the update
