@@ -7,7 +7,7 @@
 export function branchNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'is empty';
   if (name.startsWith('-')) return 'starts with "-" and could be read as an option';
-  if (name === '@') return 'is "@", which git reserves';
+  if (name === '@' || name === 'HEAD') return `is "${name}", which git reserves`;
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x20\x7f~^:?*[\\]/.test(name)) return 'contains a space, control character or one of ~^:?*[\\';
   if (name.includes('..')) return 'contains ".."';

@@ -15,7 +15,7 @@ function recordingScript(world: World, extra = ''): string {
 
 function calls(world: World): string[][] {
   const file = join(world.dir, 'calls.log');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => l.split(' ')) : [];
+  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => l.split(' ')) : [];
 }
 
 function headOf(path: string): string {

@@ -60,10 +60,7 @@ describe('branchNameProblem', () => {
     expect(branchNameProblem('--upload-pack=x')).toBe('starts with "-" and could be read as an option');
   });
 
-  // Known gap: git refuses a branch named HEAD (it would shadow HEAD); ref-name.ts
-  // does not yet. it.fails turns into a failure the day ref-name.ts is fixed, so
-  // this marker cannot outlive the gap.
-  it.fails('refuses "HEAD", as git does', () => {
+  it('refuses "HEAD", as git does (it would shadow HEAD)', () => {
     expect(gitAccepts('HEAD')).toBe(false);
     expect(branchNameProblem('HEAD')).toBeTypeOf('string');
   });
