@@ -3,7 +3,7 @@
  * root. A bare repository on a file:// URL stands in for the forge; the real run
  * command, config loader, state and logs do the rest.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
@@ -83,10 +83,12 @@ export async function demo(options: DemoOptions): Promise<DemoResult> {
     );
     say(`In ${dir}: a bare repo stands in for the forge, with a config and a deploy script.`);
     const config = loadConfig(configFile);
+    const served = join(dir, 'www', 'served.html');
     const cycle = async (title: string) => {
       const report = await run({ config, targets: [], dryRun: false, force: false });
       deploys += report.outcomes.filter((o) => o.result === 'deployed').length;
       options.show({ kind: 'run', title, report });
+      if (existsSync(served)) say(`The site now serves: ${readFileSync(served, 'utf8').trim()}`);
     };
 
     await cycle('pollpray run (first deploy: clones and runs deploy.sh)');

@@ -4,6 +4,13 @@
  */
 import { redact } from './redact.js';
 
+// A reader that went away (`pollpray status | head`) is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 export const stdoutIsTty = (): boolean => process.stdout.isTTY === true;
 
 export function out(text: string): void {
