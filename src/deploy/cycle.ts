@@ -180,7 +180,7 @@ class Cycle {
       log.warn(`${message} (fix: ${hint})`, { ...fields, commit: sha, step: 'decide' });
       this.save({ lastCheck: this.now(), remoteSha: sha, lastResult: 'refused', lastError: `${message} (fix: ${hint})` });
       appendHistory(this.config.stateDir, this.entry('refused', sha, { error: message }));
-      return this.done({ result: 'refused', sha, previousSha: state.deployedSha, detail: message });
+      return this.done({ result: 'refused', sha, previousSha: state.deployedSha, detail: `${message.replace(/^refused: /, '')} (fix: ${hint})` });
     }
     if (!containsDeployed) log.warn(`history rewritten: following force-push to ${short(sha)}`, { ...fields, step: 'decide' });
     return undefined;
