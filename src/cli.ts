@@ -7,6 +7,9 @@ import { homedir } from 'node:os';
 import { locateConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/normalise.js';
 import { demo } from './commands/demo.js';
+import { history } from './commands/history.js';
+import { setPaused } from './commands/pause.js';
+import { rollback } from './commands/rollback.js';
 import { init } from './commands/init.js';
 import { run, runFailed } from './commands/run.js';
 import { configJsonSchema } from './commands/schema.js';
@@ -14,7 +17,7 @@ import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { out, problem, stdoutIsTty } from './log/console.js';
-import { outcomeLine, problemLines, statusLines } from './render/text.js';
+import { historyLines, outcomeLine, problemLines, statusLines } from './render/text.js';
 
 export const VERSION = '0.1.0';
 
@@ -60,6 +63,46 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
       const report = status(configFrom(cmd), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of statusLines(report)) out(line);
+    });
+
+  program
+    .command('history')
+    .description('what was deployed, failed, refused or rolled back, oldest first')
+    .argument('[target]', 'one target (default: all)')
+    .option('--json', 'machine-readable output (stable; see README)')
+    .option('-n, --limit <count>', 'only the last <count> entries', (v) => Number.parseInt(v, 10))
+    .action((target: string | undefined, opts: { json?: boolean; limit?: number }, cmd: Command) => {
+      const report = history(configFrom(cmd), target ? [target] : [], opts.limit);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of historyLines(report)) out(line);
+    });
+
+  program
+    .command('rollback')
+    .description('go back to the previous deploy (or the named commit or release) and pause the target')
+    .argument('<target>', 'target name')
+    .argument('[commit|release]', 'a commit (7+ hex digits) or release name (default: the previous deploy)')
+    .action(async (target: string, to: string | undefined, _opts: unknown, cmd: Command) => {
+      const r = await rollback({ config: configFrom(cmd), target, to });
+      out(`${r.target}: rolled back to ${r.to.slice(0, 12)}${r.release ? ` (release ${r.release})` : ''} from ${r.from ? r.from.slice(0, 12) : 'none'}; paused until pollpray resume ${r.target}`);
+    });
+
+  program
+    .command('pause')
+    .description('stop deploying a target until resume (run --force still deploys)')
+    .argument('<target>', 'target name')
+    .action(async (target: string, _opts: unknown, cmd: Command) => {
+      const r = await setPaused({ config: configFrom(cmd), target, paused: true });
+      out(`${r.target}: ${r.changed ? 'paused' : 'was already paused'}`);
+    });
+
+  program
+    .command('resume')
+    .description('deploy a paused target again from the next run on')
+    .argument('<target>', 'target name')
+    .action(async (target: string, _opts: unknown, cmd: Command) => {
+      const r = await setPaused({ config: configFrom(cmd), target, paused: false });
+      out(`${r.target}: ${r.changed ? 'resumed: the next run deploys the branch head' : 'was not paused'}`);
     });
 
   program

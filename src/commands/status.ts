@@ -1,6 +1,7 @@
 import type { Config } from '../config/normalise.js';
 import { errorMessage } from '../errors.js';
-import { emptyState, readState, type CycleResult } from '../state/store.js';
+import { retryVerdict } from '../deploy/policy.js';
+import { emptyState, readState, type CycleResult, type TargetState } from '../state/store.js';
 import { selectTargets } from './select.js';
 
 /** One target as `status --json` shows it. Field names are a stable, documented contract. */
@@ -18,6 +19,17 @@ export interface TargetStatus {
   last_result: CycleResult | null;
   last_error: string | null;
   paused: boolean;
+  paused_reason: string | null;
+  /** The last failed deploy went live and was switched back to the previous version. */
+  rolled_back: boolean;
+  /** releases: the release directory `current` points at (per state). */
+  current_release: string | null;
+  /** Failed attempts at remote_commit when it is not the deployed one. */
+  failed_attempts: number;
+  /** remote_commit failed max_attempts times: skipped until a new commit (or run --force). */
+  quarantined: boolean;
+  /** When a failed remote_commit is tried again (ISO 8601 UTC), or null. */
+  next_retry: string | null;
 }
 
 export interface StatusReport {
@@ -26,7 +38,7 @@ export interface StatusReport {
   targets: TargetStatus[];
 }
 
-export function status(config: Config, names: string[] = []): StatusReport {
+export function status(config: Config, names: string[] = [], now: Date = new Date()): StatusReport {
   return {
     version: 1,
     config: config.file,
@@ -46,6 +58,10 @@ export function status(config: Config, names: string[] = []): StatusReport {
         last_result: state.lastResult,
         last_error: state.lastError,
         paused: state.paused,
+        paused_reason: state.paused ? state.pausedReason : null,
+        rolled_back: state.rolledBack,
+        current_release: state.currentRelease,
+        ...retryStatus(state, t.maxAttempts, now),
       };
     }),
   };
@@ -58,4 +74,15 @@ function readStateQuietly(stateDir: string, target: string, branch: string) {
   } catch (err) {
     return { state: { ...emptyState(target, branch), lastError: errorMessage(err) } };
   }
+}
+
+function retryStatus(state: TargetState, maxAttempts: number, now: Date) {
+  const sha = state.remoteSha;
+  const failures = sha && sha !== state.deployedSha ? state.failures[sha] : undefined;
+  const verdict = retryVerdict(failures, maxAttempts, now);
+  return {
+    failed_attempts: failures?.attempts ?? 0,
+    quarantined: verdict.verdict === 'quarantined',
+    next_retry: verdict.verdict === 'wait' ? verdict.nextRetry : null,
+  };
 }

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseDuration } from '../duration.js';
+import { parseSize } from '../size.js';
 import type { RawConfig, RawTarget } from './schema.js';
 
 export interface SshSettings {
@@ -51,6 +52,8 @@ export interface Target {
   env: Record<string, string>;
   onForcePush: 'follow' | 'refuse';
   maxAttempts: number;
+  /** releases: no new release is created while free space at path is below this. */
+  minFreeSpaceBytes: number;
 }
 
 export interface LogSettings {
@@ -137,6 +140,7 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     env: t.env ?? {},
     onForcePush: t.on_force_push ?? d.on_force_push ?? 'follow',
     maxAttempts: t.max_attempts ?? d.max_attempts ?? 3,
+    minFreeSpaceBytes: parseSize(t.min_free_space ?? d.min_free_space ?? '100MB') ?? 0,
   });
 
   return {

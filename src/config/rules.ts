@@ -42,12 +42,12 @@ export const distinctPaths: Rule = (raw) => {
   return findings;
 };
 
-/** keep_releases and shared do nothing with in-place; silently ignoring them would mislead. */
+/** keep_releases, shared and min_free_space do nothing with in-place; silently ignoring them would mislead. */
 export const releasesOnlyKeys: Rule = (raw) =>
   Object.entries(raw.targets).flatMap(([name, t]) => {
     const strategy = t.strategy ?? 'in-place';
     if (strategy === 'releases') return [];
-    const keys = (['keep_releases', 'shared'] as const).filter((k) => t[k] !== undefined);
+    const keys = (['keep_releases', 'shared', 'min_free_space'] as const).filter((k) => t[k] !== undefined);
     return keys.map((key) => ({
       path: ['targets', name, key],
       at: 'key' as const,

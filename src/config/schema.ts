@@ -6,6 +6,7 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../duration.js';
+import { SIZE_PATTERN } from '../size.js';
 import { branchNameProblem } from '../git/ref-name.js';
 
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -15,6 +16,8 @@ export const UNIT_NAME_PATTERN = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|t
 const duration = z
   .string()
   .regex(DURATION_PATTERN, { message: 'must be a duration like 30s, 10m, 2h or 14d' });
+
+const size = z.string().regex(SIZE_PATTERN, { message: 'must be a size like 500MB, 2GB (units B, KB, MB, GB, TB)' });
 
 const absolutePath = z
   .string()
@@ -83,6 +86,7 @@ const targetFields = {
   git_timeout: duration.optional(),
   on_force_push: z.enum(['follow', 'refuse']).optional(),
   max_attempts: z.number().int().min(1).max(100).optional(),
+  min_free_space: size.optional(),
 };
 
 export const targetSchema = z.strictObject({

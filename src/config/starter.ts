@@ -33,6 +33,8 @@ defaults:
   git_timeout: 2m                  # limit for each ls-remote / fetch / clone
   on_force_push: follow            # follow: move to the rewritten branch; refuse: stop and report
   max_attempts: 3                  # failures of one commit before it is quarantined until a new commit
+                                   # (retries wait 5m, 15m, 45m, ... between attempts)
+  min_free_space: 100MB            # releases: refuse to build a release below this free space at path
 
 targets:
   # Target names: lowercase letters, digits, ".", "_", "-"; used in logs, state and locks.
@@ -53,7 +55,8 @@ targets:
                                    # which builds in releases/<time>-<sha>, switches the
                                    # current symlink atomically and rolls back on failure
     # keep_releases: 5             # releases only: how many old releases to keep for rollback
-    # shared: [media, .env]        # releases only: paths linked into every release
+    # shared: [media, .env]        # releases only: paths linked into every release from <path>/shared/
+    # min_free_space: 500MB        # releases only: overrides defaults.min_free_space (B, KB, MB, GB, TB)
     deploy: deploy.sh              # executable run in the new code's directory after the update
     deploy_timeout: 10m            # overrides defaults.deploy_timeout
     git_timeout: 2m                # overrides defaults.git_timeout

@@ -1,15 +1,17 @@
 /**
- * One cycle of one target (DESIGN.md "One cycle of one target"): lock, resolve the
- * remote head, decide, fetch, move the code, run the script, restart, record.
- * Decisions are in decide.ts; this file only sequences the IO around them.
+ * One cycle of one target (DESIGN.md "One cycle of one target"):
+ *
+ *   lock → ls-remote → decide → fetch → (force-push policy) → prepare (strategy)
+ *   → deploy script → switch (strategy) → restart → health → on failure roll back → record
+ *
+ * Decisions are pure (decide.ts, policy.ts); how code lands on disk is the strategy's
+ * (strategy.ts); this file only sequences the steps and records what happened.
  */
-import { userInfo } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
-import { errorMessage, PollprayError, InternalError } from '../errors.js';
-import { commitSubject, fetchCommit, headCommit, isAncestor, isCheckout, resetTo } from '../git/checkout.js';
+import { EnvironmentError, errorMessage, PollprayError, InternalError, type PollprayErrorOptions } from '../errors.js';
+import { commitSubject, isAncestor } from '../git/checkout.js';
 import { resolveRemoteHead } from '../git/remote.js';
 import { endLeftovers } from '../exec/leftovers.js';
-import { restartUnit } from '../exec/sudo.js';
 import { log } from '../log/logger.js';
 import { tryLock } from '../state/lock.js';
 import {
@@ -18,10 +20,15 @@ import {
   readState,
   writeState,
   type CycleResult,
+  type HistoryEntry,
   type TargetState,
 } from '../state/store.js';
 import { decide, onHistoryRewrite, type Plan } from './decide.js';
+import { restartAndCheck, rollBackTo } from './go-live.js';
+import { clearFailures, recordFailure } from './policy.js';
+import { currentRelease } from './releases.js';
 import { runDeployScript } from './script.js';
+import { strategyFor, type Prepared, type Strategy, type Version } from './strategy.js';
 
 export interface CycleOptions {
   dryRun: boolean;
@@ -38,17 +45,17 @@ export interface TargetOutcome {
   /** What would happen (dry run) or why nothing happened. */
   detail?: string;
   error?: PollprayError;
+  /** A failed deploy went live and was switched back to the previous version. */
+  rolledBack?: boolean;
 }
+
+type Done = (o: Omit<TargetOutcome, 'target' | 'durationMs'>) => TargetOutcome;
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
 export async function runCycle(config: Config, target: Target, options: CycleOptions): Promise<TargetOutcome> {
   const started = Date.now();
-  const done = (o: Omit<TargetOutcome, 'target' | 'durationMs'>): TargetOutcome => ({
-    target: target.name,
-    durationMs: Date.now() - started,
-    ...o,
-  });
+  const done: Done = (o) => ({ target: target.name, durationMs: Date.now() - started, ...o });
   const fields = { target: target.name };
 
   const workDir = ensureStateDir(config.stateDir, target.name);
@@ -59,136 +66,242 @@ export async function runCycle(config: Config, target: Target, options: CycleOpt
   }
   try {
     await endLeftovers(workDir, target.name);
+    const strategy = strategyFor(target, workDir);
+    if (!options.dryRun) await strategy.recover();
     const loaded = readState(config.stateDir, target.name, target.branch);
     const state = loaded.state;
     if (loaded.movedAside) {
-      state.deployedSha = await headCommit(target).catch(() => undefined) ?? null;
+      state.deployedSha = (await strategy.liveCommit().catch(() => undefined)) ?? null;
       log.warn(`state file was corrupt, moved aside to ${loaded.movedAside}; recovered deployed commit ${short(state.deployedSha)} from disk`, {
         ...fields,
         step: 'state',
       });
     }
-    return await cycleLocked(config, target, options, state, workDir, done);
+    return await new Cycle(config, target, options, state, workDir, strategy, done).run();
   } finally {
     await lock.release();
   }
 }
 
-async function cycleLocked(
-  config: Config,
-  target: Target,
-  options: CycleOptions,
-  state: TargetState,
-  workDir: string,
-  done: (o: Omit<TargetOutcome, 'target' | 'durationMs'>) => TargetOutcome,
-): Promise<TargetOutcome> {
-  const fields = { target: target.name };
-  const now = () => new Date().toISOString();
-  const save = (patch: Partial<TargetState>) => {
-    if (!options.dryRun) writeState(config.stateDir, { ...state, ...patch });
-  };
+/** One locked cycle; each step is a method so new steps (verify, notify) slot in between. */
+class Cycle {
+  private readonly fields: { target: string };
+  private readonly started = Date.now();
 
-  let remoteSha: string;
-  try {
-    const t0 = Date.now();
-    remoteSha = await resolveRemoteHead(target, workDir);
-    log.debug(`remote head ${short(remoteSha)}`, { ...fields, step: 'ls-remote', durationMs: Date.now() - t0 });
-  } catch (err) {
-    const error = asPollprayError(err, target.name);
-    log.error(error.oneLine(), { ...fields, step: 'ls-remote' });
-    save({ lastCheck: now(), lastResult: 'error', lastError: error.oneLine() });
-    return done({ result: 'error', sha: null, previousSha: state.deployedSha, error });
+  constructor(
+    private readonly config: Config,
+    private readonly target: Target,
+    private readonly options: CycleOptions,
+    private readonly state: TargetState,
+    private readonly workDir: string,
+    private readonly strategy: Strategy,
+    private readonly done: Done,
+  ) {
+    this.fields = { target: target.name };
   }
 
-  const plan: Plan = decide({ remoteSha, state, force: options.force });
-  if (plan.action === 'unchanged') {
-    save({ lastCheck: now(), remoteSha, lastResult: 'unchanged', lastError: null, lastSuccess: now() });
-    return done({ result: 'unchanged', sha: remoteSha, previousSha: state.deployedSha });
-  }
-  if (plan.action === 'skip') {
-    log.info(`skipped: target is ${plan.reason}`, { ...fields, step: 'decide' });
-    save({ lastCheck: now(), remoteSha });
-    return done({ result: 'skipped', sha: remoteSha, previousSha: state.deployedSha, detail: plan.reason });
+  private now = () => new Date().toISOString();
+
+  private save(patch: Partial<TargetState>): void {
+    if (!this.options.dryRun) writeState(this.config.stateDir, { ...this.state, ...patch });
   }
 
-  const describe = `deploy ${short(remoteSha)} (was ${short(state.deployedSha)}, ${plan.reason})`;
-  if (options.dryRun) {
-    log.info(`dry run: would ${describe}`, { ...fields, commit: remoteSha, step: 'plan' });
-    return done({ result: 'deployed', sha: remoteSha, previousSha: state.deployedSha, detail: `would ${describe}` });
+  private entry(result: CycleResult, sha: string, extra: Partial<HistoryEntry> = {}): HistoryEntry {
+    return { time: this.now(), target: this.target.name, result, sha, previousSha: this.state.deployedSha, durationMs: Date.now() - this.started, ...extra };
   }
 
-  const started = Date.now();
-  log.info(describe, { ...fields, commit: remoteSha, step: 'plan' });
-  try {
-    const t0 = Date.now();
-    const how = await fetchCommit(target, remoteSha);
-    log.info(how, { ...fields, commit: remoteSha, step: 'fetch', durationMs: Date.now() - t0 });
+  async run(): Promise<TargetOutcome> {
+    const { state, target, fields } = this;
+    let remoteSha: string;
+    try {
+      const t0 = Date.now();
+      remoteSha = await resolveRemoteHead(target, this.workDir);
+      log.debug(`remote head ${short(remoteSha)}`, { ...fields, step: 'ls-remote', durationMs: Date.now() - t0 });
+    } catch (err) {
+      return this.error(err, 'ls-remote', null);
+    }
 
-    // The commit on disk may differ from state (crash after reset, hand edits): the
+    const plan: Plan = decide({ remoteSha, state, force: this.options.force, maxAttempts: target.maxAttempts });
+    if (plan.action === 'unchanged') {
+      this.save({ lastCheck: this.now(), remoteSha, lastResult: 'unchanged', lastError: null, lastSuccess: this.now() });
+      return this.done({ result: 'unchanged', sha: remoteSha, previousSha: state.deployedSha });
+    }
+    if (plan.action === 'skip') return this.skip(plan, remoteSha);
+
+    const describe = `deploy ${short(remoteSha)} (was ${short(state.deployedSha)}, ${plan.reason})`;
+    if (this.options.dryRun) {
+      log.info(`dry run: would ${describe}`, { ...fields, commit: remoteSha, step: 'plan' });
+      return this.done({ result: 'deployed', sha: remoteSha, previousSha: state.deployedSha, detail: `would ${describe}` });
+    }
+    log.info(describe, { ...fields, commit: remoteSha, step: 'plan' });
+    return this.deploy(remoteSha);
+  }
+
+  private skip(plan: Extract<Plan, { action: 'skip' }>, remoteSha: string): TargetOutcome {
+    const { fields, target } = this;
+    let detail: string = plan.reason;
+    if (plan.reason === 'quarantined') {
+      detail = `commit ${short(remoteSha)} is quarantined after ${plan.attempts} failed attempts (fix: push a new commit, or retry it with pollpray run --force ${target.name})`;
+      log.warn(`skipped: ${detail}`, { ...fields, commit: remoteSha, step: 'decide' });
+    } else if (plan.reason === 'backoff') {
+      detail = `commit ${short(remoteSha)} failed ${plan.attempts}/${target.maxAttempts} times; next retry at ${plan.nextRetry}`;
+      log.info(`skipped: ${detail}`, { ...fields, commit: remoteSha, step: 'decide' });
+    } else {
+      log.info(`skipped: target is ${plan.reason}`, { ...fields, step: 'decide' });
+    }
+    this.save({ lastCheck: this.now(), remoteSha });
+    return this.done({ result: 'skipped', sha: remoteSha, previousSha: this.state.deployedSha, detail });
+  }
+
+  private async deploy(sha: string): Promise<TargetOutcome> {
+    try {
+      const t0 = Date.now();
+      const how = await this.strategy.fetch(sha);
+      log.info(how, { ...this.fields, commit: sha, step: 'fetch', durationMs: Date.now() - t0 });
+    } catch (err) {
+      return this.error(err, 'fetch', sha);
+    }
+    const refused = await this.forcePushPolicy(sha);
+    if (refused) return refused;
+    // (signature verification of `sha` belongs here: after the fetch, before any code lands)
+    return this.build(sha);
+  }
+
+  /** A refusal outcome when the branch was rewritten and the policy is refuse. */
+  private async forcePushPolicy(sha: string): Promise<TargetOutcome | undefined> {
+    const { state, target, fields } = this;
+    // The commit on disk may differ from state (crash mid-deploy, hand edits): the
     // force-push check compares against what state says was deployed.
-    if (state.deployedSha && isCheckout(target.path)) {
-      const containsDeployed = await isAncestor(target, state.deployedSha, remoteSha);
-      if (onHistoryRewrite(containsDeployed, target.onForcePush) === 'refuse' && !options.force) {
-        const message = `refused: ${target.branch} was force-pushed (${short(remoteSha)} does not contain deployed ${short(state.deployedSha)})`;
-        const hint = 'inspect the branch; deploy it anyway with pollpray run --force ' + target.name + ', or set on_force_push: follow';
-        log.warn(`${message} (fix: ${hint})`, { ...fields, commit: remoteSha, step: 'decide' });
-        save({ lastCheck: now(), remoteSha, lastResult: 'refused', lastError: `${message} (fix: ${hint})` });
-        appendHistory(config.stateDir, entry('refused', remoteSha, state.deployedSha, started, message));
-        return done({ result: 'refused', sha: remoteSha, previousSha: state.deployedSha, detail: message });
+    if (!state.deployedSha || !this.strategy.hasRepo()) return undefined;
+    const containsDeployed = await isAncestor(target, state.deployedSha, sha, this.strategy.repoDir);
+    if (onHistoryRewrite(containsDeployed, target.onForcePush) === 'refuse' && !this.options.force) {
+      const message = `refused: ${target.branch} was force-pushed (${short(sha)} does not contain deployed ${short(state.deployedSha)})`;
+      const hint = `inspect the branch; deploy it anyway with pollpray run --force ${target.name}, or set on_force_push: follow`;
+      log.warn(`${message} (fix: ${hint})`, { ...fields, commit: sha, step: 'decide' });
+      this.save({ lastCheck: this.now(), remoteSha: sha, lastResult: 'refused', lastError: `${message} (fix: ${hint})` });
+      appendHistory(this.config.stateDir, this.entry('refused', sha, { error: message }));
+      return this.done({ result: 'refused', sha, previousSha: state.deployedSha, detail: `${message.replace(/^refused: /, '')} (fix: ${hint})` });
+    }
+    if (!containsDeployed) log.warn(`history rewritten: following force-push to ${short(sha)}`, { ...fields, step: 'decide' });
+    return undefined;
+  }
+
+  /** prepare → script → switch → restart → health; a failure once the code is live rolls back. */
+  private async build(sha: string): Promise<TargetOutcome> {
+    const { target, strategy, fields } = this;
+    const previousRelease = target.strategy === 'releases' ? currentRelease(target.path) : null;
+    let prepared: Prepared | undefined;
+    let live = false;
+    try {
+      prepared = await strategy.prepare(sha, this.state);
+      live = strategy.liveOnPrepare;
+      const t1 = Date.now();
+      await runDeployScript(target, { oldSha: this.state.deployedSha, newSha: sha, releaseDir: prepared.dir, dryRun: false, workDir: this.workDir });
+      if (target.deploy) log.info('deploy script succeeded', { ...fields, commit: sha, step: 'script', durationMs: Date.now() - t1 });
+      await strategy.activate(prepared);
+      live = true;
+      await restartAndCheck(this.config, target, this.workDir, prepared);
+    } catch (err) {
+      const error = asPollprayError(err, target.name);
+      if (!live) {
+        if (prepared) await strategy.discard(prepared).catch(() => undefined);
+        return this.failed(sha, error, { rolledBack: false, counts: !(error instanceof EnvironmentError) });
       }
-      if (!containsDeployed) log.warn(`history rewritten: following force-push to ${short(remoteSha)}`, { ...fields, step: 'decide' });
+      return this.failed(sha, error, await this.rollBack(sha, error));
     }
+    return this.succeeded(sha, prepared, previousRelease);
+  }
 
-    const onDisk = await headCommit(target);
-    if (onDisk && state.deployedSha && onDisk !== state.deployedSha) {
-      log.warn(`checkout was at ${short(onDisk)}, not the deployed ${short(state.deployedSha)}: local changes are discarded`, { ...fields, step: 'reset' });
+  /** Back to the version that was live before `sha`; says whether that worked. */
+  private async rollBack(sha: string, cause: PollprayError): Promise<{ rolledBack: boolean; counts: boolean; rollbackError?: string }> {
+    const { state, target } = this;
+    log.error(cause.oneLine(), { ...this.fields, commit: sha, step: 'live' });
+    if (!state.deployedSha) {
+      log.warn('no previous deploy to roll back to: the failed commit stays on disk', { ...this.fields, commit: sha, step: 'rollback' });
+      return { rolledBack: false, counts: true };
     }
-    await resetTo(target, remoteSha);
-    log.info(`checked out ${remoteSha}`, { ...fields, commit: remoteSha, step: 'reset' });
-
-    const t1 = Date.now();
-    await runDeployScript(target, { oldSha: state.deployedSha, newSha: remoteSha, releaseDir: target.path, dryRun: false, workDir });
-    if (target.deploy) log.info('deploy script succeeded', { ...fields, commit: remoteSha, step: 'script', durationMs: Date.now() - t1 });
-
-    for (const unit of target.restart) {
-      const t2 = Date.now();
-      await restartUnit({ systemctl: config.systemctl, unit, allowlist: target.restart, target: target.name, user: userInfo().username, cwd: workDir });
-      log.info(`restarted ${unit}`, { ...fields, commit: remoteSha, step: 'restart', durationMs: Date.now() - t2 });
+    const to: Version = { sha: state.deployedSha, release: state.currentRelease };
+    try {
+      await rollBackTo(this.config, target, this.strategy, this.workDir, to, sha);
+      log.warn(`rolled back to ${short(to.sha)}`, { ...this.fields, commit: to.sha, step: 'rollback' });
+      return { rolledBack: true, counts: true };
+    } catch (err) {
+      const e = asPollprayError(err, target.name);
+      log.error(`rollback to ${short(to.sha)} failed too: ${e.oneLine()}`, { ...this.fields, commit: to.sha, step: 'rollback' });
+      return { rolledBack: false, counts: true, rollbackError: e.message };
     }
-  } catch (err) {
-    const error = asPollprayError(err, target.name);
-    log.error(error.oneLine(), { ...fields, commit: remoteSha, step: 'failed' });
-    save({ lastCheck: now(), remoteSha, lastResult: 'failed', lastError: error.oneLine() });
-    appendHistory(config.stateDir, {
-      ...entry('failed', remoteSha, state.deployedSha, started, undefined),
-      subject: await commitSubject(target, remoteSha).catch(() => undefined),
-      error: error.oneLine(),
+  }
+
+  private async succeeded(sha: string, prepared: Prepared, previousRelease: string | null): Promise<TargetOutcome> {
+    const { state, target } = this;
+    const subject = await commitSubject(target, sha, this.strategy.repoDir);
+    const redeploy = state.deployedSha === sha;
+    const next: TargetState = {
+      ...state,
+      deployedSha: sha,
+      previousSha: redeploy ? state.previousSha : state.deployedSha,
+      currentRelease: prepared.release ?? null,
+      previousRelease: prepared.release ? previousRelease : null,
+      remoteSha: sha,
+      lastCheck: this.now(),
+      lastSuccess: this.now(),
+      lastResult: 'deployed',
+      lastError: null,
+      rolledBack: false,
+      failures: clearFailures(state.failures, sha),
+    };
+    this.save(next);
+    appendHistory(this.config.stateDir, this.entry('deployed', sha, { subject, ...(prepared.release ? { release: prepared.release } : {}) }));
+    log.info(`deployed ${short(sha)}${subject ? ` "${subject}"` : ''}`, { ...this.fields, commit: sha, step: 'done', durationMs: Date.now() - this.started });
+    await this.strategy.prune(next).catch((err) => log.warn(`pruning old releases failed: ${errorMessage(err)}`, { ...this.fields, step: 'prune' }));
+    return this.done({ result: 'deployed', sha, previousSha: state.deployedSha });
+  }
+
+  private async failed(
+    sha: string,
+    error: PollprayError,
+    how: { rolledBack: boolean; counts: boolean; rollbackError?: string },
+  ): Promise<TargetOutcome> {
+    const { state, target } = this;
+    const suffix = how.rolledBack
+      ? `; rolled back to ${short(state.deployedSha)}`
+      : how.rollbackError
+        ? `; rollback to ${short(state.deployedSha)} failed too: ${how.rollbackError}`
+        : '';
+    const shown = withSuffix(error, suffix);
+    const line = shown.oneLine();
+    log.error(line, { ...this.fields, commit: sha, step: 'failed' });
+    this.save({
+      lastCheck: this.now(),
+      remoteSha: sha,
+      lastResult: 'failed',
+      lastError: line,
+      rolledBack: how.rolledBack,
+      failures: how.counts ? recordFailure(state.failures, sha, new Date(this.started), error.message) : state.failures,
     });
-    return done({ result: 'failed', sha: remoteSha, previousSha: state.deployedSha, error });
+    appendHistory(this.config.stateDir, {
+      ...this.entry('failed', sha),
+      subject: await commitSubject(target, sha, this.strategy.repoDir).catch(() => undefined),
+      error: line,
+      rolledBack: how.rolledBack,
+    });
+    return this.done({ result: 'failed', sha, previousSha: state.deployedSha, error: shown, rolledBack: how.rolledBack });
   }
 
-  const subject = await commitSubject(target, remoteSha);
-  save({
-    deployedSha: remoteSha,
-    previousSha: state.deployedSha === remoteSha ? state.previousSha : state.deployedSha,
-    remoteSha,
-    lastCheck: now(),
-    lastSuccess: now(),
-    lastResult: 'deployed',
-    lastError: null,
-  });
-  appendHistory(config.stateDir, { ...entry('deployed', remoteSha, state.deployedSha, started, undefined), subject });
-  log.info(`deployed ${short(remoteSha)}${subject ? ` "${subject}"` : ''}`, {
-    ...fields,
-    commit: remoteSha,
-    step: 'done',
-    durationMs: Date.now() - started,
-  });
-  return done({ result: 'deployed', sha: remoteSha, previousSha: state.deployedSha });
-
-  function entry(result: CycleResult, sha: string, previousSha: string | null, t0: number, error: string | undefined) {
-    return { time: now(), target: target.name, result, sha, previousSha, durationMs: Date.now() - t0, ...(error ? { error } : {}) };
+  /** ls-remote or fetch did not work: the network or the remote, not the commit. */
+  private error(err: unknown, step: string, sha: string | null): TargetOutcome {
+    const error = asPollprayError(err, this.target.name);
+    log.error(error.oneLine(), { ...this.fields, step, ...(sha ? { commit: sha } : {}) });
+    this.save({ lastCheck: this.now(), lastResult: 'error', lastError: error.oneLine(), ...(sha ? { remoteSha: sha } : {}) });
+    return this.done({ result: 'error', sha, previousSha: this.state.deployedSha, error });
   }
+}
+
+/** The same error, its message extended by what the rollback did (for stderr and state). */
+function withSuffix(error: PollprayError, suffix: string): PollprayError {
+  if (!suffix) return error;
+  const Same = error.constructor as new (message: string, options: PollprayErrorOptions) => PollprayError;
+  return new Same(`${error.message}${suffix}`, { target: error.target, hint: error.hint, cause: error });
 }
 
 function asPollprayError(err: unknown, target: string): PollprayError {

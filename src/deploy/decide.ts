@@ -3,29 +3,38 @@
  * the flags. Table-tested in test/unit/decide.test.ts without git.
  */
 import type { TargetState } from '../state/store.js';
+import { retryVerdict } from './policy.js';
 
 export type Plan =
   | { action: 'unchanged' }
   | { action: 'skip'; reason: 'paused' }
+  | { action: 'skip'; reason: 'quarantined'; attempts: number }
+  | { action: 'skip'; reason: 'backoff'; attempts: number; nextRetry: string }
   | { action: 'deploy'; reason: 'first-deploy' | 'new-commit' | 'retry' | 'forced' };
 
 export interface DecideInput {
   remoteSha: string;
   state: TargetState;
   force: boolean;
+  /** Failures of one commit before it is quarantined (the target's max_attempts). */
+  maxAttempts?: number;
+  now?: Date;
 }
 
-export function decide({ remoteSha, state, force }: DecideInput): Plan {
+export function decide({ remoteSha, state, force, maxAttempts = 3, now = new Date() }: DecideInput): Plan {
   if (state.paused && !force) return { action: 'skip', reason: 'paused' };
   if (force) return { action: 'deploy', reason: 'forced' };
-  if (state.deployedSha === null) return { action: 'deploy', reason: 'first-deploy' };
-  if (remoteSha !== state.deployedSha) {
-    const retrying = state.lastResult === 'failed' && state.remoteSha === remoteSha;
-    return { action: 'deploy', reason: retrying ? 'retry' : 'new-commit' };
+  if (remoteSha === state.deployedSha) {
+    // Same commit as deployed: nothing to do. A failed attempt at another commit that
+    // was rolled back leaves deployedSha on the good one, so this stays quiet.
+    return { action: 'unchanged' };
   }
-  // Same commit as deployed: only a failed last attempt at this very commit would
-  // justify work, and that is a retry of the deploy, not of the fetch.
-  return { action: 'unchanged' };
+  const verdict = retryVerdict(state.failures[remoteSha], maxAttempts, now);
+  if (verdict.verdict === 'quarantined') return { action: 'skip', reason: 'quarantined', attempts: verdict.attempts };
+  if (verdict.verdict === 'wait') return { action: 'skip', reason: 'backoff', attempts: verdict.attempts, nextRetry: verdict.nextRetry };
+  if (state.failures[remoteSha]) return { action: 'deploy', reason: 'retry' };
+  if (state.deployedSha === null) return { action: 'deploy', reason: 'first-deploy' };
+  return { action: 'deploy', reason: 'new-commit' };
 }
 
 export type ForcePushAction = 'follow' | 'refuse';

@@ -18,6 +18,8 @@ export interface ScriptContext {
   dryRun: boolean;
   /** Where the running script's process group is recorded for the next run to end. */
   workDir: string;
+  /** Set when the script rebuilds a previous commit to roll back (in-place). */
+  rollback?: boolean;
 }
 
 export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, string> {
@@ -30,6 +32,7 @@ export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, st
     POLLPRAY_RELEASE_DIR: ctx.releaseDir,
     POLLPRAY_REPO_DIR: target.path,
     POLLPRAY_DRY_RUN: ctx.dryRun ? '1' : '0',
+    POLLPRAY_ROLLBACK: ctx.rollback ? '1' : '0',
   };
 }
 

@@ -44,15 +44,16 @@ export async function fetchCommit(target: Target, sha: string): Promise<'cloned'
   return how;
 }
 
-export async function hasCommit(target: Target, sha: string): Promise<boolean> {
-  const result = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: target.path, target });
+/** `repoDir` is where the history lives: the checkout (in-place) or the mirror (releases). */
+export async function hasCommit(target: Target, sha: string, repoDir = target.path): Promise<boolean> {
+  const result = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: repoDir, target });
   return result.exitCode === 0;
 }
 
 /** True when `descendant` contains `ancestor`; false means history was rewritten (force push). */
-export async function isAncestor(target: Target, ancestor: string, descendant: string): Promise<boolean> {
-  if (!(await hasCommit(target, ancestor))) return false;
-  const result = await git(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: target.path, target });
+export async function isAncestor(target: Target, ancestor: string, descendant: string, repoDir = target.path): Promise<boolean> {
+  if (!(await hasCommit(target, ancestor, repoDir))) return false;
+  const result = await git(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: repoDir, target });
   return result.exitCode === 0;
 }
 
@@ -70,7 +71,7 @@ export async function headCommit(target: Target): Promise<string | undefined> {
   return result.exitCode === 0 && isFullSha(sha) ? sha : undefined;
 }
 
-export async function commitSubject(target: Target, sha: string): Promise<string | undefined> {
-  const result = await git(['log', '-1', '--format=%s', sha], { cwd: target.path, target });
+export async function commitSubject(target: Target, sha: string, repoDir = target.path): Promise<string | undefined> {
+  const result = await git(['log', '-1', '--format=%s', sha], { cwd: repoDir, target });
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }

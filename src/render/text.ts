@@ -3,6 +3,7 @@
  * turn it into lines, so `--json` and text always describe the same thing.
  */
 import type { RunReport } from '../commands/run.js';
+import type { HistoryReport } from '../commands/history.js';
 import type { StatusReport } from '../commands/status.js';
 import type { TargetOutcome } from '../deploy/cycle.js';
 import { formatDuration } from '../duration.js';
@@ -39,12 +40,42 @@ export function statusLines(report: StatusReport): string[] {
     short(t.deployed_commit),
     t.last_result ?? 'never run',
     t.last_check ? t.last_check.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
-    t.paused ? 'paused' : '',
+    t.paused ? 'paused' : t.quarantined ? 'quarantined' : '',
   ]);
   const header = ['TARGET', 'BRANCH', 'DEPLOYED', 'LAST RESULT', 'LAST CHECK', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const lines = [fmt(header), ...rows.map(fmt)];
-  for (const t of report.targets) if (t.last_error) lines.push(`  ${t.target}: last error: ${t.last_error}`);
+  for (const t of report.targets) {
+    if (t.last_error) lines.push(`  ${t.target}: last error: ${t.last_error}`);
+    if (t.paused && t.paused_reason) lines.push(`  ${t.target}: paused: ${t.paused_reason}`);
+    if (t.quarantined) {
+      lines.push(`  ${t.target}: commit ${short(t.remote_commit)} quarantined after ${t.failed_attempts} failed attempts; waiting for a new commit (or pollpray run --force ${t.target})`);
+    } else if (t.next_retry) {
+      lines.push(`  ${t.target}: commit ${short(t.remote_commit)} failed ${t.failed_attempts} time${t.failed_attempts === 1 ? '' : 's'}; next retry at ${t.next_retry}`);
+    }
+    if (t.rolled_back && t.last_result === 'failed') lines.push(`  ${t.target}: rolled back: still serving ${short(t.deployed_commit)}`);
+  }
+  return lines;
+}
+
+export function historyLines(report: HistoryReport): string[] {
+  const rows = report.entries.map((e) => [
+    e.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    e.target,
+    e.result + (e.rolled_back && e.result === 'failed' ? ' (rolled back)' : ''),
+    short(e.commit),
+    short(e.previous_commit),
+    formatDuration(e.duration_ms),
+    e.subject ?? '',
+  ]);
+  const header = ['TIME', 'TARGET', 'RESULT', 'COMMIT', 'PREVIOUS', 'DURATION', 'SUBJECT'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const lines = [fmt(header)];
+  report.entries.forEach((e, i) => {
+    lines.push(fmt(rows[i] ?? []));
+    if (e.error) lines.push(`  ${e.error}`);
+  });
   return lines;
 }

@@ -18,7 +18,15 @@ import {
 import { join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 
-export type CycleResult = 'deployed' | 'unchanged' | 'failed' | 'skipped' | 'refused' | 'error';
+export type CycleResult = 'deployed' | 'unchanged' | 'failed' | 'skipped' | 'refused' | 'error' | 'rolled-back';
+
+/** Failed attempts at one commit: the input of the retry policy (src/deploy/policy.ts). */
+export interface CommitFailures {
+  attempts: number;
+  /** When the last failed attempt started (ISO 8601 UTC). */
+  lastAttempt: string;
+  lastError: string;
+}
 
 export interface TargetState {
   version: 1;
@@ -34,6 +42,15 @@ export interface TargetState {
   lastResult: CycleResult | null;
   lastError: string | null;
   paused: boolean;
+  /** Why the target is paused (e.g. "rolled back by hand to 3f2a9c1b7d0e"), null when not paused. */
+  pausedReason: string | null;
+  /** The last failed deploy went live and was switched back to the previous version. */
+  rolledBack: boolean;
+  /** Failed attempts per commit (full SHA); a success of that commit clears its entry. */
+  failures: Record<string, CommitFailures>;
+  /** releases: the release directory names `current` and the one before point at. */
+  currentRelease: string | null;
+  previousRelease: string | null;
 }
 
 export interface HistoryEntry {
@@ -46,6 +63,8 @@ export interface HistoryEntry {
   subject?: string;
   error?: string;
   dryRun?: boolean;
+  rolledBack?: boolean;
+  release?: string;
 }
 
 export function emptyState(target: string, branch: string): TargetState {
@@ -61,6 +80,11 @@ export function emptyState(target: string, branch: string): TargetState {
     lastResult: null,
     lastError: null,
     paused: false,
+    pausedReason: null,
+    rolledBack: false,
+    failures: {},
+    currentRelease: null,
+    previousRelease: null,
   };
 }
 

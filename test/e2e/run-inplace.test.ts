@@ -101,7 +101,7 @@ describe('pollpray run, in-place strategy', () => {
     expect(readFileSync(join(path, 'README'), 'utf8')).not.toContain('edited on the server');
   });
 
-  it('a failing script exits 1, records the failure and keeps the previous deployed commit in state', async () => {
+  it('a failing script exits 1, records the failure and rolls back to the previous deployed commit', async () => {
     const { origin, world } = await setup({ script: '[ -f fail ] && { echo "migration broke" >&2; exit 3; }; exit 0' });
     await world.cli(['run']);
     const good = await origin.head();
@@ -109,8 +109,11 @@ describe('pollpray run, in-place strategy', () => {
     const r = await world.cli(['run']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^pollpray: app: deploy script exited with 3: migration broke \(fix: .+\)$/m);
-    expect(world.state('app')).toMatchObject({ deployedSha: good, lastResult: 'failed', remoteSha: bad });
+    expect(r.stderr).toMatch(/^pollpray: app: deploy script exited with 3: migration broke; rolled back to [0-9a-f]{12} \(fix: .+\)$/m);
+    expect(world.state('app')).toMatchObject({ deployedSha: good, lastResult: 'failed', remoteSha: bad, rolledBack: true });
+    // in-place rolls back by resetting to the good commit and running the script again
+    expect(headOf(join(world.dir, 'www', 'app'))).toBe(good);
+    expect(calls(world).map((c) => c[1])).toEqual([good, bad, good]);
     expect(world.history('app').at(-1)).toMatchObject({ result: 'failed', sha: bad, previousSha: good });
   });
 

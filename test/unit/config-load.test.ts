@@ -217,6 +217,7 @@ targets:
           env: { DJANGO_SETTINGS_MODULE: 'todo.settings' },
           onForcePush: 'refuse',
           maxAttempts: 4,
+          minFreeSpaceBytes: 100 * 1024 ** 2,
         },
         {
           name: 'blog',
@@ -236,6 +237,7 @@ targets:
           env: {},
           onForcePush: 'refuse',
           maxAttempts: 4,
+          minFreeSpaceBytes: 100 * 1024 ** 2,
         },
       ],
     });

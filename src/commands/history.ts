@@ -1,0 +1,44 @@
+import type { Config } from '../config/normalise.js';
+import { readHistory, type CycleResult } from '../state/store.js';
+import { selectTargets } from './select.js';
+
+/** One line of `history --json`; field names are a stable contract (only ever added to). */
+export interface HistoryRow {
+  time: string;
+  target: string;
+  result: CycleResult;
+  commit: string | null;
+  previous_commit: string | null;
+  duration_ms: number;
+  subject: string | null;
+  error: string | null;
+  rolled_back: boolean;
+  release: string | null;
+}
+
+export interface HistoryReport {
+  version: 1;
+  entries: HistoryRow[];
+}
+
+/** Deploys, failures, refusals and rollbacks of the named targets (all when none), oldest first. */
+export function history(config: Config, names: string[] = [], limit?: number): HistoryReport {
+  const entries = selectTargets(config, names)
+    .flatMap((t) => readHistory(config.stateDir, t.name))
+    .map(
+      (h): HistoryRow => ({
+        time: h.time,
+        target: h.target,
+        result: h.result,
+        commit: h.sha,
+        previous_commit: h.previousSha,
+        duration_ms: h.durationMs,
+        subject: h.subject ?? null,
+        error: h.error ?? null,
+        rolled_back: h.rolledBack ?? false,
+        release: h.release ?? null,
+      }),
+    )
+    .sort((a, b) => a.time.localeCompare(b.time));
+  return { version: 1, entries: limit ? entries.slice(-limit) : entries };
+}

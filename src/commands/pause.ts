@@ -1,0 +1,35 @@
+import type { Config } from '../config/normalise.js';
+import { readState, writeState } from '../state/store.js';
+import { selectTargets } from './select.js';
+import { withTargetLock } from './target-lock.js';
+
+export interface PauseOptions {
+  config: Config;
+  target: string;
+  /** true: pause; false: resume. */
+  paused: boolean;
+  reason?: string;
+}
+
+export interface PauseResult {
+  target: string;
+  paused: boolean;
+  /** False when the target already was in that state. */
+  changed: boolean;
+}
+
+/** `pause` / `resume`: a paused target is skipped by every run until resumed (run --force overrides). */
+export async function setPaused(options: PauseOptions): Promise<PauseResult> {
+  const [target] = selectTargets(options.config, [options.target]);
+  if (!target) throw new Error('unreachable: selectTargets returns the named target');
+  return withTargetLock(options.config, target, async () => {
+    const { state } = readState(options.config.stateDir, target.name, target.branch);
+    const changed = state.paused !== options.paused;
+    writeState(options.config.stateDir, {
+      ...state,
+      paused: options.paused,
+      pausedReason: options.paused ? (options.reason ?? `paused by hand at ${new Date().toISOString()}`) : null,
+    });
+    return { target: target.name, paused: options.paused, changed };
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * releases: each deploy exports the exact commit from a bare mirror (in the state dir)
+ * into a new `releases/<time>-<sha12>`, links the shared paths, lets the deploy script
+ * build there, marks it complete and switches `current` to it atomically. Rolling back
+ * is switching `current` to the previous release: its build is still on disk.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Target } from '../config/normalise.js';
+import { EnvironmentError, GitError } from '../errors.js';
+import { exportCommit, fetchIntoMirror, mirrorDir } from '../git/mirror.js';
+import { log } from '../log/logger.js';
+import type { TargetState } from '../state/store.js';
+import { requireFreeSpace } from './disk.js';
+import {
+  currentRelease,
+  linkShared,
+  listReleases,
+  readMarker,
+  releaseName,
+  releasesDir,
+  releasesToPrune,
+  removePartialReleases,
+  removeRelease,
+  switchCurrent,
+  writeMarker,
+} from './releases.js';
+import type { Strategy } from './strategy.js';
+
+export function releasesStrategy(target: Target, workDir: string): Strategy {
+  const mirror = mirrorDir(workDir);
+  const fields = { target: target.name };
+  return {
+    kind: 'releases',
+    repoDir: mirror,
+    liveOnPrepare: false,
+    async recover() {
+      const removed = removePartialReleases(target.path);
+      for (const name of removed) log.warn(`removed unfinished release ${name} left by an interrupted run`, { ...fields, step: 'recover' });
+      return removed;
+    },
+    async liveCommit() {
+      const name = currentRelease(target.path);
+      return name ? readMarker(join(releasesDir(target.path), name))?.sha : undefined;
+    },
+    hasRepo: () => existsSync(join(mirror, 'HEAD')),
+    fetch: (sha) => fetchIntoMirror(target, mirror, sha),
+    async prepare(sha) {
+      requireFreeSpace(target.path, target.minFreeSpaceBytes, target.name);
+      const name = releaseName(sha, new Date());
+      const dir = join(releasesDir(target.path), name);
+      mkdirSync(dir, { recursive: true });
+      await exportCommit(target, mirror, sha, dir, workDir);
+      for (const note of linkShared(target.path, dir, target.shared, target.name)) log.info(note, { ...fields, commit: sha, step: 'shared' });
+      log.info(`release ${name} prepared`, { ...fields, commit: sha, step: 'release' });
+      return { sha, dir, release: name };
+    },
+    async discard(prepared) {
+      if (prepared.release) removeRelease(target.path, prepared.release);
+    },
+    async activate(prepared) {
+      if (!prepared.release) throw new GitError('internal: nothing prepared to switch to', fields);
+      writeMarker(prepared.dir, prepared.sha, new Date());
+      switchCurrent(target.path, prepared.release, target.name);
+      log.info(`current -> releases/${prepared.release}`, { ...fields, commit: prepared.sha, step: 'switch' });
+    },
+    async restore(to) {
+      const release = to.release
+        ? listReleases(target.path).find((r) => r.name === to.release)
+        : listReleases(target.path).reverse().find((r) => r.sha === to.sha);
+      if (!release) {
+        throw new EnvironmentError(`no complete release of ${to.release ?? to.sha.slice(0, 12)} in ${releasesDir(target.path)}`, {
+          target: target.name,
+          hint: 'pollpray history shows the releases; pruned ones can only be deployed again (git revert and push)',
+        });
+      }
+      switchCurrent(target.path, release.name, target.name);
+      log.info(`current -> releases/${release.name} (rollback)`, { ...fields, commit: release.sha, step: 'rollback' });
+      return { sha: release.sha, dir: release.dir, release: release.name };
+    },
+    async prune(state: TargetState) {
+      const current = currentRelease(target.path);
+      const protect = new Set([current, state.previousRelease, state.currentRelease].filter((n): n is string => !!n));
+      const doomed = releasesToPrune(listReleases(target.path).map((r) => r.name), target.keepReleases, protect);
+      for (const name of doomed) removeRelease(target.path, name);
+      if (doomed.length) log.info(`pruned ${doomed.length} old release${doomed.length === 1 ? '' : 's'}: ${doomed.join(', ')}`, { ...fields, step: 'prune' });
+      return doomed;
+    },
+  };
+}
+

@@ -1,0 +1,55 @@
+/**
+ * The releases strategy's git side: a bare mirror per target in the state dir, fetched
+ * by exact branch, and `git archive` of an exact commit, so a release directory holds
+ * the commit's files and nothing else (no .git to serve by accident, no stale files).
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Target } from '../config/normalise.js';
+import { GitError } from '../errors.js';
+import { run } from '../exec/run.js';
+import { hasCommit } from './checkout.js';
+import { gitOrThrow } from './git.js';
+import { isFullSha } from './ref-name.js';
+
+export function mirrorDir(workDir: string): string {
+  return join(workDir, 'mirror.git');
+}
+
+/** Makes `sha` present in the mirror (created on first use); the branch ref follows force-pushes. */
+export async function fetchIntoMirror(target: Target, mirror: string, sha: string): Promise<'cloned' | 'fetched'> {
+  let how: 'cloned' | 'fetched' = 'fetched';
+  if (!existsSync(join(mirror, 'HEAD'))) {
+    rmSync(mirror, { recursive: true, force: true });
+    mkdirSync(dirname(mirror), { recursive: true });
+    await gitOrThrow(['init', '--quiet', '--bare', '--', mirror], { cwd: dirname(mirror), target }, 'init mirror');
+    how = 'cloned';
+  }
+  const refspec = `+refs/heads/${target.branch}:refs/heads/${target.branch}`;
+  await gitOrThrow(['fetch', '--no-tags', '--', target.repo, refspec], { cwd: mirror, target }, 'fetch');
+  if (!(await hasCommit(target, sha, mirror))) {
+    throw new GitError(`commit ${sha.slice(0, 12)} is not on ${target.branch} after fetching`, {
+      target: target.name,
+      hint: 'the branch moved during the fetch; the next run will pick up the new head',
+    });
+  }
+  return how;
+}
+
+/** Writes the files of exactly `sha` into `dir` (which must exist), through a tar file in `scratch`. */
+export async function exportCommit(target: Target, mirror: string, sha: string, dir: string, scratch: string): Promise<void> {
+  if (!isFullSha(sha)) throw new GitError(`refusing to export ${sha}: not a full commit id`, { target: target.name });
+  const tarFile = join(scratch, `export-${process.pid}.tar`);
+  try {
+    await gitOrThrow(['archive', '--format=tar', `--output=${tarFile}`, sha], { cwd: mirror, target }, 'archive');
+    const untar = await run(['tar', '-x', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
+    if (untar.exitCode !== 0) {
+      throw new GitError(`unpacking ${sha.slice(0, 12)} into ${dir} failed: ${untar.spawnError ?? untar.stderr.trim().split('\n').pop() ?? ''}`, {
+        target: target.name,
+        hint: 'check free space and permissions at path',
+      });
+    }
+  } finally {
+    rmSync(tarFile, { force: true });
+  }
+}

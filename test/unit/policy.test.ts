@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelayMs, clearFailures, recordFailure, retryVerdict } from '../../src/deploy/policy.js';
+
+const M = 60_000;
+const at = (iso: string) => new Date(iso);
+const failed = (attempts: number, lastAttempt = '2026-01-01T10:00:00.000Z') => ({ attempts, lastAttempt, lastError: 'boom' });
+
+describe('backoffDelayMs', () => {
+  it.each([
+    [0, 0],
+    [1, 5 * M],
+    [2, 15 * M],
+    [3, 45 * M],
+    [4, 135 * M],
+    [5, 360 * M], // capped at 6h
+    [50, 360 * M],
+  ])('after %i failures waits %i ms', (attempts, ms) => {
+    expect(backoffDelayMs(attempts)).toBe(ms);
+  });
+});
+
+describe('retryVerdict', () => {
+  it.each([
+    ['a commit that never failed is tried at once', undefined, 3, '2026-01-01T10:00:00Z', { verdict: 'try' }],
+    ['one failure, 4 minutes later: wait', failed(1), 3, '2026-01-01T10:03:59Z', { verdict: 'wait', attempts: 1, nextRetry: '2026-01-01T10:05:00.000Z' }],
+    ['one failure, a cron tick a few seconds early still counts', failed(1, '2026-01-01T10:00:02.500Z'), 3, '2026-01-01T10:05:00.100Z', { verdict: 'try' }],
+    ['one failure, 5 minutes later: try', failed(1), 3, '2026-01-01T10:05:00Z', { verdict: 'try' }],
+    ['two failures, 10 minutes later: wait for 15m', failed(2), 3, '2026-01-01T10:10:00Z', { verdict: 'wait', attempts: 2, nextRetry: '2026-01-01T10:15:00.000Z' }],
+    ['two failures, 15 minutes later: try', failed(2), 3, '2026-01-01T10:15:00Z', { verdict: 'try' }],
+    ['max_attempts failures: quarantined, however long ago', failed(3), 3, '2027-01-01T00:00:00Z', { verdict: 'quarantined', attempts: 3 }],
+    ['max_attempts 5: the third failure waits 45m', failed(3), 5, '2026-01-01T10:30:00Z', { verdict: 'wait', attempts: 3, nextRetry: '2026-01-01T10:45:00.000Z' }],
+    ['max_attempts 1: one failure quarantines', failed(1), 1, '2026-01-01T11:00:00Z', { verdict: 'quarantined', attempts: 1 }],
+  ] as const)('%s', (_name, failures, max, now, verdict) => {
+    expect(retryVerdict(failures, max, at(now))).toEqual(verdict);
+  });
+});
+
+describe('recordFailure / clearFailures', () => {
+  it('counts failures per commit and clears one on success', () => {
+    let f = recordFailure({}, 'a', at('2026-01-01T10:00:00Z'), 'x');
+    f = recordFailure(f, 'a', at('2026-01-01T10:05:00Z'), 'y');
+    f = recordFailure(f, 'b', at('2026-01-01T10:06:00Z'), 'z');
+    expect(f).toEqual({
+      a: { attempts: 2, lastAttempt: '2026-01-01T10:05:00.000Z', lastError: 'y' },
+      b: { attempts: 1, lastAttempt: '2026-01-01T10:06:00.000Z', lastError: 'z' },
+    });
+    expect(clearFailures(f, 'a')).toEqual({ b: f.b });
+  });
+
+  it('keeps only the newest commits', () => {
+    let f = {};
+    for (let i = 0; i < 15; i++) f = recordFailure(f, `c${i}`, new Date(Date.UTC(2026, 0, 1, 0, i)), 'x', 10);
+    expect(Object.keys(f).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `c${i + 5}`).sort());
+  });
+});
