@@ -22,6 +22,7 @@ export interface LogFields {
 }
 
 let fileLogger: winston.Logger | undefined;
+let fileTransport: DailyRotateFile | undefined;
 const listeners = new Set<(level: Level, message: string, fields: LogFields) => void>();
 
 export const LOG_FILE_PREFIX = 'pollpray-';
@@ -50,25 +51,24 @@ export function configureLogging(settings: LogSettings, now: Date = new Date()):
     });
   }
   pruneOldLogs(settings.dir, settings.retentionDays, now);
-  closeLogging();
+  void closeLogging();
+  fileTransport = new DailyRotateFile({
+    dirname: settings.dir,
+    filename: `${LOG_FILE_PREFIX}%DATE%.log`,
+    datePattern: 'YYYY-MM-DD',
+    utc: true,
+    zippedArchive: settings.compress,
+    maxFiles: `${settings.retentionDays}d`,
+    auditFile: join(settings.dir, '.audit.json'),
+    createSymlink: false,
+  });
   fileLogger = winston.createLogger({
     level: settings.level,
     format: winston.format.combine(
       winston.format.timestamp(),
       settings.format === 'json' ? winston.format.json() : textFormat,
     ),
-    transports: [
-      new DailyRotateFile({
-        dirname: settings.dir,
-        filename: `${LOG_FILE_PREFIX}%DATE%.log`,
-        datePattern: 'YYYY-MM-DD',
-        utc: true,
-        zippedArchive: settings.compress,
-        maxFiles: `${settings.retentionDays}d`,
-        auditFile: join(settings.dir, '.audit.json'),
-        createSymlink: false,
-      }),
-    ],
+    transports: [fileTransport],
   });
 }
 
@@ -91,14 +91,23 @@ export function pruneOldLogs(dir: string, retentionDays: number, now: Date): str
   return removed;
 }
 
-export function closeLogging(): Promise<void> {
+/**
+ * Flushes the day's file before the process exits. The logger's 'finish' only means
+ * every line reached the transport; the file stream behind it is ended separately,
+ * or the last lines of a short run (a lock-busy skip) would be lost at exit.
+ */
+export async function closeLogging(): Promise<void> {
   const logger = fileLogger;
+  const transport = fileTransport;
   fileLogger = undefined;
-  if (!logger) return Promise.resolve();
-  return new Promise((resolve) => {
-    logger.on('finish', () => setTimeout(resolve, 20));
+  fileTransport = undefined;
+  if (!logger) return;
+  await new Promise<void>((resolve) => {
+    logger.once('finish', () => resolve());
     logger.end();
   });
+  const stream = (transport as unknown as { logStream?: { end(cb: () => void): void } } | undefined)?.logStream;
+  if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));
 }
 
 /** Subscribe to log events (the console sink, tests). Returns an unsubscribe function. */

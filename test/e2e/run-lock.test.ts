@@ -1,15 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
 import { makeWorld, processGone, until } from '../helpers/pollpray-cli.js';
 
+/** The deploy script holds the run until the test creates `release` (or `seconds` pass). */
 async function slowTarget(seconds: number) {
   const origin = await makeOrigin();
   const world = makeWorld();
   const deploy = world.script(
     'deploy.sh',
-    `echo $$ > "${world.dir}/script.pid"; echo "$POLLPRAY_NEW_SHA" >> "${world.dir}/calls.log"; sleep ${seconds}`,
+    `echo $$ > "${world.dir}/script.pid"; echo "$POLLPRAY_NEW_SHA" >> "${world.dir}/calls.log"
+for i in $(seq ${seconds * 10}); do [ -e "${world.dir}/release" ] && exit 0; sleep 0.1; done`,
   );
   world.writeConfig({ targets: { app: { repo: origin.url, path: join(world.dir, 'www', 'app'), deploy } } });
   const calls = () => (existsSync(join(world.dir, 'calls.log')) ? readFileSync(join(world.dir, 'calls.log'), 'utf8').trim().split('\n') : []);
@@ -18,10 +20,11 @@ async function slowTarget(seconds: number) {
 
 describe('the per-target lock', () => {
   it('two overlapping runs deploy once; the other skips and exits 0', async () => {
-    const { world, calls } = await slowTarget(2);
+    const { world, calls } = await slowTarget(30);
     const first = world.spawn(['run']);
     await until(() => calls().length === 1, 15_000, 'the first run to start its script');
     const second = await world.cli(['run', 'app']);
+    writeFileSync(join(world.dir, 'release'), '');
     expect(second.exitCode).toBe(0);
     expect(second.stderr).toBe('');
     const firstResult = await first;
@@ -46,6 +49,7 @@ describe('the per-target lock', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.durationMs).toBeLessThan(10_000);
     expect(world.state('app')).toMatchObject({ deployedSha: await origin.head(), lastResult: 'deployed' });
+    expect(world.logText()).toMatch(/ending process group \d+ left running by an interrupted run/);
     await until(() => processGone(scriptPid), 5000, 'the orphaned script of the killed run to be ended');
   });
 });
