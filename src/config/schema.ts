@@ -4,6 +4,7 @@
  * Cross-field rules and defaults that depend on the host live in normalise.ts.
  */
 import { isAbsolute } from 'node:path';
+import { validate as validCronExpression } from 'node-cron';
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../duration.js';
 import { branchNameProblem } from '../git/ref-name.js';
@@ -15,6 +16,10 @@ export const UNIT_NAME_PATTERN = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|t
 const duration = z
   .string()
   .regex(DURATION_PATTERN, { message: 'must be a duration like 30s, 10m, 2h or 14d' });
+
+const cronExpression = z.string().refine((e) => validCronExpression(e), {
+  message: 'must be a cron expression like "*/5 * * * *" (minute hour day month weekday; daemon also takes a leading seconds field)',
+});
 
 const absolutePath = z
   .string()
@@ -113,7 +118,7 @@ export const configSchema = z.strictObject({
   log: logSchema.optional(),
   concurrency: z.number().int().min(1).max(64).optional(),
   splay: duration.optional(),
-  schedule: z.string().min(1).optional(),
+  schedule: cronExpression.optional(),
   systemctl: absolutePath.optional(),
   defaults: z.strictObject(targetFields).optional(),
   targets: z.record(
