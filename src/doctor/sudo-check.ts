@@ -28,7 +28,7 @@ export const sudoRules: Check = async ({ config, uid, user }) => {
     const shown = `sudo -n ${config.systemctl} restart ${unit}`;
     const allowed = await run(['sudo', '-n', '-l', config.systemctl, 'restart', unit], opts);
     if (allowed.exitCode !== 0) {
-      results.push({ name, status: 'fail', detail: `no sudo rule lets ${user} run ${shown}`, fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})` });
+      results.push({ name, status: 'fail', detail: `no sudo rule lets ${user} run ${shown} without a password`, fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})` });
     } else if (!passwordless(listing, `${sudoersWord(config.systemctl)} restart ${sudoersWord(unit)}`)) {
       results.push({
         name,
