@@ -4,18 +4,25 @@
  */
 import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
+import { resolve } from 'node:path';
 import { locateConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/normalise.js';
+import { cron, type CronAction } from './commands/cron.js';
+import { daemon } from './commands/daemon.js';
 import { demo } from './commands/demo.js';
 import { history } from './commands/history.js';
 import { setPaused } from './commands/pause.js';
 import { rollback } from './commands/rollback.js';
+import { doctor } from './commands/doctor.js';
+import { currentUserName, sudoers } from './commands/sudoers.js';
 import { init } from './commands/init.js';
 import { run, runFailed } from './commands/run.js';
 import { configJsonSchema } from './commands/schema.js';
 import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
-import { EXIT, type ExitCode } from './errors.js';
+import { EXIT, UsageError, type ExitCode } from './errors.js';
+import { parseDuration } from './duration.js';
+import { doctorLines } from './render/doctor.js';
 import { out, problem, stdoutIsTty } from './log/console.js';
 import { historyLines, outcomeLine, problemLines, statusLines } from './render/text.js';
 
@@ -25,9 +32,13 @@ interface GlobalOptions {
   config?: string;
 }
 
-function configFrom(cmd: Command): Config {
+function configFileFrom(cmd: Command): string {
   const { config } = cmd.optsWithGlobals<GlobalOptions>();
-  return loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() }));
+  return locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() });
+}
+
+function configFrom(cmd: Command): Config {
+  return loadConfig(configFileFrom(cmd));
 }
 
 export function buildCli(setExit: (code: ExitCode) => void): Command {
@@ -127,6 +138,84 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .command('schema')
     .description('print the config JSON Schema (for editor completion)')
     .action(() => out(JSON.stringify(configJsonSchema(), null, 2)));
+
+  program
+    .command('doctor')
+    .description('check this host and the config for everything an unattended run needs; every problem with its fix')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const report = await doctor({ loadConfig: () => configFrom(cmd), uid: process.getuid?.() ?? 1000, user: currentUserName() });
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of doctorLines(report)) out(line);
+      setExit(report.failed ? EXIT.failed : EXIT.ok);
+    });
+
+  program
+    .command('sudoers')
+    .description('print the sudoers drop-in for the restart allowlist (checked with visudo -cf), or install it')
+    .option('--user <user>', 'the user pollpray runs as (default: $SUDO_USER under sudo, else you)')
+    .option('--group <group>', 'allow a group instead of a user')
+    .option('--install', 'write /etc/sudoers.d/pollpray atomically, mode 0440 (root only)')
+    .addOption(new Option('--destination <file>', 'where --install writes (tests)').hideHelp())
+    .action(async (opts: { user?: string; group?: string; install?: boolean; destination?: string }, cmd: Command) => {
+      const result = await sudoers({
+        config: configFrom(cmd),
+        user: opts.user,
+        group: opts.group,
+        install: !!opts.install,
+        destination: opts.destination,
+        uid: process.getuid?.() ?? 1000,
+        currentUser: currentUserName(),
+        sudoUser: process.env.SUDO_USER,
+      });
+      if (result.installed) out(`installed ${result.installed} (mode 0440, checked with visudo -cf):`);
+      out(result.text.trimEnd());
+    });
+
+  program
+    .command('cron')
+    .description("print, install or remove pollpray's line in your crontab (idempotent)")
+    .argument('<action>', 'print | install | remove')
+    .option('--every <duration>', 'how often, e.g. 5m or 1h (default: schedule: from the config)')
+    .action(async (action: string, opts: { every?: string }, cmd: Command) => {
+      if (!['print', 'install', 'remove'].includes(action)) {
+        throw new UsageError(`unknown cron action "${action}"`, { hint: 'use pollpray cron print, install or remove' });
+      }
+      const result = await cron({
+        config: configFrom(cmd),
+        action: action as CronAction,
+        every: opts.every,
+        node: process.execPath,
+        bin: resolve(process.argv[1] ?? 'pollpray'),
+      });
+      if (result.action === 'print') out(result.line ?? '');
+      else if (result.action === 'install') out(result.unchanged ? `already installed: ${result.line}` : `installed: ${result.line}`);
+      else out(result.unchanged ? 'no pollpray line for this config in your crontab' : `removed: ${result.line}`);
+    });
+
+  program
+    .command('daemon')
+    .description('run cycles on schedule: in the foreground, for a systemd service (SIGHUP reloads the config)')
+    .option('--grace <duration>', 'on SIGTERM/SIGINT, how long a running deploy may take to finish', '10m')
+    .option('--run-now', 'run a cycle at once, then follow the schedule')
+    .action(async (opts: { grace: string; runNow?: boolean }, cmd: Command) => {
+      const graceMs = parseDuration(opts.grace);
+      if (graceMs === undefined) throw new UsageError(`--grace ${opts.grace} is not a duration`, { hint: 'e.g. --grace 10m' });
+      const file = configFileFrom(cmd);
+      const result = await daemon({
+        config: loadConfig(file),
+        // Reload re-reads the file the daemon started with: a changed cwd or env must not switch configs.
+        reload: () => loadConfig(file),
+        graceMs,
+        runNow: !!opts.runNow,
+        say: out,
+        complain: problem,
+        onReport: (report) => {
+          for (const line of problemLines(report)) problem(line);
+        },
+      });
+      setExit(result.cutShort ? EXIT.failed : EXIT.ok);
+    });
 
   program
     .command('demo')

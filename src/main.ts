@@ -8,6 +8,7 @@ import { EXIT, PollprayError, errorMessage, type ExitCode } from './errors.js';
 import { killAllChildren } from './exec/run.js';
 import { closeLogging, log } from './log/logger.js';
 import { problem } from './log/console.js';
+import { handleSignals } from './signals.js';
 
 async function main(argv: string[]): Promise<ExitCode> {
   let exitCode: ExitCode = EXIT.ok;
@@ -33,12 +34,11 @@ async function main(argv: string[]): Promise<ExitCode> {
 }
 
 // A signal to pollpray ends its own process groups too: nothing it started outlives it.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAllChildren('SIGTERM');
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
-}
+// Commands that must finish work first (daemon) put their own handler on top of this one.
+handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
+  killAllChildren('SIGTERM');
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+});
 
 const code = await main(process.argv);
 await closeLogging();

@@ -4,6 +4,7 @@
  * Cross-field rules and defaults that depend on the host live in normalise.ts.
  */
 import { isAbsolute } from 'node:path';
+import { validate as validCronExpression } from 'node-cron';
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../duration.js';
 import { SIZE_PATTERN } from '../size.js';
@@ -18,6 +19,9 @@ const duration = z
   .regex(DURATION_PATTERN, { message: 'must be a duration like 30s, 10m, 2h or 14d' });
 
 const size = z.string().regex(SIZE_PATTERN, { message: 'must be a size like 500MB, 2GB (units B, KB, MB, GB, TB)' });
+const cronExpression = z.string().refine((e) => validCronExpression(e), {
+  message: 'must be a cron expression like "*/5 * * * *" (minute hour day month weekday; daemon also takes a leading seconds field)',
+});
 
 const absolutePath = z
   .string()
@@ -117,7 +121,7 @@ export const configSchema = z.strictObject({
   log: logSchema.optional(),
   concurrency: z.number().int().min(1).max(64).optional(),
   splay: duration.optional(),
-  schedule: z.string().min(1).optional(),
+  schedule: cronExpression.optional(),
   systemctl: absolutePath.optional(),
   defaults: z.strictObject(targetFields).optional(),
   targets: z.record(

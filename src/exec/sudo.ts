@@ -3,9 +3,16 @@
  * target's allowlist. `-n` makes sudo fail at once instead of prompting, so an
  * unattended run can never hang on a password.
  */
+import { isAbsolute } from 'node:path';
 import { UNIT_NAME_PATTERN } from '../config/schema.js';
 import { SudoError } from '../errors.js';
 import { run } from './run.js';
+
+/**
+ * sudo's messages are matched below, so they must be in English whatever the host's
+ * locale; and stdin is never a terminal (run() ignores it), so nothing can prompt.
+ */
+const SUDO_ENV = { LC_ALL: 'C', LANG: 'C', LANGUAGE: undefined };
 
 /** The exact argv for restarting `unit`; anything not on the allowlist is refused before sudo runs. */
 export function restartArgv(systemctl: string, unit: string, allowlist: readonly string[], target: string): string[] {
@@ -15,12 +22,28 @@ export function restartArgv(systemctl: string, unit: string, allowlist: readonly
       hint: 'add it to restart: in the config (pollpray restarts only listed units)',
     });
   }
+  // The schema already requires this; a relative path here would let PATH pick the binary sudo runs.
+  if (!isAbsolute(systemctl)) {
+    throw new SudoError(`systemctl path ${systemctl} is not absolute`, { target, hint: 'set systemctl: to an absolute path, e.g. /usr/bin/systemctl' });
+  }
   return ['sudo', '-n', systemctl, 'restart', unit];
 }
 
-export function sudoersLine(user: string, systemctl: string, unit: string): string {
-  return `${user} ALL=(root) NOPASSWD: ${systemctl} restart ${unit}`;
+/**
+ * A word in a sudoers command line: `\`, `,`, `:` and `=` are sudoers syntax, so a
+ * unit such as `app@a:b.service` must have them escaped to match itself only.
+ */
+export function sudoersWord(word: string): string {
+  return word.replace(/[\\,:=]/g, (c) => `\\${c}`);
 }
+
+/** `user` is a user name, or `%group` for a group. */
+export function sudoersLine(principal: string, systemctl: string, unit: string): string {
+  return `${principal} ALL=(root) NOPASSWD: ${sudoersWord(systemctl)} restart ${sudoersWord(unit)}`;
+}
+
+/** What sudo says when the rule is missing, lacks NOPASSWD, or the user may not use sudo at all. */
+const NEEDS_RULE = /password is required|a terminal is required|may not run sudo|not allowed to execute|is not in the sudoers|must have a tty/i;
 
 export async function restartUnit(opts: {
   systemctl: string;
@@ -32,17 +55,22 @@ export async function restartUnit(opts: {
   timeoutMs?: number;
 }): Promise<void> {
   const argv = restartArgv(opts.systemctl, opts.unit, opts.allowlist, opts.target);
-  const result = await run(argv, { cwd: opts.cwd, timeoutMs: opts.timeoutMs ?? 90_000 });
+  const result = await run(argv, { cwd: opts.cwd, timeoutMs: opts.timeoutMs ?? 90_000, env: SUDO_ENV, killGraceMs: 2000 });
   if (result.exitCode === 0) return;
-  const text = `${result.stderr}\n${result.spawnError ?? ''}`;
-  if (/password is required|a terminal is required|may not run sudo|not allowed to execute|is not in the sudoers/i.test(text)) {
+  if (result.spawnError === 'ENOENT') {
+    throw new SudoError('sudo is not installed', { target: opts.target, hint: 'install sudo (apt-get install sudo), then run pollpray sudoers --install' });
+  }
+  if (NEEDS_RULE.test(result.stderr)) {
     throw new SudoError(`sudo refused to restart ${opts.unit} without a password`, {
       target: opts.target,
-      hint: `allow it with this sudoers line (pollpray sudoers prints the file): ${sudoersLine(opts.user, opts.systemctl, opts.unit)}`,
+      hint: `allow it with this sudoers line (sudo pollpray sudoers --install writes it): ${sudoersLine(opts.user, opts.systemctl, opts.unit)}`,
     });
   }
-  if (result.spawnError === 'ENOENT') {
-    throw new SudoError('sudo is not installed', { target: opts.target, hint: 'install sudo (apt-get install sudo)' });
+  if (result.timedOut) {
+    throw new SudoError(`restart of ${opts.unit} did not finish in time and was killed`, {
+      target: opts.target,
+      hint: `check the unit: systemctl status ${opts.unit}`,
+    });
   }
   const last = result.stderr.trim().split('\n').pop() ?? '';
   throw new SudoError(`restart of ${opts.unit} failed (exit ${result.exitCode})${last ? `: ${last}` : ''}`, {

@@ -1,0 +1,64 @@
+/**
+ * `pollpray doctor`: one line per check, ok / warn / fail, each non-ok line with its
+ * fix. Exit 1 when any check fails. A config that does not load is itself the first
+ * failure; the checks that need it are then left out (the host checks still run).
+ */
+import type { Config } from '../config/normalise.js';
+import { errorMessage, PollprayError } from '../errors.js';
+import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
+import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, runningUser, scheduled } from '../doctor/checks.js';
+import { knownHosts } from '../doctor/known-hosts-check.js';
+import { sudoRules } from '../doctor/sudo-check.js';
+
+/** Checks that need no config, in the order shown. */
+const HOST_CHECKS: readonly Check[] = [runningUser, gitVersion];
+
+/** Checks of the config's targets, in the order a new user would fix them. */
+export const CONFIG_CHECKS: readonly Check[] = [
+  directories,
+  keyPermissions,
+  knownHosts,
+  // SSH reachability (issue 4, test-ssh) belongs here: after keys and known_hosts, before the deploy side.
+  deployScripts,
+  sudoRules,
+  diskSpace,
+  scheduled,
+];
+
+export interface DoctorOptions {
+  /** Locates and loads the config; throws ConfigError when it is invalid. */
+  loadConfig: () => Config;
+  uid: number;
+  user: string;
+  checks?: readonly Check[];
+}
+
+export interface DoctorReport {
+  checks: CheckResult[];
+  failed: boolean;
+}
+
+/** A check that throws is a bug or an odd host, not a reason to lose the other lines. */
+async function guarded(check: Check, ctx: DoctorContext): Promise<CheckResult[]> {
+  try {
+    return await check(ctx);
+  } catch (err) {
+    return [{ name: check.name || 'check', status: 'fail', detail: `could not check: ${errorMessage(err)}`, fix: 'see the message; report it if it looks like a bug' }];
+  }
+}
+
+export async function doctor(o: DoctorOptions): Promise<DoctorReport> {
+  const results: CheckResult[] = [];
+  let config: Config | undefined;
+  try {
+    config = o.loadConfig();
+    results.push({ name: 'config', status: 'ok', detail: `${config.file}: ${config.targets.length} target(s): ${config.targets.map((t) => t.name).join(', ')}` });
+  } catch (err) {
+    const detail = err instanceof PollprayError ? err.lines().join('; ') : errorMessage(err);
+    results.push({ name: 'config', status: 'fail', detail, fix: 'fix the config (pollpray validate lists every problem with its line), then run doctor again' });
+  }
+  const hostCtx: DoctorContext = { config: config as Config, uid: o.uid, user: o.user };
+  for (const check of HOST_CHECKS) results.push(...(await guarded(check, hostCtx)));
+  if (config) for (const check of o.checks ?? CONFIG_CHECKS) results.push(...(await guarded(check, { ...hostCtx, config })));
+  return { checks: results, failed: results.some((r) => r.status === 'fail') };
+}

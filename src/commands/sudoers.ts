@@ -1,0 +1,54 @@
+import { userInfo } from 'node:os';
+import type { Config } from '../config/normalise.js';
+import { UsageError } from '../errors.js';
+import { checkSudoersText, installSudoers, renderSudoers, SUDOERS_FILE, type Principal } from '../privilege/sudoers.js';
+
+export interface SudoersOptions {
+  config: Config;
+  user?: string;
+  group?: string;
+  install: boolean;
+  /** Where --install writes (tests only; hidden flag). */
+  destination?: string;
+  /** The running uid, the invoking user's name and SUDO_USER: passed in to keep this testable. */
+  uid: number;
+  currentUser: string;
+  sudoUser?: string;
+}
+
+export interface SudoersResult {
+  text: string;
+  installed?: string;
+}
+
+/** The user the rule is for: --user, --group, else who ran sudo, else whoever runs this. */
+export function choosePrincipal(o: Pick<SudoersOptions, 'user' | 'group' | 'uid' | 'currentUser' | 'sudoUser'>): Principal {
+  if (o.user !== undefined && o.group !== undefined) {
+    throw new UsageError('--user and --group exclude each other', { hint: 'pass one of them' });
+  }
+  if (o.user !== undefined) return { user: o.user };
+  if (o.group !== undefined) return { group: o.group };
+  if (o.uid === 0 && o.sudoUser && o.sudoUser !== 'root') return { user: o.sudoUser };
+  return { user: o.currentUser };
+}
+
+/** `pollpray sudoers`: the drop-in, checked by visudo before it is returned or installed. */
+export async function sudoers(o: SudoersOptions): Promise<SudoersResult> {
+  const text = renderSudoers(o.config, choosePrincipal(o));
+  if (!o.install) {
+    await checkSudoersText(text);
+    return { text };
+  }
+  if (o.uid !== 0) {
+    throw new UsageError('sudoers --install writes /etc/sudoers.d and needs root', {
+      hint: `run it as root: sudo pollpray sudoers --install --user ${o.user ?? o.currentUser} (or print it without --install and review it first)`,
+    });
+  }
+  const dest = o.destination ?? SUDOERS_FILE;
+  await installSudoers(text, dest);
+  return { text, installed: dest };
+}
+
+export function currentUserName(): string {
+  return userInfo().username;
+}

@@ -1,0 +1,189 @@
+/**
+ * The checks of `pollpray doctor` that look at this host: who runs pollpray, git, the
+ * state and log dirs, keys, deploy scripts, disk space, and whether anything runs
+ * pollpray unattended. Each returns lines with a fix a user can copy.
+ */
+import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Target } from '../config/normalise.js';
+import { shellQuote } from '../git/ssh.js';
+import { findBinary } from '../exec/find-binary.js';
+import { run } from '../exec/run.js';
+import { readCrontab } from '../schedule/user-crontab.js';
+import { anyPollprayLine } from '../schedule/crontab.js';
+import type { Check, CheckResult, DoctorContext } from './check.js';
+
+const q = shellQuote;
+
+export const runningUser: Check = async ({ uid, user }) => [
+  uid === 0
+    ? {
+        name: 'user',
+        status: 'warn',
+        detail: 'running as root: a bad commit or deploy script would own the whole host',
+        fix: 'run pollpray as a dedicated user (useradd --system --create-home --home-dir /var/lib/pollpray pollpray; see the README)',
+      }
+    : { name: 'user', status: 'ok', detail: `running as ${user} (uid ${uid})` },
+];
+
+/** Oldest git known to do what pollpray asks of it (`-c protocol.*.allow`, fetch by sha, check-ref-format). */
+const MIN_GIT = [2, 20];
+
+export const gitVersion: Check = async () => {
+  const r = await run(['git', '--version'], { cwd: '/', timeoutMs: 10_000 });
+  if (r.spawnError || r.exitCode !== 0) {
+    return [{ name: 'git', status: 'fail', detail: 'git is not installed (or not on PATH)', fix: 'apt-get install git' }];
+  }
+  const m = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(r.stdout);
+  const version = m ? `${m[1]}.${m[2]}${m[3] ? `.${m[3]}` : ''}` : r.stdout.trim();
+  const [major = 0, minor = 0] = m ? [Number(m[1]), Number(m[2])] : [];
+  const old = major < (MIN_GIT[0] ?? 0) || (major === MIN_GIT[0] && minor < (MIN_GIT[1] ?? 0));
+  return [
+    old
+      ? { name: 'git', status: 'warn', detail: `git ${version} is older than ${MIN_GIT.join('.')}`, fix: 'upgrade git from your distribution' }
+      : { name: 'git', status: 'ok', detail: `git ${version}` },
+  ];
+};
+
+function nearestExisting(path: string): string {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return p;
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function dirCheck(name: string, dir: string, user: string): CheckResult {
+  const give = `install -d -o ${user} -m 0750 ${q(dir)} (as root), or set ${name === 'state dir' ? 'state_dir' : 'log.dir'}`;
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) return { name, status: 'fail', detail: `${dir} is not a directory`, fix: give };
+    return writable(dir)
+      ? { name, status: 'ok', detail: `${dir} is writable by ${user}` }
+      : { name, status: 'fail', detail: `${dir} is not writable by ${user}`, fix: `chown -R ${user} ${q(dir)} (as root)` };
+  }
+  const parent = nearestExisting(dir);
+  return writable(parent)
+    ? { name, status: 'ok', detail: `${dir} does not exist yet; ${user} can create it` }
+    : { name, status: 'fail', detail: `${dir} does not exist and ${user} cannot create it in ${parent}`, fix: give };
+}
+
+export const directories: Check = async ({ config, user }) => [
+  dirCheck('state dir', config.stateDir, user),
+  dirCheck('log dir', config.log.dir, user),
+];
+
+function keyCheck(t: Target, key: string, ctx: DoctorContext): CheckResult {
+  const name = `key (${t.name})`;
+  let st: Stats;
+  try {
+    st = statSync(key);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT'
+      ? { name, status: 'fail', detail: `${key} does not exist`, fix: `ssh-keygen -t ed25519 -N '' -C 'pollpray ${t.name}' -f ${q(key)}, then add ${key}.pub as a read-only deploy key` }
+      : { name, status: 'fail', detail: `${key} cannot be read by ${ctx.user} (${code ?? String(err)})`, fix: `chown ${ctx.user} ${q(key)} && chmod 600 ${q(key)}` };
+  }
+  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+  const fixPerm = `chown ${ctx.user} ${q(key)} && chmod 600 ${q(key)}`;
+  if ((st.mode & 0o007) !== 0) {
+    return { name, status: 'fail', detail: `${key} is mode ${mode}: every local user can read the deploy key (and ssh refuses it)`, fix: fixPerm };
+  }
+  if (st.uid === ctx.uid && (st.mode & 0o077) !== 0) {
+    return { name, status: 'fail', detail: `${key} is mode ${mode}: ssh refuses a private key that others can read`, fix: `chmod 600 ${q(key)}` };
+  }
+  try {
+    accessSync(key, constants.R_OK);
+  } catch {
+    return { name, status: 'fail', detail: `${key} (mode ${mode}) is not readable by ${ctx.user}`, fix: fixPerm };
+  }
+  if (st.uid !== ctx.uid && ctx.uid !== 0) {
+    return { name, status: 'warn', detail: `${key} is owned by uid ${st.uid}, readable by ${ctx.user} only through its group`, fix: fixPerm };
+  }
+  return { name, status: 'ok', detail: `${key} is mode ${mode}, owned by ${ctx.user}` };
+}
+
+export const keyPermissions: Check = async (ctx) =>
+  ctx.config.targets.flatMap((t) => (t.ssh.key ? [keyCheck(t, t.ssh.key, ctx)] : []));
+
+export const deployScripts: Check = async ({ config, user }) =>
+  config.targets.flatMap((t): CheckResult[] => {
+    if (!t.deploy) return [];
+    const name = `deploy script (${t.name})`;
+    let st: Stats;
+    try {
+      st = statSync(t.deploy);
+    } catch {
+      return [{ name, status: 'fail', detail: `${t.deploy} does not exist`, fix: `create it, or fix targets.${t.name}.deploy in ${config.file}` }];
+    }
+    if (!st.isFile()) return [{ name, status: 'fail', detail: `${t.deploy} is not a file`, fix: `fix targets.${t.name}.deploy in ${config.file}` }];
+    if ((st.mode & 0o002) !== 0) {
+      return [{ name, status: 'fail', detail: `${t.deploy} is world-writable: any local user could run commands as ${user}`, fix: `chmod o-w ${q(t.deploy)}` }];
+    }
+    try {
+      accessSync(t.deploy, constants.X_OK);
+    } catch {
+      return [{ name, status: 'fail', detail: `${t.deploy} is not executable by ${user}`, fix: `chmod +x ${q(t.deploy)}` }];
+    }
+    return [{ name, status: 'ok', detail: `${t.deploy} is executable` }];
+  });
+
+const MiB = 1024 * 1024;
+const FAIL_BELOW = 100 * MiB;
+const WARN_BELOW = 1024 * MiB;
+
+function humanBytes(n: number): string {
+  return n >= 1024 * MiB ? `${(n / (1024 * MiB)).toFixed(1)} GiB` : `${Math.round(n / MiB)} MiB`;
+}
+
+/** One line per filesystem holding a checkout, the state dir or the log dir. */
+export const diskSpace: Check = async ({ config }) => {
+  const byDevice = new Map<number, { paths: string[]; probe: string }>();
+  for (const path of [...config.targets.map((t) => t.path), config.stateDir, config.log.dir]) {
+    const probe = nearestExisting(path);
+    const dev = statSync(probe).dev;
+    const entry = byDevice.get(dev) ?? { paths: [], probe };
+    entry.paths.push(path);
+    byDevice.set(dev, entry);
+  }
+  return [...byDevice.values()].map(({ paths, probe }): CheckResult => {
+    const fs = statfsSync(probe);
+    const free = fs.bavail * fs.bsize;
+    const detail = `${humanBytes(free)} free for ${paths.join(', ')}`;
+    if (free < FAIL_BELOW) return { name: 'disk', status: 'fail', detail, fix: 'free space there (old releases, logs, caches) before the next deploy' };
+    if (free < WARN_BELOW) return { name: 'disk', status: 'warn', detail, fix: 'free space there before a deploy runs out of it' };
+    return { name: 'disk', status: 'ok', detail };
+  });
+};
+
+const UNIT_DIRS = ['/etc/systemd/system', '/lib/systemd/system', '/usr/lib/systemd/system'];
+
+/** Something has to run pollpray unattended: a crontab line, or a systemd timer or daemon unit. */
+export const scheduled: Check = async () => {
+  const fix = 'pollpray cron install (or install the systemd units from examples/systemd/)';
+  if (findBinary('crontab')) {
+    try {
+      const line = anyPollprayLine(await readCrontab());
+      if (line) return [{ name: 'schedule', status: 'ok', detail: `crontab: ${line.replace(/\s+# pollpray-managed:.*$/, '')}` }];
+    } catch {
+      // an unusable crontab is reported below as "nothing found"
+    }
+  }
+  for (const dir of UNIT_DIRS) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    const unit = names.find((n) => /^pollpray.*\.(timer|service)$/.test(n));
+    if (unit) return [{ name: 'schedule', status: 'ok', detail: `systemd unit ${dir}/${unit}` }];
+  }
+  return [{ name: 'schedule', status: 'warn', detail: 'no crontab line or systemd unit runs pollpray unattended', fix }];
+};

@@ -1,0 +1,68 @@
+/**
+ * Whether each ssh remote's host key is pinned in the target's known_hosts. The host
+ * is what ssh would really connect to (`ssh -G` resolves aliases from ssh.config),
+ * looked up with `ssh-keygen -F`, which also reads hashed entries.
+ */
+import { accessSync, constants } from 'node:fs';
+import type { Target } from '../config/normalise.js';
+import { run } from '../exec/run.js';
+import { shellQuote, sshArgv } from '../git/ssh.js';
+import type { Check, CheckResult } from './check.js';
+
+export interface SshRemote {
+  host: string;
+  port?: number;
+  user?: string;
+}
+
+/** The ssh host of a git URL (`ssh://` or scp-like `user@host:path`); undefined for https, file and local paths. */
+export function sshRemote(repo: string): SshRemote | undefined {
+  if (/^ssh:\/\//i.test(repo)) {
+    try {
+      const u = new URL(repo);
+      return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : undefined, user: u.username || undefined };
+    } catch {
+      return undefined;
+    }
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return undefined;
+  const scp = /^(?:([^@/:]+)@)?(\[[^\]]+\]|[^:/]+):/.exec(repo);
+  if (!scp?.[2]) return undefined;
+  return { host: scp[2].replace(/^\[|\]$/g, ''), user: scp[1] };
+}
+
+/** What ssh would connect to for this target (aliases resolved), or the URL's own host when ssh -G cannot say. */
+async function resolved(t: Target, remote: SshRemote): Promise<{ host: string; port: number }> {
+  const argv = sshArgv(t);
+  const fallback = { host: remote.host, port: remote.port ?? t.ssh.port ?? 22 };
+  const g = await run([...argv, '-G', ...(remote.port ? ['-p', String(remote.port)] : []), remote.host], { cwd: '/', timeoutMs: 10_000 });
+  if (g.exitCode !== 0) return fallback;
+  const host = /^hostname (\S+)$/m.exec(g.stdout)?.[1];
+  const port = Number(/^port (\d+)$/m.exec(g.stdout)?.[1]);
+  return { host: host ?? fallback.host, port: Number.isInteger(port) && port > 0 ? port : fallback.port };
+}
+
+async function knownHostsCheck(t: Target): Promise<CheckResult[]> {
+  const remote = sshRemote(t.repo);
+  if (!remote) return [];
+  const name = `known_hosts (${t.name})`;
+  const file = t.ssh.knownHosts;
+  const { host, port } = await resolved(t, remote);
+  const scan = (to: string) => `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}${host} >> ${shellQuote(to)}, then compare ssh-keygen -lf ${shellQuote(to)} with the fingerprints your git host publishes`;
+  if (!file) {
+    return [{ name, status: 'warn', detail: `no ssh.known_hosts pinned: ${host} is checked against ~/.ssh/known_hosts of whoever runs pollpray`, fix: `set targets.${t.name}.ssh.known_hosts, and ${scan('/etc/pollpray/known_hosts')}` }];
+  }
+  try {
+    accessSync(file, constants.R_OK);
+  } catch {
+    return [{ name, status: 'fail', detail: `${file} does not exist or is not readable`, fix: scan(file) }];
+  }
+  const entry = port === 22 ? host : `[${host}]:${port}`;
+  const found = await run(['ssh-keygen', '-F', entry, '-f', file], { cwd: '/', timeoutMs: 10_000 });
+  if (found.spawnError) return [{ name, status: 'warn', detail: 'ssh-keygen not found, cannot look into known_hosts', fix: 'apt-get install openssh-client' }];
+  return found.exitCode === 0 && found.stdout.trim()
+    ? [{ name, status: 'ok', detail: `${entry} is pinned in ${file}` }]
+    : [{ name, status: 'fail', detail: `${entry} is not in ${file}: ssh will refuse to connect`, fix: scan(file) }];
+}
+
+export const knownHosts: Check = async ({ config }) => (await Promise.all(config.targets.map(knownHostsCheck))).flat();

@@ -1,0 +1,44 @@
+/**
+ * Whether sudo lets this user run each restart command without a password, asked the
+ * way pollpray will need it: `sudo -n` (never prompts), with sudo's own matching.
+ */
+import { findBinary } from '../exec/find-binary.js';
+import { run } from '../exec/run.js';
+import { sudoersLine, sudoersWord } from '../exec/sudo.js';
+import { allowlistedUnits } from '../privilege/sudoers.js';
+import type { Check, CheckResult } from './check.js';
+import { parseSudoLongListing, passwordless } from './sudo-listing.js';
+
+const SUDO_ENV = { LC_ALL: 'C', LANG: 'C', LANGUAGE: undefined };
+
+export const sudoRules: Check = async ({ config, uid, user }) => {
+  const units = allowlistedUnits(config);
+  if (units.length === 0) return [];
+  if (uid === 0) return [{ name: 'sudo', status: 'ok', detail: 'running as root: restarts need no sudo rule' }];
+  const install = `sudo pollpray sudoers --install --user ${user}`;
+  if (!findBinary('sudo')) {
+    return [{ name: 'sudo', status: 'fail', detail: 'sudo is not installed, so no restart can run', fix: `apt-get install sudo, then ${install}` }];
+  }
+  const opts = { cwd: '/', timeoutMs: 10_000, env: SUDO_ENV };
+  const long = await run(['sudo', '-n', '-ll'], opts);
+  const listing = parseSudoLongListing(long.exitCode === 0 ? long.stdout : '');
+  const results: CheckResult[] = [];
+  for (const unit of units) {
+    const name = `sudo (${unit})`;
+    const shown = `sudo -n ${config.systemctl} restart ${unit}`;
+    const allowed = await run(['sudo', '-n', '-l', config.systemctl, 'restart', unit], opts);
+    if (allowed.exitCode !== 0) {
+      results.push({ name, status: 'fail', detail: `no sudo rule lets ${user} run ${shown} without a password`, fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})` });
+    } else if (!passwordless(listing, `${sudoersWord(config.systemctl)} restart ${sudoersWord(unit)}`)) {
+      results.push({
+        name,
+        status: 'warn',
+        detail: `sudo allows ${shown}, but sudo -ll shows no NOPASSWD rule for exactly that command: without one, sudo -n fails`,
+        fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})`,
+      });
+    } else {
+      results.push({ name, status: 'ok', detail: `${shown} is allowed without a password` });
+    }
+  }
+  return results;
+};

@@ -1,0 +1,56 @@
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { requireBinary } from '../helpers/require-env.js';
+import { BIN } from '../helpers/pollpray-cli.js';
+import { makeSudoFixture, requireSudoFixture } from '../helpers/sudo-user.js';
+import { makeUserWorld } from '../helpers/user-world.js';
+
+// The crontab tests edit the fixture user's own crontab (never root's), so they need root to become that user.
+describe.skipIf(requireSudoFixture() || requireBinary('crontab', 'cron'))('pollpray cron, in the running user\'s crontab', () => {
+  it('install twice leaves one line, keeps the other lines, and remove takes only its own', async () => {
+    const sudo = await makeSudoFixture();
+    const { world, cli, head } = await makeUserWorld(sudo, { restart: [] });
+    const crontab = (args: string[], input?: string) => sudo.runAs(['crontab', ...args], { input });
+    onTestFinished(async () => {
+      await crontab(['-r']);
+    });
+    await crontab(['-'], 'MAILTO=ops@example.com\n0 3 * * * /usr/bin/true nightly\n');
+
+    const first = await cli(['cron', 'install']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^installed: /);
+    const again = await cli(['cron', 'install']);
+    expect(again.stdout).toMatch(/^already installed: /);
+
+    const installed = (await crontab(['-l'])).stdout.split('\n').filter(Boolean);
+    const ours = installed.filter((l) => l.includes('pollpray-managed'));
+    expect(installed.slice(0, 2)).toEqual(['MAILTO=ops@example.com', '0 3 * * * /usr/bin/true nightly']);
+    expect(ours).toEqual([
+      `*/5 * * * * PATH=/usr/local/bin:/usr/bin:/bin ${process.execPath} ${BIN} run --config ${world.configFile} >> ${world.logDir}/cron.log # pollpray-managed: ${world.configFile}`,
+    ]);
+
+    // What cron would run: the line after its five schedule fields, through /bin/sh, as the user.
+    const command = (ours[0] ?? '').split(' ').slice(5).join(' ');
+    const ran = await sudo.runAs(['/bin/sh', '-c', command], { env: {} });
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    expect(ran.stderr).toBe('');
+    expect(world.state('app')).toMatchObject({ deployedSha: head, lastResult: 'deployed' });
+
+    const changed = await cli(['cron', 'install', '--every', '15m']);
+    expect(changed.stdout).toMatch(/^installed: \*\/15 \* \* \* \* /);
+    expect((await crontab(['-l'])).stdout.split('\n').filter((l) => l.includes('pollpray-managed'))).toHaveLength(1);
+
+    const removed = await cli(['cron', 'remove']);
+    expect(removed.stdout).toMatch(/^removed: \*\/15 /);
+    expect((await crontab(['-l'])).stdout).toBe('MAILTO=ops@example.com\n0 3 * * * /usr/bin/true nightly');
+    expect((await cli(['cron', 'remove'])).stdout).toBe('no pollpray line for this config in your crontab');
+  });
+
+  it('refuses an interval cron cannot express, and changes nothing', async () => {
+    const sudo = await makeSudoFixture();
+    const { cli } = await makeUserWorld(sudo, { restart: [] });
+    const r = await cli(['cron', 'install', '--every', '7m']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--every 7m cannot be written as a cron schedule');
+    expect((await sudo.runAs(['crontab', '-l'])).stdout).not.toContain('pollpray-managed');
+  });
+});

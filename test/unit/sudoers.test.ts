@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { choosePrincipal } from '../../src/commands/sudoers.js';
+import { sshRemote } from '../../src/doctor/known-hosts-check.js';
+import { parseSudoLongListing, passwordless } from '../../src/doctor/sudo-listing.js';
+import { normalise } from '../../src/config/normalise.js';
+import { restartArgv, sudoersLine } from '../../src/exec/sudo.js';
+import { allowlistedUnits, principalWord, renderSudoers } from '../../src/privilege/sudoers.js';
+import { SudoError, UsageError } from '../../src/errors.js';
+
+const host = { uid: 1000, home: '/home/p' };
+const config = normalise(
+  {
+    systemctl: '/bin/systemctl',
+    targets: {
+      a: { repo: 'git@h:a.git', path: '/srv/a', restart: ['web.service', 'worker@1.service'] },
+      b: { repo: 'git@h:b.git', path: '/srv/b', restart: ['web.service'] },
+      c: { repo: 'git@h:c.git', path: '/srv/c' },
+    },
+  },
+  '/etc/pollpray/config.yaml',
+  host,
+);
+
+describe('restart allowlist', () => {
+  it('builds exactly sudo -n <systemctl> restart <unit> for a listed unit', () => {
+    expect(restartArgv('/bin/systemctl', 'web.service', ['web.service'], 'a')).toEqual(['sudo', '-n', '/bin/systemctl', 'restart', 'web.service']);
+  });
+
+  it.each(['other.service', 'web.service --now', '-H evil web.service', '*.service'])('refuses %j before sudo runs', (unit) => {
+    expect(() => restartArgv('/bin/systemctl', unit, ['web.service', unit.startsWith('other') ? 'x.service' : unit], 'a')).toThrow(SudoError);
+  });
+
+  it('escapes sudoers syntax characters in a unit name', () => {
+    expect(sudoersLine('pp', '/bin/systemctl', 'w@a:b,c=d.service')).toBe('pp ALL=(root) NOPASSWD: /bin/systemctl restart w@a\\:b\\,c\\=d.service');
+  });
+
+  it('renders one line per unit over all targets, each once', () => {
+    expect(allowlistedUnits(config)).toEqual(['web.service', 'worker@1.service']);
+    const lines = renderSudoers(config, { user: 'pollpray' }).split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(lines).toEqual([
+      'pollpray ALL=(root) NOPASSWD: /bin/systemctl restart web.service',
+      'pollpray ALL=(root) NOPASSWD: /bin/systemctl restart worker@1.service',
+    ]);
+  });
+
+  it('refuses root, odd names, and both --user and --group', () => {
+    expect(() => principalWord({ user: 'root' })).toThrow(UsageError);
+    expect(() => principalWord({ user: 'a b' })).toThrow(UsageError);
+    expect(() => principalWord({ group: 'ALL' })).not.toThrow();
+    expect(principalWord({ group: 'deploy' })).toBe('%deploy');
+    expect(() => choosePrincipal({ user: 'a', group: 'b', uid: 1, currentUser: 'x' })).toThrow(UsageError);
+  });
+
+  it('under sudo, the rule is for the user who ran sudo, not root', () => {
+    expect(choosePrincipal({ uid: 0, currentUser: 'root', sudoUser: 'deploy' })).toEqual({ user: 'deploy' });
+    expect(choosePrincipal({ uid: 1000, currentUser: 'pollpray' })).toEqual({ user: 'pollpray' });
+  });
+});
+
+describe('sudo -ll listing', () => {
+  const listing = parseSudoLongListing(`Matching Defaults entries for p on vm:
+    env_reset, mail_badpass
+
+User p may run the following commands on vm:
+
+Sudoers entry:
+    RunAsUsers: root
+    Options: !authenticate
+    Commands:
+\t/bin/systemctl restart a.service
+\t/bin/systemctl restart x\\:y.service
+
+Sudoers entry:
+    RunAsUsers: root
+    Commands:
+\t/bin/systemctl restart b.service
+\tNOPASSWD: /bin/systemctl restart c.service
+`);
+  it.each([
+    ['/bin/systemctl restart a.service', true],
+    ['/bin/systemctl restart x\\:y.service', true],
+    ['/bin/systemctl restart b.service', false],
+    ['/bin/systemctl restart c.service', true],
+    ['/bin/systemctl restart d.service', false],
+  ])('%s passwordless: %s', (command, expected) => expect(passwordless(listing, command)).toBe(expected));
+});
+
+describe('ssh remote of a repo URL', () => {
+  it.each([
+    ['git@github.com:acme/todo.git', { host: 'github.com', user: 'git' }],
+    ['github.com-repo-todo:acme/todo.git', { host: 'github.com-repo-todo', user: undefined }],
+    ['ssh://git@git.example.com:2222/acme/todo.git', { host: 'git.example.com', port: 2222, user: 'git' }],
+    ['https://github.com/acme/todo.git', undefined],
+    ['file:///srv/git/todo.git', undefined],
+    ['/srv/git/todo.git', undefined],
+  ])('%s', (repo, expected) => expect(sshRemote(repo)).toEqual(expected));
+});
