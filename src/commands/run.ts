@@ -17,7 +17,7 @@ export interface RunReport {
   outcomes: TargetOutcome[];
 }
 
-export const FAILED_RESULTS = new Set(['failed', 'error', 'refused']);
+export const FAILED_RESULTS = new Set(['failed', 'error', 'refused', 'unverified', 'quarantined']);
 
 export async function run(options: RunOptions): Promise<RunReport> {
   const started = Date.now();

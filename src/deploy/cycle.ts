@@ -5,9 +5,10 @@
  */
 import { userInfo } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
-import { errorMessage, PollprayError, InternalError } from '../errors.js';
+import { errorMessage, PollprayError, InternalError, SignatureError } from '../errors.js';
 import { commitSubject, fetchCommit, headCommit, isAncestor, isCheckout, resetTo } from '../git/checkout.js';
 import { resolveRemoteHead } from '../git/remote.js';
+import { signedBy, verifyCommit } from '../git/verify.js';
 import { endLeftovers } from '../exec/leftovers.js';
 import { restartUnit } from '../exec/sudo.js';
 import { log } from '../log/logger.js';
@@ -123,6 +124,8 @@ async function cycleLocked(
     const t0 = Date.now();
     const how = await fetchCommit(target, remoteSha);
     log.info(how, { ...fields, commit: remoteSha, step: 'fetch', durationMs: Date.now() - t0 });
+    // Fails closed (SignatureError → unverified) before anything of the commit is checked out or run.
+    if (target.verify) log.info(signedBy(await verifyCommit(target, remoteSha)), { ...fields, commit: remoteSha, step: 'verify' });
 
     // The commit on disk may differ from state (crash after reset, hand edits): the
     // force-push check compares against what state says was deployed.
@@ -157,14 +160,15 @@ async function cycleLocked(
     }
   } catch (err) {
     const error = asPollprayError(err, target.name);
-    log.error(error.oneLine(), { ...fields, commit: remoteSha, step: 'failed' });
-    save({ lastCheck: now(), remoteSha, lastResult: 'failed', lastError: error.oneLine() });
+    const result: CycleResult = error instanceof SignatureError ? 'unverified' : 'failed';
+    log.error(error.oneLine(), { ...fields, commit: remoteSha, step: result });
+    save({ lastCheck: now(), remoteSha, lastResult: result, lastError: error.oneLine() });
     appendHistory(config.stateDir, {
-      ...entry('failed', remoteSha, state.deployedSha, started, undefined),
+      ...entry(result, remoteSha, state.deployedSha, started, undefined),
       subject: await commitSubject(target, remoteSha).catch(() => undefined),
       error: error.oneLine(),
     });
-    return done({ result: 'failed', sha: remoteSha, previousSha: state.deployedSha, error });
+    return done({ result, sha: remoteSha, previousSha: state.deployedSha, error });
   }
 
   const subject = await commitSubject(target, remoteSha);
