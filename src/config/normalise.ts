@@ -181,7 +181,8 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     notify: (raw.notify ?? []).map((n) => ({
       webhook: n.webhook,
       command: n.command && commandArgv(n.command, base),
-      on: n.on ?? [...NOTIFY_EVENTS],
+      // deployed is opt-in: by default a notifier hears about problems and their end.
+      on: n.on ?? NOTIFY_EVENTS.filter((e) => e !== 'deployed'),
       timeoutMs: ms(n.timeout, '10s'),
     })),
     metricsFile: raw.metrics_file,

@@ -21,6 +21,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 import { redactDeep } from '../log/redact.js';
+import { tryLock } from './lock.js';
 
 export type CycleResult = 'deployed' | 'unchanged' | 'failed' | 'skipped' | 'refused' | 'error' | 'unverified';
 
@@ -206,9 +207,41 @@ export function readSignals(stateDir: string, target: string): TargetSignals {
   return empty;
 }
 
-export function writeSignals(stateDir: string, signals: TargetSignals): void {
+function writeSignals(stateDir: string, signals: TargetSignals): void {
   ensureStateDir(stateDir, signals.target);
   writeFileAtomic(signalsPath(stateDir, signals.target), `${JSON.stringify(redactDeep(signals), null, 2)}\n`);
+}
+
+/**
+ * Read-modify-write of a target's signals under a lock of their own (not the target's:
+ * the next run's cycle may already hold that), so two overlapping runs cannot lose a
+ * count. Waits a little for the other run; gives up with an EnvironmentError.
+ */
+export async function updateSignals<T>(
+  stateDir: string,
+  target: string,
+  change: (signals: TargetSignals) => { signals: TargetSignals; value: T },
+  waitMs = 5000,
+): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  let lock = await tryLock(stateDir, `${target}#signals`);
+  while (!lock && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    lock = await tryLock(stateDir, `${target}#signals`);
+  }
+  if (!lock) {
+    throw new EnvironmentError('notification and metrics bookkeeping is busy in another run', {
+      target,
+      hint: 'another pollpray run is finishing this target; its run records the outcome',
+    });
+  }
+  try {
+    const { signals, value } = change(readSignals(stateDir, target));
+    writeSignals(stateDir, signals);
+    return value;
+  } finally {
+    await lock.release();
+  }
 }
 
 /** History lines of one target, oldest first; a torn last line (crash mid-append) is skipped. */
