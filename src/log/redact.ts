@@ -38,6 +38,28 @@ export function redact(text: string): string {
   return out;
 }
 
+const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * A redactor for output that arrives line by line (a deploy script's stdout): a
+ * private key block spans lines, so the lines between BEGIN and END are hidden too,
+ * which redact() on each line alone could not know. One per stream.
+ */
+export function lineRedactor(): (line: string) => string {
+  let inKey = false;
+  return (line) => {
+    if (inKey) {
+      if (!KEY_END.test(line)) return '[REDACTED PRIVATE KEY]';
+      inKey = false;
+      return redact(line.replace(/^[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/, '[REDACTED PRIVATE KEY]'));
+    }
+    const begin = KEY_BEGIN.exec(line);
+    if (begin && !KEY_END.test(line.slice(begin.index))) inKey = true;
+    return redact(line);
+  };
+}
+
 /** Every string inside a JSON-like value, redacted (state, history, notification payloads). */
 export function redactDeep<T>(value: T): T {
   if (typeof value === 'string') return redact(value) as T;
