@@ -36,7 +36,7 @@ systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> 
 # notify:
 #   - # a webhook: JSON POST with a Slack-compatible "text" field and the event's fields
 #     webhook: https://hooks.slack.com/services/T000/B000/XXXX
-#     on: [failed, recovered, refused, quarantined, unverified]  # default: every event
+#     on: [failed, recovered, refused, quarantined, unverified]  # the default (add deployed for a deploy feed)
 #     timeout: 10s                  # per delivery
 #   - # a command hook: argv (never a shell), the event in POLLPRAY_* variables and as JSON on stdin
 #     command: [/usr/local/bin/page-oncall, --team, web]

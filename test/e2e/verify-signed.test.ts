@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
 import { makeWorld, type World } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
@@ -110,5 +110,56 @@ describe.skipIf(requireBinary('ssh-keygen', 'openssh-client'))('verify: ssh-sign
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/app: unverified: verify\.allowed_signers \S+ is missing or unreadable/);
     expect(deploys()).toEqual([]);
+  });
+});
+
+describe.skipIf(requireBinary('gpg', 'gnupg'))('verify: gpg-signed commits with a keyring directory', () => {
+  /** A gpg signing identity in its own home, and a git gpg.program that uses it. */
+  function gpgSigner(world: World, name: string): { email: string; program: string; publicKey: string } {
+    const home = join(world.dir, `gpg-${name}`);
+    execFileSync('install', ['-d', '-m', '0700', home]);
+    onTestFinished(() => {
+      execFileSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']);
+    });
+    const email = `${name}@pollpray.invalid`;
+    execFileSync('gpg', ['--batch', '--homedir', home, '--passphrase', '', '--quick-gen-key', `${name} <${email}>`, 'ed25519', 'sign', 'never'], { stdio: 'ignore' });
+    const publicKey = execFileSync('gpg', ['--homedir', home, '--export', '--armor', email], { encoding: 'utf8' });
+    const program = world.script(`gpg-${name}.sh`, `GNUPGHOME='${home}' exec gpg "$@"`);
+    return { email, program, publicKey };
+  }
+
+  it('a commit signed by a key in the keyring is deployed; one signed by another key is refused', async () => {
+    const origin = await makeOrigin();
+    const world = makeWorld();
+    const release = gpgSigner(world, 'release');
+    const stranger = gpgSigner(world, 'stranger');
+    const keyring = join(world.dir, 'keyring');
+    execFileSync('install', ['-d', '-m', '0700', keyring]);
+    onTestFinished(() => {
+      execFileSync('gpgconf', ['--homedir', keyring, '--kill', 'gpg-agent']);
+    });
+    execFileSync('gpg', ['--batch', '--homedir', keyring, '--import'], { input: release.publicKey, stdio: ['pipe', 'ignore', 'ignore'] });
+    const path = join(world.dir, 'www', 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, verify: { mode: 'gpg', keyring } } } });
+
+    const sign = async (s: { email: string; program: string }) => {
+      await origin.git(['config', 'gpg.format', 'openpgp']);
+      await origin.git(['config', 'gpg.program', s.program]);
+      await origin.git(['config', 'user.signingkey', s.email]);
+      await origin.git(['config', 'commit.gpgsign', 'true']);
+    };
+    await sign(release);
+    const good = await origin.commit({ 'app.txt': 'v1\n' }, 'release-signed');
+    const r1 = await world.cli(['run']);
+    expect(r1.exitCode, r1.stderr).toBe(0);
+    expect(headOf(path)).toBe(good);
+
+    await sign(stranger);
+    const foreign = await origin.commit({ 'app.txt': 'v2\n' }, 'stranger-signed');
+    const r2 = await world.cli(['run']);
+    expect(r2.exitCode).toBe(1);
+    expect(r2.stderr).toMatch(new RegExp(`app: unverified: commit ${foreign.slice(0, 12)}'s signature cannot be checked`));
+    expect(headOf(path)).toBe(good);
+    expect(world.state('app')).toMatchObject({ deployedSha: good, lastResult: 'unverified' });
   });
 });
