@@ -57,6 +57,10 @@ export class GitError extends PollprayError {
 export class DeployScriptError extends PollprayError {
   readonly exitCode = EXIT.failed;
 }
+/** A commit's signature is missing, bad or from a signer the target does not trust. */
+export class SignatureError extends PollprayError {
+  readonly exitCode = EXIT.failed;
+}
 export class SudoError extends PollprayError {
   readonly exitCode = EXIT.failed;
 }

@@ -9,6 +9,8 @@ import { normalise, type Config, type HostFacts } from './normalise.js';
 import { configProblemsError, issueFindings, locateFindings, type Problem } from './report.js';
 import { ruleFindings } from './rules.js';
 import { configSchema } from './schema.js';
+import { configSecrets } from './secrets.js';
+import { addSecrets } from '../log/redact.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export { locateConfig, type LocateOptions } from './locate.js';
@@ -39,7 +41,10 @@ export function loadConfig(file: string, host?: HostFacts): Config {
   const broken = locateFindings(ruleFindings(parsed.data), source);
   if (broken.length > 0) throw configProblemsError(file, broken);
 
-  return normalise(parsed.data, file, host);
+  const config = normalise(parsed.data, file, host);
+  // Registered before anything runs, so not even the first log line can carry them.
+  addSecrets(configSecrets(config, process.env));
+  return config;
 }
 
 /**

@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseDuration } from '../duration.js';
 import { parseSize } from '../size.js';
-import type { RawConfig, RawTarget } from './schema.js';
+import { NOTIFY_EVENTS, type RawConfig, type RawTarget } from './schema.js';
 
 export interface SshSettings {
   key?: string;
@@ -34,6 +34,15 @@ export interface VerifySettings {
   keyring?: string;
 }
 
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+export interface NotifySettings {
+  webhook?: string;
+  command?: string[];
+  on: NotifyEvent[];
+  timeoutMs: number;
+}
+
 export interface Target {
   name: string;
   repo: string;
@@ -50,6 +59,8 @@ export interface Target {
   health?: HealthSettings;
   verify?: VerifySettings;
   env: Record<string, string>;
+  /** Names of variables (in `env` or pollpray's own environment) whose values are redacted everywhere. */
+  secretEnv: string[];
   onForcePush: 'follow' | 'refuse';
   maxAttempts: number;
   /** releases: no new release is created while free space at path is below this. */
@@ -75,6 +86,11 @@ export interface Config {
   schedule: string;
   systemctl: string;
   targets: Target[];
+  secretEnv: string[];
+  notify: NotifySettings[];
+  metricsFile?: string;
+  heartbeatUrl?: string;
+  heartbeatTimeoutMs: number;
 }
 
 export interface HostFacts {
@@ -92,6 +108,11 @@ export function defaultStateDir(host: HostFacts): string {
 
 export function defaultLogDir(host: HostFacts, stateDir: string): string {
   return host.uid === 0 ? '/var/log/pollpray' : join(stateDir, 'log');
+}
+
+/** A command is resolved like deploy when it names a path (relative to the config file); a bare name is looked up on PATH. */
+function commandArgv([bin = '', ...args]: string[], base: string): string[] {
+  return [bin.includes('/') ? resolve(base, bin) : bin, ...args];
 }
 
 const ms = (value: string | undefined, fallback: string): number => parseDuration(value ?? fallback) ?? 0;
@@ -138,6 +159,7 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
       keyring: rel(t.verify.keyring),
     },
     env: t.env ?? {},
+    secretEnv: [...new Set([...(raw.secret_env ?? []), ...(t.secret_env ?? [])])],
     onForcePush: t.on_force_push ?? d.on_force_push ?? 'follow',
     maxAttempts: t.max_attempts ?? d.max_attempts ?? 3,
     minFreeSpaceBytes: parseSize(t.min_free_space ?? d.min_free_space ?? '100MB') ?? 0,
@@ -159,5 +181,16 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     schedule: raw.schedule ?? '*/5 * * * *',
     systemctl: raw.systemctl ?? '/usr/bin/systemctl',
     targets: Object.entries(raw.targets).map(([name, t]) => target(name, t)),
+    secretEnv: raw.secret_env ?? [],
+    notify: (raw.notify ?? []).map((n) => ({
+      webhook: n.webhook,
+      command: n.command && commandArgv(n.command, base),
+      // deployed is opt-in: by default a notifier hears about problems and their end.
+      on: n.on ?? NOTIFY_EVENTS.filter((e) => e !== 'deployed'),
+      timeoutMs: ms(n.timeout, '10s'),
+    })),
+    metricsFile: raw.metrics_file,
+    heartbeatUrl: raw.heartbeat_url,
+    heartbeatTimeoutMs: ms(raw.heartbeat_timeout, '10s'),
   };
 }

@@ -55,6 +55,8 @@ const sharedPath = z
     message: 'must be a relative path inside the release, without ".."',
   });
 
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be an environment variable name' });
+
 export const sshSchema = z.strictObject({
   key: filePath.optional(),
   known_hosts: filePath.optional(),
@@ -105,8 +107,23 @@ export const targetSchema = z.strictObject({
   health: healthSchema.optional(),
   verify: verifySchema.optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+  secret_env: z.array(envName).optional(),
   ...targetFields,
 });
+
+/** What a notifier can be told about (README "Know when it breaks"). */
+export const NOTIFY_EVENTS = ['deployed', 'failed', 'recovered', 'refused', 'quarantined', 'unverified'] as const;
+
+export const notifySchema = z
+  .strictObject({
+    webhook: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
+    command: z.array(z.string().min(1)).min(1).optional(),
+    on: z.array(z.enum(NOTIFY_EVENTS)).min(1).optional(),
+    timeout: duration.optional(),
+  })
+  .refine((n) => (n.webhook === undefined) !== (n.command === undefined), {
+    message: 'needs exactly one of webhook or command',
+  });
 
 export const logSchema = z.strictObject({
   dir: absolutePath.optional(),
@@ -124,6 +141,11 @@ export const configSchema = z.strictObject({
   schedule: cronExpression.optional(),
   systemctl: absolutePath.optional(),
   defaults: z.strictObject(targetFields).optional(),
+  secret_env: z.array(envName).optional(),
+  notify: z.array(notifySchema).optional(),
+  metrics_file: absolutePath.optional(),
+  heartbeat_url: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
+  heartbeat_timeout: duration.optional(),
   targets: z.record(
     z.string().regex(TARGET_NAME_PATTERN, {
       message: 'target names must match [a-z0-9][a-z0-9._-]* (lowercase letters, digits, ".", "_", "-")',

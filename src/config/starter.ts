@@ -26,6 +26,28 @@ splay: 0s                          # deterministic per-host delay before polling
 schedule: "*/5 * * * *"            # cron expression used by \`pollpray daemon\` and \`pollpray cron install\`
 systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> restart <unit>
 
+# Environment variables whose values are secrets: redacted from every log line, error,
+# state file and notification (from a target's env: or pollpray's own environment).
+# secret_env: [DATABASE_URL, SENTRY_DSN]
+
+# Tell someone when it breaks (README "Know when it breaks"). Events: deployed, failed,
+# recovered, refused, quarantined, unverified. A target failing every cycle notifies
+# once, then recovered once. A slow or failing notifier never fails the run.
+# notify:
+#   - # a webhook: JSON POST with a Slack-compatible "text" field and the event's fields
+#     webhook: https://hooks.slack.com/services/T000/B000/XXXX
+#     on: [failed, recovered, refused, quarantined, unverified]  # the default (add deployed for a deploy feed)
+#     timeout: 10s                  # per delivery
+#   - # a command hook: argv (never a shell), the event in POLLPRAY_* variables and as JSON on stdin
+#     command: [/usr/local/bin/page-oncall, --team, web]
+#     on: [failed]
+
+# Prometheus textfile-collector file, replaced atomically after each run.
+# metrics_file: /var/lib/node_exporter/textfile/pollpray.prom
+# Dead-man's switch (healthchecks style): pinged after each run; <url>/fail when a target failed.
+# heartbeat_url: https://hc-ping.com/your-uuid
+# heartbeat_timeout: 10s
+
 # Settings every target inherits unless it sets its own.
 defaults:
   branch: main                     # branch to follow
@@ -62,6 +84,7 @@ targets:
     git_timeout: 2m                # overrides defaults.git_timeout
     env:                           # extra environment for the deploy script (alongside POLLPRAY_*)
       DJANGO_SETTINGS_MODULE: todo.settings
+    # secret_env: [DJANGO_SECRET_KEY] # this target's secret variables (adds to the top-level list)
     restart: [todo.service]        # each becomes: sudo -n systemctl restart <unit> (see pollpray sudoers)
     health:                        # after restart; failure rolls back (releases) and counts the failure
       http: http://127.0.0.1:8000/healthz   # either http ...
@@ -77,5 +100,5 @@ targets:
     # verify:
     #   mode: ssh                  # ssh or gpg
     #   allowed_signers: /etc/pollpray/allowed_signers   # mode ssh: trusted signing keys
-    #   keyring: /etc/pollpray/trusted.gpg               # mode gpg: keyring with trusted keys
+    #   keyring: /etc/pollpray/gnupg                     # mode gpg: a GnuPG home dir holding only the trusted keys
 `;

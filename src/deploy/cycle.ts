@@ -8,9 +8,10 @@
  * (strategy.ts); this file only sequences the steps and records what happened.
  */
 import type { Config, Target } from '../config/normalise.js';
-import { EnvironmentError, errorMessage, PollprayError, InternalError, type PollprayErrorOptions } from '../errors.js';
+import { EnvironmentError, errorMessage, PollprayError, InternalError, SignatureError, type PollprayErrorOptions } from '../errors.js';
 import { commitSubject, isAncestor } from '../git/checkout.js';
 import { resolveRemoteHead } from '../git/remote.js';
+import { signedBy, verifyCommit } from '../git/verify.js';
 import { endLeftovers } from '../exec/leftovers.js';
 import { log } from '../log/logger.js';
 import { tryLock } from '../state/lock.js';
@@ -44,6 +45,8 @@ export interface TargetOutcome {
   durationMs: number;
   /** What would happen (dry run) or why nothing happened. */
   detail?: string;
+  /** Set when the commit was skipped because it failed max_attempts times. */
+  quarantined?: boolean;
   error?: PollprayError;
   /** A failed deploy went live and was switched back to the previous version. */
   rolledBack?: boolean;
@@ -150,7 +153,7 @@ class Cycle {
       log.info(`skipped: target is ${plan.reason}`, { ...fields, step: 'decide' });
     }
     this.save({ lastCheck: this.now(), remoteSha });
-    return this.done({ result: 'skipped', sha: remoteSha, previousSha: this.state.deployedSha, detail });
+    return this.done({ result: 'skipped', sha: remoteSha, previousSha: this.state.deployedSha, detail, quarantined: plan.reason === 'quarantined' });
   }
 
   private async deploy(sha: string): Promise<TargetOutcome> {
@@ -163,8 +166,30 @@ class Cycle {
     }
     const refused = await this.forcePushPolicy(sha);
     if (refused) return refused;
-    // (signature verification of `sha` belongs here: after the fetch, before any code lands)
+    if (this.target.verify) {
+      // Fails closed, before anything of the commit is checked out or run.
+      try {
+        const signature = await verifyCommit(this.target, sha, this.strategy.repoDir);
+        log.info(signedBy(signature), { ...this.fields, commit: sha, step: 'verify' });
+      } catch (err) {
+        return this.unverified(sha, asPollprayError(err, this.target.name));
+      }
+    }
     return this.build(sha);
+  }
+
+  /** Not deployed because the signature check refused it; nothing on disk changed, no failure counted. */
+  private async unverified(sha: string, error: PollprayError): Promise<TargetOutcome> {
+    if (!(error instanceof SignatureError)) return this.error(error, 'verify', sha);
+    const line = error.oneLine();
+    log.error(line, { ...this.fields, commit: sha, step: 'unverified' });
+    this.save({ lastCheck: this.now(), remoteSha: sha, lastResult: 'unverified', lastError: line });
+    appendHistory(this.config.stateDir, {
+      ...this.entry('unverified', sha),
+      subject: await commitSubject(this.target, sha, this.strategy.repoDir).catch(() => undefined),
+      error: line,
+    });
+    return this.done({ result: 'unverified', sha, previousSha: this.state.deployedSha, error });
   }
 
   /** A refusal outcome when the branch was rewritten and the policy is refuse. */

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { createInterface } from 'node:readline';
 import { formatDuration } from '../duration.js';
 import { log } from '../log/logger.js';
-import { redact } from '../log/redact.js';
+import { lineRedactor, redact } from '../log/redact.js';
 
 export interface RunOptions {
   cwd: string;
@@ -116,8 +116,9 @@ export async function run(argv: string[], options: RunOptions): Promise<RunResul
     if (!stream) return Promise.resolve();
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     const closed = new Promise<void>((resolve) => lines.once('close', resolve));
+    const redactLine = lineRedactor();
     lines.on('line', (raw) => {
-      const line = redact(raw);
+      const line = redactLine(raw);
       if (name === 'stdout') stdout = keepTail(stdout, `${line}\n`, max);
       else stderr = keepTail(stderr, `${line}\n`, max);
       options.onLine?.(line, name);

@@ -35,13 +35,15 @@ export interface GitCall {
   cwd: string;
   target: Target;
   timeoutMs?: number;
+  /** Extra variables for this call only (e.g. GNUPGHOME for signature checks). */
+  env?: Record<string, string>;
 }
 
 export function git(args: string[], call: GitCall): Promise<RunResult> {
   return run(['git', ...SAFE_CONFIG, ...args], {
     cwd: call.cwd,
     timeoutMs: call.timeoutMs ?? call.target.gitTimeoutMs,
-    env: gitEnv(call.target),
+    env: { ...gitEnv(call.target), ...call.env },
     killGraceMs: 2000,
   });
 }

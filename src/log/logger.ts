@@ -10,7 +10,7 @@ import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import { EnvironmentError } from '../errors.js';
 import type { LogSettings } from '../config/normalise.js';
-import { redact } from './redact.js';
+import { redact, redactDeep } from './redact.js';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 export interface LogFields {
@@ -118,8 +118,10 @@ export function onLog(listener: (level: Level, message: string, fields: LogField
 
 function write(level: Level, message: string, fields: LogFields = {}): void {
   const clean = redact(message);
-  fileLogger?.log(level, clean, fields);
-  for (const listener of listeners) listener(level, clean, fields);
+  // Fields are written as-is by the JSON format, so they are redacted too.
+  const cleanFields = redactDeep(fields);
+  fileLogger?.log(level, clean, cleanFields);
+  for (const listener of listeners) listener(level, clean, cleanFields);
 }
 
 export const log = {

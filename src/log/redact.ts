@@ -1,7 +1,12 @@
 /**
- * The one redactor. Every log line, printed error and captured script output passes
- * through it, so a token pasted into a repo URL or echoed by a deploy script never
- * reaches a log file, cron mail or state file.
+ * The one redactor. Every log line, printed error, captured script output, state and
+ * history field, notification and heartbeat body passes through it, so a token pasted
+ * into a repo URL or echoed by a deploy script never reaches a log file, cron mail,
+ * state file or chat channel.
+ *
+ * Two kinds of secret: shapes (credentials in URLs, GitHub/GitLab/AWS tokens, Bearer
+ * tokens, private key blocks), and exact values registered with addSecrets() — the
+ * values of variables named in `secret_env`, webhook and heartbeat URLs.
  */
 const RULES: Array<[RegExp, string]> = [
   // Private key blocks, whole (a deploy script that cats a key).
@@ -27,7 +32,40 @@ export function addSecrets(values: Iterable<string>): void {
 
 export function redact(text: string): string {
   let out = text;
-  for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
+  // Exact values first: a secret DATABASE_URL is hidden whole, not only its password.
   for (const secret of extraSecrets) out = out.split(secret).join('[REDACTED]');
+  for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
   return out;
+}
+
+const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * A redactor for output that arrives line by line (a deploy script's stdout): a
+ * private key block spans lines, so the lines between BEGIN and END are hidden too,
+ * which redact() on each line alone could not know. One per stream.
+ */
+export function lineRedactor(): (line: string) => string {
+  let inKey = false;
+  return (line) => {
+    if (inKey) {
+      if (!KEY_END.test(line)) return '[REDACTED PRIVATE KEY]';
+      inKey = false;
+      return redact(line.replace(/^[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/, '[REDACTED PRIVATE KEY]'));
+    }
+    const begin = KEY_BEGIN.exec(line);
+    if (begin && !KEY_END.test(line.slice(begin.index))) inKey = true;
+    return redact(line);
+  };
+}
+
+/** Every string inside a JSON-like value, redacted (state, history, notification payloads). */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactDeep(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
+  }
+  return value;
 }

@@ -2,7 +2,7 @@
  * Human renderings of command results. Commands return data; only these functions
  * turn it into lines, so `--json` and text always describe the same thing.
  */
-import type { RunReport } from '../commands/run.js';
+import { FAILED_RESULTS, type RunReport } from '../commands/run.js';
 import type { HistoryReport } from '../commands/history.js';
 import type { StatusReport } from '../commands/status.js';
 import type { TargetOutcome } from '../deploy/cycle.js';
@@ -29,7 +29,7 @@ export function outcomeLine(o: TargetOutcome, dryRun: boolean): string {
 /** Lines for stderr: only what needs a human, one line each. */
 export function problemLines(report: RunReport): string[] {
   return report.outcomes
-    .filter((o) => o.result === 'failed' || o.result === 'error' || o.result === 'refused')
+    .filter((o) => FAILED_RESULTS.has(o.result))
     .map((o) => (o.error ? o.error.oneLine() : `${o.target}: ${o.result}: ${o.detail ?? ''}`));
 }
 

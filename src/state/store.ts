@@ -1,8 +1,11 @@
 /**
  * The one place that writes state. Per target: `targets/<name>/state.json` (replaced
  * atomically: temp file, fsync, rename, fsync of the directory, so a crash leaves the
- * old or the new file, never half of one) and `targets/<name>/history.jsonl`
- * (one appended line per finished cycle that did something).
+ * old or the new file, never half of one), `targets/<name>/history.jsonl` (one
+ * appended line per finished cycle that did something) and `targets/<name>/signals.json`
+ * (what was notified and the deploy counters behind the metrics; a file of its own so
+ * the cycle's state writes and the after-run bookkeeping never overwrite each other).
+ * Every string written is redacted first: an error that quotes a token stays a secret.
  */
 import {
   appendFileSync,
@@ -15,10 +18,12 @@ import {
   writeSync,
   existsSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { redactDeep } from '../log/redact.js';
+import { tryLock } from './lock.js';
 
-export type CycleResult = 'deployed' | 'unchanged' | 'failed' | 'skipped' | 'refused' | 'error' | 'rolled-back';
+export type CycleResult = 'deployed' | 'unchanged' | 'failed' | 'skipped' | 'refused' | 'error' | 'rolled-back' | 'unverified';
 
 /** Failed attempts at one commit: the input of the retry policy (src/deploy/policy.ts). */
 export interface CommitFailures {
@@ -164,13 +169,18 @@ export function ensureStateDir(stateDir: string, target: string): string {
   return dir;
 }
 
-export function writeState(stateDir: string, state: TargetState): void {
-  const dir = ensureStateDir(stateDir, state.target);
-  const file = statePath(stateDir, state.target);
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o640);
+/**
+ * Replaces `file` atomically: a temp file in the same directory (so rename stays on
+ * one filesystem), fsync, rename, fsync of the directory. Readers see the old or the
+ * new content, never a part. The temp name keeps the file's extension off its end, so
+ * a reader that globs `*.prom` (node_exporter) never picks it up.
+ */
+export function writeFileAtomic(file: string, content: string, mode = 0o640): void {
+  const dir = dirname(file);
+  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}`);
+  const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+    writeSync(fd, content);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -179,9 +189,83 @@ export function writeState(stateDir: string, state: TargetState): void {
   fsyncDir(dir);
 }
 
+export function writeState(stateDir: string, state: TargetState): void {
+  ensureStateDir(stateDir, state.target);
+  writeFileAtomic(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`);
+}
+
 export function appendHistory(stateDir: string, entry: HistoryEntry): void {
   ensureStateDir(stateDir, entry.target);
-  appendFileSync(historyPath(stateDir, entry.target), `${JSON.stringify(entry)}\n`, { mode: 0o640 });
+  appendFileSync(historyPath(stateDir, entry.target), `${JSON.stringify(redactDeep(entry))}\n`, { mode: 0o640 });
+}
+
+/** A problem that was notified and not yet followed by a recovery (see src/notify/events.ts). */
+export interface OpenProblem {
+  event: string;
+  sha: string | null;
+}
+
+export interface TargetSignals {
+  version: 1;
+  target: string;
+  openProblem: OpenProblem | null;
+  /** Deploy attempts by result, across runs: the metrics counter must never go down. */
+  deploys: Record<string, number>;
+  lastDeployDurationMs: number | null;
+  /** When the outcome recorded last finished (ms since epoch): an older one from an overlapping run is not applied. */
+  updatedAt: number;
+}
+
+function signalsPath(stateDir: string, target: string): string {
+  return join(targetDir(stateDir, target), 'signals.json');
+}
+
+export function readSignals(stateDir: string, target: string): TargetSignals {
+  const empty: TargetSignals = { version: 1, target, openProblem: null, deploys: {}, lastDeployDurationMs: null, updatedAt: 0 };
+  try {
+    const parsed = JSON.parse(readFileSync(signalsPath(stateDir, target), 'utf8')) as Partial<TargetSignals> | null;
+    if (parsed && parsed.version === 1) return { ...empty, ...parsed, target };
+  } catch {
+    // absent or torn: counters restart from zero, which Prometheus reads as a counter reset
+  }
+  return empty;
+}
+
+function writeSignals(stateDir: string, signals: TargetSignals): void {
+  ensureStateDir(stateDir, signals.target);
+  writeFileAtomic(signalsPath(stateDir, signals.target), `${JSON.stringify(redactDeep(signals), null, 2)}\n`);
+}
+
+/**
+ * Read-modify-write of a target's signals under a lock of their own (not the target's:
+ * the next run's cycle may already hold that), so two overlapping runs cannot lose a
+ * count. Waits a little for the other run; gives up with an EnvironmentError.
+ */
+export async function updateSignals<T>(
+  stateDir: string,
+  target: string,
+  change: (signals: TargetSignals) => { signals: TargetSignals; value: T },
+  waitMs = 5000,
+): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  let lock = await tryLock(stateDir, `${target}#signals`);
+  while (!lock && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    lock = await tryLock(stateDir, `${target}#signals`);
+  }
+  if (!lock) {
+    throw new EnvironmentError('notification and metrics bookkeeping is busy in another run', {
+      target,
+      hint: 'another pollpray run is finishing this target; its run records the outcome',
+    });
+  }
+  try {
+    const { signals, value } = change(readSignals(stateDir, target));
+    writeSignals(stateDir, signals);
+    return value;
+  } finally {
+    await lock.release();
+  }
 }
 
 /** History lines of one target, oldest first; a torn last line (crash mid-append) is skipped. */

@@ -215,6 +215,7 @@ targets:
           health: { http: 'http://127.0.0.1:8000/healthz', command: undefined, expectStatus: 200, body: undefined, timeoutMs: 30_000, retries: 5, intervalMs: 2000 },
           verify: { mode: 'ssh', allowedSigners: '/etc/pollpray/allowed_signers', keyring: undefined },
           env: { DJANGO_SETTINGS_MODULE: 'todo.settings' },
+          secretEnv: [],
           onForcePush: 'refuse',
           maxAttempts: 4,
           minFreeSpaceBytes: 100 * 1024 ** 2,
@@ -235,11 +236,15 @@ targets:
           health: undefined,
           verify: undefined,
           env: {},
+          secretEnv: [],
           onForcePush: 'refuse',
           maxAttempts: 4,
           minFreeSpaceBytes: 100 * 1024 ** 2,
         },
       ],
+      secretEnv: [],
+      notify: [],
+      heartbeatTimeoutMs: 10_000,
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addSecrets, redact } from '../../src/log/redact.js';
+import { addSecrets, lineRedactor, redact, redactDeep } from '../../src/log/redact.js';
 
 describe('redact', () => {
   it.each([
@@ -25,5 +25,23 @@ describe('redact', () => {
   it('removes values registered as secrets', () => {
     addSecrets(['hunter2-database-password']);
     expect(redact('DATABASE_PASSWORD=hunter2-database-password')).toBe('DATABASE_PASSWORD=[REDACTED]');
+  });
+});
+
+describe('lineRedactor (output that arrives line by line)', () => {
+  it('hides every line of a private key block, and only those', () => {
+    const redactLine = lineRedactor();
+    const lines = ['before', '-----BEGIN OPENSSH PRIVATE KEY-----', 'b3BlbnNzaC1rZXktdjEAAAAA', 'QyNTUxOQAAACDx', '-----END OPENSSH PRIVATE KEY-----', 'after ghp_abcdefghijklmnopqrstuvwxyz0123456789'];
+    const out = lines.map(redactLine).join('\n');
+    expect(out).not.toMatch(/b3BlbnNz|QyNTUxOQ|ghp_/);
+    expect(out.split('\n')[0]).toBe('before');
+    expect(out.split('\n')[5]).toBe('after [REDACTED]');
+  });
+});
+
+describe('redactDeep', () => {
+  it('redacts every string in nested objects and arrays, leaving other values', () => {
+    const value = { a: 'https://u:pw12345@h/x', b: [1, 'AKIAIOSFODNN7EXAMPLE'], c: { d: null, e: true } };
+    expect(redactDeep(value)).toEqual({ a: 'https://u:***@h/x', b: [1, '[REDACTED]'], c: { d: null, e: true } });
   });
 });
