@@ -38,7 +38,8 @@ describe('notifications and heartbeat', () => {
     const first = await origin.head();
     const bad = await origin.commit({ fail: 'column exists' }, 'break it');
     expect((await world.cli(['run'])).exitCode).toBe(1); // failed: webhook + fail ping
-    expect((await world.cli(['run'])).exitCode).toBe(1); // failed again: fail ping only
+    // The retry policy holds a failed commit back (backoff); --force retries it at once.
+    expect((await world.cli(['run', '--force'])).exitCode).toBe(1); // failed again: fail ping only
     await origin.git(['rm', '-q', 'fail']);
     const fixed = await origin.commit({ 'fixed.txt': 'yes\n' }, 'fix it');
     expect((await world.cli(['run'])).exitCode).toBe(0); // deployed + recovered + ping
@@ -53,7 +54,7 @@ describe('notifications and heartbeat', () => {
     ]);
     const failed = events[1]!;
     expect(failed).toEqual({
-      text: expect.stringMatching(/^\[pollpray\] app on \S+: FAILED at [0-9a-f]{12}: app: deploy script exited with 3: migration broke: column exists \(fix: .+\)$/),
+      text: expect.stringMatching(/^\[pollpray\] app on \S+: FAILED at [0-9a-f]{12}: app: deploy script exited with 3: migration broke: column exists; rolled back to [0-9a-f]{12} \(fix: .+\)$/),
       event: 'failed',
       target: 'app',
       host: expect.any(String),

@@ -17,7 +17,7 @@ interface JsonSchema {
   allOf?: JsonSchema[];
 }
 
-/** Dotted key paths; a record's keys show as `<name>`, list items as the list itself. */
+/** Dotted key paths; a record's keys show as `<name>`, a list's items as `[]`. */
 function keyPaths(schema: JsonSchema, prefix = ''): string[] {
   const paths: string[] = [];
   const variants = [schema, ...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])];
@@ -30,7 +30,7 @@ function keyPaths(schema: JsonSchema, prefix = ''): string[] {
       const path = `${prefix}.<name>`;
       paths.push(path, ...keyPaths(s.additionalProperties, path));
     }
-    if (s.items) paths.push(...keyPaths(s.items, prefix));
+    if (s.items) paths.push(...keyPaths(s.items, `${prefix}[]`));
   }
   return [...new Set(paths)];
 }
