@@ -10,7 +10,8 @@ import type { RawConfig, RawTarget } from './schema.js';
 
 export interface SshSettings {
   key?: string;
-  knownHosts?: string;
+  /** Always set: the target's own, or `<state_dir>/known_hosts` (never ~/.ssh/known_hosts). */
+  knownHosts: string;
   port?: number;
   user?: string;
   config?: string;
@@ -91,6 +92,11 @@ export function defaultLogDir(host: HostFacts, stateDir: string): string {
   return host.uid === 0 ? '/var/log/pollpray' : join(stateDir, 'log');
 }
 
+/** Where trust-host pins host keys for targets that do not name their own file. */
+export function defaultKnownHosts(stateDir: string): string {
+  return join(stateDir, 'known_hosts');
+}
+
 const ms = (value: string | undefined, fallback: string): number => parseDuration(value ?? fallback) ?? 0;
 
 export function normalise(raw: RawConfig, file: string, host: HostFacts = currentHost()): Config {
@@ -105,7 +111,7 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     repo: t.repo,
     ssh: {
       key: rel(t.ssh?.key),
-      knownHosts: rel(t.ssh?.known_hosts),
+      knownHosts: rel(t.ssh?.known_hosts) ?? defaultKnownHosts(stateDir),
       port: t.ssh?.port,
       user: t.ssh?.user,
       config: rel(t.ssh?.config),

@@ -11,7 +11,7 @@ import { resolveRemoteHead } from '../git/remote.js';
 import { endLeftovers } from '../exec/leftovers.js';
 import { restartUnit } from '../exec/sudo.js';
 import { log } from '../log/logger.js';
-import { tryLock } from '../state/lock.js';
+import { tryLock, type Lock } from '../state/lock.js';
 import {
   appendHistory,
   ensureStateDir,
@@ -42,7 +42,14 @@ export interface TargetOutcome {
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
-export async function runCycle(config: Config, target: Target, options: CycleOptions): Promise<TargetOutcome> {
+/**
+ * The first half of a cycle: lock, resolve the remote head, decide. `run` does this for
+ * every target before any fetch, so twenty unchanged targets cost twenty ls-remotes
+ * and nothing else. A target that needs a deploy comes back `pending` with its lock
+ * still held: the lock covers the check and the deploy it led to, so no other run
+ * can deploy the same target in between. Everything else has released its lock.
+ */
+export async function checkTarget(config: Config, target: Target, options: CycleOptions): Promise<Checked> {
   const started = Date.now();
   const done = (o: Omit<TargetOutcome, 'target' | 'durationMs'>): TargetOutcome => ({
     target: target.name,
@@ -55,8 +62,9 @@ export async function runCycle(config: Config, target: Target, options: CycleOpt
   const lock = await tryLock(config.stateDir, target.name);
   if (!lock) {
     log.info('skipped: run in progress', { ...fields, step: 'lock' });
-    return done({ result: 'skipped', sha: null, previousSha: null, detail: 'another run holds the lock' });
+    return { kind: 'done', outcome: done({ result: 'skipped', sha: null, previousSha: null, detail: 'another run holds the lock' }) };
   }
+  let checked: Checked | undefined;
   try {
     await endLeftovers(workDir, target.name);
     const loaded = readState(config.stateDir, target.name, target.branch);
@@ -68,25 +76,61 @@ export async function runCycle(config: Config, target: Target, options: CycleOpt
         step: 'state',
       });
     }
-    return await cycleLocked(config, target, options, state, workDir, done);
+    const ctx: CycleContext = { config, target, options, state, workDir, done };
+    const resolved = await resolveLocked(ctx);
+    checked = 'plan' in resolved ? { kind: 'pending', ctx, lock, remoteSha: resolved.remoteSha, plan: resolved.plan } : { kind: 'done', outcome: resolved };
+    return checked;
   } finally {
-    await lock.release();
+    if (checked?.kind !== 'pending') await lock.release();
   }
 }
 
-async function cycleLocked(
-  config: Config,
-  target: Target,
-  options: CycleOptions,
-  state: TargetState,
-  workDir: string,
-  done: (o: Omit<TargetOutcome, 'target' | 'durationMs'>) => TargetOutcome,
-): Promise<TargetOutcome> {
-  const fields = { target: target.name };
-  const now = () => new Date().toISOString();
-  const save = (patch: Partial<TargetState>) => {
-    if (!options.dryRun) writeState(config.stateDir, { ...state, ...patch });
+/** The second half: fetch, move the code, script, restarts, record; releases the lock. */
+export async function deployChecked(pending: PendingDeploy): Promise<TargetOutcome> {
+  try {
+    return await deployLocked(pending.ctx, pending.remoteSha, pending.plan);
+  } finally {
+    await pending.lock.release();
+  }
+}
+
+/** One whole cycle of one target (both halves). */
+export async function runCycle(config: Config, target: Target, options: CycleOptions): Promise<TargetOutcome> {
+  const checked = await checkTarget(config, target, options);
+  return checked.kind === 'done' ? checked.outcome : deployChecked(checked);
+}
+
+interface CycleContext {
+  config: Config;
+  target: Target;
+  options: CycleOptions;
+  state: TargetState;
+  workDir: string;
+  done: (o: Omit<TargetOutcome, 'target' | 'durationMs'>) => TargetOutcome;
+}
+
+export interface PendingDeploy {
+  kind: 'pending';
+  ctx: CycleContext;
+  lock: Lock;
+  remoteSha: string;
+  plan: Extract<Plan, { action: 'deploy' }>;
+}
+
+export type Checked = { kind: 'done'; outcome: TargetOutcome } | PendingDeploy;
+
+function saver(ctx: CycleContext) {
+  return (patch: Partial<TargetState>) => {
+    if (!ctx.options.dryRun) writeState(ctx.config.stateDir, { ...ctx.state, ...patch });
   };
+}
+
+const now = () => new Date().toISOString();
+
+async function resolveLocked(ctx: CycleContext): Promise<TargetOutcome | { remoteSha: string; plan: Extract<Plan, { action: 'deploy' }> }> {
+  const { target, options, state, workDir, done } = ctx;
+  const fields = { target: target.name };
+  const save = saver(ctx);
 
   let remoteSha: string;
   try {
@@ -110,6 +154,13 @@ async function cycleLocked(
     save({ lastCheck: now(), remoteSha });
     return done({ result: 'skipped', sha: remoteSha, previousSha: state.deployedSha, detail: plan.reason });
   }
+  return { remoteSha, plan };
+}
+
+async function deployLocked(ctx: CycleContext, remoteSha: string, plan: Extract<Plan, { action: 'deploy' }>): Promise<TargetOutcome> {
+  const { config, target, options, state, workDir, done } = ctx;
+  const fields = { target: target.name };
+  const save = saver(ctx);
 
   const describe = `deploy ${short(remoteSha)} (was ${short(state.deployedSha)}, ${plan.reason})`;
   if (options.dryRun) {

@@ -15,7 +15,7 @@ import {
   writeSync,
   existsSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
 
 export type CycleResult = 'deployed' | 'unchanged' | 'failed' | 'skipped' | 'refused' | 'error';
@@ -174,4 +174,23 @@ export function readHistory(stateDir: string, target: string): HistoryEntry[] {
     }
   }
   return entries;
+}
+
+/**
+ * Replaces a small pollpray-owned file (known_hosts) the same way as state: temp file,
+ * fsync, rename, so ssh never reads half a file and a crash loses no pinned key.
+ */
+export function writeFileAtomic(file: string, text: string, mode = 0o644): void {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  fsyncDir(dir);
 }
