@@ -80,7 +80,7 @@ function seedState(count) {
   }
 }
 
-function pollpray(config, extraArgs = [], env = {}) {
+function pollpray(config, extraArgs = []) {
   return ['node', BIN, '--config', config, ...extraArgs];
 }
 

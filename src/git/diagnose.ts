@@ -13,9 +13,8 @@ import { run } from '../exec/run.js';
 import { classifyTransport, explain, parseLsRemote } from './errors.js';
 import { git } from './git.js';
 import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG, type ResolvedSsh } from './host-keys.js';
-import { knownHostsName } from './ssh-url.js';
+import { knownHostsName, sshDestination } from './ssh-url.js';
 import { sshArgv } from './ssh.js';
-import { sshDestination } from './ssh-url.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
