@@ -19,11 +19,14 @@ import { init } from './commands/init.js';
 import { run, runFailed } from './commands/run.js';
 import { configJsonSchema } from './commands/schema.js';
 import { status } from './commands/status.js';
+import { testSsh } from './commands/test-ssh.js';
+import { trustHost } from './commands/trust-host.js';
 import { validate } from './commands/validate.js';
 import { EXIT, UsageError, type ExitCode } from './errors.js';
 import { parseDuration } from './duration.js';
 import { doctorLines } from './render/doctor.js';
-import { out, problem, stdoutIsTty } from './log/console.js';
+import { ask, out, problem, stdinIsTty, stdoutIsTty } from './log/console.js';
+import { checkLine } from './render/checks.js';
 import { historyLines, outcomeLine, problemLines, statusLines } from './render/text.js';
 
 export const VERSION = '0.1.0';
@@ -56,8 +59,11 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('[targets...]', 'target names (default: all)')
     .option('-n, --dry-run', 'say what would happen and change nothing')
     .option('-f, --force', 'redeploy the current head even when it is already deployed')
-    .action(async (targets: string[], opts: { dryRun?: boolean; force?: boolean }, cmd: Command) => {
-      const report = await run({ config: configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force });
+    .option('--no-splay', 'start at once, without the per-host splay delay (already off on a terminal)')
+    .action(async (targets: string[], opts: { dryRun?: boolean; force?: boolean; splay: boolean }, cmd: Command) => {
+      // splay spreads a fleet's cron runs; a person at a terminal should not wait for it.
+      const splay = opts.splay && !stdoutIsTty() && !stdinIsTty();
+      const report = await run({ config: configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force, splay });
       // Cron mails whatever a job prints: on a non-TTY a healthy run is silent.
       if (stdoutIsTty() || report.dryRun) for (const o of report.outcomes) out(outcomeLine(o, report.dryRun));
       else for (const line of problemLines(report)) problem(line);
@@ -114,6 +120,51 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .action(async (target: string, _opts: unknown, cmd: Command) => {
       const r = await setPaused({ config: configFrom(cmd), target, paused: false });
       out(`${r.target}: ${r.changed ? 'resumed: the next run deploys the branch head' : 'was not paused'}`);
+    });
+
+  program
+    .command('test-ssh')
+    .description('check each target\'s deploy key, pinned host key, connection, repository and branch')
+    .argument('[targets...]', 'target names (default: all)')
+    .option('--json', 'machine-readable output')
+    .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
+      const report = await testSsh({ config: configFrom(cmd), targets });
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const t of report.targets) for (const check of t.checks) out(checkLine(t.target, check));
+      setExit(report.ok ? EXIT.ok : EXIT.failed);
+    });
+
+  program
+    .command('trust-host')
+    .description('fetch a host\'s ssh keys, show their fingerprints and pin them after confirmation')
+    .argument('<host>', 'host or host:port, e.g. github.com or git.example.com:2222')
+    .option('-y, --yes', 'pin the keys without asking (check the printed fingerprints first)')
+    .option('--fingerprint <sha256>', 'pin only the key with this fingerprint (SHA256:…, as your forge publishes it)')
+    .option('--replace', 'replace a different key already pinned for this host (a changed host key)')
+    .option('--known-hosts <file>', 'write here instead of the known_hosts of the targets on this host')
+    .action(async (host: string, opts: { yes?: boolean; fingerprint?: string; replace?: boolean; knownHosts?: string }, cmd: Command) => {
+      const config = opts.knownHosts ? undefined : configFrom(cmd);
+      const report = await trustHost({
+        host,
+        config,
+        knownHosts: opts.knownHosts,
+        yes: !!opts.yes,
+        fingerprint: opts.fingerprint,
+        replace: !!opts.replace,
+        confirm: stdinIsTty()
+          ? async (keys, files) => {
+              for (const k of keys) out(`${host}: ${k.type} ${k.fingerprint}`);
+              const answer = await ask(`Pin ${keys.length === 1 ? 'this key' : `these ${keys.length} keys`} in ${files.join(', ')}? Compare with your forge's published fingerprints first. [y/N] `);
+              return /^y(es)?$/i.test(answer);
+            }
+          : undefined,
+      });
+      if (!stdinIsTty() || opts.yes || opts.fingerprint) for (const k of report.keys) out(`${host}: ${k.type} ${k.fingerprint}`);
+      if (report.trusted.length === 0) out('nothing pinned');
+      for (const f of report.files) {
+        const parts = [f.added ? `added ${f.added}` : '', f.replaced ? `replaced ${f.replaced}` : '', f.alreadyPinned ? `${f.alreadyPinned} already pinned` : ''].filter(Boolean);
+        out(`${f.file}: ${parts.join(', ')} (${report.name})`);
+      }
     });
 
   program

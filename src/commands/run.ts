@@ -1,7 +1,11 @@
-import type { Config } from '../config/normalise.js';
-import { runCycle, type TargetOutcome } from '../deploy/cycle.js';
+import { hostname } from 'node:os';
+import type { Config, Target } from '../config/normalise.js';
+import { checkTarget, deployChecked, type Checked, type PendingDeploy, type TargetOutcome } from '../deploy/cycle.js';
 import { mapLimit } from '../deploy/pool.js';
-import { configureLogging } from '../log/logger.js';
+import { splayDelayMs } from '../deploy/splay.js';
+import { formatDuration } from '../duration.js';
+import { closeMultiplexing, connectionGroup, startMultiplexing } from '../git/multiplex.js';
+import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
 import { selectTargets } from './select.js';
 
@@ -10,6 +14,8 @@ export interface RunOptions {
   targets: string[];
   dryRun: boolean;
   force: boolean;
+  /** Wait the host's share of `splay` first (cron runs; the CLI turns it off on a TTY or with --no-splay). */
+  splay?: boolean;
 }
 
 export interface RunReport {
@@ -22,17 +28,63 @@ export const FAILED_RESULTS = new Set(['failed', 'error', 'refused', 'unverified
 
 export async function run(options: RunOptions): Promise<RunReport> {
   const started = Date.now();
-  const targets = selectTargets(options.config, options.targets);
+  const { config } = options;
+  const targets = selectTargets(config, options.targets);
   // No deploy without an audit trail: an unwritable log dir stops the run here.
-  configureLogging(options.config.log);
-  const finished = await mapLimit(targets, options.config.concurrency, async (target) => {
-    const outcome = await runCycle(options.config, target, { dryRun: options.dryRun, force: options.force });
-    return { outcome, finishedAt: Date.now() };
-  });
-  const report: RunReport = { dryRun: options.dryRun, durationMs: Date.now() - started, outcomes: finished.map((f) => f.outcome) };
-  // A dry run changes nothing, so it tells nobody anything either.
-  if (!options.dryRun) await afterRun({ config: options.config, finished, failed: runFailed(report), started });
-  return report;
+  configureLogging(config.log);
+  const delay = options.splay ? splayDelayMs(hostname(), config.splayMs) : 0;
+  if (delay > 0) {
+    log.debug(`splay: waiting ${formatDuration(delay)} before polling`, { step: 'splay' });
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+  const cycle = { dryRun: options.dryRun, force: options.force };
+  startMultiplexing(config.stateDir);
+  try {
+    // Resolve every target before any fetch. The first target of each ssh connection
+    // group goes alone so it becomes the group's master; the rest then share it
+    // instead of racing to open connections of their own.
+    const { leaders, followers } = splitByConnection(targets);
+    // When each outcome was known, for the metrics' per-target durations.
+    const finishedAt = new Map<TargetOutcome, number>();
+    const stamp = (outcome: TargetOutcome) => (finishedAt.set(outcome, Date.now()), outcome);
+    const check = async (target: Target) => {
+      const c = await checkTarget(config, target, cycle);
+      if (c.kind === 'done') stamp(c.outcome);
+      return c;
+    };
+    const checked = new Map<Target, Checked>();
+    for (const batch of [leaders, followers]) {
+      const results = await mapLimit(batch, config.concurrency, check);
+      batch.forEach((target, i) => checked.set(target, results[i] as Checked));
+    }
+    const inOrder = targets.map((t) => checked.get(t) as Checked);
+    const pending = inOrder.filter((c): c is PendingDeploy => c.kind === 'pending');
+    const deployed = new Map<PendingDeploy, TargetOutcome>();
+    const results = await mapLimit(pending, config.concurrency, async (p) => stamp(await deployChecked(p)));
+    pending.forEach((p, i) => deployed.set(p, results[i] as TargetOutcome));
+    const outcomes = inOrder.map((c) => (c.kind === 'done' ? c.outcome : (deployed.get(c) as TargetOutcome)));
+    const report: RunReport = { dryRun: options.dryRun, durationMs: Date.now() - started, outcomes };
+    // A dry run changes nothing, so it tells nobody anything either.
+    if (!options.dryRun) {
+      const finished = outcomes.map((outcome) => ({ outcome, finishedAt: finishedAt.get(outcome) ?? Date.now() }));
+      await afterRun({ config, finished, failed: runFailed(report), started });
+    }
+    return report;
+  } finally {
+    await closeMultiplexing();
+  }
+}
+
+export function splitByConnection(targets: readonly Target[]): { leaders: Target[]; followers: Target[] } {
+  const seen = new Set<string>();
+  const leaders: Target[] = [];
+  const followers: Target[] = [];
+  for (const target of targets) {
+    const group = connectionGroup(target);
+    (seen.has(group) ? followers : leaders).push(target);
+    seen.add(group);
+  }
+  return { leaders, followers };
 }
 
 export function runFailed(report: RunReport): boolean {

@@ -11,7 +11,8 @@ import { NOTIFY_EVENTS, type RawConfig, type RawTarget } from './schema.js';
 
 export interface SshSettings {
   key?: string;
-  knownHosts?: string;
+  /** Always set: the target's own, or `<state_dir>/known_hosts` (never ~/.ssh/known_hosts). */
+  knownHosts: string;
   port?: number;
   user?: string;
   config?: string;
@@ -115,6 +116,11 @@ function commandArgv([bin = '', ...args]: string[], base: string): string[] {
   return [bin.includes('/') ? resolve(base, bin) : bin, ...args];
 }
 
+/** Where trust-host pins host keys for targets that do not name their own file. */
+export function defaultKnownHosts(stateDir: string): string {
+  return join(stateDir, 'known_hosts');
+}
+
 const ms = (value: string | undefined, fallback: string): number => parseDuration(value ?? fallback) ?? 0;
 
 export function normalise(raw: RawConfig, file: string, host: HostFacts = currentHost()): Config {
@@ -129,7 +135,7 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     repo: t.repo,
     ssh: {
       key: rel(t.ssh?.key),
-      knownHosts: rel(t.ssh?.known_hosts),
+      knownHosts: rel(t.ssh?.known_hosts) ?? defaultKnownHosts(stateDir),
       port: t.ssh?.port,
       user: t.ssh?.user,
       config: rel(t.ssh?.config),

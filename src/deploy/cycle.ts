@@ -14,7 +14,7 @@ import { resolveRemoteHead } from '../git/remote.js';
 import { signedBy, verifyCommit } from '../git/verify.js';
 import { endLeftovers } from '../exec/leftovers.js';
 import { log } from '../log/logger.js';
-import { tryLock } from '../state/lock.js';
+import { tryLock, type Lock } from '../state/lock.js';
 import {
   appendHistory,
   ensureStateDir,
@@ -56,7 +56,14 @@ type Done = (o: Omit<TargetOutcome, 'target' | 'durationMs'>) => TargetOutcome;
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
-export async function runCycle(config: Config, target: Target, options: CycleOptions): Promise<TargetOutcome> {
+/**
+ * The first half of a cycle: lock, resolve the remote head, decide. `run` does this for
+ * every target before any fetch, so twenty unchanged targets cost twenty ls-remotes
+ * and nothing else. A target that needs a deploy comes back `pending` with its lock
+ * still held: the lock covers the check and the deploy it led to, so no other run
+ * can deploy the same target in between. Everything else has released its lock.
+ */
+export async function checkTarget(config: Config, target: Target, options: CycleOptions): Promise<Checked> {
   const started = Date.now();
   const done: Done = (o) => ({ target: target.name, durationMs: Date.now() - started, ...o });
   const fields = { target: target.name };
@@ -65,8 +72,9 @@ export async function runCycle(config: Config, target: Target, options: CycleOpt
   const lock = await tryLock(config.stateDir, target.name);
   if (!lock) {
     log.info('skipped: run in progress', { ...fields, step: 'lock' });
-    return done({ result: 'skipped', sha: null, previousSha: null, detail: 'another run holds the lock' });
+    return { kind: 'done', outcome: done({ result: 'skipped', sha: null, previousSha: null, detail: 'another run holds the lock' }) };
   }
+  let checked: Checked | undefined;
   try {
     await endLeftovers(workDir, target.name);
     const strategy = strategyFor(target, workDir);
@@ -80,14 +88,41 @@ export async function runCycle(config: Config, target: Target, options: CycleOpt
         step: 'state',
       });
     }
-    return await new Cycle(config, target, options, state, workDir, strategy, done).run();
+    const cycle = new Cycle(config, target, options, state, workDir, strategy, done);
+    const result = await cycle.check();
+    checked = typeof result === 'string' ? { kind: 'pending', cycle, lock, remoteSha: result } : { kind: 'done', outcome: result };
+    return checked;
   } finally {
-    await lock.release();
+    if (checked?.kind !== 'pending') await lock.release();
   }
 }
 
+/** The second half: fetch, move the code, script, switch, restart, health, record; releases the lock. */
+export async function deployChecked(pending: PendingDeploy): Promise<TargetOutcome> {
+  try {
+    return await pending.cycle.deploy(pending.remoteSha);
+  } finally {
+    await pending.lock.release();
+  }
+}
+
+/** One whole cycle of one target (both halves). */
+export async function runCycle(config: Config, target: Target, options: CycleOptions): Promise<TargetOutcome> {
+  const checked = await checkTarget(config, target, options);
+  return checked.kind === 'done' ? checked.outcome : deployChecked(checked);
+}
+
+export interface PendingDeploy {
+  kind: 'pending';
+  cycle: Cycle;
+  lock: Lock;
+  remoteSha: string;
+}
+
+export type Checked = { kind: 'done'; outcome: TargetOutcome } | PendingDeploy;
+
 /** One locked cycle; each step is a method so new steps (verify, notify) slot in between. */
-class Cycle {
+export class Cycle {
   private readonly fields: { target: string };
   private readonly started = Date.now();
 
@@ -113,7 +148,8 @@ class Cycle {
     return { time: this.now(), target: this.target.name, result, sha, previousSha: this.state.deployedSha, durationMs: Date.now() - this.started, ...extra };
   }
 
-  async run(): Promise<TargetOutcome> {
+  /** Resolve and decide: an outcome when nothing is to be deployed, else the commit to deploy. */
+  async check(): Promise<TargetOutcome | string> {
     const { state, target, fields } = this;
     let remoteSha: string;
     try {
@@ -137,7 +173,7 @@ class Cycle {
       return this.done({ result: 'deployed', sha: remoteSha, previousSha: state.deployedSha, detail: `would ${describe}` });
     }
     log.info(describe, { ...fields, commit: remoteSha, step: 'plan' });
-    return this.deploy(remoteSha);
+    return remoteSha;
   }
 
   private skip(plan: Extract<Plan, { action: 'skip' }>, remoteSha: string): TargetOutcome {
@@ -156,7 +192,7 @@ class Cycle {
     return this.done({ result: 'skipped', sha: remoteSha, previousSha: this.state.deployedSha, detail, quarantined: plan.reason === 'quarantined' });
   }
 
-  private async deploy(sha: string): Promise<TargetOutcome> {
+  async deploy(sha: string): Promise<TargetOutcome> {
     try {
       const t0 = Date.now();
       const how = await this.strategy.fetch(sha);

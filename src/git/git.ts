@@ -1,11 +1,13 @@
 /**
  * Runs git for a target through the one exec door, with an environment that cron's
  * or a hook's GIT_* variables cannot bend: no GIT_DIR/GIT_WORK_TREE leaking in, no
- * prompts, no system/global config surprises for transport, and our own ssh command.
+ * prompts, no system or ~/.gitconfig (an `insteadOf` there could send the fetch
+ * elsewhere), no ssh-agent, and our own ssh command.
  */
 import type { Target } from '../config/normalise.js';
 import { run, type RunResult } from '../exec/run.js';
 import { classifyGitFailure } from './errors.js';
+import { multiplexOptions } from './multiplex.js';
 import { gitSshCommand } from './ssh.js';
 
 /** Hardening flags put before every git subcommand. */
@@ -26,7 +28,11 @@ function gitEnv(target: Target): Record<string, string | undefined> {
     GIT_ASKPASS: '/bin/false',
     SSH_ASKPASS: '/bin/false',
     SSH_AUTH_SOCK: undefined,
-    GIT_SSH_COMMAND: gitSshCommand(target),
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_SSH_COMMAND: gitSshCommand(target, multiplexOptions(target)),
+    // git must not guess the ssh flavour from the command's name (it decides -p handling).
+    GIT_SSH_VARIANT: 'ssh',
     LC_ALL: 'C',
   };
 }

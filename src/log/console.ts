@@ -20,3 +20,16 @@ export function out(text: string): void {
 export function problem(text: string): void {
   process.stderr.write(`pollpray: ${redact(text)}\n`);
 }
+
+export const stdinIsTty = (): boolean => process.stdin.isTTY === true;
+
+/** Asks one question on the terminal (stderr, so stdout stays data) and returns the answer line. */
+export async function ask(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(redact(question))).trim();
+  } finally {
+    rl.close();
+  }
+}

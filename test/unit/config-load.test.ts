@@ -223,7 +223,7 @@ targets:
         {
           name: 'blog',
           repo: 'git@github.com:acme/blog.git',
-          ssh: { key: undefined, knownHosts: undefined, port: undefined, user: undefined, config: undefined, connectTimeoutMs: 10_000 },
+          ssh: { key: undefined, knownHosts: '/var/lib/pollpray/known_hosts', port: undefined, user: undefined, config: undefined, connectTimeoutMs: 10_000 },
           branch: 'main',
           path: '/var/www/blog',
           strategy: 'in-place',

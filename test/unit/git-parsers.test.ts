@@ -15,7 +15,7 @@ describe('classifyGitFailure', () => {
   it.each([
     ['Permission denied (publickey).', /authentication refused/],
     ['Host key verification failed.', /host key unknown/],
-    ['@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n', /host key changed/],
+    ['@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n', /HOST KEY CHANGED/],
     ['ssh: connect to host 127.0.0.1 port 1: Connection refused', /connection refused/],
     ['ssh: connect to host 10.0.0.1 port 22: Connection timed out', /timed out/],
     ["fatal: '/srv/x.git' does not appear to be a git repository", /repository not found/],

@@ -1,0 +1,151 @@
+/**
+ * What `pollpray test-ssh` (and `doctor`) check for one target, as data: one Check per
+ * step, each with what was found and, when it is not ok, the fix. Order: the key file,
+ * the pinned host key, then a real `git ls-remote` through the same ssh command a run
+ * uses, classified into connection / authentication / repository / branch. The network
+ * step is not tried while the key or host key is unusable: its error would only repeat
+ * (or hide) the real cause.
+ */
+import { closeSync, constants, existsSync, openSync, statSync, type Stats } from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import type { Config, Target } from '../config/normalise.js';
+import { run } from '../exec/run.js';
+import { classifyTransport, explain, parseLsRemote } from './errors.js';
+import { git } from './git.js';
+import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG, type ResolvedSsh } from './host-keys.js';
+import { knownHostsName, sshDestination } from './ssh-url.js';
+import { sshArgv } from './ssh.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  fix?: string;
+}
+
+const ok = (name: string, detail: string): Check => ({ name, status: 'ok', detail });
+const fail = (name: string, detail: string, fix: string): Check => ({ name, status: 'fail', detail, fix });
+
+const octal = (mode: number) => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+
+/** ssh -G for the target's destination, exactly as git would invoke ssh for it. */
+export async function resolveSsh(target: Target, cwd: string): Promise<ResolvedSsh | { error: string }> {
+  const dest = sshDestination(target.repo);
+  if (!dest) return { error: 'not an ssh URL' };
+  const argv = [...sshArgv(target), '-G', ...(dest.port ? ['-p', String(dest.port)] : []), `${dest.user ? `${dest.user}@` : ''}${dest.host}`];
+  const result = await run(argv, { cwd, timeoutMs: 10_000, env: { SSH_AUTH_SOCK: undefined } });
+  if (result.exitCode !== 0) return { error: result.stderr.trim().split('\n').pop() ?? `ssh -G exited ${result.exitCode}` };
+  return parseSshG(result.stdout);
+}
+
+/** The key file checks, in the order ssh would trip over them. Never reads the key out. */
+export async function checkKeyFile(path: string, cwd: string): Promise<Check> {
+  const me = userInfo();
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch {
+    return fail('key', `${path} does not exist`, `create a deploy key: ssh-keygen -t ed25519 -N '' -C pollpray -f ${path}, then add ${path}.pub to the repository as a read-only deploy key`);
+  }
+  if (!st.isFile()) return fail('key', `${path} is not a regular file`, 'point ssh.key at the private key file');
+  if (st.uid !== me.uid) {
+    return fail('key', `${path} is owned by uid ${st.uid}, not by ${me.username} (uid ${me.uid}) who runs pollpray`, `chown ${me.username} ${path}`);
+  }
+  if ((st.mode & 0o077) !== 0) {
+    return fail('key', `${path} has mode ${octal(st.mode)}: too open, ssh refuses to use it`, `chmod 600 ${path}`);
+  }
+  try {
+    closeSync(openSync(path, constants.O_RDONLY));
+  } catch {
+    return fail('key', `${path} is not readable by ${me.username} (mode ${octal(st.mode)})`, `chmod 600 ${path}`);
+  }
+  // -y derives the public key: proves the file is a private key usable without a passphrase.
+  const pub = await run(['ssh-keygen', '-y', '-P', '', '-f', path], { cwd, timeoutMs: 10_000 });
+  if (pub.exitCode !== 0) {
+    const passphrase = /incorrect passphrase|passphrase/i.test(pub.stderr);
+    return passphrase
+      ? fail('key', `${path} is protected by a passphrase; an unattended run cannot unlock it`, `make a key without a passphrase for this deploy key: ssh-keygen -t ed25519 -N '' -f ${path}`)
+      : fail('key', `${path} is not a private key ssh can load`, 'point ssh.key at the private key (not the .pub)');
+  }
+  const [type, blob] = pub.stdout.trim().split(/\s+/);
+  return ok('key', `${path} (${type ?? 'key'} ${blob ? fingerprint(blob) : ''}, mode ${octal(st.mode)}, owned by ${me.username})`);
+}
+
+async function checkKnownHosts(target: Target, resolved: ResolvedSsh, cwd: string): Promise<Check> {
+  const file = target.ssh.knownHosts;
+  const name = resolved.hostKeyAlias ?? knownHostsName(resolved.hostname, resolved.port);
+  const trust = `pollpray trust-host ${resolved.port === 22 ? resolved.hostname : `${resolved.hostname}:${resolved.port}`}`;
+  try {
+    statSync(file);
+  } catch {
+    return fail('known_hosts', `host key unknown: ${file} does not exist, so no host key is pinned for ${name}`, `${trust} (check the fingerprint it prints against your forge's)`);
+  }
+  const found = await run(['ssh-keygen', '-F', name, '-f', file], { cwd, timeoutMs: 10_000 });
+  if (found.exitCode !== 0) {
+    return fail('known_hosts', `host key unknown: ${name} is not pinned in ${file}`, `${trust} (check the fingerprint it prints against your forge's)`);
+  }
+  const keys = parseKnownHosts(found.stdout).map((k) => `${k.type} ${fingerprint(k.blob)}`);
+  return ok('known_hosts', `${name} pinned in ${file} (${keys.join(', ')})`);
+}
+
+async function checkRemote(target: Target, cwd: string, where: string): Promise<Check[]> {
+  const result = await git(['ls-remote', '--heads', '--', target.repo], { cwd, target });
+  if (result.exitCode !== 0 || result.timedOut || result.spawnError) {
+    const stderr = result.timedOut ? 'Connection timed out (exceeded git_timeout)' : (result.spawnError ?? result.stderr);
+    const c = classifyTransport(stderr);
+    if (!c) {
+      const last = stderr.trim().split('\n').filter(Boolean).pop() ?? `git exited ${result.exitCode}`;
+      return [fail('connection', `ls-remote failed: ${last}`, 'run the same with ssh -v to see more: see the README section "Deploy keys and SSH"')];
+    }
+    const { message, hint } = explain(c, target.repo);
+    const name = c.kind === 'repo-not-found' ? 'repository' : c.kind === 'auth-refused' || c.kind === 'key-unusable' ? 'authentication' : 'connection';
+    const checks: Check[] = [];
+    if (name !== 'connection') checks.push(ok('connection', `reached ${where}`));
+    if (name === 'repository') checks.push(ok('authentication', 'key accepted'));
+    checks.push(fail(name, message, hint));
+    return checks;
+  }
+  const heads = parseLsRemote(result.stdout);
+  const checks = [ok('connection', `reached ${where}`), ok('authentication', 'key accepted'), ok('repository', target.repo)];
+  const sha = heads.get(`refs/heads/${target.branch}`);
+  if (sha) return [...checks, ok('branch', `${target.branch} at ${sha.slice(0, 12)}`)];
+  const names = [...heads.keys()].map((r) => r.replace(/^refs\/heads\//, ''));
+  return [
+    ...checks,
+    fail(
+      'branch',
+      `branch missing: ${target.branch} does not exist on ${target.repo}${names.length ? ` (branches: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''})` : ' (it has no branches yet)'}`,
+      `push ${target.branch}, or set branch: to one of the existing branches`,
+    ),
+  ];
+}
+
+/** Every check for one target; never throws for a problem it can name. */
+export async function checkTargetSsh(config: Config, target: Target): Promise<Check[]> {
+  // ls-remote and ssh need no repository; any existing directory will do.
+  const cwd = existsSync(config.stateDir) ? config.stateDir : tmpdir();
+  const dest = sshDestination(target.repo);
+  if (!dest) {
+    return [ok('transport', `${target.repo} is not reached over ssh: no key or host key to check`), ...(await checkRemote(target, cwd, target.repo))];
+  }
+  const resolved = await resolveSsh(target, cwd);
+  if ('error' in resolved) {
+    return [fail('ssh config', `ssh cannot read its settings for ${dest.host}: ${resolved.error}`, `fix ${target.ssh.config ?? 'the ssh options'} (ssh -G -F <file> ${dest.host} shows what ssh reads)`)];
+  }
+  const checks: Check[] = [];
+  const keys = target.ssh.key ? [target.ssh.key] : resolved.identityFiles.filter((k) => !isDefaultIdentity(k));
+  if (keys.length === 0) {
+    checks.push(fail('key', `no deploy key: neither ssh.key nor an IdentityFile for ${dest.host} in ${target.ssh.config ?? 'ssh.config'}`, 'set ssh.key to this repository\'s deploy key (pollpray never falls back to ~/.ssh or an agent)'));
+  } else {
+    for (const key of keys) checks.push(await checkKeyFile(key.replace(/^~(?=\/)/, homedir()), cwd));
+  }
+  checks.push(await checkKnownHosts(target, resolved, cwd));
+  const where = `${resolved.user}@${resolved.hostname}:${resolved.port}`;
+  if (checks.some((c) => c.status === 'fail')) {
+    checks.push({ name: 'connection', status: 'warn', detail: `not tried: fix the problems above first (it would connect to ${where})` });
+    return checks;
+  }
+  return [...checks, ...(await checkRemote(target, cwd, where))];
+}

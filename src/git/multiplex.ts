@@ -1,0 +1,95 @@
+/**
+ * One ssh connection per destination and identity for the length of a run
+ * (ControlMaster). Twenty targets on one forge then cost one handshake instead of
+ * twenty. The first git call to a destination becomes the master (ControlMaster=auto);
+ * later calls, with the same ControlPath, ride on it.
+ *
+ * - The ControlPath is `<state_dir>/ssh/<16 hex>`: a hash of the whole identity (ssh
+ *   config, key, known_hosts, port, user, timeouts) and of the destination as written
+ *   in the URL. Different keys never share a connection: a master authenticated with
+ *   one key would otherwise serve a target configured with another.
+ * - A unix socket path holds at most 107 bytes, and ssh binds `<path>.<16 random>`
+ *   first, so the path itself must stay under 90; a longer state_dir turns
+ *   multiplexing off (with a warning) rather than failing.
+ * - The master daemonizes into its own session, so neither a git timeout nor the
+ *   deploy script's leftover-group kill can end it early; `closeMultiplexing` sends
+ *   `ssh -O exit` to each one at the end of the run, and ControlPersist bounds its
+ *   life if pollpray is killed before that.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Target } from '../config/normalise.js';
+import { run } from '../exec/run.js';
+import { log } from '../log/logger.js';
+import { sshArgv } from './ssh.js';
+import { sshDestination } from './ssh-url.js';
+
+/** sun_path is 108 bytes with the NUL; ssh appends ".XXXXXXXXXXXXXXXX" while binding. */
+export const MAX_CONTROL_PATH = 107 - 17;
+const PERSIST = '60s';
+
+interface Session {
+  dir: string;
+  used: Map<string, string[]>;
+}
+
+let session: Session | undefined;
+
+export function controlDir(stateDir: string): string {
+  return join(stateDir, 'ssh');
+}
+
+/** The ControlPath a target would use under `dir`, or undefined when it does not go over ssh. */
+export function controlPath(dir: string, target: Target): string | undefined {
+  const dest = sshDestination(target.repo);
+  if (!dest) return undefined;
+  const identity = JSON.stringify([sshArgv(target), dest.authority]);
+  return join(dir, createHash('sha256').update(identity).digest('hex').slice(0, 16));
+}
+
+/** The group a target shares a connection with (targets not over ssh are their own group). */
+export function connectionGroup(target: Target): string {
+  return controlPath('', target) ?? `local:${target.name}`;
+}
+
+/** Turns multiplexing on for this process; returns false (and warns) when the path would not fit. */
+export function startMultiplexing(stateDir: string): boolean {
+  const dir = controlDir(stateDir);
+  if (join(dir, '0123456789abcdef').length > MAX_CONTROL_PATH) {
+    log.warn(`ssh connection sharing is off: ${dir} is too long for a unix socket path`, { step: 'ssh' });
+    return false;
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  session = { dir, used: new Map() };
+  return true;
+}
+
+/** Extra ssh options for a target's git calls while multiplexing is on. */
+export function multiplexOptions(target: Target): string[] {
+  if (!session) return [];
+  const path = controlPath(session.dir, target);
+  if (!path) return [];
+  const base = sshArgv(target);
+  session.used.set(path, base);
+  return ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path}`, '-o', `ControlPersist=${PERSIST}`];
+}
+
+/** Ends every master this run started (ssh -O exit), then turns multiplexing off. */
+export async function closeMultiplexing(): Promise<void> {
+  const current = session;
+  session = undefined;
+  if (!current) return;
+  await Promise.all(
+    [...current.used.entries()].map(async ([path, base]) => {
+      if (!existsSync(path)) return;
+      const result = await run([...base, '-o', `ControlPath=${path}`, '-O', 'exit', 'pollpray-mux'], {
+        cwd: current.dir,
+        timeoutMs: 5000,
+        extendEnv: false,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+      });
+      if (result.exitCode !== 0) log.debug(`ssh -O exit: ${result.stderr.trim()}`, { step: 'ssh' });
+    }),
+  );
+}
