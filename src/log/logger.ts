@@ -95,8 +95,18 @@ export function closeLogging(): Promise<void> {
   const logger = fileLogger;
   fileLogger = undefined;
   if (!logger) return Promise.resolve();
+  // The logger's 'finish' only means winston handed the lines on; the file stream may
+  // still hold them, and process.exit() right after would drop them on a busy machine.
+  // Ending each file stream and waiting for its callback (bounded) flushes them.
+  const fileStreams = logger.transports
+    .map((t) => (t as unknown as { logStream?: { end(cb: () => void): void } }).logStream)
+    .filter((s): s is { end(cb: () => void): void } => !!s && typeof s.end === 'function');
   return new Promise((resolve) => {
-    logger.on('finish', () => setTimeout(resolve, 20));
+    logger.on('finish', () => {
+      const flushed = fileStreams.map((s) => new Promise<void>((done) => s.end(() => done())));
+      const bound = new Promise<void>((done) => setTimeout(done, 2000).unref());
+      void Promise.race([Promise.all(flushed), bound]).then(() => resolve());
+    });
     logger.end();
   });
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
@@ -9,7 +9,9 @@ async function slowTarget(seconds: number) {
   const world = makeWorld();
   const deploy = world.script(
     'deploy.sh',
-    `echo $$ > "${world.dir}/script.pid"; echo "$POLLPRAY_NEW_SHA" >> "${world.dir}/calls.log"; sleep ${seconds}`,
+    // Holds until the test writes "go" (or `seconds` pass), so a slow machine cannot let
+    // the first run finish before the second one starts.
+    `echo $$ > "${world.dir}/script.pid"; echo "$POLLPRAY_NEW_SHA" >> "${world.dir}/calls.log"; for i in $(seq ${seconds * 20}); do [ -f "${world.dir}/go" ] && exit 0; sleep 0.05; done`,
   );
   world.writeConfig({ targets: { app: { repo: origin.url, path: join(world.dir, 'www', 'app'), deploy } } });
   const calls = () => (existsSync(join(world.dir, 'calls.log')) ? readFileSync(join(world.dir, 'calls.log'), 'utf8').trim().split('\n') : []);
@@ -18,12 +20,13 @@ async function slowTarget(seconds: number) {
 
 describe('the per-target lock', () => {
   it('two overlapping runs deploy once; the other skips and exits 0', async () => {
-    const { world, calls } = await slowTarget(2);
+    const { world, calls } = await slowTarget(30);
     const first = world.spawn(['run']);
     await until(() => calls().length === 1, 15_000, 'the first run to start its script');
     const second = await world.cli(['run', 'app']);
     expect(second.exitCode).toBe(0);
     expect(second.stderr).toBe('');
+    writeFileSync(join(world.dir, 'go'), '');
     const firstResult = await first;
     expect(firstResult.exitCode).toBe(0);
     expect(calls()).toHaveLength(1);
