@@ -107,7 +107,11 @@ export async function closeLogging(): Promise<void> {
     logger.end();
   });
   const stream = (transport as unknown as { logStream?: { end(cb: () => void): void } } | undefined)?.logStream;
-  if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));
+  if (stream) {
+    // Bounded: a stuck disk must not keep a finished run from exiting.
+    const bound = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+    await Promise.race([new Promise<void>((resolve) => stream.end(() => resolve())), bound]);
+  }
 }
 
 /** Subscribe to log events (the console sink, tests). Returns an unsubscribe function. */

@@ -27,6 +27,7 @@ describe('the per-target lock', () => {
     writeFileSync(join(world.dir, 'release'), '');
     expect(second.exitCode).toBe(0);
     expect(second.stderr).toBe('');
+    writeFileSync(join(world.dir, 'go'), '');
     const firstResult = await first;
     expect(firstResult.exitCode).toBe(0);
     expect(calls()).toHaveLength(1);
