@@ -38,6 +38,8 @@ export interface Target {
   repo: string;
   ssh: SshSettings;
   branch: string;
+  /** Track the newest tag matching this glob or version range instead of the branch. */
+  tags?: string;
   path: string;
   strategy: 'in-place' | 'releases';
   keepReleases: number;
@@ -112,6 +114,7 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
       connectTimeoutMs: ms(t.ssh?.connect_timeout, '10s'),
     },
     branch: t.branch ?? d.branch ?? 'main',
+    tags: t.tags,
     path: t.path,
     strategy: t.strategy ?? 'in-place',
     keepReleases: t.keep_releases ?? 5,

@@ -71,7 +71,15 @@ export const verifyTrustFile: Rule = (raw) =>
     return findings;
   });
 
-export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile];
+/** A target follows a branch or tags, never both: which one would win is a guess. */
+export const branchOrTags: Rule = (raw) =>
+  Object.entries(raw.targets).flatMap(([name, t]): Finding[] =>
+    t.tags !== undefined && t.branch !== undefined
+      ? [{ path: ['targets', name, 'tags'], at: 'key', message: 'a target follows either branch or tags: remove one of them' }]
+      : [],
+  );
+
+export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile, branchOrTags];
 
 export function ruleFindings(raw: RawConfig, rules: readonly Rule[] = RULES): Finding[] {
   return rules.flatMap((rule) => rule(raw));

@@ -7,6 +7,7 @@ import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { DURATION_PATTERN } from '../duration.js';
 import { branchNameProblem } from '../git/ref-name.js';
+import { tagPatternProblem } from '../git/tags.js';
 
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 /** systemd unit names: no spaces, globs, options or extra arguments can pass. */
@@ -27,6 +28,11 @@ const filePath = z.string().min(1);
 const branch = z.string().superRefine((name, ctx) => {
   const problem = branchNameProblem(name);
   if (problem) ctx.addIssue({ code: 'custom', message: `is not a valid branch name: it ${problem}` });
+});
+
+const tagPattern = z.string().superRefine((pattern, ctx) => {
+  const problem = tagPatternProblem(pattern);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 const repoUrl = z
@@ -89,6 +95,7 @@ export const targetSchema = z.strictObject({
   repo: repoUrl,
   ssh: sshSchema.optional(),
   path: absolutePath,
+  tags: tagPattern.optional(),
   strategy: z.enum(['in-place', 'releases']).optional(),
   keep_releases: z.number().int().min(2).max(1000).optional(),
   shared: z.array(sharedPath).optional(),

@@ -48,6 +48,9 @@ targets:
       # config: /etc/pollpray/ssh_config         # an ssh_config file (for Host aliases)
       connect_timeout: 10s
     branch: main                   # overrides defaults.branch
+    # tags: "v*"                   # instead of branch: deploy the newest tag matching a glob
+                                   # ("v*") or a version range (">=1.0.0 <2"); the checkout is
+                                   # detached at the tag's commit, POLLPRAY_TAG names it
     path: /var/www/todo            # absolute: the working clone (in-place) or the releases root
     strategy: in-place             # in-place resets the clone to the exact commit; or releases,
                                    # which builds in releases/<time>-<sha>, switches the

@@ -7,7 +7,7 @@ import { userInfo } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
 import { errorMessage, PollprayError, InternalError } from '../errors.js';
 import { commitSubject, fetchCommit, headCommit, isAncestor, isCheckout, resetTo } from '../git/checkout.js';
-import { resolveRemoteHead } from '../git/remote.js';
+import { resolveWanted, type WantedCommit } from '../git/remote.js';
 import { endLeftovers } from '../exec/leftovers.js';
 import { restartUnit } from '../exec/sudo.js';
 import { log } from '../log/logger.js';
@@ -89,10 +89,12 @@ async function cycleLocked(
   };
 
   let remoteSha: string;
+  let wanted: WantedCommit;
   try {
     const t0 = Date.now();
-    remoteSha = await resolveRemoteHead(target, workDir);
-    log.debug(`remote head ${short(remoteSha)}`, { ...fields, step: 'ls-remote', durationMs: Date.now() - t0 });
+    wanted = await resolveWanted(target, workDir);
+    remoteSha = wanted.sha;
+    log.debug(`remote head ${short(remoteSha)}${wanted.tag ? ` (tag ${wanted.tag})` : ''}`, { ...fields, step: 'ls-remote', durationMs: Date.now() - t0 });
   } catch (err) {
     const error = asPollprayError(err, target.name);
     log.error(error.oneLine(), { ...fields, step: 'ls-remote' });
@@ -121,7 +123,7 @@ async function cycleLocked(
   log.info(describe, { ...fields, commit: remoteSha, step: 'plan' });
   try {
     const t0 = Date.now();
-    const how = await fetchCommit(target, remoteSha);
+    const how = await fetchCommit(target, remoteSha, wanted.tag);
     log.info(how, { ...fields, commit: remoteSha, step: 'fetch', durationMs: Date.now() - t0 });
 
     // The commit on disk may differ from state (crash after reset, hand edits): the
@@ -147,7 +149,7 @@ async function cycleLocked(
     log.info(`checked out ${remoteSha}`, { ...fields, commit: remoteSha, step: 'reset' });
 
     const t1 = Date.now();
-    await runDeployScript(target, { oldSha: state.deployedSha, newSha: remoteSha, releaseDir: target.path, dryRun: false, workDir });
+    await runDeployScript(target, { oldSha: state.deployedSha, newSha: remoteSha, tag: wanted.tag, releaseDir: target.path, dryRun: false, workDir });
     if (target.deploy) log.info('deploy script succeeded', { ...fields, commit: remoteSha, step: 'script', durationMs: Date.now() - t1 });
 
     for (const unit of target.restart) {
