@@ -10,6 +10,7 @@ import { demo } from './commands/demo.js';
 import { init } from './commands/init.js';
 import { run, runFailed } from './commands/run.js';
 import { configJsonSchema } from './commands/schema.js';
+import { serve } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 import { EXIT, type ExitCode } from './errors.js';
@@ -60,6 +61,14 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
       const report = status(configFrom(cmd), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of statusLines(report)) out(line);
+    });
+
+  program
+    .command('serve')
+    .description('optional webhook accelerator: a verified push queues an immediate cycle of its targets')
+    .option('--listen <host:port>', 'address to listen on (default: serve.listen, else 127.0.0.1:9876)')
+    .action(async (opts: { listen?: string }, cmd: Command) => {
+      await serve({ config: configFrom(cmd), listen: opts.listen, onListening: (url) => out(`pollpray serve: listening on ${url}`) });
     });
 
   program

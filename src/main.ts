@@ -6,6 +6,7 @@ import { CommanderError } from 'commander';
 import { buildCli } from './cli.js';
 import { EXIT, PollprayError, errorMessage, type ExitCode } from './errors.js';
 import { killAllChildren } from './exec/run.js';
+import { requestGracefulStop } from './graceful-stop.js';
 import { closeLogging, log } from './log/logger.js';
 import { problem } from './log/console.js';
 
@@ -33,8 +34,10 @@ async function main(argv: string[]): Promise<ExitCode> {
 }
 
 // A signal to pollpray ends its own process groups too: nothing it started outlives it.
+// A command that registered a graceful stop (serve) gets the first signal instead.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (requestGracefulStop(signal)) return;
     killAllChildren('SIGTERM');
     process.exit(signal === 'SIGINT' ? 130 : 143);
   });

@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseDuration } from '../duration.js';
+import { DEFAULT_LISTEN } from '../serve/listen.js';
 import type { RawConfig, RawTarget } from './schema.js';
 
 export interface SshSettings {
@@ -64,6 +65,13 @@ export interface LogSettings {
   format: 'text' | 'json';
 }
 
+export interface ServeSettings {
+  listen: string;
+  secretFile: string;
+  allow: string[];
+  workers: number;
+}
+
 export interface Config {
   /** The file this came from, for messages and for resolving relative paths. */
   file: string;
@@ -73,6 +81,7 @@ export interface Config {
   splayMs: number;
   schedule: string;
   systemctl: string;
+  serve?: ServeSettings;
   targets: Target[];
 }
 
@@ -157,6 +166,12 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     splayMs: ms(raw.splay, '0s'),
     schedule: raw.schedule ?? '*/5 * * * *',
     systemctl: raw.systemctl ?? '/usr/bin/systemctl',
+    serve: raw.serve && {
+      listen: raw.serve.listen ?? DEFAULT_LISTEN,
+      secretFile: resolve(base, raw.serve.secret_file),
+      allow: raw.serve.allow,
+      workers: raw.serve.workers ?? 2,
+    },
     targets: Object.entries(raw.targets).map(([name, t]) => target(name, t)),
   };
 }

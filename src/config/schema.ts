@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { DURATION_PATTERN } from '../duration.js';
 import { branchNameProblem } from '../git/ref-name.js';
 import { tagPatternProblem } from '../git/tags.js';
+import { parseListen } from '../serve/listen.js';
 
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 /** systemd unit names: no spaces, globs, options or extra arguments can pass. */
@@ -115,6 +116,15 @@ export const logSchema = z.strictObject({
   format: z.enum(['text', 'json']).optional(),
 });
 
+export const serveSchema = z.strictObject({
+  listen: z.string().refine((l) => parseListen(l) !== undefined, { message: 'must be host:port, like 127.0.0.1:9876 or [::1]:9876' }).optional(),
+  secret_file: filePath,
+  allow: z
+    .array(z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*\/(?:[A-Za-z0-9_.-]+|\*)$/, { message: 'must be owner/name (or owner/*)' }))
+    .min(1, { message: 'must list at least one owner/name: deliveries from other repositories are refused' }),
+  workers: z.number().int().min(1).max(16).optional(),
+});
+
 export const configSchema = z.strictObject({
   state_dir: absolutePath.optional(),
   log: logSchema.optional(),
@@ -123,6 +133,7 @@ export const configSchema = z.strictObject({
   schedule: z.string().min(1).optional(),
   systemctl: absolutePath.optional(),
   defaults: z.strictObject(targetFields).optional(),
+  serve: serveSchema.optional(),
   targets: z.record(
     z.string().regex(TARGET_NAME_PATTERN, {
       message: 'target names must match [a-z0-9][a-z0-9._-]* (lowercase letters, digits, ".", "_", "-")',

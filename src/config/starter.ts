@@ -26,6 +26,13 @@ splay: 0s                          # deterministic per-host delay before polling
 schedule: "*/5 * * * *"            # cron expression used by \`pollpray daemon\` and \`pollpray cron install\`
 systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> restart <unit>
 
+# Optional webhook accelerator for \`pollpray serve\` (polling stays the source of truth):
+# serve:
+#   listen: "127.0.0.1:9876"       # host:port; loopback unless you put a relay or proxy in front
+#   secret_file: /etc/pollpray/webhook.secret   # the forge's webhook secret (GitHub/Gitea HMAC, GitLab token)
+#   allow: [acme/todo]             # owner/name (or owner/*) allowed to trigger; others get 404
+#   workers: 2                     # cycles run at once from the webhook queue
+
 # Settings every target inherits unless it sets its own.
 defaults:
   branch: main                     # branch to follow

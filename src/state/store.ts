@@ -140,19 +140,54 @@ export function ensureStateDir(stateDir: string, target: string): string {
   return dir;
 }
 
-export function writeState(stateDir: string, state: TargetState): void {
-  const dir = ensureStateDir(stateDir, state.target);
-  const file = statePath(stateDir, state.target);
+/** Temp file, fsync, rename, fsync of the directory: a crash leaves the old or the new file. */
+function writeAtomically(dir: string, file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o640);
   try {
-    writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, file);
   fsyncDir(dir);
+}
+
+export function writeState(stateDir: string, state: TargetState): void {
+  const dir = ensureStateDir(stateDir, state.target);
+  writeAtomically(dir, statePath(stateDir, state.target), state);
+}
+
+/** How many webhook delivery ids `serve` remembers: far more than a forge ever redelivers. */
+export const DELIVERIES_KEPT = 1000;
+
+function deliveriesPath(stateDir: string): string {
+  return join(stateDir, 'serve', 'deliveries.json');
+}
+
+/** Delivery ids `serve` already acted on, oldest first; a missing or corrupt file is an empty list. */
+export function readDeliveries(stateDir: string): string[] {
+  try {
+    const parsed = JSON.parse(readFileSync(deliveriesPath(stateDir), 'utf8')) as { version?: number; ids?: unknown };
+    return parsed.version === 1 && Array.isArray(parsed.ids) ? parsed.ids.filter((id): id is string => typeof id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Saves the newest DELIVERIES_KEPT ids, so a redelivery after a restart is still recognised. */
+export function writeDeliveries(stateDir: string, ids: readonly string[]): void {
+  const dir = join(stateDir, 'serve');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+  } catch (cause) {
+    throw new EnvironmentError(`state directory ${stateDir} is not writable`, {
+      hint: `create it and give it to this user (chown -R $(id -un) ${stateDir}), or set state_dir`,
+      cause,
+    });
+  }
+  writeAtomically(dir, deliveriesPath(stateDir), { version: 1, ids: ids.slice(-DELIVERIES_KEPT) });
 }
 
 export function appendHistory(stateDir: string, entry: HistoryEntry): void {
