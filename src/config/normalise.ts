@@ -34,6 +34,22 @@ export interface VerifySettings {
   keyring?: string;
 }
 
+export interface StepHandler {
+  run?: string[];
+  message?: string;
+  webhook?: string;
+}
+
+export interface PipelineStep {
+  name: string;
+  /** argv: a list from the config, or a script path resolved against the config file. */
+  run: string[];
+  timeoutMs: number;
+  env: Record<string, string>;
+  onSuccess?: StepHandler;
+  onFailure?: StepHandler;
+}
+
 export interface Target {
   name: string;
   repo: string;
@@ -46,6 +62,8 @@ export interface Target {
   keepReleases: number;
   shared: string[];
   deploy?: string;
+  /** A pipeline instead of one deploy script (never both). */
+  steps?: PipelineStep[];
   deployTimeoutMs: number;
   gitTimeoutMs: number;
   restart: string[];
@@ -129,6 +147,14 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     keepReleases: t.keep_releases ?? 5,
     shared: t.shared ?? [],
     deploy: rel(t.deploy),
+    steps: t.steps?.map((step) => ({
+      name: step.name,
+      run: typeof step.run === 'string' ? [resolve(base, step.run)] : step.run,
+      timeoutMs: ms(step.timeout ?? t.deploy_timeout ?? d.deploy_timeout, '10m'),
+      env: step.env ?? {},
+      onSuccess: step.on_success,
+      onFailure: step.on_failure,
+    })),
     deployTimeoutMs: ms(t.deploy_timeout ?? d.deploy_timeout, '10m'),
     gitTimeoutMs: ms(t.git_timeout ?? d.git_timeout, '2m'),
     restart: t.restart ?? [],

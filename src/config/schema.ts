@@ -84,6 +84,27 @@ export const verifySchema = z.strictObject({
   keyring: filePath.optional(),
 });
 
+const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string());
+const argv = z.array(z.string().min(1)).min(1);
+
+export const stepHandlerSchema = z
+  .strictObject({
+    run: argv.optional(),
+    message: z.string().min(1).optional(),
+    webhook: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
+  })
+  .refine((h) => (h.run === undefined) !== (h.message === undefined), { message: 'needs exactly one of run (a command) or message (a notification)' })
+  .refine((h) => h.webhook === undefined || h.message !== undefined, { message: 'webhook only goes with message' });
+
+export const stepSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, { message: 'must be a short name: letters, digits, space, ".", "_", "-"' }),
+  run: z.union([argv, filePath], { message: 'must be a command as a list ([python3, manage.py, migrate]) or a script path' }),
+  timeout: duration.optional(),
+  env: envVars.optional(),
+  on_success: stepHandlerSchema.optional(),
+  on_failure: stepHandlerSchema.optional(),
+});
+
 const targetFields = {
   branch: branch.optional(),
   deploy_timeout: duration.optional(),
@@ -101,10 +122,11 @@ export const targetSchema = z.strictObject({
   keep_releases: z.number().int().min(2).max(1000).optional(),
   shared: z.array(sharedPath).optional(),
   deploy: filePath.optional(),
+  steps: z.array(stepSchema).min(1).optional(),
   restart: z.array(unitName).optional(),
   health: healthSchema.optional(),
   verify: verifySchema.optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+  env: envVars.optional(),
   ...targetFields,
 });
 

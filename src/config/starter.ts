@@ -65,6 +65,17 @@ targets:
     # keep_releases: 5             # releases only: how many old releases to keep for rollback
     # shared: [media, .env]        # releases only: paths linked into every release
     deploy: deploy.sh              # executable run in the new code's directory after the update
+    # Or, instead of deploy:, a pipeline of steps run in order (the first failure stops it).
+    # run is a command as a list (never a shell line) or a script path; {{target}} {{sha}}
+    # {{short_sha}} {{branch}} {{tag}} {{previous_sha}} {{subject}} {{step.name}}
+    # {{step.output}} are filled in as whole arguments, never parsed by a shell.
+    # steps:
+    #   - name: migrate
+    #     run: [.venv/bin/python, manage.py, migrate, --noinput]
+    #     timeout: 5m
+    #     env: { DEPLOYED: "{{short_sha}}" }
+    #     on_success: { run: [/usr/local/bin/mark-deployed, "{{sha}}"] }
+    #     on_failure: { message: "{{target}}: {{step.name}} failed at {{short_sha}}", webhook: https://chat.example.com/hooks/T000 }
     deploy_timeout: 10m            # overrides defaults.deploy_timeout
     git_timeout: 2m                # overrides defaults.git_timeout
     env:                           # extra environment for the deploy script (alongside POLLPRAY_*)

@@ -21,7 +21,7 @@ import {
   type TargetState,
 } from '../state/store.js';
 import { decide, onHistoryRewrite, type Plan } from './decide.js';
-import { runDeployScript } from './script.js';
+import { runDeployment } from './pipeline.js';
 
 export interface CycleOptions {
   dryRun: boolean;
@@ -149,8 +149,8 @@ async function cycleLocked(
     log.info(`checked out ${remoteSha}`, { ...fields, commit: remoteSha, step: 'reset' });
 
     const t1 = Date.now();
-    await runDeployScript(target, { oldSha: state.deployedSha, newSha: remoteSha, tag: wanted.tag, releaseDir: target.path, dryRun: false, workDir });
-    if (target.deploy) log.info('deploy script succeeded', { ...fields, commit: remoteSha, step: 'script', durationMs: Date.now() - t1 });
+    await runDeployment(target, { oldSha: state.deployedSha, newSha: remoteSha, tag: wanted.tag, releaseDir: target.path, dryRun: false, workDir });
+    if (target.deploy || target.steps) log.info(target.steps ? 'pipeline succeeded' : 'deploy script succeeded', { ...fields, commit: remoteSha, step: 'script', durationMs: Date.now() - t1 });
 
     for (const unit of target.restart) {
       const t2 = Date.now();
