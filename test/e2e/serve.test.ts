@@ -112,7 +112,7 @@ describe('pollpray serve (webhook accelerator)', () => {
 
     const stopped = await served.stop();
     expect(stopped.exitCode).toBe(0);
-    expect(world.logText()).toMatch(/serve: stopped/);
+    expect(world.logText()).toMatch(/webhook github push .* refs\/heads\/main: queued app/);
   });
 
   it('a valid GitLab push deploys; a push to an untracked branch is accepted and ignored', async () => {
