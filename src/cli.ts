@@ -18,6 +18,7 @@ import { currentUserName, sudoers } from './commands/sudoers.js';
 import { init } from './commands/init.js';
 import { run, runFailed } from './commands/run.js';
 import { configJsonSchema } from './commands/schema.js';
+import { serve } from './commands/serve.js';
 import { status } from './commands/status.js';
 import { testSsh } from './commands/test-ssh.js';
 import { trustHost } from './commands/trust-host.js';
@@ -165,6 +166,14 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
         const parts = [f.added ? `added ${f.added}` : '', f.replaced ? `replaced ${f.replaced}` : '', f.alreadyPinned ? `${f.alreadyPinned} already pinned` : ''].filter(Boolean);
         out(`${f.file}: ${parts.join(', ')} (${report.name})`);
       }
+    });
+
+  program
+    .command('serve')
+    .description('optional webhook accelerator: a verified push queues an immediate cycle of its targets')
+    .option('--listen <host:port>', 'address to listen on (default: serve.listen, else 127.0.0.1:9876)')
+    .action(async (opts: { listen?: string }, cmd: Command) => {
+      await serve({ config: configFrom(cmd), listen: opts.listen, onListening: (url) => out(`pollpray serve: listening on ${url}`) });
     });
 
   program

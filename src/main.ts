@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<ExitCode> {
 }
 
 // A signal to pollpray ends its own process groups too: nothing it started outlives it.
-// Commands that must finish work first (daemon) put their own handler on top of this one.
+// Commands that must finish work first (daemon, serve) put their own handler on top of this one.
 handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
   killAllChildren('SIGTERM');
   process.exit(signal === 'SIGINT' ? 130 : 143);

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseDuration } from '../duration.js';
 import { parseSize } from '../size.js';
+import { DEFAULT_LISTEN } from '../serve/listen.js';
 import { NOTIFY_EVENTS, type RawConfig, type RawTarget } from './schema.js';
 
 export interface SshSettings {
@@ -44,16 +45,36 @@ export interface NotifySettings {
   timeoutMs: number;
 }
 
+export interface StepHandler {
+  run?: string[];
+  message?: string;
+  webhook?: string;
+}
+
+export interface PipelineStep {
+  name: string;
+  /** argv: a list from the config, or a script path resolved against the config file. */
+  run: string[];
+  timeoutMs: number;
+  env: Record<string, string>;
+  onSuccess?: StepHandler;
+  onFailure?: StepHandler;
+}
+
 export interface Target {
   name: string;
   repo: string;
   ssh: SshSettings;
   branch: string;
+  /** Track the newest tag matching this glob or version range instead of the branch. */
+  tags?: string;
   path: string;
   strategy: 'in-place' | 'releases';
   keepReleases: number;
   shared: string[];
   deploy?: string;
+  /** A pipeline instead of one deploy script (never both). */
+  steps?: PipelineStep[];
   deployTimeoutMs: number;
   gitTimeoutMs: number;
   restart: string[];
@@ -77,6 +98,13 @@ export interface LogSettings {
   format: 'text' | 'json';
 }
 
+export interface ServeSettings {
+  listen: string;
+  secretFile: string;
+  allow: string[];
+  workers: number;
+}
+
 export interface Config {
   /** The file this came from, for messages and for resolving relative paths. */
   file: string;
@@ -86,6 +114,7 @@ export interface Config {
   splayMs: number;
   schedule: string;
   systemctl: string;
+  serve?: ServeSettings;
   targets: Target[];
   secretEnv: string[];
   notify: NotifySettings[];
@@ -142,11 +171,20 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
       connectTimeoutMs: ms(t.ssh?.connect_timeout, '10s'),
     },
     branch: t.branch ?? d.branch ?? 'main',
+    tags: t.tags,
     path: t.path,
     strategy: t.strategy ?? 'in-place',
     keepReleases: t.keep_releases ?? 5,
     shared: t.shared ?? [],
     deploy: rel(t.deploy),
+    steps: t.steps?.map((step) => ({
+      name: step.name,
+      run: typeof step.run === 'string' ? [resolve(base, step.run)] : step.run,
+      timeoutMs: ms(step.timeout ?? t.deploy_timeout ?? d.deploy_timeout, '10m'),
+      env: step.env ?? {},
+      onSuccess: step.on_success,
+      onFailure: step.on_failure,
+    })),
     deployTimeoutMs: ms(t.deploy_timeout ?? d.deploy_timeout, '10m'),
     gitTimeoutMs: ms(t.git_timeout ?? d.git_timeout, '2m'),
     restart: t.restart ?? [],
@@ -186,6 +224,12 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     splayMs: ms(raw.splay, '0s'),
     schedule: raw.schedule ?? '*/5 * * * *',
     systemctl: raw.systemctl ?? '/usr/bin/systemctl',
+    serve: raw.serve && {
+      listen: raw.serve.listen ?? DEFAULT_LISTEN,
+      secretFile: resolve(base, raw.serve.secret_file),
+      allow: raw.serve.allow,
+      workers: raw.serve.workers ?? 2,
+    },
     targets: Object.entries(raw.targets).map(([name, t]) => target(name, t)),
     secretEnv: raw.secret_env ?? [],
     notify: (raw.notify ?? []).map((n) => ({

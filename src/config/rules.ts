@@ -5,6 +5,7 @@
 import { posix } from 'node:path';
 import type { Finding } from './report.js';
 import type { RawConfig } from './schema.js';
+import { PLACEHOLDERS, shellScriptProblem, unknownPlaceholders } from '../deploy/template.js';
 
 export type Rule = (raw: RawConfig) => Finding[];
 
@@ -71,7 +72,55 @@ export const verifyTrustFile: Rule = (raw) =>
     return findings;
   });
 
-export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile];
+/** A target follows a branch or tags, never both: which one would win is a guess. */
+export const branchOrTags: Rule = (raw) =>
+  Object.entries(raw.targets).flatMap(([name, t]): Finding[] =>
+    t.tags !== undefined && t.branch !== undefined
+      ? [{ path: ['targets', name, 'tags'], at: 'key', message: 'a target follows either branch or tags: remove one of them' }]
+      : [],
+  );
+
+/** One way to deploy: a deploy script or steps. */
+export const deployOrSteps: Rule = (raw) =>
+  Object.entries(raw.targets).flatMap(([name, t]): Finding[] =>
+    t.deploy !== undefined && t.steps !== undefined
+      ? [{ path: ['targets', name, 'steps'], at: 'key', message: 'a target has either deploy (one script) or steps (a pipeline): remove one' }]
+      : [],
+  );
+
+/**
+ * Placeholders must be known (a typo would silently become an empty argument) and
+ * never sit inside a `sh -c` script, where a branch name could turn into code.
+ */
+export const stepTemplates: Rule = (raw) =>
+  Object.entries(raw.targets).flatMap(([name, t]) =>
+    (t.steps ?? []).flatMap((step, i): Finding[] => {
+      const at = (...rest: (string | number)[]) => ['targets', name, 'steps', i, ...rest];
+      const findings: Finding[] = [];
+      const check = (text: string, path: (string | number)[]) => {
+        for (const key of unknownPlaceholders(text)) findings.push({ path, message: `unknown placeholder {{${key}}} (known: ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(' ')})` });
+      };
+      const checkArgv = (argv: readonly string[], path: (string | number)[]) => {
+        argv.forEach((arg, j) => check(arg, [...path, j]));
+        const k = shellScriptProblem(argv);
+        if (k !== undefined)
+          findings.push({
+            path: [...path, k],
+            message: 'a placeholder inside a shell script would be spliced into shell code: pass it as an argument ([sh, -c, \'echo "$1"\', sh, "{{branch}}"]) or use the POLLPRAY_* environment',
+          });
+      };
+      if (Array.isArray(step.run)) checkArgv(step.run, at('run'));
+      for (const [key, value] of Object.entries(step.env ?? {})) check(value, at('env', key));
+      for (const which of ['on_success', 'on_failure'] as const) {
+        const h = step[which];
+        if (h?.run) checkArgv(h.run, at(which, 'run'));
+        if (h?.message) check(h.message, at(which, 'message'));
+      }
+      return findings;
+    }),
+  );
+
+export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile, branchOrTags, deployOrSteps, stepTemplates];
 
 export function ruleFindings(raw: RawConfig, rules: readonly Rule[] = RULES): Finding[] {
   return rules.flatMap((rule) => rule(raw));

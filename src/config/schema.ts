@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { DURATION_PATTERN } from '../duration.js';
 import { SIZE_PATTERN } from '../size.js';
 import { branchNameProblem } from '../git/ref-name.js';
+import { tagPatternProblem } from '../git/tags.js';
+import { parseListen } from '../serve/listen.js';
 
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 /** systemd unit names: no spaces, globs, options or extra arguments can pass. */
@@ -34,6 +36,11 @@ const filePath = z.string().min(1);
 const branch = z.string().superRefine((name, ctx) => {
   const problem = branchNameProblem(name);
   if (problem) ctx.addIssue({ code: 'custom', message: `is not a valid branch name: it ${problem}` });
+});
+
+const tagPattern = z.string().superRefine((pattern, ctx) => {
+  const problem = tagPatternProblem(pattern);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 const repoUrl = z
@@ -86,6 +93,27 @@ export const verifySchema = z.strictObject({
   keyring: filePath.optional(),
 });
 
+const envVars = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string());
+const argv = z.array(z.string().min(1)).min(1);
+
+export const stepHandlerSchema = z
+  .strictObject({
+    run: argv.optional(),
+    message: z.string().min(1).optional(),
+    webhook: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
+  })
+  .refine((h) => (h.run === undefined) !== (h.message === undefined), { message: 'needs exactly one of run (a command) or message (a notification)' })
+  .refine((h) => h.webhook === undefined || h.message !== undefined, { message: 'webhook only goes with message' });
+
+export const stepSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, { message: 'must be a short name: letters, digits, space, ".", "_", "-"' }),
+  run: z.union([argv, filePath], { message: 'must be a command as a list ([python3, manage.py, migrate]) or a script path' }),
+  timeout: duration.optional(),
+  env: envVars.optional(),
+  on_success: stepHandlerSchema.optional(),
+  on_failure: stepHandlerSchema.optional(),
+});
+
 const targetFields = {
   branch: branch.optional(),
   deploy_timeout: duration.optional(),
@@ -99,14 +127,16 @@ export const targetSchema = z.strictObject({
   repo: repoUrl,
   ssh: sshSchema.optional(),
   path: absolutePath,
+  tags: tagPattern.optional(),
   strategy: z.enum(['in-place', 'releases']).optional(),
   keep_releases: z.number().int().min(2).max(1000).optional(),
   shared: z.array(sharedPath).optional(),
   deploy: filePath.optional(),
+  steps: z.array(stepSchema).min(1).optional(),
   restart: z.array(unitName).optional(),
   health: healthSchema.optional(),
   verify: verifySchema.optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+  env: envVars.optional(),
   secret_env: z.array(envName).optional(),
   ...targetFields,
 });
@@ -133,6 +163,15 @@ export const logSchema = z.strictObject({
   format: z.enum(['text', 'json']).optional(),
 });
 
+export const serveSchema = z.strictObject({
+  listen: z.string().refine((l) => parseListen(l) !== undefined, { message: 'must be host:port, like 127.0.0.1:9876 or [::1]:9876' }).optional(),
+  secret_file: filePath,
+  allow: z
+    .array(z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*\/(?:[A-Za-z0-9_.-]+|\*)$/, { message: 'must be owner/name (or owner/*)' }))
+    .min(1, { message: 'must list at least one owner/name: deliveries from other repositories are refused' }),
+  workers: z.number().int().min(1).max(16).optional(),
+});
+
 export const configSchema = z.strictObject({
   state_dir: absolutePath.optional(),
   log: logSchema.optional(),
@@ -146,6 +185,7 @@ export const configSchema = z.strictObject({
   metrics_file: absolutePath.optional(),
   heartbeat_url: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
   heartbeat_timeout: duration.optional(),
+  serve: serveSchema.optional(),
   targets: z.record(
     z.string().regex(TARGET_NAME_PATTERN, {
       message: 'target names must match [a-z0-9][a-z0-9._-]* (lowercase letters, digits, ".", "_", "-")',

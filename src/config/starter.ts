@@ -48,6 +48,13 @@ systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> 
 # heartbeat_url: https://hc-ping.com/your-uuid
 # heartbeat_timeout: 10s
 
+# Optional webhook accelerator for \`pollpray serve\` (polling stays the source of truth):
+# serve:
+#   listen: "127.0.0.1:9876"       # host:port; loopback unless you put a relay or proxy in front
+#   secret_file: /etc/pollpray/webhook.secret   # the forge's webhook secret (GitHub/Gitea HMAC, GitLab token)
+#   allow: [acme/todo]             # owner/name (or owner/*) allowed to trigger; others get 404
+#   workers: 2                     # cycles run at once from the webhook queue
+
 # Settings every target inherits unless it sets its own.
 defaults:
   branch: main                     # branch to follow
@@ -72,6 +79,9 @@ targets:
       # config: /etc/pollpray/ssh_config         # an ssh_config file (for Host aliases)
       connect_timeout: 10s
     branch: main                   # overrides defaults.branch
+    # tags: "v*"                   # instead of branch: deploy the newest tag matching a glob
+                                   # ("v*") or a version range (">=1.0.0 <2"); the checkout is
+                                   # detached at the tag's commit, POLLPRAY_TAG names it
     path: /var/www/todo            # absolute: the working clone (in-place) or the releases root
     strategy: in-place             # in-place resets the clone to the exact commit; or releases,
                                    # which builds in releases/<time>-<sha>, switches the
@@ -80,6 +90,17 @@ targets:
     # shared: [media, .env]        # releases only: paths linked into every release from <path>/shared/
     # min_free_space: 500MB        # releases only: overrides defaults.min_free_space (B, KB, MB, GB, TB)
     deploy: deploy.sh              # executable run in the new code's directory after the update
+    # Or, instead of deploy:, a pipeline of steps run in order (the first failure stops it).
+    # run is a command as a list (never a shell line) or a script path; {{target}} {{sha}}
+    # {{short_sha}} {{branch}} {{tag}} {{previous_sha}} {{subject}} {{step.name}}
+    # {{step.output}} are filled in as whole arguments, never parsed by a shell.
+    # steps:
+    #   - name: migrate
+    #     run: [.venv/bin/python, manage.py, migrate, --noinput]
+    #     timeout: 5m
+    #     env: { DEPLOYED: "{{short_sha}}" }
+    #     on_success: { run: [/usr/local/bin/mark-deployed, "{{sha}}"] }
+    #     on_failure: { message: "{{target}}: {{step.name}} failed at {{short_sha}}", webhook: https://chat.example.com/hooks/T000 }
     deploy_timeout: 10m            # overrides defaults.deploy_timeout
     git_timeout: 2m                # overrides defaults.git_timeout
     env:                           # extra environment for the deploy script (alongside POLLPRAY_*)

@@ -10,7 +10,7 @@
 import type { Config, Target } from '../config/normalise.js';
 import { EnvironmentError, errorMessage, PollprayError, InternalError, SignatureError, type PollprayErrorOptions } from '../errors.js';
 import { commitSubject, isAncestor } from '../git/checkout.js';
-import { resolveRemoteHead } from '../git/remote.js';
+import { resolveWanted } from '../git/remote.js';
 import { signedBy, verifyCommit } from '../git/verify.js';
 import { endLeftovers } from '../exec/leftovers.js';
 import { log } from '../log/logger.js';
@@ -28,7 +28,7 @@ import { decide, onHistoryRewrite, type Plan } from './decide.js';
 import { restartAndCheck, rollBackTo } from './go-live.js';
 import { clearFailures, recordFailure } from './policy.js';
 import { currentRelease } from './releases.js';
-import { runDeployScript } from './script.js';
+import { runDeployment } from './pipeline.js';
 import { strategyFor, type Prepared, type Strategy, type Version } from './strategy.js';
 
 export interface CycleOptions {
@@ -125,6 +125,8 @@ export type Checked = { kind: 'done'; outcome: TargetOutcome } | PendingDeploy;
 export class Cycle {
   private readonly fields: { target: string };
   private readonly started = Date.now();
+  /** The tag whose commit is deployed, for a target that tracks tags. */
+  private tag: string | undefined;
 
   constructor(
     private readonly config: Config,
@@ -154,8 +156,10 @@ export class Cycle {
     let remoteSha: string;
     try {
       const t0 = Date.now();
-      remoteSha = await resolveRemoteHead(target, this.workDir);
-      log.debug(`remote head ${short(remoteSha)}`, { ...fields, step: 'ls-remote', durationMs: Date.now() - t0 });
+      const wanted = await resolveWanted(target, this.workDir);
+      remoteSha = wanted.sha;
+      this.tag = wanted.tag;
+      log.debug(`remote head ${short(remoteSha)}${wanted.tag ? ` (tag ${wanted.tag})` : ''}`, { ...fields, step: 'ls-remote', durationMs: Date.now() - t0 });
     } catch (err) {
       return this.error(err, 'ls-remote', null);
     }
@@ -195,7 +199,7 @@ export class Cycle {
   async deploy(sha: string): Promise<TargetOutcome> {
     try {
       const t0 = Date.now();
-      const how = await this.strategy.fetch(sha);
+      const how = await this.strategy.fetch(sha, this.tag);
       log.info(how, { ...this.fields, commit: sha, step: 'fetch', durationMs: Date.now() - t0 });
     } catch (err) {
       return this.error(err, 'fetch', sha);
@@ -257,8 +261,8 @@ export class Cycle {
       prepared = await strategy.prepare(sha, this.state);
       live = strategy.liveOnPrepare;
       const t1 = Date.now();
-      await runDeployScript(target, { oldSha: this.state.deployedSha, newSha: sha, releaseDir: prepared.dir, dryRun: false, workDir: this.workDir });
-      if (target.deploy) log.info('deploy script succeeded', { ...fields, commit: sha, step: 'script', durationMs: Date.now() - t1 });
+      await runDeployment(target, { oldSha: this.state.deployedSha, newSha: sha, tag: this.tag, releaseDir: prepared.dir, dryRun: false, workDir: this.workDir });
+      if (target.deploy || target.steps) log.info(target.steps ? 'pipeline succeeded' : 'deploy script succeeded', { ...fields, commit: sha, step: 'script', durationMs: Date.now() - t1 });
       await strategy.activate(prepared);
       live = true;
       await restartAndCheck(this.config, target, this.workDir, prepared);

@@ -7,7 +7,7 @@ import type { Config, Target } from '../config/normalise.js';
 import { restartUnit } from '../exec/sudo.js';
 import { log } from '../log/logger.js';
 import { checkHealth } from './health.js';
-import { runDeployScript } from './script.js';
+import { runDeployment } from './pipeline.js';
 import type { Prepared, Strategy, Version } from './strategy.js';
 
 export async function restartUnits(config: Config, target: Target, workDir: string, commit: string): Promise<void> {
@@ -38,7 +38,7 @@ export async function rollBackTo(
 ): Promise<Prepared> {
   log.warn(`rolling back to ${to.release ? `release ${to.release}` : to.sha.slice(0, 12)}`, { target: target.name, commit: to.sha, step: 'rollback' });
   const restored = await strategy.restore(to, (p) =>
-    runDeployScript(target, { oldSha: fromSha, newSha: p.sha, releaseDir: p.dir, dryRun: false, workDir, rollback: true }),
+    runDeployment(target, { oldSha: fromSha, newSha: p.sha, releaseDir: p.dir, dryRun: false, workDir, rollback: true }),
   );
   await restartAndCheck(config, target, workDir, restored);
   return restored;

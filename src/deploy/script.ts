@@ -14,6 +14,8 @@ import { log } from '../log/logger.js';
 export interface ScriptContext {
   oldSha: string | null;
   newSha: string;
+  /** The tag deployed, for a target that tracks tags. */
+  tag?: string;
   releaseDir: string;
   dryRun: boolean;
   /** Where the running script's process group is recorded for the next run to end. */
@@ -28,7 +30,8 @@ export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, st
     POLLPRAY_TARGET: target.name,
     POLLPRAY_OLD_SHA: ctx.oldSha ?? '',
     POLLPRAY_NEW_SHA: ctx.newSha,
-    POLLPRAY_BRANCH: target.branch,
+    POLLPRAY_BRANCH: target.tags === undefined ? target.branch : '',
+    POLLPRAY_TAG: ctx.tag ?? '',
     POLLPRAY_RELEASE_DIR: ctx.releaseDir,
     POLLPRAY_REPO_DIR: target.path,
     POLLPRAY_DRY_RUN: ctx.dryRun ? '1' : '0',

@@ -19,7 +19,7 @@ export function inPlaceStrategy(target: Target): Strategy {
     recover: async () => [],
     liveCommit: () => headCommit(target),
     hasRepo: () => isCheckout(target.path),
-    fetch: (sha) => fetchCommit(target, sha),
+    fetch: (sha, tag) => fetchCommit(target, sha, tag),
     async prepare(sha, state) {
       const onDisk = await headCommit(target);
       if (onDisk && state.deployedSha && onDisk !== state.deployedSha) {

@@ -44,7 +44,7 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
       return name ? readMarker(join(releasesDir(target.path), name))?.sha : undefined;
     },
     hasRepo: () => existsSync(join(mirror, 'HEAD')),
-    fetch: (sha) => fetchIntoMirror(target, mirror, sha),
+    fetch: (sha, tag) => fetchIntoMirror(target, mirror, sha, tag),
     async prepare(sha) {
       requireFreeSpace(target.path, target.minFreeSpaceBytes, target.name);
       const name = releaseName(sha, new Date());

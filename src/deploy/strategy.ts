@@ -40,8 +40,8 @@ export interface Strategy {
   liveCommit(): Promise<string | undefined>;
   /** Whether repoDir holds history to check ancestry against. */
   hasRepo(): boolean;
-  /** Makes `sha` available locally: clone/fetch. Returns a word for the log. */
-  fetch(sha: string): Promise<string>;
+  /** Makes `sha` available locally: clone/fetch (of `tag` for a target tracking tags). Returns a word for the log. */
+  fetch(sha: string, tag?: string): Promise<string>;
   /** Puts `sha` on disk for its deploy script. */
   prepare(sha: string, state: TargetState): Promise<Prepared>;
   /** Throws away a prepared commit that never went live. */

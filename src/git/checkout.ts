@@ -14,8 +14,13 @@ export function isCheckout(path: string): boolean {
   return existsSync(`${path}/.git`);
 }
 
-/** Fetches the branch so that `sha` is present locally; clones when `path` has no checkout. */
-export async function fetchCommit(target: Target, sha: string): Promise<'cloned' | 'fetched'> {
+/**
+ * Fetches the branch (or, for a tag target, the tag) so that `sha` is present
+ * locally; clones when `path` has no checkout.
+ */
+export async function fetchCommit(target: Target, sha: string, tag?: string): Promise<'cloned' | 'fetched'> {
+  // A tag target's clone takes the remote's default branch; the tag is fetched below.
+  const cloneBranch = tag === undefined ? ['--branch', target.branch] : [];
   let how: 'cloned' | 'fetched' = 'fetched';
   if (!isCheckout(target.path)) {
     if (existsSync(target.path) && readdirSync(target.path).length > 0) {
@@ -26,17 +31,19 @@ export async function fetchCommit(target: Target, sha: string): Promise<'cloned'
     }
     mkdirSync(dirname(target.path), { recursive: true });
     await gitOrThrow(
-      ['clone', '--no-checkout', '--origin', 'origin', '--branch', target.branch, '--', target.repo, target.path],
+      ['clone', '--no-checkout', '--origin', 'origin', ...cloneBranch, '--', target.repo, target.path],
       { cwd: dirname(target.path), target },
       'clone',
     );
     how = 'cloned';
-  } else {
-    const refspec = `+refs/heads/${target.branch}:refs/remotes/origin/${target.branch}`;
+  }
+  if (how === 'fetched' || tag !== undefined) {
+    // `+` on the tag too: a re-pointed tag is followed like a force-pushed branch.
+    const refspec = tag === undefined ? `+refs/heads/${target.branch}:refs/remotes/origin/${target.branch}` : `+refs/tags/${tag}:refs/tags/${tag}`;
     await gitOrThrow(['fetch', '--no-tags', '--', target.repo, refspec], { cwd: target.path, target }, 'fetch');
   }
   if (!(await hasCommit(target, sha))) {
-    throw new GitError(`commit ${sha.slice(0, 12)} is not on ${target.branch} after fetching`, {
+    throw new GitError(`commit ${sha.slice(0, 12)} is not on ${tag ?? target.branch} after fetching`, {
       target: target.name,
       hint: 'the branch moved during the fetch; the next run will pick up the new head',
     });
@@ -60,7 +67,9 @@ export async function isAncestor(target: Target, ancestor: string, descendant: s
 /** Moves the checkout (and its local branch) to exactly `sha`, discarding local edits to tracked files. */
 export async function resetTo(target: Target, sha: string): Promise<void> {
   if (!isFullSha(sha)) throw new GitError(`refusing to move to ${sha}: not a full commit id`, { target: target.name });
-  await gitOrThrow(['checkout', '--force', '-B', target.branch, sha], { cwd: target.path, target }, 'checkout');
+  // A tag target has no branch to keep up: its checkout is detached at the tag's commit.
+  const where = target.tags === undefined ? ['-B', target.branch] : ['--detach'];
+  await gitOrThrow(['checkout', '--force', ...where, sha], { cwd: target.path, target }, 'checkout');
   await gitOrThrow(['reset', '--hard', sha], { cwd: target.path, target }, 'reset');
 }
 

@@ -17,7 +17,7 @@ export function mirrorDir(workDir: string): string {
 }
 
 /** Makes `sha` present in the mirror (created on first use); the branch ref follows force-pushes. */
-export async function fetchIntoMirror(target: Target, mirror: string, sha: string): Promise<'cloned' | 'fetched'> {
+export async function fetchIntoMirror(target: Target, mirror: string, sha: string, tag?: string): Promise<'cloned' | 'fetched'> {
   let how: 'cloned' | 'fetched' = 'fetched';
   if (!existsSync(join(mirror, 'HEAD'))) {
     rmSync(mirror, { recursive: true, force: true });
@@ -25,10 +25,11 @@ export async function fetchIntoMirror(target: Target, mirror: string, sha: strin
     await gitOrThrow(['init', '--quiet', '--bare', '--', mirror], { cwd: dirname(mirror), target }, 'init mirror');
     how = 'cloned';
   }
-  const refspec = `+refs/heads/${target.branch}:refs/heads/${target.branch}`;
-  await gitOrThrow(['fetch', '--no-tags', '--', target.repo, refspec], { cwd: mirror, target }, 'fetch');
+  // `+` on a tag too: a re-pointed tag is followed like a force-pushed branch.
+  const ref = tag === undefined ? `refs/heads/${target.branch}` : `refs/tags/${tag}`;
+  await gitOrThrow(['fetch', '--no-tags', '--', target.repo, `+${ref}:${ref}`], { cwd: mirror, target }, 'fetch');
   if (!(await hasCommit(target, sha, mirror))) {
-    throw new GitError(`commit ${sha.slice(0, 12)} is not on ${target.branch} after fetching`, {
+    throw new GitError(`commit ${sha.slice(0, 12)} is not on ${tag ?? target.branch} after fetching`, {
       target: target.name,
       hint: 'the branch moved during the fetch; the next run will pick up the new head',
     });

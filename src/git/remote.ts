@@ -2,9 +2,20 @@ import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { parseLsRemote } from './errors.js';
 import { gitOrThrow } from './git.js';
+import { newestTag } from './tags.js';
 
-/** The remote head of the target's branch, by ls-remote: one round trip, no fetch. */
-export async function resolveRemoteHead(target: Target, cwd: string): Promise<string> {
+/** What the target wants deployed: the commit, and the tag it came from when tracking tags. */
+export interface WantedCommit {
+  sha: string;
+  tag?: string;
+}
+
+/**
+ * The commit the target wants, by ls-remote: one round trip, no fetch. A branch
+ * target asks for its branch; a tag target lists the tags and takes the newest match.
+ */
+export async function resolveWanted(target: Target, cwd: string): Promise<WantedCommit> {
+  if (target.tags !== undefined) return resolveNewestTag(target, target.tags, cwd);
   const ref = `refs/heads/${target.branch}`;
   const result = await gitOrThrow(['ls-remote', '--', target.repo, ref], { cwd, target }, 'ls-remote');
   const sha = parseLsRemote(result.stdout).get(ref);
@@ -14,5 +25,17 @@ export async function resolveRemoteHead(target: Target, cwd: string): Promise<st
       hint: `push the branch, or set branch: to one that exists (git ls-remote --heads ${target.repo})`,
     });
   }
-  return sha;
+  return { sha };
+}
+
+async function resolveNewestTag(target: Target, pattern: string, cwd: string): Promise<WantedCommit> {
+  const result = await gitOrThrow(['ls-remote', '--tags', '--', target.repo], { cwd, target }, 'ls-remote');
+  const pick = newestTag(parseLsRemote(result.stdout), pattern);
+  if (!pick) {
+    throw new GitError(`no tag on ${target.repo} matches tags: "${pattern}"`, {
+      target: target.name,
+      hint: `push a version tag that matches (git ls-remote --tags ${target.repo}), or change tags:`,
+    });
+  }
+  return { sha: pick.sha, tag: pick.tag };
 }

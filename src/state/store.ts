@@ -195,6 +195,37 @@ export function writeState(stateDir: string, state: TargetState): void {
   writeFileAtomic(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`);
 }
 
+/** How many webhook delivery ids `serve` remembers: far more than a forge ever redelivers. */
+export const DELIVERIES_KEPT = 1000;
+
+function deliveriesPath(stateDir: string): string {
+  return join(stateDir, 'serve', 'deliveries.json');
+}
+
+/** Delivery ids `serve` already acted on, oldest first; a missing or corrupt file is an empty list. */
+export function readDeliveries(stateDir: string): string[] {
+  try {
+    const parsed = JSON.parse(readFileSync(deliveriesPath(stateDir), 'utf8')) as { version?: number; ids?: unknown };
+    return parsed.version === 1 && Array.isArray(parsed.ids) ? parsed.ids.filter((id): id is string => typeof id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Saves the newest DELIVERIES_KEPT ids, so a redelivery after a restart is still recognised. */
+export function writeDeliveries(stateDir: string, ids: readonly string[]): void {
+  const dir = join(stateDir, 'serve');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+  } catch (cause) {
+    throw new EnvironmentError(`state directory ${stateDir} is not writable`, {
+      hint: `create it and give it to this user (chown -R $(id -un) ${stateDir}), or set state_dir`,
+      cause,
+    });
+  }
+  writeFileAtomic(deliveriesPath(stateDir), `${JSON.stringify({ version: 1, ids: ids.slice(-DELIVERIES_KEPT) }, null, 2)}\n`);
+}
+
 export function appendHistory(stateDir: string, entry: HistoryEntry): void {
   ensureStateDir(stateDir, entry.target);
   appendFileSync(historyPath(stateDir, entry.target), `${JSON.stringify(redactDeep(entry))}\n`, { mode: 0o640 });

@@ -1,0 +1,109 @@
+/**
+ * `pollpray serve`: the optional webhook accelerator. A verified push from an allowed
+ * repository queues the normal cycle of the targets that follow it; polling stays the
+ * source of truth (a lost delivery only means the next poll deploys). Runs until
+ * SIGTERM/SIGINT, then stops taking deliveries, lets running cycles finish and returns.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/normalise.js';
+import { runCycle } from '../deploy/cycle.js';
+import { ConfigError, EnvironmentError, UsageError } from '../errors.js';
+import { configureLogging, log } from '../log/logger.js';
+import { addSecrets } from '../log/redact.js';
+import { handleSignals } from '../signals.js';
+import { DeliveryMemory } from '../serve/deliveries.js';
+import { parseListen } from '../serve/listen.js';
+import { CycleQueue } from '../serve/queue.js';
+import { startWebhookServer } from '../serve/server.js';
+
+export interface ServeOptions {
+  config: Config;
+  /** --listen, overriding serve.listen. */
+  listen?: string;
+  /** Called once the socket is bound (with the real port when 0 was asked for). */
+  onListening?: (url: string) => void;
+}
+
+export interface ServeResult {
+  signal: NodeJS.Signals;
+  /** Queued cycles that had not started when the stop came (the next poll covers them). */
+  dropped: number;
+}
+
+function readSecret(file: string): string {
+  let secret: string;
+  try {
+    secret = readFileSync(file, 'utf8').replace(/\s+$/, '');
+  } catch (cause) {
+    throw new ConfigError(`serve.secret_file ${file} cannot be read`, {
+      hint: 'create it with a long random secret (e.g. openssl rand -hex 32 > file; chmod 600 file), readable by this user',
+      cause,
+    });
+  }
+  if (secret.length < 16) {
+    throw new ConfigError(`serve.secret_file ${file} holds ${secret ? 'a secret shorter than 16 characters' : 'no secret'}`, {
+      hint: 'put a long random secret in it (openssl rand -hex 32) and the same one in the forge\'s webhook settings',
+    });
+  }
+  return secret;
+}
+
+export async function serve(options: ServeOptions): Promise<ServeResult> {
+  const { config } = options;
+  const settings = config.serve;
+  if (!settings) {
+    throw new ConfigError(`${config.file} has no serve: section`, {
+      hint: 'add serve: { secret_file: /etc/pollpray/webhook.secret, allow: [owner/name] } (see the README, "Coming from a webhook deployer")',
+    });
+  }
+  const listenText = options.listen ?? settings.listen;
+  const listen = parseListen(listenText);
+  if (!listen) throw new UsageError(`--listen ${listenText} is not host:port`, { hint: 'use e.g. --listen 127.0.0.1:9876' });
+  const secret = readSecret(settings.secretFile);
+  addSecrets([secret]);
+  configureLogging(config.log);
+
+  const byName = new Map(config.targets.map((t) => [t.name, t]));
+  const queue = new CycleQueue(settings.workers, async (name) => {
+    const target = byName.get(name);
+    if (!target) return;
+    const outcome = await runCycle(config, target, { dryRun: false, force: false });
+    log.info(`webhook cycle: ${outcome.result}`, { target: name, step: 'serve', durationMs: outcome.durationMs });
+  });
+  const deliveries = new DeliveryMemory(config.stateDir);
+
+  let stopped!: (signal: NodeJS.Signals) => void;
+  const stop = new Promise<NodeJS.Signals>((resolve) => (stopped = resolve));
+  // The first SIGINT/SIGTERM stops taking work and lets running cycles finish; the
+  // handler then steps aside, so a second signal ends everything at once (main.ts).
+  const unregister: () => void = handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
+    unregister();
+    stopped(signal);
+  });
+
+  const server = await startWebhookServer({
+    ...listen,
+    secret,
+    allow: settings.allow,
+    targets: config.targets,
+    queue,
+    deliveries,
+  }).catch((cause: NodeJS.ErrnoException) => {
+    unregister();
+    throw new EnvironmentError(`cannot listen on ${listenText} (${cause.code ?? cause.message})`, {
+      hint: cause.code === 'EADDRINUSE' ? 'another process uses that port: pick another with --listen or serve.listen' : 'check the address and the permissions for that port',
+      cause,
+    });
+  });
+  const host = server.host.includes(':') ? `[${server.host}]` : server.host;
+  log.info(`serve: listening on http://${host}:${server.port} (${settings.workers} workers; allow ${settings.allow.join(', ')})`, { step: 'serve' });
+  options.onListening?.(`http://${host}:${server.port}`);
+
+  const signal = await stop;
+  log.info(`serve: ${signal}: no new deliveries; waiting for running cycles`, { step: 'serve' });
+  const closing = server.close();
+  const dropped = await queue.stop();
+  await closing;
+  log.info(`serve: stopped (${dropped} queued cycle${dropped === 1 ? '' : 's'} left to the next poll)`, { step: 'serve' });
+  return { signal, dropped };
+}

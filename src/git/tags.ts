@@ -1,0 +1,78 @@
+/**
+ * Tag tracking: which tag a `tags:` pattern deploys. A pattern is a glob (`v*`,
+ * `release-*`) or an npm-style version range (`>=1.0.0 <2`, `^1.4`); either way the
+ * newest matching *version* wins, so `v10.0.0` beats `v9.9.9` where a string sort
+ * would not. A tag's version is what follows its non-digit prefix (`v`, `release-`);
+ * tags that do not read as versions never deploy. Pure: tested on canned
+ * `git ls-remote --tags` output.
+ */
+import { compareVersions, parseRange, parseVersion, satisfies, type Version } from './version.js';
+
+export interface TagPick {
+  tag: string;
+  /** The commit the tag points at (annotated tags peeled). */
+  sha: string;
+  version: Version;
+}
+
+/** A pattern starting like a comparison or a number (or with `||`) is a range; otherwise a glob. */
+export function isRangePattern(pattern: string): boolean {
+  return /^\s*(?:[<>=~^]|\d)/.test(pattern) || pattern.includes('||');
+}
+
+/** Why a `tags:` pattern is unusable, or undefined when it is fine. */
+export function tagPatternProblem(pattern: string): string | undefined {
+  if (pattern.trim() === '') return 'is empty';
+  if (isRangePattern(pattern)) return parseRange(pattern) ? undefined : 'is not a version range like ">=1.0.0 <2" or "^1.4"';
+  if (/[\s\x00-\x1f\\:^~]|\.\.|@\{/.test(pattern) || pattern.startsWith('-')) return 'is not a glob of tag names like "v*"';
+  return undefined;
+}
+
+/** The version a tag names: `v1.2.3`, `release-1.2.3` and `app/1.2.3` all name 1.2.3. */
+export function tagVersion(tag: string): Version | undefined {
+  const start = tag.search(/\d/);
+  return start < 0 ? undefined : parseVersion(tag.slice(start));
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+export function tagMatcher(pattern: string): (tag: string, version: Version) => boolean {
+  if (isRangePattern(pattern)) {
+    const range = parseRange(pattern);
+    return (_tag, version) => !!range && satisfies(version, range);
+  }
+  const re = globToRegExp(pattern);
+  return (tag) => re.test(tag);
+}
+
+/**
+ * Tags from `ls-remote --tags` refs (`refs/tags/v1` and, for annotated tags,
+ * `refs/tags/v1^{}` with the commit): the tag name → the commit it points at.
+ */
+export function peeledTags(refs: ReadonlyMap<string, string>): Map<string, string> {
+  const tags = new Map<string, string>();
+  for (const [ref, sha] of refs) {
+    if (!ref.startsWith('refs/tags/')) continue;
+    const peeled = ref.endsWith('^{}');
+    const name = ref.slice('refs/tags/'.length, peeled ? -3 : undefined);
+    if (peeled || !tags.has(name)) tags.set(name, sha);
+  }
+  return tags;
+}
+
+/** The newest tag matching `pattern`, or undefined when none does. */
+export function newestTag(refs: ReadonlyMap<string, string>, pattern: string): TagPick | undefined {
+  const matches = tagMatcher(pattern);
+  let best: TagPick | undefined;
+  for (const [tag, sha] of peeledTags(refs)) {
+    const version = tagVersion(tag);
+    if (!version || !matches(tag, version)) continue;
+    // Equal versions (v1.0.0 and 1.0.0): the name decides, so the pick is stable.
+    const cmp = best ? compareVersions(version, best.version) : 1;
+    if (cmp > 0 || (cmp === 0 && best && tag > best.tag)) best = { tag, sha, version };
+  }
+  return best;
+}

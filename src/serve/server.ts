@@ -1,0 +1,156 @@
+/**
+ * The HTTP side of `pollpray serve` (node:http only). POST / or /webhook takes a
+ * delivery; GET /queue shows the work queue; GET /healthz says it is up. Every bad
+ * request gets its status code and a log line, and nothing a client sends can crash
+ * the server or stall the queue.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Target } from '../config/normalise.js';
+import { log } from '../log/logger.js';
+import type { DeliveryMemory } from './deliveries.js';
+import { readDelivery } from './forge.js';
+import { repoAllowed, repoUrlNames, targetsForPush } from './match.js';
+import type { CycleQueue } from './queue.js';
+
+/** Push payloads are capped at 25 commits by the forges; 1 MiB is ample and bounds memory. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface WebhookServerOptions {
+  host: string;
+  port: number;
+  secret: string;
+  allow: readonly string[];
+  targets: readonly Target[];
+  queue: CycleQueue;
+  deliveries: DeliveryMemory;
+}
+
+export interface WebhookServer {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** The body, or undefined when it passed the limit (then 413 is already sent and the connection closes). */
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const tooBig = () => {
+      res.setHeader('connection', 'close');
+      reply(res, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
+      // Keep reading (and discarding) so the client sees the answer instead of a reset.
+      req.removeAllListeners('data');
+      req.resume();
+      resolve(undefined);
+    };
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooBig();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooBig();
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function handleDelivery(req: IncomingMessage, res: ServerResponse, opts: WebhookServerOptions): Promise<void> {
+  const body = await readBody(req, res);
+  if (!body) {
+    log.warn(`webhook refused: body over ${MAX_BODY_BYTES} bytes from ${req.socket.remoteAddress ?? '?'}`, { step: 'serve' });
+    return;
+  }
+  const delivery = readDelivery(req.headers, body, opts.secret);
+  if (delivery.kind === 'rejected') {
+    log.warn(`webhook refused (${delivery.status}): ${delivery.reason} from ${req.socket.remoteAddress ?? '?'}`, { step: 'serve' });
+    return reply(res, delivery.status, { error: delivery.reason });
+  }
+  if (delivery.kind === 'ping') return reply(res, 200, { status: 'pong' });
+  if (delivery.kind !== 'push') return reply(res, 202, { status: 'ignored', reason: `event "${delivery.event}" is not a push` });
+
+  const unknown = !repoAllowed(opts.allow, delivery.repo)
+    ? 'is not in serve.allow'
+    : !opts.targets.some((t) => repoUrlNames(t.repo, delivery.repo))
+      ? 'is allowed but no target deploys it'
+      : undefined;
+  if (unknown) {
+    log.warn(`webhook refused (404): repository ${delivery.repo} ${unknown}`, { step: 'serve' });
+    return reply(res, 404, { error: `unknown repository ${delivery.repo}` });
+  }
+  if (opts.deliveries.has(delivery.deliveryId)) {
+    log.info(`webhook ignored: delivery ${delivery.deliveryId} was already handled`, { step: 'serve' });
+    return reply(res, 200, { status: 'duplicate', delivery: delivery.deliveryId });
+  }
+  const targets = targetsForPush(opts.targets, delivery.repo, delivery.ref);
+  if (targets.length === 0) {
+    // Allowed repository, untracked ref (a feature branch): nothing to do, not an error.
+    return reply(res, 202, { status: 'ignored', reason: `no target follows ${delivery.repo} ${delivery.ref}` });
+  }
+  opts.deliveries.remember(delivery.deliveryId);
+  const queued = targets.filter((t) => opts.queue.add(t.name, delivery.deliveryId)).map((t) => t.name);
+  log.info(`webhook ${delivery.forge} push ${delivery.repo} ${delivery.ref}: queued ${queued.join(', ') || 'nothing new (already waiting)'}`, {
+    step: 'serve',
+  });
+  reply(res, 202, { status: 'queued', targets: targets.map((t) => t.name), delivery: delivery.deliveryId });
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, opts: WebhookServerOptions): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method === 'GET' && path === '/healthz') {
+    reply(res, 200, { status: 'ok' });
+    return Promise.resolve();
+  }
+  if (req.method === 'GET' && path === '/queue') {
+    reply(res, 200, opts.queue.snapshot());
+    return Promise.resolve();
+  }
+  if (path === '/' || path === '/webhook') {
+    if (req.method === 'POST') return handleDelivery(req, res, opts);
+    res.setHeader('allow', 'POST');
+    reply(res, 405, { error: 'deliveries are POSTed' });
+    return Promise.resolve();
+  }
+  reply(res, 404, { error: 'not found (POST /webhook, GET /queue, GET /healthz)' });
+  return Promise.resolve();
+}
+
+export function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
+  const server: Server = createServer((req, res) => {
+    handle(req, res, opts).catch((err: unknown) => {
+      log.error(`webhook handler failed: ${err instanceof Error ? err.message : String(err)}`, { step: 'serve' });
+      reply(res, 500, { error: 'internal error (see the log)' });
+    });
+  });
+  // A slow or silent client must not hold a connection open for long.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.host, port: opts.port }, () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      resolve({
+        host: address.address,
+        port: address.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}
