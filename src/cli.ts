@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { locateConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/normalise.js';
 import { demo } from './commands/demo.js';
+import { fleetStatus } from './commands/fleet-status.js';
 import { init } from './commands/init.js';
 import { run, runFailed } from './commands/run.js';
 import { configJsonSchema } from './commands/schema.js';
@@ -14,7 +15,7 @@ import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 import { EXIT, type ExitCode } from './errors.js';
 import { out, problem, stdoutIsTty } from './log/console.js';
-import { outcomeLine, problemLines, statusLines } from './render/text.js';
+import { fleetStatusLines, outcomeLine, problemLines, statusLines } from './render/text.js';
 
 export const VERSION = '0.1.0';
 
@@ -43,7 +44,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('-n, --dry-run', 'say what would happen and change nothing')
     .option('-f, --force', 'redeploy the current head even when it is already deployed')
     .action(async (targets: string[], opts: { dryRun?: boolean; force?: boolean }, cmd: Command) => {
-      const report = await run({ config: configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force });
+      const report = await run({ config: configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force, unattended: !stdoutIsTty() });
       // Cron mails whatever a job prints: on a non-TTY a healthy run is silent.
       if (stdoutIsTty() || report.dryRun) for (const o of report.outcomes) out(outcomeLine(o, report.dryRun));
       else for (const line of problemLines(report)) problem(line);
@@ -60,6 +61,19 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
       const report = status(configFrom(cmd), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of statusLines(report)) out(line);
+    });
+
+  program
+    .command('fleet')
+    .description('hosts coordinated through Redis (see coordination in the config)')
+    .command('status')
+    .description('every host of the group: deployed commit, last result, age, stale hosts')
+    .argument('[targets...]', 'target names (default: all)')
+    .option('--json', 'machine-readable output (stable; see README)')
+    .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
+      const report = await fleetStatus(configFrom(cmd), targets);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of fleetStatusLines(report)) out(line);
     });
 
   program

@@ -20,12 +20,15 @@ import {
   type CycleResult,
   type TargetState,
 } from '../state/store.js';
+import type { FleetGate } from '../coordination/fleet.js';
 import { decide, onHistoryRewrite, type Plan } from './decide.js';
 import { runDeployScript } from './script.js';
 
 export interface CycleOptions {
   dryRun: boolean;
   force: boolean;
+  /** Fleets: asked before the code is touched; see src/coordination/fleet.ts. */
+  fleet?: FleetGate;
 }
 
 export interface TargetOutcome {
@@ -115,6 +118,12 @@ async function cycleLocked(
   if (options.dryRun) {
     log.info(`dry run: would ${describe}`, { ...fields, commit: remoteSha, step: 'plan' });
     return done({ result: 'deployed', sha: remoteSha, previousSha: state.deployedSha, detail: `would ${describe}` });
+  }
+
+  const turn = await options.fleet?.begin(remoteSha, state.deployedSha, options.force);
+  if (turn && !turn.go) {
+    save({ lastCheck: now(), remoteSha, lastResult: 'skipped', lastError: turn.error ? turn.detail : null });
+    return done({ result: 'skipped', sha: remoteSha, previousSha: state.deployedSha, detail: turn.detail, error: turn.error });
   }
 
   const started = Date.now();
