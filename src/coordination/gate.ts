@@ -47,9 +47,13 @@ export function slotOrder(hostId: string, maxInFlight: number): number[] {
   return Array.from({ length: maxInFlight }, (_, i) => (start + i) % maxInFlight);
 }
 
-/** How often a waiting host looks again: often enough to matter against the lease, never a busy loop. */
+/**
+ * How often a waiting host looks again: a free slot should not idle long (each handoff
+ * costs up to one interval), yet a thousand waiting hosts stay a few thousand cheap
+ * reads a second for Redis.
+ */
 export function pollIntervalMs(leaseMs: number): number {
-  return Math.min(1000, Math.max(100, Math.floor(leaseMs / 10)));
+  return Math.min(500, Math.max(100, Math.floor(leaseMs / 10)));
 }
 
 export interface FleetRow extends FleetRecord {

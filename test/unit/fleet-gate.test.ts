@@ -37,10 +37,10 @@ describe('slots and polling', () => {
     expect(starts.size).toBe(5);
   });
 
-  it('polls a fraction of the lease, never faster than 100ms nor slower than 1s', () => {
+  it('polls a fraction of the lease, never faster than 100ms nor slower than 500ms', () => {
     expect(pollIntervalMs(500)).toBe(100);
     expect(pollIntervalMs(3000)).toBe(300);
-    expect(pollIntervalMs(30_000)).toBe(1000);
+    expect(pollIntervalMs(30_000)).toBe(500);
   });
 });
 
