@@ -214,9 +214,11 @@ function parse<T>(text: string | null | undefined): T | null {
 
 function unreachable(label: string, cause: unknown): CoordinationError {
   if (cause instanceof CoordinationError) return cause;
-  const why = (cause as NodeJS.ErrnoException | undefined)?.code ?? errorMessage(cause);
-  return new CoordinationError(`cannot reach the fleet's Redis at ${label} (${why})`, {
-    hint: `check that Redis runs and this host can reach it (redis-cli -u <url> ping); coordination.on_unavailable decides what runs meanwhile`,
+  // A network errno means unreachable; anything else is Redis answering (e.g. WRONGPASS).
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const message = errno ? `cannot reach the fleet's Redis at ${label} (${errno})` : `the fleet's Redis at ${label} failed: ${errorMessage(cause).split('\n')[0]}`;
+  return new CoordinationError(message, {
+    hint: `check that Redis runs, this host can reach it and the password is right (redis-cli -u <url> ping); coordination.on_unavailable decides what runs meanwhile`,
     cause,
   });
 }

@@ -5,9 +5,9 @@
  * the tests see exactly who deployed what, when, and how many at once.
  */
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
 import { BIN, makeWorld, processGone, until, type CliResult, type World } from '../helpers/pollpray-cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -235,7 +235,6 @@ describe.skipIf(requireBinary('redis-server', 'redis-server'))('a fleet coordina
     await until(() => fleet.events().length === 1, 15_000, 'the deploy to start');
     await redis.stop();
     try {
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(join(host.path, '..', 'go'), '');
       const r = await run;
       expect(r.exitCode, String(r.stderr)).toBe(0);
@@ -244,5 +243,32 @@ describe.skipIf(requireBinary('redis-server', 'redis-server'))('a fleet coordina
     } finally {
       await redis.start();
     }
+  });
+});
+
+describe.skipIf(requireBinary('redis-server', 'redis-server'))('the fleet Redis password', { timeout: 90_000 }, () => {
+  it('comes from password_file, and neither it nor a URL password ever reaches output, logs or state', async () => {
+    const password = 'hunter2-fleet-secret';
+    const server = await startRedis({ password });
+    onTestFinished(() => server.stop());
+    const origin = await makeOrigin();
+    const world = makeWorld();
+    writeFileSync(join(world.dir, 'redis.pw'), `${password}\n`, { mode: 0o600 });
+    const target = { app: { repo: origin.url, path: join(world.dir, 'www', 'app') } };
+    world.writeConfig({ coordination: { redis: server.url, group: 'pw', password_file: 'redis.pw' }, targets: target });
+    const ok = await world.cli(['run']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(world.state('app')).toMatchObject({ deployedSha: await origin.head(), lastResult: 'deployed' });
+    expect((await world.cli(['fleet', 'status'])).stdout).toMatch(/deployed/);
+
+    // A wrong password in the URL: the run holds the deploy, says so once, and shows no password.
+    await origin.commit({ 'v2.txt': 'v2\n' }, 'Second');
+    world.writeConfig({ coordination: { redis: `redis://:wrong-${password}@127.0.0.1:${server.port}/0`, group: 'pw' }, targets: target });
+    const held = await world.cli(['run']);
+    expect(held.exitCode).toBe(0);
+    expect(held.stderr.trim().split('\n')).toHaveLength(1);
+    expect(held.stderr).toMatch(/the fleet's Redis at 127\.0\.0\.1:\d+\/0 failed: WRONGPASS .*: keeping \w{12} deployed/);
+    const everything = [ok.stdout, ok.stderr, held.stdout, held.stderr, world.logText(), JSON.stringify(world.state('app'))].join('\n');
+    expect(everything).not.toContain(password);
   });
 });

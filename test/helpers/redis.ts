@@ -38,14 +38,14 @@ process.on('exit', () => {
   for (const child of running) if (child.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
 });
 
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(opts: { password?: string } = {}): Promise<RedisServer> {
   const binary = findBinary('redis-server');
   if (!binary) throw new Error('redis-server not found (install the redis-server package)');
   const port = await freePort();
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    const c = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], {
+    const c = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning', ...(opts.password ? ['--requirepass', opts.password] : [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = c;
@@ -59,7 +59,8 @@ export async function startRedis(): Promise<RedisServer> {
     for (;;) {
       if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}: ${output}`);
       try {
-        if ((await command('PING')).startsWith('+PONG')) return;
+        // With requirepass an unauthenticated PING answers -NOAUTH: listening all the same.
+        if (/^(\+PONG|-NOAUTH)/.test(await command('PING'))) return;
       } catch {
         // not listening yet
       }
