@@ -15,6 +15,7 @@ import { setPaused } from './commands/pause.js';
 import { rollback } from './commands/rollback.js';
 import { doctor } from './commands/doctor.js';
 import { currentUserName, sudoers } from './commands/sudoers.js';
+import { fleetStatus } from './commands/fleet-status.js';
 import { init } from './commands/init.js';
 import { run, runFailed } from './commands/run.js';
 import { configJsonSchema } from './commands/schema.js';
@@ -28,7 +29,7 @@ import { parseDuration } from './duration.js';
 import { doctorLines } from './render/doctor.js';
 import { ask, out, problem, stdinIsTty, stdoutIsTty } from './log/console.js';
 import { checkLine } from './render/checks.js';
-import { historyLines, outcomeLine, problemLines, statusLines } from './render/text.js';
+import { fleetStatusLines, historyLines, outcomeLine, problemLines, statusLines } from './render/text.js';
 
 export const VERSION = '0.1.0';
 
@@ -174,6 +175,19 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('--listen <host:port>', 'address to listen on (default: serve.listen, else 127.0.0.1:9876)')
     .action(async (opts: { listen?: string }, cmd: Command) => {
       await serve({ config: configFrom(cmd), listen: opts.listen, onListening: (url) => out(`pollpray serve: listening on ${url}`) });
+    });
+
+  program
+    .command('fleet')
+    .description('hosts coordinated through Redis (see coordination in the config)')
+    .command('status')
+    .description('every host of the group: deployed commit, last result, age, stale hosts')
+    .argument('[targets...]', 'target names (default: all)')
+    .option('--json', 'machine-readable output (stable; see README)')
+    .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
+      const report = await fleetStatus(configFrom(cmd), targets);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of fleetStatusLines(report)) out(line);
     });
 
   program

@@ -71,6 +71,10 @@ export class HealthCheckError extends PollprayError {
 export class EnvironmentError extends PollprayError {
   readonly exitCode = EXIT.failed;
 }
+/** The fleet's Redis is unreachable or answered with an error. */
+export class CoordinationError extends PollprayError {
+  readonly exitCode = EXIT.failed;
+}
 export class InternalError extends PollprayError {
   readonly exitCode = EXIT.failed;
 }

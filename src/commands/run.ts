@@ -1,8 +1,8 @@
-import { hostname } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
+import { Fleet, type FleetTurn } from '../coordination/fleet.js';
+import { splayDelayMs } from '../coordination/splay.js';
 import { checkTarget, deployChecked, type Checked, type PendingDeploy, type TargetOutcome } from '../deploy/cycle.js';
 import { mapLimit } from '../deploy/pool.js';
-import { splayDelayMs } from '../deploy/splay.js';
 import { formatDuration } from '../duration.js';
 import { closeMultiplexing, connectionGroup, startMultiplexing } from '../git/multiplex.js';
 import { configureLogging, log } from '../log/logger.js';
@@ -32,12 +32,19 @@ export async function run(options: RunOptions): Promise<RunReport> {
   const targets = selectTargets(config, options.targets);
   // No deploy without an audit trail: an unwritable log dir stops the run here.
   configureLogging(config.log);
-  const delay = options.splay ? splayDelayMs(hostname(), config.splayMs) : 0;
+  // splay spreads a fleet's cron runs; a dry run has no herd to spread.
+  const delay = options.splay && !options.dryRun ? splayDelayMs(config.hostId, config.splayMs) : 0;
   if (delay > 0) {
-    log.debug(`splay: waiting ${formatDuration(delay)} before polling`, { step: 'splay' });
+    log.debug(`splay: waiting ${formatDuration(delay)} before polling (host ${config.hostId})`, { step: 'splay' });
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
-  const cycle = { dryRun: options.dryRun, force: options.force };
+  const fleet = options.dryRun ? undefined : Fleet.of(config);
+  // Each target's fleet turn (slot, canary gate) ends as soon as its outcome is known.
+  const turns = new Map<Target, FleetTurn>();
+  const ended = async (target: Target, outcome: TargetOutcome): Promise<TargetOutcome> => {
+    await turns.get(target)?.end(outcome);
+    return outcome;
+  };
   startMultiplexing(config.stateDir);
   try {
     // Resolve every target before any fetch. The first target of each ssh connection
@@ -48,8 +55,10 @@ export async function run(options: RunOptions): Promise<RunReport> {
     const finishedAt = new Map<TargetOutcome, number>();
     const stamp = (outcome: TargetOutcome) => (finishedAt.set(outcome, Date.now()), outcome);
     const check = async (target: Target) => {
-      const c = await checkTarget(config, target, cycle);
-      if (c.kind === 'done') stamp(c.outcome);
+      const turn = fleet?.turn(config, target);
+      if (turn) turns.set(target, turn);
+      const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn });
+      if (c.kind === 'done') stamp(await ended(target, c.outcome));
       return c;
     };
     const checked = new Map<Target, Checked>();
@@ -60,7 +69,7 @@ export async function run(options: RunOptions): Promise<RunReport> {
     const inOrder = targets.map((t) => checked.get(t) as Checked);
     const pending = inOrder.filter((c): c is PendingDeploy => c.kind === 'pending');
     const deployed = new Map<PendingDeploy, TargetOutcome>();
-    const results = await mapLimit(pending, config.concurrency, async (p) => stamp(await deployChecked(p)));
+    const results = await mapLimit(pending, config.concurrency, async (p) => stamp(await ended(p.target, await deployChecked(p))));
     pending.forEach((p, i) => deployed.set(p, results[i] as TargetOutcome));
     const outcomes = inOrder.map((c) => (c.kind === 'done' ? c.outcome : (deployed.get(c) as TargetOutcome)));
     const report: RunReport = { dryRun: options.dryRun, durationMs: Date.now() - started, outcomes };
@@ -72,6 +81,7 @@ export async function run(options: RunOptions): Promise<RunReport> {
     return report;
   } finally {
     await closeMultiplexing();
+    await fleet?.close();
   }
 }
 

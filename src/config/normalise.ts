@@ -3,12 +3,13 @@
  * in, durations in milliseconds, relative file paths resolved against the config
  * file's directory, host-dependent defaults (state and log dirs) decided here.
  */
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseDuration } from '../duration.js';
+import { ConfigError } from '../errors.js';
 import { parseSize } from '../size.js';
 import { DEFAULT_LISTEN } from '../serve/listen.js';
-import { NOTIFY_EVENTS, type RawConfig, type RawTarget } from './schema.js';
+import { HOST_ID_PATTERN, NOTIFY_EVENTS, type RawConfig, type RawTarget } from './schema.js';
 
 export interface SshSettings {
   key?: string;
@@ -105,6 +106,19 @@ export interface ServeSettings {
   workers: number;
 }
 
+export interface CoordinationSettings {
+  /** As written; may carry a password (redacted everywhere, see src/coordination/connect.ts). */
+  redis: string;
+  group: string;
+  maxInFlight: number;
+  canary: boolean;
+  waitMs: number;
+  leaseMs: number;
+  onUnavailable: 'wait' | 'deploy';
+  passwordFile?: string;
+  staleAfterMs: number;
+}
+
 export interface Config {
   /** The file this came from, for messages and for resolving relative paths. */
   file: string;
@@ -115,6 +129,9 @@ export interface Config {
   schedule: string;
   systemctl: string;
   serve?: ServeSettings;
+  /** This host's name in its fleet: POLLPRAY_HOST_ID, else host_id, else the host name. */
+  hostId: string;
+  coordination?: CoordinationSettings;
   targets: Target[];
   secretEnv: string[];
   notify: NotifySettings[];
@@ -126,10 +143,22 @@ export interface Config {
 export interface HostFacts {
   uid: number;
   home: string;
+  hostname?: string;
+  /** POLLPRAY_HOST_ID: lets one machine play several fleet hosts (tests, bench). */
+  hostIdOverride?: string;
 }
 
 export function currentHost(): HostFacts {
-  return { uid: process.getuid?.() ?? 1000, home: homedir() };
+  return { uid: process.getuid?.() ?? 1000, home: homedir(), hostname: hostname(), hostIdOverride: process.env.POLLPRAY_HOST_ID || undefined };
+}
+
+function hostIdOf(raw: RawConfig, host: HostFacts): string {
+  if (host.hostIdOverride !== undefined && !HOST_ID_PATTERN.test(host.hostIdOverride)) {
+    throw new ConfigError(`POLLPRAY_HOST_ID "${host.hostIdOverride}" is not a valid host id`, {
+      hint: 'use letters, digits, ".", "_", "-" (at most 128), or unset it to use host_id or the host name',
+    });
+  }
+  return host.hostIdOverride ?? raw.host_id ?? host.hostname ?? hostname();
 }
 
 export function defaultStateDir(host: HostFacts): string {
@@ -229,6 +258,18 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
       secretFile: resolve(base, raw.serve.secret_file),
       allow: raw.serve.allow,
       workers: raw.serve.workers ?? 2,
+    },
+    hostId: hostIdOf(raw, host),
+    coordination: raw.coordination && {
+      redis: raw.coordination.redis,
+      group: raw.coordination.group,
+      maxInFlight: raw.coordination.max_in_flight ?? 1,
+      canary: raw.coordination.canary ?? false,
+      waitMs: ms(raw.coordination.wait, '0s'),
+      leaseMs: ms(raw.coordination.lease, '30s'),
+      onUnavailable: raw.coordination.on_unavailable ?? 'wait',
+      passwordFile: rel(raw.coordination.password_file),
+      staleAfterMs: ms(raw.coordination.stale_after, '15m'),
     },
     targets: Object.entries(raw.targets).map(([name, t]) => target(name, t)),
     secretEnv: raw.secret_env ?? [],

@@ -3,6 +3,7 @@
  * small function from a schema-valid file to findings, so each is tested on its own.
  */
 import { posix } from 'node:path';
+import { parseDuration } from '../duration.js';
 import type { Finding } from './report.js';
 import type { RawConfig } from './schema.js';
 import { PLACEHOLDERS, shellScriptProblem, unknownPlaceholders } from '../deploy/template.js';
@@ -120,7 +121,28 @@ export const stepTemplates: Rule = (raw) =>
     }),
   );
 
-export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile, branchOrTags, deployOrSteps, stepTemplates];
+/**
+ * Two sources for one password would leave the reader guessing which one is used; a
+ * lease shorter than a second would expire between two renewals on a busy host.
+ */
+export const coordinationSettings: Rule = (raw) => {
+  const c = raw.coordination;
+  if (!c) return [];
+  const findings: Finding[] = [];
+  let password = '';
+  try {
+    password = decodeURIComponent(new URL(c.redis).password);
+  } catch {
+    findings.push({ path: ['coordination', 'redis'], message: 'is not a valid URL (redis://[user:password@]host:port/db)' });
+  }
+  if (password && c.password_file !== undefined)
+    findings.push({ path: ['coordination', 'password_file'], at: 'key', message: 'the redis URL already has a password: keep one of the two (password_file keeps it out of the config)' });
+  if (c.lease !== undefined && (parseDuration(c.lease) ?? 0) < 1000)
+    findings.push({ path: ['coordination', 'lease'], message: 'must be at least 1s (the lease is renewed every third of it while a deploy runs)' });
+  return findings;
+};
+
+export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile, branchOrTags, deployOrSteps, stepTemplates, coordinationSettings];
 
 export function ruleFindings(raw: RawConfig, rules: readonly Rule[] = RULES): Finding[] {
   return rules.flatMap((rule) => rule(raw));

@@ -172,6 +172,23 @@ export const serveSchema = z.strictObject({
   workers: z.number().int().min(1).max(16).optional(),
 });
 
+/** Fleets: hosts of one group take turns through a Redis server (src/coordination/). */
+export const coordinationSchema = z.strictObject({
+  redis: z
+    .string()
+    .regex(/^rediss?:\/\/[^\s]+$/, { message: 'must be a redis:// or rediss:// URL, e.g. redis://10.0.0.5:6379/0' }),
+  group: z.string().regex(TARGET_NAME_PATTERN, { message: 'must match [a-z0-9][a-z0-9._-]* (one name per app and environment)' }),
+  max_in_flight: z.number().int().min(1).max(10_000).optional(),
+  canary: z.boolean().optional(),
+  wait: duration.optional(),
+  lease: duration.optional(),
+  on_unavailable: z.enum(['wait', 'deploy']).optional(),
+  password_file: filePath.optional(),
+  stale_after: duration.optional(),
+});
+
+export const HOST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
 export const configSchema = z.strictObject({
   state_dir: absolutePath.optional(),
   log: logSchema.optional(),
@@ -186,6 +203,8 @@ export const configSchema = z.strictObject({
   heartbeat_url: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
   heartbeat_timeout: duration.optional(),
   serve: serveSchema.optional(),
+  host_id: z.string().regex(HOST_ID_PATTERN, { message: 'must be letters, digits, ".", "_", "-" (at most 128)' }).optional(),
+  coordination: coordinationSchema.optional(),
   targets: z.record(
     z.string().regex(TARGET_NAME_PATTERN, {
       message: 'target names must match [a-z0-9][a-z0-9._-]* (lowercase letters, digits, ".", "_", "-")',

@@ -55,6 +55,21 @@ systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> 
 #   allow: [acme/todo]             # owner/name (or owner/*) allowed to trigger; others get 404
 #   workers: 2                     # cycles run at once from the webhook queue
 
+# Fleets: when many hosts run the same app, they take turns through a Redis server
+# (see "Running a fleet" in the README). Leave this out on a single host.
+# host_id: web-03                  # this host's name in its fleet; default: the host name
+#                                  # (the POLLPRAY_HOST_ID environment variable overrides it)
+# coordination:
+#   redis: redis://10.0.0.5:6379/0 # the group's Redis (or Valkey); credentials here are redacted
+#   password_file: /etc/pollpray/redis.password   # or keep the password out of the URL
+#   group: todo-prod               # hosts with the same group coordinate (one per app and env)
+#   max_in_flight: 2               # hosts of the group deploying at once
+#   canary: false                  # true: this host deploys a commit first; others wait for it
+#   wait: 0s                       # how long a run waits for a slot or a canary before skipping
+#   lease: 30s                     # a slot held by a host killed mid-deploy frees after this
+#   on_unavailable: wait           # Redis unreachable: wait (keep serving), or deploy uncoordinated
+#   stale_after: 15m               # fleet status flags hosts silent for longer than this
+
 # Settings every target inherits unless it sets its own.
 defaults:
   branch: main                     # branch to follow

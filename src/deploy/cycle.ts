@@ -24,6 +24,7 @@ import {
   type HistoryEntry,
   type TargetState,
 } from '../state/store.js';
+import type { FleetGate } from '../coordination/fleet.js';
 import { decide, onHistoryRewrite, type Plan } from './decide.js';
 import { restartAndCheck, rollBackTo } from './go-live.js';
 import { clearFailures, recordFailure } from './policy.js';
@@ -34,6 +35,8 @@ import { strategyFor, type Prepared, type Strategy, type Version } from './strat
 export interface CycleOptions {
   dryRun: boolean;
   force: boolean;
+  /** Fleets: asked before the code is touched; see src/coordination/fleet.ts. */
+  fleet?: FleetGate;
 }
 
 export interface TargetOutcome {
@@ -90,7 +93,7 @@ export async function checkTarget(config: Config, target: Target, options: Cycle
     }
     const cycle = new Cycle(config, target, options, state, workDir, strategy, done);
     const result = await cycle.check();
-    checked = typeof result === 'string' ? { kind: 'pending', cycle, lock, remoteSha: result } : { kind: 'done', outcome: result };
+    checked = typeof result === 'string' ? { kind: 'pending', target, cycle, lock, remoteSha: result } : { kind: 'done', outcome: result };
     return checked;
   } finally {
     if (checked?.kind !== 'pending') await lock.release();
@@ -114,6 +117,7 @@ export async function runCycle(config: Config, target: Target, options: CycleOpt
 
 export interface PendingDeploy {
   kind: 'pending';
+  target: Target;
   cycle: Cycle;
   lock: Lock;
   remoteSha: string;
@@ -197,6 +201,12 @@ export class Cycle {
   }
 
   async deploy(sha: string): Promise<TargetOutcome> {
+    // Fleets: take a slot and pass the canary gate before the code is touched.
+    const turn = await this.options.fleet?.begin(sha, this.state.deployedSha, this.options.force);
+    if (turn && !turn.go) {
+      this.save({ lastCheck: this.now(), remoteSha: sha, lastResult: 'skipped', lastError: turn.error ? turn.detail : null });
+      return this.done({ result: 'skipped', sha, previousSha: this.state.deployedSha, detail: turn.detail, error: turn.error });
+    }
     try {
       const t0 = Date.now();
       const how = await this.strategy.fetch(sha, this.tag);

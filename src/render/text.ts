@@ -4,6 +4,7 @@
  */
 import { FAILED_RESULTS, type RunReport } from '../commands/run.js';
 import type { HistoryReport } from '../commands/history.js';
+import type { FleetStatusReport } from '../commands/fleet-status.js';
 import type { StatusReport } from '../commands/status.js';
 import type { TargetOutcome } from '../deploy/cycle.js';
 import { formatDuration } from '../duration.js';
@@ -29,7 +30,8 @@ export function outcomeLine(o: TargetOutcome, dryRun: boolean): string {
 /** Lines for stderr: only what needs a human, one line each. */
 export function problemLines(report: RunReport): string[] {
   return report.outcomes
-    .filter((o) => FAILED_RESULTS.has(o.result))
+    // A skip that carries an error (fleet: Redis unreachable, commit bad on a canary) needs a human too.
+    .filter((o) => FAILED_RESULTS.has(o.result) || (o.result === 'skipped' && o.error))
     .map((o) => (o.error ? o.error.oneLine() : `${o.target}: ${o.result}: ${o.detail ?? ''}`));
 }
 
@@ -77,5 +79,30 @@ export function historyLines(report: HistoryReport): string[] {
     lines.push(fmt(rows[i] ?? []));
     if (e.error) lines.push(`  ${e.error}`);
   });
+  return lines;
+}
+
+export function fleetStatusLines(report: FleetStatusReport): string[] {
+  const lines: string[] = [`group ${report.group} on ${report.redis} (this host: ${report.host_id})`];
+  for (const t of report.targets) {
+    const busy = t.slots.filter((s) => s !== null);
+    lines.push('', `${t.target}: ${t.hosts.length} host${t.hosts.length === 1 ? '' : 's'}, deploying now: ${busy.length ? busy.join(', ') : 'none'} (max_in_flight ${t.max_in_flight})`);
+    const rows = t.hosts.map((h) => [
+      h.host,
+      h.canary ? 'canary' : '',
+      short(h.commit),
+      h.result ?? '-',
+      formatDuration(h.age_seconds * 1000) + ' ago',
+      h.stale ? 'STALE' : '',
+    ]);
+    const header = ['HOST', 'ROLE', 'COMMIT', 'RESULT', 'REPORTED', ''];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+    lines.push(fmt(header), ...rows.map(fmt));
+    for (const h of t.hosts) {
+      if (h.pending) lines.push(`  ${h.host}: holding ${short(h.pending.commit)}: ${h.pending.reason}`);
+      else if (h.error) lines.push(`  ${h.host}: ${h.error}`);
+    }
+  }
   return lines;
 }

@@ -44,7 +44,7 @@ describe('init', () => {
 
 describe('the starter config', () => {
   /** Every key the schema knows, with the object path it belongs to. */
-  const objects: (string | number)[][] = [[], ['log'], ['defaults'], ['serve'], ['targets', 'x'], ['targets', 'x', 'ssh'], ['targets', 'x', 'health'], ['targets', 'x', 'verify'], ['notify', 0]];
+  const objects: (string | number)[][] = [[], ['log'], ['defaults'], ['serve'], ['coordination'], ['targets', 'x'], ['targets', 'x', 'ssh'], ['targets', 'x', 'health'], ['targets', 'x', 'verify'], ['notify', 0]];
   const keys = [...new Set(objects.flatMap((path) => knownKeysAt(configSchema, path)))];
 
   it.each(keys)('explains the key %s (present, possibly commented out)', (key) => {

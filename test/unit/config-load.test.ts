@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { HostFacts } from '../../src/config/normalise.js';
 import { ConfigError } from '../../src/errors.js';
 
-const host: HostFacts = { uid: 1000, home: '/home/deploy' };
+const host: HostFacts = { uid: 1000, home: '/home/deploy', hostname: 'web-01' };
 
 function configFile(yaml: string, mode = 0o640): string {
   const dir = mkdtempSync(join(tmpdir(), 'pollpray-load-'));
@@ -198,6 +198,8 @@ targets:
       splayMs: 30_000,
       schedule: '*/10 * * * *',
       systemctl: '/usr/bin/systemctl',
+      hostId: 'web-01',
+      coordination: undefined,
       targets: [
         {
           name: 'todo',

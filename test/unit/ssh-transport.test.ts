@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalise, type Target } from '../../src/config/normalise.js';
 import { splitByConnection } from '../../src/commands/run.js';
-import { splayDelayMs } from '../../src/deploy/splay.js';
 import { classifyTransport, explain } from '../../src/git/errors.js';
 import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG } from '../../src/git/host-keys.js';
 import { controlPath, MAX_CONTROL_PATH } from '../../src/git/multiplex.js';
@@ -166,17 +165,5 @@ describe('connection sharing', () => {
     const { leaders, followers } = splitByConnection(targets);
     expect(leaders.map((t) => t.name)).toEqual(['a', 'c', 'd', 'e']);
     expect(followers.map((t) => t.name)).toEqual(['b']);
-  });
-});
-
-describe('splay', () => {
-  it('is a fixed share of splay per host, different across hosts', () => {
-    expect(splayDelayMs('web-01', 0)).toBe(0);
-    const a = splayDelayMs('web-01', 60_000);
-    expect(splayDelayMs('web-01', 60_000)).toBe(a);
-    expect(a).toBeGreaterThanOrEqual(0);
-    expect(a).toBeLessThan(60_000);
-    const spread = new Set(Array.from({ length: 20 }, (_, i) => Math.floor(splayDelayMs(`web-${i}`, 60_000) / 6000)));
-    expect(spread.size).toBeGreaterThan(4);
   });
 });
