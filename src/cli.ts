@@ -5,31 +5,45 @@
 import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { locateConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/normalise.js';
-import { cron, type CronAction } from './commands/cron.js';
-import { daemon } from './commands/daemon.js';
-import { demo } from './commands/demo.js';
-import { history } from './commands/history.js';
-import { setPaused } from './commands/pause.js';
-import { rollback } from './commands/rollback.js';
-import { doctor } from './commands/doctor.js';
-import { currentUserName, sudoers } from './commands/sudoers.js';
-import { fleetStatus } from './commands/fleet-status.js';
-import { init } from './commands/init.js';
-import { run, runFailed } from './commands/run.js';
-import { configJsonSchema } from './commands/schema.js';
-import { serve } from './commands/serve.js';
-import { status } from './commands/status.js';
-import { testSsh } from './commands/test-ssh.js';
-import { trustHost } from './commands/trust-host.js';
-import { validate } from './commands/validate.js';
+import type { CronAction } from './commands/cron.js';
 import { EXIT, UsageError, type ExitCode } from './errors.js';
 import { parseDuration } from './duration.js';
-import { doctorLines } from './render/doctor.js';
 import { ask, out, problem, stdinIsTty, stdoutIsTty } from './log/console.js';
-import { checkLine } from './render/checks.js';
-import { fleetStatusLines, historyLines, outcomeLine, problemLines, statusLines } from './render/text.js';
+
+
+/**
+ * Commands and what they need (zod, yaml, winston, execa, the Redis client) load only
+ * when a command actually runs: `pollpray --version` and `--help` stay fast, which a
+ * cron line or a shell completion notices. The preAction hook fills `m` first.
+ */
+async function loadModules() {
+  const parts = await Promise.all([
+    import('./config/load.js'),
+    import('./commands/cron.js'),
+    import('./commands/daemon.js'),
+    import('./commands/demo.js'),
+    import('./commands/history.js'),
+    import('./commands/pause.js'),
+    import('./commands/rollback.js'),
+    import('./commands/doctor.js'),
+    import('./commands/sudoers.js'),
+    import('./commands/fleet-status.js'),
+    import('./commands/init.js'),
+    import('./commands/run.js'),
+    import('./commands/schema.js'),
+    import('./commands/serve.js'),
+    import('./commands/status.js'),
+    import('./commands/test-ssh.js'),
+    import('./commands/trust-host.js'),
+    import('./commands/validate.js'),
+    import('./render/doctor.js'),
+    import('./render/checks.js'),
+    import('./render/text.js'),
+  ]);
+  return Object.assign({}, ...parts) as typeof import('./config/load.js') & typeof import('./commands/cron.js') & typeof import('./commands/daemon.js') & typeof import('./commands/demo.js') & typeof import('./commands/history.js') & typeof import('./commands/pause.js') & typeof import('./commands/rollback.js') & typeof import('./commands/doctor.js') & typeof import('./commands/sudoers.js') & typeof import('./commands/fleet-status.js') & typeof import('./commands/init.js') & typeof import('./commands/run.js') & typeof import('./commands/schema.js') & typeof import('./commands/serve.js') & typeof import('./commands/status.js') & typeof import('./commands/test-ssh.js') & typeof import('./commands/trust-host.js') & typeof import('./commands/validate.js') & typeof import('./render/doctor.js') & typeof import('./render/checks.js') & typeof import('./render/text.js');
+}
+let m: Awaited<ReturnType<typeof loadModules>>;
 
 export const VERSION = '0.1.0';
 
@@ -39,11 +53,11 @@ interface GlobalOptions {
 
 function configFileFrom(cmd: Command): string {
   const { config } = cmd.optsWithGlobals<GlobalOptions>();
-  return locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() });
+  return m.locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() });
 }
 
 function configFrom(cmd: Command): Config {
-  return loadConfig(configFileFrom(cmd));
+  return m.loadConfig(configFileFrom(cmd));
 }
 
 export function buildCli(setExit: (code: ExitCode) => void): Command {
@@ -53,7 +67,10 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .addOption(new Option('-c, --config <file>', 'config file (default: $POLLPRAY_CONFIG, ./pollpray.yaml, ~/.config/pollpray/config.yaml, /etc/pollpray/config.yaml)'))
     .showHelpAfterError('(run pollpray --help for usage)')
     .configureOutput({ outputError: (text) => problem(text.replace(/^error: /, '').trim()) })
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', async () => {
+      m ??= await loadModules();
+    });
 
   program
     .command('run')
@@ -65,12 +82,12 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .action(async (targets: string[], opts: { dryRun?: boolean; force?: boolean; splay: boolean }, cmd: Command) => {
       // splay spreads a fleet's cron runs; a person at a terminal should not wait for it.
       const splay = opts.splay && !stdoutIsTty() && !stdinIsTty();
-      const report = await run({ config: configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force, splay });
+      const report = await m.run({ config: configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force, splay });
       // Cron mails whatever a job prints: on a non-TTY a healthy run is silent.
-      if (stdoutIsTty() || report.dryRun) for (const o of report.outcomes) out(outcomeLine(o, report.dryRun));
-      else for (const line of problemLines(report)) problem(line);
-      if (stdoutIsTty()) for (const line of problemLines(report)) problem(line);
-      setExit(runFailed(report) ? EXIT.failed : EXIT.ok);
+      if (stdoutIsTty() || report.dryRun) for (const o of report.outcomes) out(m.outcomeLine(o, report.dryRun));
+      else for (const line of m.problemLines(report)) problem(line);
+      if (stdoutIsTty()) for (const line of m.problemLines(report)) problem(line);
+      setExit(m.runFailed(report) ? EXIT.failed : EXIT.ok);
     });
 
   program
@@ -79,9 +96,9 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output (stable; see README)')
     .action((targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = status(configFrom(cmd), targets);
+      const report = m.status(configFrom(cmd), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const line of statusLines(report)) out(line);
+      else for (const line of m.statusLines(report)) out(line);
     });
 
   program
@@ -91,9 +108,9 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('--json', 'machine-readable output (stable; see README)')
     .option('-n, --limit <count>', 'only the last <count> entries', (v) => Number.parseInt(v, 10))
     .action((target: string | undefined, opts: { json?: boolean; limit?: number }, cmd: Command) => {
-      const report = history(configFrom(cmd), target ? [target] : [], opts.limit);
+      const report = m.history(configFrom(cmd), target ? [target] : [], opts.limit);
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const line of historyLines(report)) out(line);
+      else for (const line of m.historyLines(report)) out(line);
     });
 
   program
@@ -102,7 +119,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('<target>', 'target name')
     .argument('[commit|release]', 'a commit (7+ hex digits) or release name (default: the previous deploy)')
     .action(async (target: string, to: string | undefined, _opts: unknown, cmd: Command) => {
-      const r = await rollback({ config: configFrom(cmd), target, to });
+      const r = await m.rollback({ config: configFrom(cmd), target, to });
       out(`${r.target}: rolled back to ${r.to.slice(0, 12)}${r.release ? ` (release ${r.release})` : ''} from ${r.from ? r.from.slice(0, 12) : 'none'}; paused until pollpray resume ${r.target}`);
     });
 
@@ -111,7 +128,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('stop deploying a target until resume (run --force still deploys)')
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
-      const r = await setPaused({ config: configFrom(cmd), target, paused: true });
+      const r = await m.setPaused({ config: configFrom(cmd), target, paused: true });
       out(`${r.target}: ${r.changed ? 'paused' : 'was already paused'}`);
     });
 
@@ -120,7 +137,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('deploy a paused target again from the next run on')
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
-      const r = await setPaused({ config: configFrom(cmd), target, paused: false });
+      const r = await m.setPaused({ config: configFrom(cmd), target, paused: false });
       out(`${r.target}: ${r.changed ? 'resumed: the next run deploys the branch head' : 'was not paused'}`);
     });
 
@@ -130,9 +147,9 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = await testSsh({ config: configFrom(cmd), targets });
+      const report = await m.testSsh({ config: configFrom(cmd), targets });
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const t of report.targets) for (const check of t.checks) out(checkLine(t.target, check));
+      else for (const t of report.targets) for (const check of t.checks) out(m.checkLine(t.target, check));
       setExit(report.ok ? EXIT.ok : EXIT.failed);
     });
 
@@ -146,7 +163,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('--known-hosts <file>', 'write here instead of the known_hosts of the targets on this host')
     .action(async (host: string, opts: { yes?: boolean; fingerprint?: string; replace?: boolean; knownHosts?: string }, cmd: Command) => {
       const config = opts.knownHosts ? undefined : configFrom(cmd);
-      const report = await trustHost({
+      const report = await m.trustHost({
         host,
         config,
         knownHosts: opts.knownHosts,
@@ -174,7 +191,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('optional webhook accelerator: a verified push queues an immediate cycle of its targets')
     .option('--listen <host:port>', 'address to listen on (default: serve.listen, else 127.0.0.1:9876)')
     .action(async (opts: { listen?: string }, cmd: Command) => {
-      await serve({ config: configFrom(cmd), listen: opts.listen, onListening: (url) => out(`pollpray serve: listening on ${url}`) });
+      await m.serve({ config: configFrom(cmd), listen: opts.listen, onListening: (url) => out(`pollpray serve: listening on ${url}`) });
     });
 
   program
@@ -185,9 +202,9 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output (stable; see README)')
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = await fleetStatus(configFrom(cmd), targets);
+      const report = await m.fleetStatus(configFrom(cmd), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const line of fleetStatusLines(report)) out(line);
+      else for (const line of m.fleetStatusLines(report)) out(line);
     });
 
   program
@@ -195,7 +212,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('check the config file and report every problem with its line')
     .action(async (_opts: unknown, cmd: Command) => {
       const { config } = cmd.optsWithGlobals<GlobalOptions>();
-      const result = await validate({ config, cwd: process.cwd(), env: process.env, home: homedir() });
+      const result = await m.validate({ config, cwd: process.cwd(), env: process.env, home: homedir() });
       out(`${result.file}: ok (${result.targets.length} target${result.targets.length === 1 ? '' : 's'}: ${result.targets.join(', ')})`);
     });
 
@@ -204,23 +221,23 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('write a commented starter config (never overwrites)')
     .argument('[file]', 'where to write it', 'pollpray.yaml')
     .action(async (file: string) => {
-      const result = await init({ path: file });
+      const result = await m.init({ path: file });
       out(`wrote ${result.path}: edit the target, then run pollpray validate`);
     });
 
   program
     .command('schema')
     .description('print the config JSON Schema (for editor completion)')
-    .action(() => out(JSON.stringify(configJsonSchema(), null, 2)));
+    .action(() => out(JSON.stringify(m.configJsonSchema(), null, 2)));
 
   program
     .command('doctor')
     .description('check this host and the config for everything an unattended run needs; every problem with its fix')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const report = await doctor({ loadConfig: () => configFrom(cmd), uid: process.getuid?.() ?? 1000, user: currentUserName() });
+      const report = await m.doctor({ loadConfig: () => configFrom(cmd), uid: process.getuid?.() ?? 1000, user: m.currentUserName() });
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const line of doctorLines(report)) out(line);
+      else for (const line of m.doctorLines(report)) out(line);
       setExit(report.failed ? EXIT.failed : EXIT.ok);
     });
 
@@ -232,14 +249,14 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('--install', 'write /etc/sudoers.d/pollpray atomically, mode 0440 (root only)')
     .addOption(new Option('--destination <file>', 'where --install writes (tests)').hideHelp())
     .action(async (opts: { user?: string; group?: string; install?: boolean; destination?: string }, cmd: Command) => {
-      const result = await sudoers({
+      const result = await m.sudoers({
         config: configFrom(cmd),
         user: opts.user,
         group: opts.group,
         install: !!opts.install,
         destination: opts.destination,
         uid: process.getuid?.() ?? 1000,
-        currentUser: currentUserName(),
+        currentUser: m.currentUserName(),
         sudoUser: process.env.SUDO_USER,
       });
       if (result.installed) out(`installed ${result.installed} (mode 0440, checked with visudo -cf):`);
@@ -255,7 +272,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
       if (!['print', 'install', 'remove'].includes(action)) {
         throw new UsageError(`unknown cron action "${action}"`, { hint: 'use pollpray cron print, install or remove' });
       }
-      const result = await cron({
+      const result = await m.cron({
         config: configFrom(cmd),
         action: action as CronAction,
         every: opts.every,
@@ -276,16 +293,16 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
       const graceMs = parseDuration(opts.grace);
       if (graceMs === undefined) throw new UsageError(`--grace ${opts.grace} is not a duration`, { hint: 'e.g. --grace 10m' });
       const file = configFileFrom(cmd);
-      const result = await daemon({
-        config: loadConfig(file),
+      const result = await m.daemon({
+        config: m.loadConfig(file),
         // Reload re-reads the file the daemon started with: a changed cwd or env must not switch configs.
-        reload: () => loadConfig(file),
+        reload: () => m.loadConfig(file),
         graceMs,
         runNow: !!opts.runNow,
         say: out,
         complain: problem,
         onReport: (report) => {
-          for (const line of problemLines(report)) problem(line);
+          for (const line of m.problemLines(report)) problem(line);
         },
       });
       setExit(result.cutShort ? EXIT.failed : EXIT.ok);
@@ -296,17 +313,17 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('show a full deploy cycle on local temp repos (no network, no root)')
     .option('--keep', 'keep the demo directory to look around')
     .action(async (opts: { keep?: boolean }) => {
-      const result = await demo({
+      const result = await m.demo({
         keep: !!opts.keep,
         show: (step) => {
           if (step.kind === 'say') out(`\n# ${step.text}`);
           if (step.kind === 'run') {
             out(`\n$ ${step.title}`);
-            for (const o of step.report.outcomes) out(`  ${outcomeLine(o, false)}`);
+            for (const o of step.report.outcomes) out(`  ${m.outcomeLine(o, false)}`);
           }
           if (step.kind === 'status') {
             out('\n$ pollpray status');
-            for (const line of statusLines(step.report)) out(`  ${line}`);
+            for (const line of m.statusLines(step.report)) out(`  ${line}`);
           }
         },
       });

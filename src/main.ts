@@ -5,8 +5,8 @@
 import { CommanderError } from 'commander';
 import { buildCli } from './cli.js';
 import { EXIT, PollprayError, errorMessage, type ExitCode } from './errors.js';
-import { killAllChildren } from './exec/run.js';
-import { closeLogging, log } from './log/logger.js';
+import { killAllChildren } from './exec/groups.js';
+import { flushLogs, logFatal } from './log/exit-hooks.js';
 import { problem } from './log/console.js';
 import { handleSignals } from './signals.js';
 
@@ -24,11 +24,11 @@ async function main(argv: string[]): Promise<ExitCode> {
     }
     if (err instanceof PollprayError) {
       for (const line of err.lines()) problem(line);
-      log.error(err.oneLine());
+      logFatal(err.oneLine());
       return err.exitCode;
     }
     problem(`internal error: ${errorMessage(err)} (fix: this is a bug in pollpray; please report it)`);
-    log.error(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    logFatal(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     return EXIT.failed;
   }
 }
@@ -41,5 +41,5 @@ handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
 });
 
 const code = await main(process.argv);
-await closeLogging();
+await flushLogs();
 process.exit(code);

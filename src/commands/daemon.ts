@@ -12,7 +12,7 @@
 import { createTask, validate as validCron, type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/normalise.js';
 import { errorMessage, PollprayError } from '../errors.js';
-import { killAllChildren } from '../exec/run.js';
+import { killAllChildren } from '../exec/groups.js';
 import { configureLogging, log } from '../log/logger.js';
 import { formatDuration } from '../duration.js';
 import { handleSignals, type Signal } from '../signals.js';

@@ -8,6 +8,7 @@ import { errorMessage, PollprayError } from '../errors.js';
 import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
 import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, runningUser, scheduled } from '../doctor/checks.js';
 import { knownHosts } from '../doctor/known-hosts-check.js';
+import { sshReachability } from '../doctor/ssh-check.js';
 import { sudoRules } from '../doctor/sudo-check.js';
 
 /** Checks that need no config, in the order shown. */
@@ -18,7 +19,7 @@ export const CONFIG_CHECKS: readonly Check[] = [
   directories,
   keyPermissions,
   knownHosts,
-  // SSH reachability (issue 4, test-ssh) belongs here: after keys and known_hosts, before the deploy side.
+  sshReachability,
   deployScripts,
   sudoRules,
   diskSpace,

@@ -6,8 +6,9 @@
  * A different key already pinned for the host is a changed host key: refused unless
  * --replace, which drops the old key of that type.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
 import { defaultKnownHosts, type Config } from '../config/normalise.js';
 import { SshError, UsageError } from '../errors.js';
 import { run } from '../exec/run.js';
@@ -132,6 +133,7 @@ export async function trustHost(options: TrustHostOptions): Promise<TrustHostRep
     const fresh = trusted.filter((t) => !present.has(t.line));
     if (fresh.length > 0 || conflicts.length > 0) {
       const body = kept.join('\n').replace(/\n*$/, '');
+      mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
       writeFileAtomic(file, `${body ? `${body}\n` : ''}${fresh.map((t) => `${t.line}\n`).join('')}`, 0o644);
     }
     return { file, added: fresh.length, replaced: conflicts.length, alreadyPinned: trusted.length - fresh.length };

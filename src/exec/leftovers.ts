@@ -7,7 +7,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../log/logger.js';
-import { killGroup } from './run.js';
+import { killGroup } from './groups.js';
 
 interface Record {
   pgid: number;

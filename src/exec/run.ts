@@ -5,6 +5,7 @@
  * orphan keeps a pipe (or a lock) open after pollpray moved on.
  */
 import { execa } from 'execa';
+import { killGroup, trackGroup, untrackGroup } from './groups.js';
 import { createInterface } from 'node:readline';
 import { formatDuration } from '../duration.js';
 import { log } from '../log/logger.js';
@@ -45,37 +46,6 @@ export interface RunResult {
   spawnError?: string;
 }
 
-const activeGroups = new Set<number>();
-
-/** Kill every process group this process started (used on SIGINT/SIGTERM of pollpray). */
-export function killAllChildren(signal: NodeJS.Signals = 'SIGTERM'): void {
-  for (const pgid of activeGroups) signalGroup(pgid, signal);
-}
-
-export function hasActiveChildren(): boolean {
-  return activeGroups.size > 0;
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false; // ESRCH: the group is gone
-  }
-}
-
-function groupAlive(pgid: number): boolean {
-  return signalGroup(pgid, 0 as unknown as NodeJS.Signals);
-}
-
-export async function killGroup(pgid: number, graceMs: number): Promise<void> {
-  if (!signalGroup(pgid, 'SIGTERM')) return;
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && groupAlive(pgid)) await new Promise((r) => setTimeout(r, 25));
-  signalGroup(pgid, 'SIGKILL');
-}
-
 function keepTail(buffer: string, chunk: string, max: number): string {
   const next = buffer + chunk;
   return next.length > max ? next.slice(next.length - max) : next;
@@ -107,7 +77,7 @@ export async function run(argv: string[], options: RunOptions): Promise<RunResul
 
   const pgid = child.pid;
   if (pgid !== undefined) {
-    activeGroups.add(pgid);
+    trackGroup(pgid);
     options.onSpawn?.(pgid);
   }
   let stdout = '';
@@ -141,7 +111,7 @@ export async function run(argv: string[], options: RunOptions): Promise<RunResul
   const result = await child;
   await streamsDone;
   clearTimeout(timer);
-  if (pgid !== undefined) activeGroups.delete(pgid);
+  if (pgid !== undefined) untrackGroup(pgid);
   const durationMs = Date.now() - started;
   const spawnError =
     result.exitCode === undefined && result.failed && !timedOut && !result.signal

@@ -11,6 +11,7 @@ import DailyRotateFile from 'winston-daily-rotate-file';
 import { EnvironmentError } from '../errors.js';
 import type { LogSettings } from '../config/normalise.js';
 import { redact, redactDeep } from './redact.js';
+import { registerLogExitHooks } from './exit-hooks.js';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 export interface LogFields {
@@ -134,3 +135,5 @@ export const log = {
   info: (message: string, fields?: LogFields) => write('info', message, fields),
   debug: (message: string, fields?: LogFields) => write('debug', message, fields),
 };
+
+registerLogExitHooks({ flush: closeLogging, fatal: (line) => log.error(line) });

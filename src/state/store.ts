@@ -177,7 +177,6 @@ export function ensureStateDir(stateDir: string, target: string): string {
  */
 export function writeFileAtomic(file: string, content: string, mode = 0o640): void {
   const dir = dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o750 });
   const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}`);
   const fd = openSync(tmp, 'w', mode);
   try {
