@@ -28,6 +28,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { fsyncPath } from '../state/store.js';
 
 export const MARKER = '.pollpray-release';
 
@@ -64,15 +65,6 @@ export function writeMarker(dir: string, sha: string, now: Date): void {
   writeFileSync(file, `${JSON.stringify({ sha, completed: now.toISOString() } satisfies ReleaseMarker)}\n`);
   fsyncPath(file);
   fsyncPath(dir);
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The release name `current` points at, or null when there is no current link. */

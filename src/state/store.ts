@@ -146,8 +146,9 @@ export function readState(
   return { state: emptyState(target, branch), movedAside: aside };
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** fsync of a file or directory: after a rename, the directory's fsync makes it durable. */
+export function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
   } finally {
@@ -186,7 +187,7 @@ export function writeFileAtomic(file: string, content: string, mode = 0o640): vo
     closeSync(fd);
   }
   renameSync(tmp, file);
-  fsyncDir(dir);
+  fsyncPath(dir);
 }
 
 export function writeState(stateDir: string, state: TargetState): void {

@@ -7,9 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { onTestFinishedIfInTest } from './origin.js';
 import { findBinary } from './require-env.js';
+import { freePort } from './sshd.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -21,16 +22,6 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Sends one inline command and returns the raw reply, e.g. `command('DBSIZE')`. */
   command(line: string): Promise<string>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 const running = new Set<ChildProcess>();
