@@ -8,7 +8,10 @@ import { selectTargets } from './select.js';
 export interface TargetStatus {
   target: string;
   repo: string;
-  branch: string;
+  /** The branch followed; null for a target that tracks tags. */
+  branch: string | null;
+  /** The tag pattern or version range followed, or null for a branch target. */
+  tags: string | null;
   path: string;
   strategy: string;
   deployed_commit: string | null;
@@ -47,7 +50,8 @@ export function status(config: Config, names: string[] = [], now: Date = new Dat
       return {
         target: t.name,
         repo: t.repo,
-        branch: t.branch,
+        branch: t.tags ? null : t.branch,
+        tags: t.tags ?? null,
         path: t.path,
         strategy: t.strategy,
         deployed_commit: state.deployedSha,

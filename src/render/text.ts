@@ -38,18 +38,19 @@ export function problemLines(report: RunReport): string[] {
 export function statusLines(report: StatusReport): string[] {
   const rows = report.targets.map((t) => [
     t.target,
-    t.branch,
+    t.branch ?? `tags ${t.tags}`,
     short(t.deployed_commit),
     t.last_result ?? 'never run',
     t.last_check ? t.last_check.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
     t.paused ? 'paused' : t.quarantined ? 'quarantined' : '',
   ]);
-  const header = ['TARGET', 'BRANCH', 'DEPLOYED', 'LAST RESULT', 'LAST CHECK', ''];
+  const header = ['TARGET', 'FOLLOWS', 'DEPLOYED', 'LAST RESULT', 'LAST CHECK', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   const lines = [fmt(header), ...rows.map(fmt)];
   for (const t of report.targets) {
-    if (t.last_error) lines.push(`  ${t.target}: last error: ${t.last_error}`);
+    // Errors are recorded as "<target>: <message> (fix: …)"; show the target once.
+    if (t.last_error) lines.push(`  ${t.target}: last error: ${t.last_error.replace(`${t.target}: `, '')}`);
     if (t.paused && t.paused_reason) lines.push(`  ${t.target}: paused: ${t.paused_reason}`);
     if (t.quarantined) {
       lines.push(`  ${t.target}: commit ${short(t.remote_commit)} quarantined after ${t.failed_attempts} failed attempts; waiting for a new commit (or pollpray run --force ${t.target})`);

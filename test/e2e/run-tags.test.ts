@@ -35,6 +35,8 @@ describe('pollpray run, tag tracking', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(headOf(path)).toBe(v110);
     expect(world.state('prod')).toMatchObject({ deployedSha: v110, lastResult: 'deployed' });
+    const status = await world.cli(['status', '--json']);
+    expect(JSON.parse(status.stdout).targets[0]).toMatchObject({ target: 'prod', branch: null, tags: '>=1.0.0 <2', deployed_commit: v110 });
 
     const v111 = await origin.commit({ 'app.txt': '1.11\n' }, 'One eleven');
     await tag(origin, 'v1.11.0', v111, true);
