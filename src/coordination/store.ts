@@ -5,7 +5,7 @@
  * deadline, so a hung Redis can never hang a cron run.
  */
 import { readFileSync } from 'node:fs';
-import { createClient } from '@redis/client';
+import type { createClient as CreateClient } from '@redis/client';
 import type { CoordinationSettings } from '../config/normalise.js';
 import { CoordinationError, errorMessage } from '../errors.js';
 import { log } from '../log/logger.js';
@@ -70,7 +70,11 @@ export function readRedisPassword(settings: CoordinationSettings): string | unde
   return password;
 }
 
+// Loaded on first connect only: a host without `coordination` never pays for the client.
+let createClient: typeof CreateClient | undefined;
+
 function makeClient(url: string, password: string | undefined, connectTimeoutMs: number, reconnect: () => boolean) {
+  if (!createClient) throw new Error('makeClient before loadRedisClient');
   return createClient({
     url,
     ...(password === undefined ? {} : { password }),
@@ -95,6 +99,7 @@ export class FleetStore {
 
   /** Connects once, without retrying: an unreachable Redis is reported at once. */
   static async connect(settings: CoordinationSettings, connectTimeoutMs = 3000): Promise<FleetStore> {
+    createClient ??= (await import('@redis/client')).createClient;
     const password = readRedisPassword(settings);
     const label = redisLabel(settings.redis);
     let connected = false;
