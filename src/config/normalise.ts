@@ -117,6 +117,8 @@ export interface CoordinationSettings {
   onUnavailable: 'wait' | 'deploy';
   passwordFile?: string;
   staleAfterMs: number;
+  /** Followers wait for a canary's verdict even before any canary has registered. */
+  requireCanary: boolean;
 }
 
 export interface Config {
@@ -270,6 +272,7 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
       onUnavailable: raw.coordination.on_unavailable ?? 'wait',
       passwordFile: rel(raw.coordination.password_file),
       staleAfterMs: ms(raw.coordination.stale_after, '15m'),
+      requireCanary: raw.coordination.require_canary ?? false,
     },
     targets: Object.entries(raw.targets).map(([name, t]) => target(name, t)),
     secretEnv: raw.secret_env ?? [],

@@ -185,6 +185,7 @@ export const coordinationSchema = z.strictObject({
   on_unavailable: z.enum(['wait', 'deploy']).optional(),
   password_file: filePath.optional(),
   stale_after: duration.optional(),
+  require_canary: z.boolean().optional(),
 });
 
 export const HOST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -69,6 +69,8 @@ systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> 
 #   lease: 30s                     # a slot held by a host killed mid-deploy frees after this
 #   on_unavailable: wait           # Redis unreachable: wait (keep serving), or deploy uncoordinated
 #   stale_after: 15m               # fleet status flags hosts silent for longer than this
+#   require_canary: false          # true on followers: never deploy a commit no canary reported healthy,
+#                                  # even before any canary host has run (a brand-new group)
 
 # Settings every target inherits unless it sets its own.
 defaults:

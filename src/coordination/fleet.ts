@@ -83,7 +83,7 @@ export class FleetTurn implements FleetGate {
         const decision = gate({
           sha,
           canary: s.canary,
-          groupHasCanary: s.canary || (await store.hasCanary(this.target.name)),
+          groupHasCanary: s.canary || s.requireCanary || (await store.hasCanary(this.target.name)),
           verdict: await store.verdict(this.target.name, sha),
           force,
         });

@@ -172,6 +172,21 @@ describe.skipIf(requireBinary('redis-server', 'redis-server'))('a fleet coordina
     for (const h of fleet.hosts) expect(h.state()).toMatchObject({ deployedSha: fixed });
   });
 
+  it('with require_canary, a follower of a brand-new group waits for the canary\'s first healthy verdict', async () => {
+    const origin = await makeOrigin();
+    const fleet = makeFleet(origin, { canaries: 1, followers: 1, coordination: { require_canary: true } });
+    const [canary, follower] = fleet.hosts;
+    // The follower's cron fires first: no canary has ever run in this group.
+    const early = await follower!.run();
+    expect(early.exitCode, early.stderr).toBe(0);
+    expect(follower!.state()).toMatchObject({ deployedSha: null, lastResult: 'skipped' });
+    expect(fleet.events()).toEqual([]);
+    expect((await canary!.run()).exitCode).toBe(0);
+    expect((await follower!.run()).exitCode).toBe(0);
+    expect(follower!.state()).toMatchObject({ deployedSha: await origin.head(), lastResult: 'deployed' });
+    expect(fleet.events().filter((e) => e.kind === 'start').map((e) => e.host)).toEqual(['c1', 'f1']);
+  });
+
   it('a host killed with SIGKILL mid-deploy frees its slot when the lease expires', async () => {
     const origin = await makeOrigin();
     const fleet = makeFleet(origin, {
