@@ -42,6 +42,7 @@ describe('coordination config', () => {
       onUnavailable: 'wait',
       passwordFile: undefined,
       staleAfterMs: 900_000,
+      requireCanary: false,
     });
   });
 
