@@ -11,53 +11,32 @@ import { EXIT, UsageError, type ExitCode } from './errors.js';
 import { parseDuration } from './duration.js';
 import { ask, out, problem, stdinIsTty, stdoutIsTty } from './log/console.js';
 
-
-/**
- * Commands and what they need (zod, yaml, winston, execa, the Redis client) load only
- * when a command actually runs: `pollpray --version` and `--help` stay fast, which a
- * cron line or a shell completion notices. The preAction hook fills `m` first.
- */
-async function loadModules() {
-  const parts = await Promise.all([
-    import('./config/load.js'),
-    import('./commands/cron.js'),
-    import('./commands/daemon.js'),
-    import('./commands/demo.js'),
-    import('./commands/history.js'),
-    import('./commands/pause.js'),
-    import('./commands/rollback.js'),
-    import('./commands/doctor.js'),
-    import('./commands/sudoers.js'),
-    import('./commands/fleet-status.js'),
-    import('./commands/init.js'),
-    import('./commands/run.js'),
-    import('./commands/schema.js'),
-    import('./commands/serve.js'),
-    import('./commands/status.js'),
-    import('./commands/test-ssh.js'),
-    import('./commands/trust-host.js'),
-    import('./commands/validate.js'),
-    import('./render/doctor.js'),
-    import('./render/checks.js'),
-    import('./render/text.js'),
-  ]);
-  return Object.assign({}, ...parts) as typeof import('./config/load.js') & typeof import('./commands/cron.js') & typeof import('./commands/daemon.js') & typeof import('./commands/demo.js') & typeof import('./commands/history.js') & typeof import('./commands/pause.js') & typeof import('./commands/rollback.js') & typeof import('./commands/doctor.js') & typeof import('./commands/sudoers.js') & typeof import('./commands/fleet-status.js') & typeof import('./commands/init.js') & typeof import('./commands/run.js') & typeof import('./commands/schema.js') & typeof import('./commands/serve.js') & typeof import('./commands/status.js') & typeof import('./commands/test-ssh.js') & typeof import('./commands/trust-host.js') & typeof import('./commands/validate.js') & typeof import('./render/doctor.js') & typeof import('./render/checks.js') & typeof import('./render/text.js');
-}
-let m: Awaited<ReturnType<typeof loadModules>>;
-
 export const VERSION = '0.1.0';
 
 interface GlobalOptions {
   config?: string;
 }
 
-function configFileFrom(cmd: Command): string {
+/**
+ * Commands, and what they need (zod, yaml, winston, execa), are imported inside their
+ * actions: `pollpray --version` and `--help` load none of them, and each command only
+ * what it uses.
+ */
+async function configFileFrom(cmd: Command): Promise<string> {
+  const { locateConfig } = await import('./config/load.js');
   const { config } = cmd.optsWithGlobals<GlobalOptions>();
-  return m.locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() });
+  return locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() });
 }
 
-function configFrom(cmd: Command): Config {
-  return m.loadConfig(configFileFrom(cmd));
+/** Loads the config when called: doctor reports a config that does not load as one of its checks. */
+async function configLoader(cmd: Command): Promise<() => Config> {
+  const { loadConfig, locateConfig } = await import('./config/load.js');
+  const { config } = cmd.optsWithGlobals<GlobalOptions>();
+  return () => loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() }));
+}
+
+async function configFrom(cmd: Command): Promise<Config> {
+  return (await configLoader(cmd))();
 }
 
 export function buildCli(setExit: (code: ExitCode) => void): Command {
@@ -67,10 +46,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .addOption(new Option('-c, --config <file>', 'config file (default: $POLLPRAY_CONFIG, ./pollpray.yaml, ~/.config/pollpray/config.yaml, /etc/pollpray/config.yaml)'))
     .showHelpAfterError('(run pollpray --help for usage)')
     .configureOutput({ outputError: (text) => problem(text.replace(/^error: /, '').trim()) })
-    .exitOverride()
-    .hook('preAction', async () => {
-      m ??= await loadModules();
-    });
+    .exitOverride();
 
   program
     .command('run')
@@ -80,14 +56,16 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('-f, --force', 'redeploy the current head even when it is already deployed')
     .option('--no-splay', 'start at once, without the per-host splay delay (already off on a terminal)')
     .action(async (targets: string[], opts: { dryRun?: boolean; force?: boolean; splay: boolean }, cmd: Command) => {
+      const { outcomeLine, problemLines } = await import('./render/text.js');
+      const { run, runFailed } = await import('./commands/run.js');
       // splay spreads a fleet's cron runs; a person at a terminal should not wait for it.
       const splay = opts.splay && !stdoutIsTty() && !stdinIsTty();
-      const report = await m.run({ config: configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force, splay });
+      const report = await run({ config: await configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force, splay });
       // Cron mails whatever a job prints: on a non-TTY a healthy run is silent.
-      if (stdoutIsTty() || report.dryRun) for (const o of report.outcomes) out(m.outcomeLine(o, report.dryRun));
-      else for (const line of m.problemLines(report)) problem(line);
-      if (stdoutIsTty()) for (const line of m.problemLines(report)) problem(line);
-      setExit(m.runFailed(report) ? EXIT.failed : EXIT.ok);
+      if (stdoutIsTty() || report.dryRun) for (const o of report.outcomes) out(outcomeLine(o, report.dryRun));
+      else for (const line of problemLines(report)) problem(line);
+      if (stdoutIsTty()) for (const line of problemLines(report)) problem(line);
+      setExit(runFailed(report) ? EXIT.failed : EXIT.ok);
     });
 
   program
@@ -95,10 +73,12 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('where every target stands: deployed commit, last check, last result')
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output (stable; see README)')
-    .action((targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = m.status(configFrom(cmd), targets);
+    .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
+      const { status } = await import('./commands/status.js');
+      const { statusLines } = await import('./render/text.js');
+      const report = status(await configFrom(cmd), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const line of m.statusLines(report)) out(line);
+      else for (const line of statusLines(report)) out(line);
     });
 
   program
@@ -107,10 +87,12 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('[target]', 'one target (default: all)')
     .option('--json', 'machine-readable output (stable; see README)')
     .option('-n, --limit <count>', 'only the last <count> entries', (v) => Number.parseInt(v, 10))
-    .action((target: string | undefined, opts: { json?: boolean; limit?: number }, cmd: Command) => {
-      const report = m.history(configFrom(cmd), target ? [target] : [], opts.limit);
+    .action(async (target: string | undefined, opts: { json?: boolean; limit?: number }, cmd: Command) => {
+      const { history } = await import('./commands/history.js');
+      const { historyLines } = await import('./render/text.js');
+      const report = history(await configFrom(cmd), target ? [target] : [], opts.limit);
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const line of m.historyLines(report)) out(line);
+      else for (const line of historyLines(report)) out(line);
     });
 
   program
@@ -119,7 +101,8 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('<target>', 'target name')
     .argument('[commit|release]', 'a commit (7+ hex digits) or release name (default: the previous deploy)')
     .action(async (target: string, to: string | undefined, _opts: unknown, cmd: Command) => {
-      const r = await m.rollback({ config: configFrom(cmd), target, to });
+      const { rollback } = await import('./commands/rollback.js');
+      const r = await rollback({ config: await configFrom(cmd), target, to });
       out(`${r.target}: rolled back to ${r.to.slice(0, 12)}${r.release ? ` (release ${r.release})` : ''} from ${r.from ? r.from.slice(0, 12) : 'none'}; paused until pollpray resume ${r.target}`);
     });
 
@@ -128,7 +111,8 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('stop deploying a target until resume (run --force still deploys)')
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
-      const r = await m.setPaused({ config: configFrom(cmd), target, paused: true });
+      const { setPaused } = await import('./commands/pause.js');
+      const r = await setPaused({ config: await configFrom(cmd), target, paused: true });
       out(`${r.target}: ${r.changed ? 'paused' : 'was already paused'}`);
     });
 
@@ -137,7 +121,8 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('deploy a paused target again from the next run on')
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
-      const r = await m.setPaused({ config: configFrom(cmd), target, paused: false });
+      const { setPaused } = await import('./commands/pause.js');
+      const r = await setPaused({ config: await configFrom(cmd), target, paused: false });
       out(`${r.target}: ${r.changed ? 'resumed: the next run deploys the branch head' : 'was not paused'}`);
     });
 
@@ -147,9 +132,11 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = await m.testSsh({ config: configFrom(cmd), targets });
+      const { checkLine } = await import('./render/checks.js');
+      const { testSsh } = await import('./commands/test-ssh.js');
+      const report = await testSsh({ config: await configFrom(cmd), targets });
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const t of report.targets) for (const check of t.checks) out(m.checkLine(t.target, check));
+      else for (const t of report.targets) for (const check of t.checks) out(checkLine(t.target, check));
       setExit(report.ok ? EXIT.ok : EXIT.failed);
     });
 
@@ -162,8 +149,9 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('--replace', 'replace a different key already pinned for this host (a changed host key)')
     .option('--known-hosts <file>', 'write here instead of the known_hosts of the targets on this host')
     .action(async (host: string, opts: { yes?: boolean; fingerprint?: string; replace?: boolean; knownHosts?: string }, cmd: Command) => {
-      const config = opts.knownHosts ? undefined : configFrom(cmd);
-      const report = await m.trustHost({
+      const { trustHost } = await import('./commands/trust-host.js');
+      const config = opts.knownHosts ? undefined : await configFrom(cmd);
+      const report = await trustHost({
         host,
         config,
         knownHosts: opts.knownHosts,
@@ -191,7 +179,8 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('optional webhook accelerator: a verified push queues an immediate cycle of its targets')
     .option('--listen <host:port>', 'address to listen on (default: serve.listen, else 127.0.0.1:9876)')
     .action(async (opts: { listen?: string }, cmd: Command) => {
-      await m.serve({ config: configFrom(cmd), listen: opts.listen, onListening: (url) => out(`pollpray serve: listening on ${url}`) });
+      const { serve } = await import('./commands/serve.js');
+      await serve({ config: await configFrom(cmd), listen: opts.listen, onListening: (url) => out(`pollpray serve: listening on ${url}`) });
     });
 
   program
@@ -202,17 +191,20 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output (stable; see README)')
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = await m.fleetStatus(configFrom(cmd), targets);
+      const { fleetStatus } = await import('./commands/fleet-status.js');
+      const { fleetStatusLines } = await import('./render/text.js');
+      const report = await fleetStatus(await configFrom(cmd), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const line of m.fleetStatusLines(report)) out(line);
+      else for (const line of fleetStatusLines(report)) out(line);
     });
 
   program
     .command('validate')
     .description('check the config file and report every problem with its line')
     .action(async (_opts: unknown, cmd: Command) => {
+      const { validate } = await import('./commands/validate.js');
       const { config } = cmd.optsWithGlobals<GlobalOptions>();
-      const result = await m.validate({ config, cwd: process.cwd(), env: process.env, home: homedir() });
+      const result = await validate({ config, cwd: process.cwd(), env: process.env, home: homedir() });
       out(`${result.file}: ok (${result.targets.length} target${result.targets.length === 1 ? '' : 's'}: ${result.targets.join(', ')})`);
     });
 
@@ -221,23 +213,30 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('write a commented starter config (never overwrites)')
     .argument('[file]', 'where to write it', 'pollpray.yaml')
     .action(async (file: string) => {
-      const result = await m.init({ path: file });
+      const { init } = await import('./commands/init.js');
+      const result = await init({ path: file });
       out(`wrote ${result.path}: edit the target, then run pollpray validate`);
     });
 
   program
     .command('schema')
     .description('print the config JSON Schema (for editor completion)')
-    .action(() => out(JSON.stringify(m.configJsonSchema(), null, 2)));
+    .action(async () => {
+      const { configJsonSchema } = await import('./commands/schema.js');
+      out(JSON.stringify(configJsonSchema(), null, 2));
+    });
 
   program
     .command('doctor')
     .description('check this host and the config for everything an unattended run needs; every problem with its fix')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const report = await m.doctor({ loadConfig: () => configFrom(cmd), uid: process.getuid?.() ?? 1000, user: m.currentUserName() });
+      const { currentUserName } = await import('./commands/sudoers.js');
+      const { doctor } = await import('./commands/doctor.js');
+      const { doctorLines } = await import('./render/doctor.js');
+      const report = await doctor({ loadConfig: await configLoader(cmd), uid: process.getuid?.() ?? 1000, user: currentUserName() });
       if (opts.json) out(JSON.stringify(report, null, 2));
-      else for (const line of m.doctorLines(report)) out(line);
+      else for (const line of doctorLines(report)) out(line);
       setExit(report.failed ? EXIT.failed : EXIT.ok);
     });
 
@@ -249,14 +248,15 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('--install', 'write /etc/sudoers.d/pollpray atomically, mode 0440 (root only)')
     .addOption(new Option('--destination <file>', 'where --install writes (tests)').hideHelp())
     .action(async (opts: { user?: string; group?: string; install?: boolean; destination?: string }, cmd: Command) => {
-      const result = await m.sudoers({
-        config: configFrom(cmd),
+      const { currentUserName, sudoers } = await import('./commands/sudoers.js');
+      const result = await sudoers({
+        config: await configFrom(cmd),
         user: opts.user,
         group: opts.group,
         install: !!opts.install,
         destination: opts.destination,
         uid: process.getuid?.() ?? 1000,
-        currentUser: m.currentUserName(),
+        currentUser: currentUserName(),
         sudoUser: process.env.SUDO_USER,
       });
       if (result.installed) out(`installed ${result.installed} (mode 0440, checked with visudo -cf):`);
@@ -269,11 +269,12 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('<action>', 'print | install | remove')
     .option('--every <duration>', 'how often, e.g. 5m or 1h (default: schedule: from the config)')
     .action(async (action: string, opts: { every?: string }, cmd: Command) => {
+      const { cron } = await import('./commands/cron.js');
       if (!['print', 'install', 'remove'].includes(action)) {
         throw new UsageError(`unknown cron action "${action}"`, { hint: 'use pollpray cron print, install or remove' });
       }
-      const result = await m.cron({
-        config: configFrom(cmd),
+      const result = await cron({
+        config: await configFrom(cmd),
         action: action as CronAction,
         every: opts.every,
         node: process.execPath,
@@ -290,19 +291,22 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('--grace <duration>', 'on SIGTERM/SIGINT, how long a running deploy may take to finish', '10m')
     .option('--run-now', 'run a cycle at once, then follow the schedule')
     .action(async (opts: { grace: string; runNow?: boolean }, cmd: Command) => {
+      const { daemon } = await import('./commands/daemon.js');
+      const { loadConfig } = await import('./config/load.js');
+      const { problemLines } = await import('./render/text.js');
       const graceMs = parseDuration(opts.grace);
       if (graceMs === undefined) throw new UsageError(`--grace ${opts.grace} is not a duration`, { hint: 'e.g. --grace 10m' });
-      const file = configFileFrom(cmd);
-      const result = await m.daemon({
-        config: m.loadConfig(file),
+      const file = await configFileFrom(cmd);
+      const result = await daemon({
+        config: loadConfig(file),
         // Reload re-reads the file the daemon started with: a changed cwd or env must not switch configs.
-        reload: () => m.loadConfig(file),
+        reload: () => loadConfig(file),
         graceMs,
         runNow: !!opts.runNow,
         say: out,
         complain: problem,
         onReport: (report) => {
-          for (const line of m.problemLines(report)) problem(line);
+          for (const line of problemLines(report)) problem(line);
         },
       });
       setExit(result.cutShort ? EXIT.failed : EXIT.ok);
@@ -313,17 +317,19 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .description('show a full deploy cycle on local temp repos (no network, no root)')
     .option('--keep', 'keep the demo directory to look around')
     .action(async (opts: { keep?: boolean }) => {
-      const result = await m.demo({
+      const { demo } = await import('./commands/demo.js');
+      const { outcomeLine, statusLines } = await import('./render/text.js');
+      const result = await demo({
         keep: !!opts.keep,
         show: (step) => {
           if (step.kind === 'say') out(`\n# ${step.text}`);
           if (step.kind === 'run') {
             out(`\n$ ${step.title}`);
-            for (const o of step.report.outcomes) out(`  ${m.outcomeLine(o, false)}`);
+            for (const o of step.report.outcomes) out(`  ${outcomeLine(o, false)}`);
           }
           if (step.kind === 'status') {
             out('\n$ pollpray status');
-            for (const line of m.statusLines(step.report)) out(`  ${line}`);
+            for (const line of statusLines(step.report)) out(`  ${line}`);
           }
         },
       });
