@@ -39,26 +39,35 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** The body, or undefined when it passed the limit (then 413 is already sent and the connection closes). */
+/** What a client may still send after the limit before the connection is cut. */
+const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The body, or undefined when it passed the limit. Then the rest is read and thrown
+ * away and 413 is sent once the request has ended: answering while the client is
+ * still sending would close the socket under it (EPIPE) and it would never see the
+ * 413. A client that goes on past MAX_DISCARD_BYTES is cut off.
+ */
 function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
-    const tooBig = () => {
-      res.setHeader('connection', 'close');
-      reply(res, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
-      // Keep reading (and discarding) so the client sees the answer instead of a reset.
-      req.removeAllListeners('data');
-      req.resume();
-      resolve(undefined);
-    };
-    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooBig();
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooBig = Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES;
+    const refuse = () => {
+      res.setHeader('connection', 'close');
+      reply(res, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
+      resolve(undefined);
+    };
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) tooBig();
-      else chunks.push(chunk);
+      if (size > MAX_BODY_BYTES) tooBig = true;
+      if (!tooBig) chunks.push(chunk);
+      else if (size > MAX_DISCARD_BYTES) {
+        refuse();
+        req.destroy();
+      }
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (tooBig ? refuse() : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }
