@@ -38,7 +38,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(f.live()).toBe(short(good));
     expect(releaseDirs(f.path)).toHaveLength(1);
     expectState(f.world, 'app', { deployedSha: good, remoteSha: bad, lastResult: 'failed' });
-    expect(JSON.stringify(f.world.state('app'))).toMatch(/"(failures|attempts|failedAttempts)":\s*(1|\{)/);
+    expect((f.world.state('app')?.failures as Record<string, { attempts: number }>)[bad]).toMatchObject({ attempts: 1 });
 
     const fixed = await f.origin.git(['rm', '-q', 'fail']).then(() => f.origin.commit({ 'v.txt': 'fixed\n' }, 'Fix the build'));
     const again = await f.world.cli(['run']);
@@ -54,7 +54,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     await f.origin.commit({ hang: '' }, 'Hangs, ignoring SIGTERM');
     const r = await f.world.cli(['run']);
     expect(r.exitCode).toBe(1);
-    expectOneLineError(r.stderr, 'app', /timed out|timeout/i);
+    expectOneLineError(r.stderr, 'app', /deploy script timed out after 1\.0s and was killed with its children; rolled back to/);
     expect(r.durationMs).toBeLessThan(15_000);
     const script = Number(readFileSync(join(f.world.dir, 'script.pid'), 'utf8'));
     const child = Number(readFileSync(join(f.world.dir, 'child.pid'), 'utf8'));
@@ -113,7 +113,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(r.exitCode).toBe(1);
     expectOneLineError(r.stderr, 'app', /deploy script exited with 4/);
     await until(() => existsSync(notified), 5000, 'the failure notification');
-    expect(f.world.logText()).toMatch(/token \S*REDACTED|\*\*\*/);
+    expect(f.world.logText()).toMatch(/token \S*REDACTED/);
     const places: Record<string, string> = {
       stdout: r.stdout,
       stderr: r.stderr,

@@ -26,7 +26,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     config(`ssh://git@127.0.0.1:${port}/srv/app.git`);
     const r = await world.cli(['run']);
     expect(r.exitCode).toBe(1);
-    expectOneLineError(r.stderr, 'down', /connect|unreachable|refused/i);
+    expectOneLineError(r.stderr, 'down', /host unreachable: connection refused/);
     expect(r.stderr).not.toMatch(/^pollpray: up:/m);
     expect(world.state('up')).toMatchObject({ deployedSha: await origin.head(), lastResult: 'deployed' });
     expect(world.state('down')).toMatchObject({ deployedSha: null });
@@ -62,7 +62,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     s.write({ known_hosts: empty });
     const r = await s.world.cli(['run']);
     expect(r.exitCode).toBe(1);
-    expectOneLineError(r.stderr, 'app', /trust-host/);
+    expectOneLineError(r.stderr, 'app', /host key unknown: .*trust-host/);
     expect(readFileSync(empty, 'utf8')).toBe('');
     expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
 

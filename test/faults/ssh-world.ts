@@ -1,4 +1,5 @@
 /** A target on a real loopback sshd, for the ssh fault rows. */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -55,7 +56,7 @@ export async function sshWorld(opts: { extraConfig?: string[] } = {}): Promise<S
       },
     });
   write();
-  const live = () => readFileSync(join(path, '.git', 'HEAD'), 'utf8') && readFileSync(join(path, '.git', 'refs', 'heads', 'main'), 'utf8').trim().slice(0, 12);
+  const live = () => execFileSync('git', ['-C', path, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim().slice(0, 12);
   return { sshd, origin, world, live, write };
 }
 
