@@ -28,7 +28,9 @@ const cronExpression = z.string().refine((e) => validCronExpression(e), {
 const absolutePath = z
   .string()
   .min(1)
-  .refine((p) => isAbsolute(p), { message: 'must be an absolute path (starting with /)' });
+  .refine((p) => isAbsolute(p), { message: 'must be an absolute path (starting with /)' })
+  // `/srv/www/../../etc` is /etc: say where a path leads instead of climbing out of it.
+  .refine((p) => !p.split('/').includes('..'), { message: 'must not contain ".." (write the directory it leads to)' });
 
 /** A path that may be relative to the config file's directory. */
 const filePath = z.string().min(1);

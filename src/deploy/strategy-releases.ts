@@ -50,8 +50,14 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
       const name = releaseName(sha, new Date());
       const dir = join(releasesDir(target.path), name);
       mkdirSync(dir, { recursive: true });
-      await exportCommit(target, mirror, sha, dir, workDir);
-      for (const note of linkShared(target.path, dir, target.shared, target.name)) log.info(note, { ...fields, commit: sha, step: 'shared' });
+      try {
+        await exportCommit(target, mirror, sha, dir, workDir);
+        for (const note of linkShared(target.path, dir, target.shared, target.name)) log.info(note, { ...fields, commit: sha, step: 'shared' });
+      } catch (err) {
+        // The caller never gets this release to discard; on a full disk it holds the space the next run needs.
+        removeRelease(target.path, name);
+        throw err;
+      }
       log.info(`release ${name} prepared`, { ...fields, commit: sha, step: 'release' });
       return { sha, dir, release: name };
     },

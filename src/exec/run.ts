@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import { killGroup, trackGroup, untrackGroup } from './groups.js';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import { formatDuration } from '../duration.js';
 import { log } from '../log/logger.js';
 import { lineRedactor, redact } from '../log/redact.js';
@@ -51,6 +51,9 @@ function keepTail(buffer: string, chunk: string, max: number): string {
   return next.length > max ? next.slice(next.length - max) : next;
 }
 
+/** How long a timed-out call's output is still read after its process exited. */
+const STREAM_DRAIN_MS = 500;
+
 export async function run(argv: string[], options: RunOptions): Promise<RunResult> {
   const [file, ...args] = argv;
   if (!file) throw new Error('run() needs a command');
@@ -82,9 +85,11 @@ export async function run(argv: string[], options: RunOptions): Promise<RunResul
   }
   let stdout = '';
   let stderr = '';
+  const readers: Interface[] = [];
   const collect = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr'): Promise<void> => {
     if (!stream) return Promise.resolve();
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    readers.push(lines);
     const closed = new Promise<void>((resolve) => lines.once('close', resolve));
     const redactLine = lineRedactor();
     lines.on('line', (raw) => {
@@ -106,6 +111,16 @@ export async function run(argv: string[], options: RunOptions): Promise<RunResul
   // purpose defeated; end them so the result arrives now.
   child.on('exit', () => {
     if (pgid !== undefined && options.killLeftovers) void killGroup(pgid, Math.min(grace, 1000));
+    // A process outside the group can still hold our pipes after a timeout (an ssh
+    // ControlPersist master setsid()s and serves the session git was killed in): stop
+    // reading them soon, so the call ends at its timeout and not when that session does.
+    if (timedOut) {
+      setTimeout(() => {
+        for (const reader of readers) reader.close();
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, STREAM_DRAIN_MS);
+    }
   });
 
   const result = await child;

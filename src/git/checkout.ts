@@ -9,6 +9,7 @@ import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { isFullSha } from './ref-name.js';
 import { git, gitOrThrow } from './git.js';
+import { removeStaleIndexLock } from './stale-lock.js';
 
 export function isCheckout(path: string): boolean {
   return existsSync(`${path}/.git`);
@@ -37,6 +38,7 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
     );
     how = 'cloned';
   }
+  if (how === 'fetched') removeStaleIndexLock(target.path, target.name);
   if (how === 'fetched' || tag !== undefined) {
     // `+` on the tag too: a re-pointed tag is followed like a force-pushed branch.
     const refspec = tag === undefined ? `+refs/heads/${target.branch}:refs/remotes/origin/${target.branch}` : `+refs/tags/${tag}:refs/tags/${tag}`;

@@ -44,8 +44,14 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
   try {
     await gitOrThrow(['archive', '--format=tar', `--output=${tarFile}`, sha], { cwd: mirror, target }, 'archive');
     const untar = await run(['tar', '-x', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
+    if (untar.exitCode !== 0 && isDiskFull(untar.stderr)) {
+      throw new GitError(`no space left on device (ENOSPC) unpacking ${sha.slice(0, 12)} into ${dir}: ${tarCause(untar.stderr)}`, {
+        target: target.name,
+        hint: 'free space at path (old releases, logs) or lower keep_releases; the unfinished release is removed',
+      });
+    }
     if (untar.exitCode !== 0) {
-      throw new GitError(`unpacking ${sha.slice(0, 12)} into ${dir} failed: ${untar.spawnError ?? untar.stderr.trim().split('\n').pop() ?? ''}`, {
+      throw new GitError(`unpacking ${sha.slice(0, 12)} into ${dir} failed: ${untar.spawnError ?? tarCause(untar.stderr)}`, {
         target: target.name,
         hint: 'check free space and permissions at path',
       });
@@ -53,4 +59,18 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
   } finally {
     rmSync(tarFile, { force: true });
   }
+}
+
+/**
+ * tar's first complaint is the cause ("Cannot write: No space left on device"); its last
+ * line is only "Exiting with failure status due to previous errors".
+ */
+function tarCause(stderr: string): string {
+  const lines = stderr.trim().split('\n').filter((l) => l && !/Exiting with failure status/.test(l));
+  return lines[0] ?? stderr.trim();
+}
+
+/** GNU tar reports a full disk as a short write ("Wrote only 4608 of 10240 bytes"), not always as ENOSPC. */
+function isDiskFull(stderr: string): boolean {
+  return /No space left on device|Wrote only \d+ of \d+ bytes|Disk quota exceeded/.test(stderr);
 }

@@ -1,0 +1,70 @@
+/**
+ * Row 19: `kill -9` of a run at each step. Each step blocks on a file the test controls
+ * (a git wrapper for the fetch, the deploy script, the health check after the switch), so
+ * the kill lands exactly there; then the fault is lifted and the next run must end consistent.
+ */
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findBinary } from '../helpers/require-env.js';
+import { processGone, until } from '../helpers/pollpray-cli.js';
+import { expectState, faultWorld, releaseDirs, short } from './fault-world.js';
+
+const GIT = findBinary('git') ?? '/usr/bin/git';
+
+type Step = 'fetch' | 'script' | 'health';
+
+async function killAt(step: Step) {
+  const f = await faultWorld({ strategy: 'releases' });
+  const w = f.world.dir;
+  const wait = (name: string) => `echo $$ > "${w}/${name}.pid"; while [ ! -f "${w}/go-${name}" ]; do sleep 0.05; done`;
+  mkdirSync(join(w, 'bin'));
+  f.world.script('bin/git', `for a in "$@"; do [ "$a" = fetch ] && [ -f "${w}/block-fetch" ] && { ${wait('fetch')}; }; done\nexec ${GIT} "$@"`);
+  const deploy = f.world.script('deploy.sh', `echo "$POLLPRAY_NEW_SHA" >> "${w}/calls.log"\n[ -f "${w}/block-script" ] && { ${wait('script')}; }\ntrue`);
+  const health = f.world.script('health.sh', `[ -f "${w}/block-health" ] && { ${wait('health')}; }\ntrue`);
+  f.write({ deploy, health: { command: [health], timeout: '30s', retries: 0 } });
+  const env = { PATH: `${join(w, 'bin')}:${process.env.PATH ?? ''}` };
+
+  const good = await f.origin.head();
+  expect((await f.world.cli(['run'], { env })).exitCode).toBe(0);
+  const before = readlinkSync(join(f.path, 'current'));
+  const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+  writeFileSync(join(w, `block-${step}`), '');
+  const victim = f.world.spawn(['run'], { env });
+  await until(() => existsSync(join(w, `${step}.pid`)), 15_000, `the run to reach its ${step}`);
+  victim.kill('SIGKILL');
+  await victim;
+  // What was running under the killed run finishes on its own (an orphaned git) or is ended by the next run.
+  const orphan = Number(readFileSync(join(w, `${step}.pid`), 'utf8'));
+  writeFileSync(join(w, `go-${step}`), '');
+  if (step === 'fetch') await until(() => processGone(orphan), 10_000, 'the orphaned git to finish');
+
+  // Killed before the switch: the old release is live; after it: the new, complete one.
+  expect(readlinkSync(join(f.path, 'current'))).toBe(step === 'health' ? `releases/${releaseDirs(f.path).at(-1) ?? ''}` : before);
+  expectState(f.world, 'app', { deployedSha: good });
+
+  const r = await f.world.cli(['run'], { env });
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(f.live()).toBe(short(next));
+  expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
+  for (const name of releaseDirs(f.path)) expect(existsSync(join(f.path, 'releases', name, '.pollpray-release')), name).toBe(true);
+  expect(readFileSync(join(f.path, 'current', 'v.txt'), 'utf8')).toBe('2\n');
+  await until(() => processGone(orphan), 10_000, `the ${step} of the killed run to be gone`);
+  return f;
+}
+
+describe('kill -9 at each step', { timeout: 40_000 }, () => {
+  it('#19 kill -9 during the fetch: the rerun ends consistent on the new commit', async () => {
+    await killAt('fetch');
+  });
+
+  it('#19 kill -9 during the deploy script: partial release removed, the rerun deploys', async () => {
+    const f = await killAt('script');
+    expect(f.world.logText()).toMatch(/removed unfinished release/);
+  });
+
+  it('#19 kill -9 after the switch, before the state write: the rerun ends consistent', async () => {
+    await killAt('health');
+  });
+});

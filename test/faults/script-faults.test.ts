@@ -1,0 +1,162 @@
+/** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 of the failure-modes table). */
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startHealthServer } from '../helpers/health-server.js';
+import { processGone, until } from '../helpers/pollpray-cli.js';
+import { expectOneLineError, expectState, faultWorld, releaseDirs, short } from './fault-world.js';
+
+/** What the commit ships decides what the script does: fail, hang, leave a child, wait for `go`. */
+function behaviours(w: string): string {
+  return [
+    `echo "$POLLPRAY_NEW_SHA $POLLPRAY_ROLLBACK" >> "${w}/calls.log"`,
+    '[ -f fail ] && { echo "build broke" >&2; exit 3; }',
+    `[ -f hang ] && { trap '' TERM; echo $$ > "${w}/script.pid"; sleep 9999 & echo $! > "${w}/child.pid"; while :; do wait; done; }`,
+    `[ -f kids ] && { sleep 600 & echo $! > "${w}/child.pid"; }`,
+    `[ -f block ] && { touch "${w}/blocked"; while [ ! -f "${w}/go" ]; do sleep 0.05; done; }`,
+    'true',
+  ].join('\n');
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile());
+}
+
+describe('script faults', { timeout: 30_000 }, () => {
+  it('#12 deploy script exits non-zero: not switched, failure counted, next good commit deploys', async () => {
+    const f = await faultWorld({ strategy: 'releases' });
+    f.write({ deploy: f.world.script('build.sh', behaviours(f.world.dir)) });
+    const good = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const bad = await f.origin.commit({ fail: '' }, 'Breaks the build');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /deploy script exited with 3: build broke/);
+    expect(f.live()).toBe(short(good));
+    expect(releaseDirs(f.path)).toHaveLength(1);
+    expectState(f.world, 'app', { deployedSha: good, remoteSha: bad, lastResult: 'failed' });
+    expect((f.world.state('app')?.failures as Record<string, { attempts: number }>)[bad]).toMatchObject({ attempts: 1 });
+
+    const fixed = await f.origin.git(['rm', '-q', 'fail']).then(() => f.origin.commit({ 'v.txt': 'fixed\n' }, 'Fix the build'));
+    const again = await f.world.cli(['run']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(f.live()).toBe(short(fixed));
+  });
+
+  it('#13 deploy script hangs: TERM then KILL of its process group at deploy_timeout', async () => {
+    const f = await faultWorld();
+    f.write({ deploy: f.world.script('build.sh', behaviours(f.world.dir)), deploy_timeout: '1s' });
+    const good = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    await f.origin.commit({ hang: '' }, 'Hangs, ignoring SIGTERM');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /deploy script timed out after 1\.0s and was killed with its children; rolled back to/);
+    expect(r.durationMs).toBeLessThan(15_000);
+    const script = Number(readFileSync(join(f.world.dir, 'script.pid'), 'utf8'));
+    const child = Number(readFileSync(join(f.world.dir, 'child.pid'), 'utf8'));
+    expect(processGone(script)).toBe(true);
+    expect(processGone(child)).toBe(true);
+    expect(f.world.logText()).toMatch(/timed out after 1\.0s and was killed with its children/);
+    // in-place: the hung commit went live at the reset, so it is rolled back.
+    expect(f.live()).toBe(short(good));
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed', rolledBack: true });
+
+    const next = await f.origin.git(['rm', '-q', 'hang']).then(() => f.origin.commit({ 'v.txt': '3\n' }, 'No more hang'));
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    expect(f.live()).toBe(short(next));
+  });
+
+  it('#14 script leaves children behind: they are killed and do not hold the lock', async () => {
+    const f = await faultWorld();
+    f.write({ deploy: f.world.script('build.sh', behaviours(f.world.dir)) });
+    await f.origin.commit({ kids: '' }, 'Starts a background sleep');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const child = Number(readFileSync(join(f.world.dir, 'child.pid'), 'utf8'));
+    await until(() => processGone(child), 5000, 'the background child to be ended');
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const again = await f.world.cli(['run']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(f.world.logText()).not.toMatch(/skipped: run in progress/);
+    expect(f.live()).toBe(short(next));
+  });
+
+  it('#15 script prints secrets: zero hits in logs, state, history and notifications', async () => {
+    const TOKEN = 'ghp_Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2';
+    const PASSWORD = 'sw0rdfish-4417';
+    const KEY = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQfault';
+    const f = await faultWorld();
+    const notified = join(f.world.dir, 'notified.txt');
+    const notifier = f.world.script('notify.sh', `{ cat; env | grep '^POLLPRAY_'; } >> "${notified}"`);
+    f.write(
+      {
+        deploy: f.world.script(
+          'leaky.sh',
+          [
+            `echo "token ${TOKEN}"`,
+            `echo "pushing to https://deploy:${PASSWORD}@git.example.com/app.git" >&2`,
+            'echo "-----BEGIN OPENSSH PRIVATE KEY-----"',
+            `echo "${KEY}"`,
+            'echo "-----END OPENSSH PRIVATE KEY-----"',
+            `echo "failed with ${TOKEN} at https://deploy:${PASSWORD}@git.example.com" >&2`,
+            'exit 4',
+          ].join('\n'),
+        ),
+      },
+      { notify: [{ command: [notifier], timeout: '5s' }] },
+    );
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /deploy script exited with 4/);
+    await until(() => existsSync(notified), 5000, 'the failure notification');
+    expect(f.world.logText()).toMatch(/token \S*REDACTED/);
+    const places: Record<string, string> = {
+      stdout: r.stdout,
+      stderr: r.stderr,
+      notification: readFileSync(notified, 'utf8'),
+      ...Object.fromEntries([...filesUnder(f.world.logDir), ...filesUnder(join(f.world.stateDir, 'targets'))].map((p) => [p, readFileSync(p, 'utf8')])),
+    };
+    expect(Object.keys(places).some((p) => p.endsWith('history.jsonl'))).toBe(true);
+    const leaks = Object.entries(places).flatMap(([where, text]) => [TOKEN, PASSWORD, KEY].filter((s) => text.includes(s)).map((s) => `${s} in ${where}`));
+    expect(leaks).toEqual([]);
+  });
+
+  it('#17 restart or health check fails: endpoint 500 after the switch rolls back, exit 1', async () => {
+    const f = await faultWorld({ strategy: 'releases' });
+    const health = await startHealthServer(join(f.path, 'current', 'status'));
+    f.write({ health: { http: health.url, timeout: '1s', retries: 0, interval: '1s' } });
+    const good = await f.origin.commit({ status: 'ok\n' }, 'Healthy');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    await f.origin.commit({ status: 'db down\n' }, 'Unhealthy');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /health/i);
+    expect(f.live()).toBe(short(good));
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed', rolledBack: true });
+    expect(readFileSync(join(f.path, 'current', 'status'), 'utf8')).toBe('ok\n');
+
+    const fixed = await f.origin.commit({ status: 'ok\n' }, 'Healthy again');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    expect(f.live()).toBe(short(fixed));
+  });
+
+  it('#18 overlapping runs: one deploy, the other skips cleanly with exit 0', async () => {
+    const f = await faultWorld();
+    f.write({ deploy: f.world.script('build.sh', behaviours(f.world.dir)) });
+    const head = await f.origin.commit({ block: '' }, 'Slow deploy');
+    const first = f.world.spawn(['run']);
+    await until(() => existsSync(join(f.world.dir, 'blocked')), 15_000, 'the first run to start its script');
+    const second = await f.world.cli(['run']);
+    writeFileSync(join(f.world.dir, 'go'), '');
+    expect(second.exitCode).toBe(0);
+    expect(second.stderr).toBe('');
+    expect((await first).exitCode).toBe(0);
+    expect(f.calls()).toHaveLength(1);
+    expect(f.world.logText()).toMatch(/skipped: run in progress/);
+    expectState(f.world, 'app', { deployedSha: head, lastResult: 'deployed' });
+  });
+});

@@ -1,0 +1,74 @@
+/** Faults between pollpray and an ssh remote (rows 1-3 of the failure-modes table), over a real loopback sshd. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeOrigin } from '../helpers/origin.js';
+import { makeWorld } from '../helpers/pollpray-cli.js';
+import { requireBinary } from '../helpers/require-env.js';
+import { SSHD } from '../helpers/sshd.js';
+import { expectOneLineError, expectState, short } from './fault-world.js';
+import { closedPort, sshWorld } from './ssh-world.js';
+
+describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'openssh-client'))('ssh faults', { timeout: 60_000 }, () => {
+  it('#1 host unreachable: connection error for that target, other targets still run, exit 1', async () => {
+    const origin = await makeOrigin();
+    const world = makeWorld();
+    const key = join(world.dir, 'id_ed25519');
+    writeFileSync(key, '', { mode: 0o600 });
+    const port = await closedPort();
+    const config = (repo: string) =>
+      world.writeConfig({
+        targets: {
+          down: { repo, path: join(world.dir, 'www', 'down'), ssh: { connect_timeout: '1s' }, git_timeout: '5s' },
+          up: { repo: origin.url, path: join(world.dir, 'www', 'up') },
+        },
+      });
+    config(`ssh://git@127.0.0.1:${port}/srv/app.git`);
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'down', /host unreachable: connection refused/);
+    expect(r.stderr).not.toMatch(/^pollpray: up:/m);
+    expect(world.state('up')).toMatchObject({ deployedSha: await origin.head(), lastResult: 'deployed' });
+    expect(world.state('down')).toMatchObject({ deployedSha: null });
+
+    config(origin.url);
+    const back = await world.cli(['run', 'down']);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(world.state('down')).toMatchObject({ deployedSha: await origin.head() });
+  });
+
+  it('#2 auth refused: no prompt (BatchMode), a clear message, recovers once the key is authorized again', async () => {
+    const s = await sshWorld();
+    expect((await s.world.cli(['run'])).exitCode).toBe(0);
+    const head = await s.origin.head();
+    s.sshd.deauthorize();
+    const next = await s.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const r = await s.world.cli(['run'], { timeoutMs: 30_000 });
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /authentication refused/);
+    expect(r.stderr).not.toMatch(/passphrase|password:/i);
+    expect(s.live()).toBe(short(head));
+    expectState(s.world, 'app', { deployedSha: head });
+
+    s.sshd.authorize(s.sshd.clientKeyPub);
+    expect((await s.world.cli(['run'])).exitCode).toBe(0);
+    expect(s.live()).toBe(short(next));
+  });
+
+  it('#3 unknown host key: refused, never auto-added, says trust-host', async () => {
+    const s = await sshWorld();
+    const empty = join(s.world.dir, 'known_hosts');
+    writeFileSync(empty, '');
+    s.write({ known_hosts: empty });
+    const r = await s.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /host key unknown: .*trust-host/);
+    expect(readFileSync(empty, 'utf8')).toBe('');
+    expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
+
+    s.write();
+    expect((await s.world.cli(['run'])).exitCode).toBe(0);
+    expect(s.live()).toBe(short(await s.origin.head()));
+  });
+
+});

@@ -1,0 +1,52 @@
+/** A changed or slow ssh server and a too-open deploy key (rows 4, 5 and 26), over a real loopback sshd. */
+import { chmodSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { requireBinary } from '../helpers/require-env.js';
+import { SSHD } from '../helpers/sshd.js';
+import { expectOneLineError, expectState, short } from './fault-world.js';
+import { processesMentioning, sshWorld } from './ssh-world.js';
+
+describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'openssh-client'))('ssh host faults', { timeout: 60_000 }, () => {
+  it('#4 changed host key: hard fail saying "host key changed"', async () => {
+    const s = await sshWorld();
+    expect((await s.world.cli(['run'])).exitCode).toBe(0);
+    const head = await s.origin.head();
+    await s.sshd.regenerateHostKey();
+    const r = await s.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /host key changed/i);
+    expect(s.live()).toBe(short(head));
+    expectState(s.world, 'app', { deployedSha: head });
+
+    s.sshd.trustCurrentHostKey();
+    const next = await s.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    expect((await s.world.cli(['run'])).exitCode).toBe(0);
+    expect(s.live()).toBe(short(next));
+  });
+
+  it('#5 slow server: git is killed at git_timeout with its ssh child', async () => {
+    const s = await sshWorld({ extraConfig: ['ForceCommand sleep 30'] });
+    s.write({}, { git_timeout: '1s' });
+    const r = await s.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /connection timed out/);
+    expect(r.durationMs).toBeLessThan(15_000);
+    expect(processesMentioning(s.sshd.clientKey)).toEqual([]);
+    expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
+  });
+  it('#26 world-writable deploy key: refused with the fix (chmod 600), recovers once fixed', async () => {
+    const s = await sshWorld();
+    const key = join(s.world.dir, 'deploy_ed25519');
+    copyFileSync(s.sshd.clientKey, key);
+    chmodSync(key, 0o666);
+    s.write({ key });
+    const r = await s.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /deploy key unusable.*chmod 600/);
+    expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
+    chmodSync(key, 0o600);
+    expect((await s.world.cli(['run'])).exitCode).toBe(0);
+    expect(s.live()).toBe(short(await s.origin.head()));
+  });
+});
