@@ -8,6 +8,10 @@ export default defineConfig({
     exclude: ['**/node_modules/**', '**/dist/**', '**/.git/**'],
     // forks, not threads: helpers spawn sshd/sudo children and use process.on('exit').
     pool: 'forks',
+    // vitest's default on 2 cores is one worker, which ran the files one after another
+    // (~550 s). The e2e files mostly wait on git, sshd and scripts, so two in flight
+    // keep both cores busy; the suite's own ports and dirs are per test.
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // The JSON report is what .ci/run turns into its closing "tests: N passed, N failed" line.
