@@ -7,6 +7,8 @@
 import type { Target } from '../config/normalise.js';
 import { run, type RunResult } from '../exec/run.js';
 import { classifyGitFailure } from './errors.js';
+import { formatDuration } from '../duration.js';
+import { GitError } from '../errors.js';
 import { multiplexOptions } from './multiplex.js';
 import { gitSshCommand } from './ssh.js';
 
@@ -58,12 +60,11 @@ export function git(args: string[], call: GitCall): Promise<RunResult> {
 export async function gitOrThrow(args: string[], call: GitCall, what: string): Promise<RunResult> {
   const result = await git(args, call);
   if (result.timedOut) {
-    throw classifyGitFailure(
-      `Connection timed out (${what} exceeded git_timeout)`,
-      call.target.name,
-      call.target.repo,
-      what,
-    );
+    // Our own limit, not ssh's: the fix is git_timeout (or the server), not connect_timeout.
+    throw new GitError(`${what} did not finish within git_timeout (${formatDuration(call.timeoutMs ?? call.target.gitTimeoutMs)}) and was killed`, {
+      target: call.target.name,
+      hint: 'check that the server answers (pollpray test-ssh), or raise git_timeout for a large repository',
+    });
   }
   if (result.exitCode !== 0 || result.spawnError) {
     throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what);

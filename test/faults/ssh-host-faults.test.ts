@@ -30,7 +30,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     s.write({}, { git_timeout: '1s' });
     const r = await s.world.cli(['run']);
     expect(r.exitCode).toBe(1);
-    expectOneLineError(r.stderr, 'app', /connection timed out/);
+    expectOneLineError(r.stderr, 'app', /ls-remote did not finish within git_timeout \(1\.0s\) and was killed \(fix: .*raise git_timeout/);
     expect(r.durationMs).toBeLessThan(15_000);
     expect(processesMentioning(s.sshd.clientKey)).toEqual([]);
     expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
