@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
+import { freePort } from '../helpers/sshd.js';
 import { startReceiver, type Received } from '../helpers/http-receiver.js';
 import { makeWorld } from '../helpers/pollpray-cli.js';
 
@@ -13,15 +13,6 @@ async function setup(extra: Record<string, unknown>) {
   const deploy = world.script('deploy.sh', '[ -f fail ] && { echo "migration broke: $(cat fail)" >&2; exit 3; }; exit 0');
   world.writeConfig({ targets: { app: { repo: origin.url, path: join(world.dir, 'www', 'app'), deploy } }, ...extra });
   return { origin, world };
-}
-
-/** A loopback port nobody listens on (taken from the kernel, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const webhooks = (requests: Received[]) => requests.filter((r) => r.path === '/hook').map((r) => JSON.parse(r.body) as Record<string, unknown>);
@@ -78,7 +69,7 @@ describe('notifications and heartbeat', () => {
   it('a slow webhook and heartbeat do not hold the run past their timeout, and a dead one does not fail it', async () => {
     const slow = await startReceiver();
     slow.behave('/', { delayMs: 30_000 });
-    const dead = await closedPort();
+    const dead = await freePort();
     const { world } = await setup({
       notify: [
         { webhook: `${slow.url}/hook`, on: ['deployed'], timeout: '1s' },

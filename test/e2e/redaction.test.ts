@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startReceiver } from '../helpers/http-receiver.js';
+import { freePort } from '../helpers/sshd.js';
 import { makeOrigin } from '../helpers/origin.js';
 import { makeWorld } from '../helpers/pollpray-cli.js';
 
@@ -27,14 +27,6 @@ function filesUnder(dir: string): string[] {
     .filter((f) => statSync(f).isFile());
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe('redaction', () => {
   it('planted secrets never reach log files, stderr, notifications, heartbeat, metrics or state', async () => {
     const origin = await makeOrigin();
@@ -57,7 +49,7 @@ describe('redaction', () => {
         'exit 3',
       ].join('\n'),
     );
-    const dead = await closedPort();
+    const dead = await freePort();
     world.writeConfig({
       secret_env: ['DATABASE_URL'],
       notify: [{ webhook: `${receiver.url}/services/T000/${WEBHOOK_SECRET}`, timeout: '2s' }],
