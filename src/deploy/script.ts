@@ -81,12 +81,3 @@ export async function runDeployScript(target: Target, ctx: ScriptContext): Promi
     );
   }
 }
-
-export function ensureExecutableExists(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}

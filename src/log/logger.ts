@@ -1,8 +1,8 @@
 /**
  * The one place that logs. Files: one per day in log.dir (`pollpray-YYYY-MM-DD.log`),
  * gzipped when rotated, removed past log.retention. Everything is redacted first.
- * Until configureLogging() runs (e.g. during config loading) messages go nowhere but
- * the console sink, so an invalid config never creates log directories.
+ * Until configureLogging() runs (e.g. during config loading) messages go nowhere, so
+ * an invalid config never creates log directories.
  */
 import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,6 @@ export interface LogFields {
 
 let fileLogger: winston.Logger | undefined;
 let fileTransport: DailyRotateFile | undefined;
-const listeners = new Set<(level: Level, message: string, fields: LogFields) => void>();
 
 export const LOG_FILE_PREFIX = 'pollpray-';
 const LOG_FILE = /^pollpray-(\d{4}-\d{2}-\d{2})\.log(?:\.gz)?$/;
@@ -115,18 +114,11 @@ export async function closeLogging(): Promise<void> {
   }
 }
 
-/** Subscribe to log events (the console sink, tests). Returns an unsubscribe function. */
-export function onLog(listener: (level: Level, message: string, fields: LogFields) => void): () => void {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
-}
-
 function write(level: Level, message: string, fields: LogFields = {}): void {
-  const clean = redact(message);
+  // Before configureLogging (or after close) there is no sink: skip the redaction too.
+  if (!fileLogger) return;
   // Fields are written as-is by the JSON format, so they are redacted too.
-  const cleanFields = redactDeep(fields);
-  fileLogger?.log(level, clean, cleanFields);
-  for (const listener of listeners) listener(level, clean, cleanFields);
+  fileLogger.log(level, redact(message), redactDeep(fields));
 }
 
 export const log = {
