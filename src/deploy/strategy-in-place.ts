@@ -6,12 +6,14 @@
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { fetchCommit, hasCommit, headCommit, isCheckout, resetTo } from '../git/checkout.js';
+import { checkoutRepo, fetchSound, readWhole } from '../git/repair.js';
 import { log } from '../log/logger.js';
 import type { Strategy } from './strategy.js';
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
-export function inPlaceStrategy(target: Target): Strategy {
+export function inPlaceStrategy(target: Target, workDir: string): Strategy {
+  const repo = checkoutRepo(target, workDir);
   return {
     kind: 'in-place',
     repoDir: target.path,
@@ -19,7 +21,12 @@ export function inPlaceStrategy(target: Target): Strategy {
     recover: async () => [],
     liveCommit: () => headCommit(target),
     hasRepo: () => isCheckout(target.path),
-    fetch: (sha, tag) => fetchCommit(target, sha, tag),
+    fetch: (sha, tag) =>
+      fetchSound(target, repo, async () => {
+        const how = await fetchCommit(target, sha, tag);
+        await readWhole(target, target.path, sha);
+        return how;
+      }),
     async prepare(sha, state) {
       const onDisk = await headCommit(target);
       if (onDisk && state.deployedSha && onDisk !== state.deployedSha) {

@@ -58,5 +58,5 @@ export interface Strategy {
 }
 
 export function strategyFor(target: Target, workDir: string): Strategy {
-  return target.strategy === 'releases' ? releasesStrategy(target, workDir) : inPlaceStrategy(target);
+  return target.strategy === 'releases' ? releasesStrategy(target, workDir) : inPlaceStrategy(target, workDir);
 }

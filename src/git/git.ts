@@ -4,6 +4,7 @@
  * prompts, no system or ~/.gitconfig (an `insteadOf` there could send the fetch
  * elsewhere), no ssh-agent, and our own ssh command.
  */
+import { dirname, resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { run, type RunResult } from '../exec/run.js';
 import { classifyGitFailure } from './errors.js';
@@ -51,7 +52,10 @@ export function git(args: string[], call: GitCall): Promise<RunResult> {
   return run(['git', ...SAFE_CONFIG, ...args], {
     cwd: call.cwd,
     timeoutMs: call.timeoutMs ?? call.target.gitTimeoutMs,
-    env: { ...gitEnv(call.target), ...call.env },
+    // git looks for a repository in cwd and then in every parent. A checkout whose .git
+    // broke (HEAD deleted) would make `reset --hard` act on whatever repository lies
+    // above it (a /srv kept in git); the ceiling keeps every call to cwd itself.
+    env: { ...gitEnv(call.target), GIT_CEILING_DIRECTORIES: dirname(resolve(call.cwd)), ...call.env },
     killGraceMs: 2000,
   });
 }

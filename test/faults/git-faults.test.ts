@@ -1,8 +1,30 @@
-/** Faults in the remote repository and in the local clone (rows 6-9, 11, 23; row 10 is not covered yet, see README of the failure-modes table). */
-import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
+/** Faults in the remote repository and in the local clone (rows 6-11, 23). */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectOneLineError, expectState, faultWorld, short } from './fault-world.js';
+import { expectOneLineError, expectState, faultWorld, releaseDirs, short, type FaultWorld } from './fault-world.js';
+
+/**
+ * Truncates the object `rev` names in the repository at `gitDir` to 10 bytes, as a
+ * crash or a bad disk would. A packed object is first unpacked to a loose file so
+ * that exactly one object is damaged and the rest stay readable.
+ */
+async function truncateObject(f: FaultWorld, gitDir: string, rev: string): Promise<void> {
+  const id = await f.origin.git(['rev-parse', rev]);
+  const packDir = join(gitDir, 'objects', 'pack');
+  const scratch = mkdtempSync(join(tmpdir(), 'pollpray-pack-'));
+  for (const pack of existsSync(packDir) ? readdirSync(packDir).filter((n) => n.endsWith('.pack')) : []) {
+    renameSync(join(packDir, pack), join(scratch, pack));
+    for (const n of readdirSync(packDir).filter((n) => n.startsWith(pack.replace(/\.pack$/, '')))) unlinkSync(join(packDir, n));
+    execFileSync('git', ['--git-dir', gitDir, 'unpack-objects', '-q'], { input: readFileSync(join(scratch, pack)), env: f.origin.env });
+  }
+  rmSync(scratch, { recursive: true, force: true });
+  const file = join(gitDir, 'objects', id.slice(0, 2), id.slice(2));
+  chmodSync(file, 0o644);
+  truncateSync(file, 10);
+}
 
 describe('git faults', { timeout: 30_000 }, () => {
   it('#6 force push: follow deploys the exact remote commit, refuse keeps the deployed code', async () => {
@@ -74,6 +96,63 @@ describe('git faults', { timeout: 30_000 }, () => {
     expect(f.live()).toBe(short(next));
     expect(existsSync(join(f.path, '.git', 'index.lock'))).toBe(false);
     expect(f.world.logText()).toMatch(/index\.lock/);
+    expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
+  });
+
+  it('#10 corrupt clone, .git/HEAD deleted: detected, the .git re-cloned, untracked files kept', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    // A repository above the checkout (a /srv kept in git) must not be mistaken for it.
+    const above = join(f.path, '..');
+    await f.origin.git(['init', '-q', '-b', 'main', above], above);
+    writeFileSync(join(above, 'site.conf'), 'kept\n');
+    await f.origin.git(['-C', above, 'add', 'site.conf'], above);
+    await f.origin.git(['-C', above, 'commit', '-qm', 'site config'], above);
+    const aboveHead = await f.origin.git(['-C', above, 'rev-parse', 'HEAD'], above);
+    writeFileSync(join(f.path, 'upload.jpg'), 'a user upload\n');
+    unlinkSync(join(f.path, '.git', 'HEAD'));
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    expect(readFileSync(join(f.path, 'v.txt'), 'utf8')).toBe('2\n');
+    expect(readFileSync(join(f.path, 'upload.jpg'), 'utf8')).toBe('a user upload\n');
+    expect(await f.origin.git(['-C', above, 'rev-parse', 'HEAD'], above)).toBe(aboveHead);
+    expect(await f.origin.git(['-C', above, 'status', '--porcelain', '--untracked-files=no'], above)).toBe('');
+    expect(f.world.logText()).toMatch(/checkout at .* is corrupt \(git does not recognise it.*moved it aside to .*corrupt-checkout\.git/);
+    expect(existsSync(join(f.world.stateDir, 'targets', 'app', 'corrupt-checkout.git'))).toBe(true);
+    expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    expect(f.calls()).toHaveLength(2);
+  });
+
+  it('#10 corrupt clone, an object truncated: found by git fsck before the live checkout moves, re-cloned', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    // README is unchanged by the next commit, so the fetch does not bring it again.
+    await truncateObject(f, join(f.path, '.git'), 'HEAD:README');
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    expect(readFileSync(join(f.path, 'README'), 'utf8')).toBe('pollpray test origin\n');
+    expect(f.world.logText()).toMatch(/checkout at .* is corrupt \(.*(corrupt|missing|unable).*\): moved it aside/);
+    expect(f.calls()).toHaveLength(2);
+    expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
+  });
+
+  it('#10 corrupt clone, an object in the releases mirror truncated: mirror rebuilt, release complete', async () => {
+    const f = await faultWorld({ strategy: 'releases' });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const mirror = join(f.world.stateDir, 'targets', 'app', 'mirror.git');
+    await truncateObject(f, mirror, 'HEAD:README');
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    expect(readFileSync(join(f.path, 'current', 'README'), 'utf8')).toBe('pollpray test origin\n');
+    expect(f.world.logText()).toMatch(/mirror is corrupt \(.*\): moved it aside to .*mirror\.git\.corrupt/);
+    expect(releaseDirs(f.path)).toHaveLength(2);
     expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
   });
 

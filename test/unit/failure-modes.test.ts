@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** Rows without a test, each saying "not covered yet" in its README row. */
-const NOT_COVERED = [10];
+const NOT_COVERED: number[] = [];
 
 function readmeRows(): Map<number, string> {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');

@@ -1,0 +1,117 @@
+/**
+ * The clones pollpray owns (an in-place checkout's .git, a releases target's mirror) can
+ * rot: a disk error, a crash during a write, someone's `rm`. git then fails part way,
+ * and a checkout fails after it has already rewritten some of the live files: it writes
+ * files until the first object it cannot read. So the fetch step ends by reading every
+ * object of the new commit once, before anything live is touched. When git cannot read
+ * the repository, `git fsck` decides whether it is corrupt; a corrupt one is moved aside
+ * and fetched again from the remote, which has everything it held that matters.
+ */
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Target } from '../config/normalise.js';
+import { GitError, SshError } from '../errors.js';
+import { log } from '../log/logger.js';
+import { git, gitOrThrow } from './git.js';
+
+export type Fetched = 'cloned' | 'fetched' | 're-cloned';
+
+/** A local repository pollpray owns and can rebuild from the remote. */
+export interface OwnedRepo {
+  /** For log lines: "checkout at /srv/app", "mirror". */
+  label: string;
+  /** Where git runs: the working tree or the bare repository. */
+  dir: string;
+  /** Its git directory: `<dir>/.git` or `dir` itself. */
+  gitDir: string;
+  /** Where a corrupt copy is kept for a post-mortem (one at a time). */
+  quarantine: string;
+  /** Makes `gitDir` an empty repository again once the corrupt one is gone. */
+  recreate(): Promise<void>;
+}
+
+/** The checkout of an in-place target: only its .git is replaced, so untracked files (uploads, .env) stay. */
+export function checkoutRepo(target: Target, workDir: string): OwnedRepo {
+  return {
+    label: `checkout at ${target.path}`,
+    dir: target.path,
+    gitDir: join(target.path, '.git'),
+    quarantine: join(workDir, 'corrupt-checkout.git'),
+    async recreate() {
+      await gitOrThrow(['init', '--quiet', `--initial-branch=${target.branch}`, '--', target.path], { cwd: target.path, target }, 'init');
+    },
+  };
+}
+
+/** A releases target's bare mirror: fetchIntoMirror creates it again when it is absent. */
+export function mirrorRepo(mirror: string): OwnedRepo {
+  return { label: 'mirror', dir: mirror, gitDir: mirror, quarantine: `${mirror}.corrupt`, recreate: async () => undefined };
+}
+
+/**
+ * Runs `fetch` (which also reads the new commit whole) on a sound repository: a
+ * repository git no longer recognises is replaced first, and one that fails the fetch
+ * and then `git fsck` is replaced and fetched again, once.
+ */
+export async function fetchSound(target: Target, repo: OwnedRepo, fetch: () => Promise<'cloned' | 'fetched'>): Promise<Fetched> {
+  let replaced = false;
+  if (existsSync(repo.gitDir) && !(await isRepository(target, repo))) {
+    await replace(target, repo, 'git does not recognise it as a repository (HEAD or config missing)');
+    replaced = true;
+  }
+  try {
+    const how = await fetch();
+    return replaced ? 're-cloned' : how;
+  } catch (err) {
+    // The remote or the network failed, not the clone: nothing to repair here.
+    if (replaced || err instanceof SshError || !existsSync(repo.gitDir)) throw err;
+    const problem = await fsckProblem(target, repo);
+    if (!problem) throw err;
+    await replace(target, repo, problem);
+    await fetch();
+    return 're-cloned';
+  }
+}
+
+/** Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout. */
+export async function readWhole(target: Target, dir: string, sha: string): Promise<void> {
+  const result = await git(['archive', '--format=tar', '--output=/dev/null', sha], { cwd: dir, target });
+  if (result.exitCode === 0) return;
+  const last = result.stderr.trim().split('\n').filter(Boolean).pop() ?? result.spawnError ?? 'no output';
+  throw new GitError(`cannot read commit ${sha.slice(0, 12)} whole in ${dir}: ${last}`, {
+    target: target.name,
+    hint: 'the local repository may be damaged; check the disk (dmesg) and run pollpray again, which checks it with git fsck',
+  });
+}
+
+async function isRepository(target: Target, repo: OwnedRepo): Promise<boolean> {
+  const result = await git(['rev-parse', '--absolute-git-dir'], { cwd: repo.dir, target });
+  return result.exitCode === 0 && resolve(result.stdout.trim()) === resolve(repo.gitDir);
+}
+
+/** The first thing `git fsck` finds wrong, or undefined when the repository is sound. */
+export async function fsckProblem(target: Target, repo: OwnedRepo): Promise<string | undefined> {
+  const result = await git(['fsck', '--no-progress', '--no-dangling', '--no-reflogs'], { cwd: repo.dir, target });
+  // Too big to check within git_timeout counts as sound: the original failure is reported instead.
+  if (result.exitCode === 0 || result.timedOut) return undefined;
+  const lines = `${result.stderr}\n${result.stdout}`.split('\n').map((l) => l.trim());
+  return lines.find((l) => l && !l.startsWith('notice:')) ?? `git fsck exited ${result.exitCode}`;
+}
+
+/** Moves the corrupt repository aside (or deletes it when that cannot be done in place) and starts an empty one. */
+async function replace(target: Target, repo: OwnedRepo, problem: string): Promise<void> {
+  rmSync(repo.quarantine, { recursive: true, force: true });
+  let kept = true;
+  try {
+    renameSync(repo.gitDir, repo.quarantine);
+  } catch {
+    // Another filesystem (EXDEV) or no write access there: the remote holds the history anyway.
+    rmSync(repo.gitDir, { recursive: true, force: true });
+    kept = false;
+  }
+  log.warn(
+    `${repo.label} is corrupt (${problem}): ${kept ? `moved it aside to ${repo.quarantine}` : 'removed it'} and fetching it again from the remote`,
+    { target: target.name, step: 'repair' },
+  );
+  await repo.recreate();
+}
