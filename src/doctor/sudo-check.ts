@@ -7,7 +7,7 @@ import { run } from '../exec/run.js';
 import { sudoersLine, sudoersWord } from '../exec/sudo.js';
 import { allowlistedUnits } from '../privilege/sudoers.js';
 import type { Check, CheckResult } from './check.js';
-import { parseSudoLongListing, passwordless } from './sudo-listing.js';
+import { needsPassword, parseSudoLongListing, passwordless } from './sudo-listing.js';
 
 const SUDO_ENV = { LC_ALL: 'C', LANG: 'C', LANGUAGE: undefined };
 
@@ -26,10 +26,18 @@ export const sudoRules: Check = async ({ config, uid, user }) => {
   for (const unit of units) {
     const name = `sudo (${unit})`;
     const shown = `sudo -n ${config.systemctl} restart ${unit}`;
+    const command = `${sudoersWord(config.systemctl)} restart ${sudoersWord(unit)}`;
     const allowed = await run(['sudo', '-n', '-l', config.systemctl, 'restart', unit], opts);
     if (allowed.exitCode !== 0) {
       results.push({ name, status: 'fail', detail: `no sudo rule lets ${user} run ${shown} without a password`, fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})` });
-    } else if (!passwordless(listing, `${sudoersWord(config.systemctl)} restart ${sudoersWord(unit)}`)) {
+    } else if (needsPassword(listing, command)) {
+      results.push({
+        name,
+        status: 'fail',
+        detail: `the sudo rule for ${shown} has no NOPASSWD, so sudo -n fails`,
+        fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})`,
+      });
+    } else if (!passwordless(listing, command)) {
       results.push({
         name,
         status: 'warn',

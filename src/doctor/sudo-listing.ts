@@ -37,18 +37,32 @@ export function parseSudoLongListing(text: string): SudoListing {
   return { defaultsNoAuth: /(^|[\s,])!authenticate\b/m.test(defaults.split(/^User .* may run/m)[0] ?? ''), entries };
 }
 
-/** `command` as sudoers writes it (escaped words). A per-command NOPASSWD: tag counts too. */
-export function passwordless(listing: SudoListing, command: string): boolean {
-  if (listing.defaultsNoAuth) return true;
-  return listing.entries.some((e) => {
+/** Whether each entry that names exactly `command` (escaped words) lets it run without a password. */
+function exactRules(listing: SudoListing, command: string): boolean[] {
+  return listing.entries.flatMap((e) => {
     const entryNoAuth = e.options.includes('!authenticate');
-    return e.commands.some((c) => {
+    return e.commands.flatMap((c) => {
       const tagged = /^((?:[A-Z_]+:\s*)*)(.*)$/.exec(c);
       const tags = tagged?.[1] ?? '';
       const cmd = tagged?.[2] ?? c;
-      if (cmd !== command) return false;
-      if (/\bPASSWD:/.test(tags.replace(/NOPASSWD:/g, ''))) return false;
-      return entryNoAuth || tags.includes('NOPASSWD:');
+      if (cmd !== command) return [];
+      if (/\bPASSWD:/.test(tags.replace(/NOPASSWD:/g, ''))) return [false];
+      return [entryNoAuth || tags.includes('NOPASSWD:')];
     });
   });
+}
+
+/** `command` as sudoers writes it (escaped words). A per-command NOPASSWD: tag counts too. */
+export function passwordless(listing: SudoListing, command: string): boolean {
+  return listing.defaultsNoAuth || exactRules(listing, command).some(Boolean);
+}
+
+/**
+ * A rule names exactly `command` and wants a password, and none lets it run without:
+ * the usual mistake of a sudoers line that forgot NOPASSWD. (A wildcard rule is not
+ * judged: sudo's own matching decides those, so doctor only warns.)
+ */
+export function needsPassword(listing: SudoListing, command: string): boolean {
+  const rules = exactRules(listing, command);
+  return !listing.defaultsNoAuth && rules.length > 0 && !rules.some(Boolean);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { choosePrincipal } from '../../src/commands/sudoers.js';
 import { sshRemote } from '../../src/doctor/known-hosts-check.js';
-import { parseSudoLongListing, passwordless } from '../../src/doctor/sudo-listing.js';
+import { needsPassword, parseSudoLongListing, passwordless } from '../../src/doctor/sudo-listing.js';
 import { normalise } from '../../src/config/normalise.js';
 import { restartArgv, sudoersLine } from '../../src/exec/sudo.js';
 import { allowlistedUnits, principalWord, renderSudoers } from '../../src/privilege/sudoers.js';
@@ -83,6 +83,13 @@ Sudoers entry:
     ['/bin/systemctl restart c.service', true],
     ['/bin/systemctl restart d.service', false],
   ])('%s passwordless: %s', (command, expected) => expect(passwordless(listing, command)).toBe(expected));
+  it.each([
+    // Named exactly without NOPASSWD: the forgotten-NOPASSWD mistake, a sure failure of sudo -n.
+    ['/bin/systemctl restart b.service', true],
+    ['/bin/systemctl restart c.service', false],
+    // Not named at all: only sudo's own matching (wildcards, aliases) can tell.
+    ['/bin/systemctl restart d.service', false],
+  ])('%s needs a password: %s', (command, expected) => expect(needsPassword(listing, command)).toBe(expected));
 });
 
 describe('ssh remote of a repo URL', () => {
