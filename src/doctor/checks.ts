@@ -9,6 +9,7 @@ import type { Target } from '../config/normalise.js';
 import { shellQuote } from '../git/ssh.js';
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
+import { formatSize } from '../size.js';
 import { readCrontab } from '../schedule/user-crontab.js';
 import { anyPollprayLine } from '../schedule/crontab.js';
 import type { Check, CheckResult, DoctorContext } from './check.js';
@@ -138,27 +139,52 @@ const MiB = 1024 * 1024;
 const FAIL_BELOW = 100 * MiB;
 const WARN_BELOW = 1024 * MiB;
 
-function humanBytes(n: number): string {
-  return n >= 1024 * MiB ? `${(n / (1024 * MiB)).toFixed(1)} GiB` : `${Math.round(n / MiB)} MiB`;
+/** What one filesystem holds: paths, and the releases targets whose min_free_space it must meet. */
+interface Filesystem {
+  probe: string;
+  paths: string[];
+  releases: Target[];
+}
+
+/**
+ * fail below what the next deploy needs: the largest min_free_space of the releases
+ * targets there (a deploy refuses below it), or 100 MiB; warn below twice that, at
+ * least 1 GiB.
+ */
+export function diskVerdict(free: number, fs: Pick<Filesystem, 'paths' | 'releases'>): CheckResult {
+  const needy = fs.releases.reduce<Target | undefined>((a, t) => (!a || t.minFreeSpaceBytes > a.minFreeSpaceBytes ? t : a), undefined);
+  const need = Math.max(FAIL_BELOW, needy?.minFreeSpaceBytes ?? 0);
+  const detail = `${formatSize(free)} free for ${fs.paths.join(', ')}`;
+  if (needy && free < needy.minFreeSpaceBytes) {
+    return {
+      name: 'disk',
+      status: 'fail',
+      detail: `${detail}: below targets.${needy.name}.min_free_space (${formatSize(needy.minFreeSpaceBytes)}), so its next deploy is refused`,
+      fix: `free space there (old releases, logs, caches) or lower targets.${needy.name}.min_free_space`,
+    };
+  }
+  if (free < need) return { name: 'disk', status: 'fail', detail, fix: 'free space there (old releases, logs, caches) before the next deploy' };
+  if (free < Math.max(WARN_BELOW, 2 * need)) return { name: 'disk', status: 'warn', detail, fix: 'free space there before a deploy runs out of it' };
+  return { name: 'disk', status: 'ok', detail };
 }
 
 /** One line per filesystem holding a checkout, the state dir or the log dir. */
 export const diskSpace: Check = async ({ config }) => {
-  const byDevice = new Map<number, { paths: string[]; probe: string }>();
-  for (const path of [...config.targets.map((t) => t.path), config.stateDir, config.log.dir]) {
+  const byDevice = new Map<number, Filesystem>();
+  const add = (path: string, target?: Target): void => {
     const probe = nearestExisting(path);
     const dev = statSync(probe).dev;
-    const entry = byDevice.get(dev) ?? { paths: [], probe };
+    const entry = byDevice.get(dev) ?? { paths: [], probe, releases: [] };
     entry.paths.push(path);
+    if (target?.strategy === 'releases') entry.releases.push(target);
     byDevice.set(dev, entry);
-  }
-  return [...byDevice.values()].map(({ paths, probe }): CheckResult => {
-    const fs = statfsSync(probe);
-    const free = fs.bavail * fs.bsize;
-    const detail = `${humanBytes(free)} free for ${paths.join(', ')}`;
-    if (free < FAIL_BELOW) return { name: 'disk', status: 'fail', detail, fix: 'free space there (old releases, logs, caches) before the next deploy' };
-    if (free < WARN_BELOW) return { name: 'disk', status: 'warn', detail, fix: 'free space there before a deploy runs out of it' };
-    return { name: 'disk', status: 'ok', detail };
+  };
+  for (const t of config.targets) add(t.path, t);
+  add(config.stateDir);
+  add(config.log.dir);
+  return [...byDevice.values()].map((fs) => {
+    const stats = statfsSync(fs.probe);
+    return diskVerdict(stats.bavail * stats.bsize, fs);
   });
 };
 

@@ -61,6 +61,17 @@ describe('pollpray doctor, any user', () => {
     expect(r.stdout).toMatch(/^(ok|WARN)\s+git\s+git \d+\.\d+/m);
   });
 
+  it("a filesystem with less free space than a releases target's min_free_space fails, naming the key", async () => {
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: 'file:///nowhere.git', path, strategy: 'releases', min_free_space: '900TB' } } });
+    const r = await world.cli(['doctor']);
+    expect(r.exitCode).toBe(1);
+    expect(line(r.stdout, 'disk')).toMatch(
+      new RegExp(`^FAIL\\s+disk\\s+.* free for ${path}.*: below targets\\.app\\.min_free_space \\(900TB\\), so its next deploy is refused \\(fix: .*lower targets\\.app\\.min_free_space\\)$`),
+    );
+  });
+
   it('a world-writable deploy script fails with the chmod that fixes it', async () => {
     const world = makeWorld();
     const deploy = world.script('deploy.sh', 'exit 0');
