@@ -11,13 +11,10 @@
  * current and the next run removes it.
  */
 import {
-  closeSync,
   cpSync,
   existsSync,
-  fsyncSync,
   lstatSync,
   mkdirSync,
-  openSync,
   readFileSync,
   readdirSync,
   readlinkSync,

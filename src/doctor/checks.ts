@@ -6,13 +6,14 @@
 import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Target } from '../config/normalise.js';
+import { judgeKeyFile } from '../git/key-file.js';
 import { shellQuote } from '../git/ssh.js';
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
 import { formatSize } from '../size.js';
 import { readCrontab } from '../schedule/user-crontab.js';
 import { anyPollprayLine } from '../schedule/crontab.js';
-import type { Check, CheckResult, DoctorContext } from './check.js';
+import type { Check, CheckResult } from './check.js';
 
 const q = shellQuote;
 
@@ -80,38 +81,8 @@ export const directories: Check = async ({ config, user }) => [
   dirCheck('log dir', config.log.dir, user),
 ];
 
-function keyCheck(t: Target, key: string, ctx: DoctorContext): CheckResult {
-  const name = `key (${t.name})`;
-  let st: Stats;
-  try {
-    st = statSync(key);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT'
-      ? { name, status: 'fail', detail: `${key} does not exist`, fix: `ssh-keygen -t ed25519 -N '' -C 'pollpray ${t.name}' -f ${q(key)}, then add ${key}.pub as a read-only deploy key` }
-      : { name, status: 'fail', detail: `${key} cannot be read by ${ctx.user} (${code ?? String(err)})`, fix: `chown ${ctx.user} ${q(key)} && chmod 600 ${q(key)}` };
-  }
-  const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-  const fixPerm = `chown ${ctx.user} ${q(key)} && chmod 600 ${q(key)}`;
-  if ((st.mode & 0o007) !== 0) {
-    return { name, status: 'fail', detail: `${key} is mode ${mode}: every local user can read the deploy key (and ssh refuses it)`, fix: fixPerm };
-  }
-  if (st.uid === ctx.uid && (st.mode & 0o077) !== 0) {
-    return { name, status: 'fail', detail: `${key} is mode ${mode}: ssh refuses a private key that others can read`, fix: `chmod 600 ${q(key)}` };
-  }
-  try {
-    accessSync(key, constants.R_OK);
-  } catch {
-    return { name, status: 'fail', detail: `${key} (mode ${mode}) is not readable by ${ctx.user}`, fix: fixPerm };
-  }
-  if (st.uid !== ctx.uid && ctx.uid !== 0) {
-    return { name, status: 'warn', detail: `${key} is owned by uid ${st.uid}, readable by ${ctx.user} only through its group`, fix: fixPerm };
-  }
-  return { name, status: 'ok', detail: `${key} is mode ${mode}, owned by ${ctx.user}` };
-}
-
-export const keyPermissions: Check = async (ctx) =>
-  ctx.config.targets.flatMap((t) => (t.ssh.key ? [keyCheck(t, t.ssh.key, ctx)] : []));
+export const keyPermissions: Check = async ({ config, uid, user }) =>
+  config.targets.flatMap((t) => (t.ssh.key ? [{ name: `key (${t.name})`, ...judgeKeyFile(t.ssh.key, { uid, user }, `pollpray ${t.name}`) }] : []));
 
 export const deployScripts: Check = async ({ config, user }) =>
   config.targets.flatMap((t): CheckResult[] => {

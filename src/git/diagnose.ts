@@ -6,12 +6,13 @@
  * step is not tried while the key or host key is unusable: its error would only repeat
  * (or hide) the real cause.
  */
-import { closeSync, constants, existsSync, openSync, statSync, type Stats } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
 import { classifyTransport, explain, parseLsRemote } from './errors.js';
 import { git } from './git.js';
+import { judgeKeyFile } from './key-file.js';
 import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG, type ResolvedSsh } from './host-keys.js';
 import { knownHostsName, sshDestination } from './ssh-url.js';
 import { sshArgv } from './ssh.js';
@@ -28,8 +29,6 @@ export interface Check {
 const ok = (name: string, detail: string): Check => ({ name, status: 'ok', detail });
 const fail = (name: string, detail: string, fix: string): Check => ({ name, status: 'fail', detail, fix });
 
-const octal = (mode: number) => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
-
 /** ssh -G for the target's destination, exactly as git would invoke ssh for it. */
 export async function resolveSsh(target: Target, cwd: string): Promise<ResolvedSsh | { error: string }> {
   const dest = sshDestination(target.repo);
@@ -43,24 +42,8 @@ export async function resolveSsh(target: Target, cwd: string): Promise<ResolvedS
 /** The key file checks, in the order ssh would trip over them. Never reads the key out. */
 export async function checkKeyFile(path: string, cwd: string): Promise<Check> {
   const me = userInfo();
-  let st: Stats;
-  try {
-    st = statSync(path);
-  } catch {
-    return fail('key', `${path} does not exist`, `create a deploy key: ssh-keygen -t ed25519 -N '' -C pollpray -f ${path}, then add ${path}.pub to the repository as a read-only deploy key`);
-  }
-  if (!st.isFile()) return fail('key', `${path} is not a regular file`, 'point ssh.key at the private key file');
-  if (st.uid !== me.uid) {
-    return fail('key', `${path} is owned by uid ${st.uid}, not by ${me.username} (uid ${me.uid}) who runs pollpray`, `chown ${me.username} ${path}`);
-  }
-  if ((st.mode & 0o077) !== 0) {
-    return fail('key', `${path} has mode ${octal(st.mode)}: too open, ssh refuses to use it`, `chmod 600 ${path}`);
-  }
-  try {
-    closeSync(openSync(path, constants.O_RDONLY));
-  } catch {
-    return fail('key', `${path} is not readable by ${me.username} (mode ${octal(st.mode)})`, `chmod 600 ${path}`);
-  }
+  const verdict = judgeKeyFile(path, { uid: me.uid, user: me.username });
+  if (verdict.status === 'fail') return { name: 'key', ...verdict };
   // -y derives the public key: proves the file is a private key usable without a passphrase.
   const pub = await run(['ssh-keygen', '-y', '-P', '', '-f', path], { cwd, timeoutMs: 10_000 });
   if (pub.exitCode !== 0) {
@@ -70,7 +53,8 @@ export async function checkKeyFile(path: string, cwd: string): Promise<Check> {
       : fail('key', `${path} is not a private key ssh can load`, 'point ssh.key at the private key (not the .pub)');
   }
   const [type, blob] = pub.stdout.trim().split(/\s+/);
-  return ok('key', `${path} (${type ?? 'key'} ${blob ? fingerprint(blob) : ''}, mode ${octal(st.mode)}, owned by ${me.username})`);
+  const what = `${type ?? 'key'} ${blob ? fingerprint(blob) : ''}`.trim();
+  return { name: 'key', ...verdict, detail: `${verdict.detail} (${what})` };
 }
 
 async function checkKnownHosts(target: Target, resolved: ResolvedSsh, cwd: string): Promise<Check> {

@@ -21,7 +21,7 @@ describe.skipIf(requireSudoFixture())('pollpray doctor, as the unprivileged user
     const r = await cli(['doctor']);
     expect(r.exitCode).toBe(1);
     expect(line(r.stdout, 'key \\(app\\)')?.replace(/\s+/g, ' ')).toBe(
-      `FAIL key (app) ${key} is mode 0644: every local user can read the deploy key (and ssh refuses it) (fix: chown pollpray-test ${key} && chmod 600 ${key})`,
+      `FAIL key (app) ${key} is mode 0644: every local user can read the deploy key (and ssh refuses it) (fix: chmod 600 ${key})`,
     );
     expect(line(r.stdout, 'sudo \\(app\\.service\\)')).toMatch(
       new RegExp(`^FAIL .* no sudo rule lets pollpray-test run sudo -n ${sudo.systemctl} restart app\\.service without a password \\(fix: sudo pollpray sudoers --install --user pollpray-test`),

@@ -1,0 +1,43 @@
+import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { judgeKeyFile } from '../../src/git/key-file.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pollpray-key-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const me = { uid: process.getuid?.() ?? 0, user: 'me' };
+
+function key(name: string, mode: number): string {
+  const path = join(dir, name);
+  writeFileSync(path, 'not really a key\n');
+  chmodSync(path, mode);
+  return path;
+}
+
+describe('deploy key file verdict (doctor and test-ssh)', () => {
+  it.each([
+    [0o600, 'ok', /is mode 0600, owned by me$/],
+    [0o400, 'ok', /is mode 0400/],
+    [0o640, 'fail', /too open, ssh refuses a private key that others can read/],
+    [0o644, 'fail', /every local user can read the deploy key \(and ssh refuses it\)/],
+  ] as const)('a key of mine with mode %o: %s', (mode, status, detail) => {
+    const v = judgeKeyFile(key(`k${mode.toString(8)}`, mode), me);
+    expect(v.status).toBe(status);
+    expect(v.detail).toMatch(detail);
+    if (status === 'fail') expect(v.fix).toMatch(/^chmod 600 /);
+  });
+
+  it("someone else's key is a warning ssh still accepts, and the fix takes it over", () => {
+    const other = { uid: me.uid + 1, user: 'deploy' };
+    const v = judgeKeyFile(key('foreign', 0o644 & ~0o004), other);
+    expect(v.status).toBe('warn');
+    expect(v.fix).toMatch(/^chown deploy .* && chmod 600 /);
+  });
+
+  it('a missing key and a directory fail with what to do', () => {
+    expect(judgeKeyFile(join(dir, 'absent'), me, 'pollpray app')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/^ssh-keygen -t ed25519 -N '' -C 'pollpray app' -f /) });
+    mkdirSync(join(dir, 'a-dir'));
+    expect(judgeKeyFile(join(dir, 'a-dir'), me)).toMatchObject({ status: 'fail', detail: expect.stringMatching(/not a regular file/) });
+  });
+});
