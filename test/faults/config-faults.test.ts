@@ -69,60 +69,37 @@ describe('config faults', { timeout: 30_000 }, () => {
     const deployed = readlinkSync(join(f.path, 'current'));
     await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
     const good = readFileSync(f.world.configFile, 'utf8');
-    const withTarget = (change: (app: Record<string, unknown>, targets: Record<string, unknown>) => void) => {
-      const config = parse(good) as { targets: Record<string, Record<string, unknown>> };
-      change(config.targets.app as Record<string, unknown>, config.targets);
-      return stringify(config);
-    };
+    const config = parse(good) as { targets: Record<string, Record<string, unknown>> };
+    const app = config.targets.app as Record<string, unknown>;
+    // A second target whose path is a symlink to the first one's.
     const alias = join(f.world.dir, 'alias');
     symlinkSync(f.path, alias);
-    const cases: Array<{ name: string; config: string; setUp?: () => void; tearDown?: () => void; line: RegExp }> = [
-      {
-        name: 'a second target whose path is a symlink to the first one',
-        config: withTarget((app, targets) => {
-          targets.other = { repo: app.repo, path: alias };
-        }),
-        line: /pollpray\.yaml:\d+ targets\.other\.path: is the same directory as target "app"'s path \S+ once symlinks are resolved \(both are \S+\): give each target a directory of its own$/,
-      },
-      {
-        name: 'shared/uploads linked to /etc',
-        config: withTarget((app) => {
-          app.shared = ['uploads'];
-        }),
-        setUp: () => {
-          mkdirSync(join(f.path, 'shared'));
-          symlinkSync('/etc', join(f.path, 'shared', 'uploads'));
-        },
-        tearDown: () => rmSync(join(f.path, 'shared'), { recursive: true }),
-        line: /pollpray\.yaml:\d+ targets\.app\.shared\[0\]: \S+\/shared\/uploads leads through a symlink to the system directory \/etc: every release would write there; point the link at a directory for this app's data/,
-      },
-      {
-        name: 'current is a directory left by a hand deploy',
-        config: good,
-        setUp: () => {
-          renameSync(join(f.path, 'current'), join(f.path, 'current.pollpray'));
-          mkdirSync(join(f.path, 'current'));
-        },
-        tearDown: () => {
-          rmSync(join(f.path, 'current'), { recursive: true });
-          renameSync(join(f.path, 'current.pollpray'), join(f.path, 'current'));
-        },
-        line: /pollpray\.yaml:\d+ targets\.app\.path: \S+\/current is a directory, not pollpray's symlink into releases\/ .*: move it away \(mv \S+\/current \S+\/current\.old\)$/,
-      },
+    config.targets.other = { repo: app.repo, path: alias };
+    // shared/uploads linked to /etc.
+    app.shared = ['uploads'];
+    mkdirSync(join(f.path, 'shared'));
+    symlinkSync('/etc', join(f.path, 'shared', 'uploads'));
+    // current replaced by a directory, as a hand deploy would leave it.
+    renameSync(join(f.path, 'current'), join(f.path, 'current.pollpray'));
+    mkdirSync(join(f.path, 'current'));
+    writeFileSync(f.world.configFile, stringify(config));
+    const expected = [
+      /pollpray\.yaml:\d+ targets\.app\.path: \S+\/current is a directory, not pollpray's symlink into releases\/ .*: move it away \(mv \S+\/current \S+\/current\.old\)$/,
+      /pollpray\.yaml:\d+ targets\.app\.shared\[0\]: \S+\/shared\/uploads leads through a symlink to the system directory \/etc: every release would write there; point the link at a directory for this app's data/,
+      /pollpray\.yaml:\d+ targets\.other\.path: is the same directory as target "app"'s path \S+ once symlinks are resolved \(both are \S+\): give each target a directory of its own$/,
     ];
     const before = snapshot(f.world.stateDir);
-    for (const c of cases) {
-      writeFileSync(f.world.configFile, c.config);
-      c.setUp?.();
-      for (const command of ['validate', 'run']) {
-        const r = await f.world.cli([command]);
-        expect(r.exitCode, `${c.name}: ${command}\n${r.stderr}`).toBe(2);
-        const problems = r.stderr.split('\n').filter((l) => /pollpray\.yaml:\d+ /.test(l));
-        expect(problems, r.stderr).toHaveLength(1);
-        expect(problems[0], c.name).toMatch(c.line);
-      }
-      c.tearDown?.();
+    for (const command of ['validate', 'run']) {
+      const r = await f.world.cli([command]);
+      expect(r.exitCode, `${command}\n${r.stderr}`).toBe(2);
+      // One line per problem, in file order, each naming the target's key and the fix.
+      const problems = r.stderr.split('\n').filter((l) => /pollpray\.yaml:\d+ /.test(l));
+      expect(problems, r.stderr).toHaveLength(expected.length);
+      expected.forEach((line, i) => expect(problems[i]).toMatch(line));
     }
+    rmSync(join(f.path, 'current'), { recursive: true });
+    renameSync(join(f.path, 'current.pollpray'), join(f.path, 'current'));
+    rmSync(join(f.path, 'shared'), { recursive: true });
     expect(snapshot(f.world.stateDir)).toBe(before);
     expect(readdirSync(join(f.world.stateDir, 'targets'))).toEqual(['app']);
     expect(readlinkSync(join(f.path, 'current'))).toBe(deployed);
