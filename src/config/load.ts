@@ -7,7 +7,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { normalise, type Config, type HostFacts } from './normalise.js';
 import { configProblemsError, issueFindings, locateFindings, type Problem } from './report.js';
+import { targetPaths } from './path-facts.js';
 import { ruleFindings } from './rules.js';
+import { symlinkFindings } from './symlink-rules.js';
 import { configSchema } from './schema.js';
 import { configSecrets } from './secrets.js';
 import { addSecrets } from '../log/redact.js';
@@ -38,7 +40,8 @@ export function loadConfig(file: string, host?: HostFacts): Config {
     throw configProblemsError(file, problems);
   }
   // Rules need schema-valid input; a file with schema problems gets its rule problems on the next pass.
-  const broken = locateFindings(ruleFindings(parsed.data), source);
+  // The symlink rules look at the disk too: where each target's directories really lead.
+  const broken = locateFindings([...ruleFindings(parsed.data), ...symlinkFindings(targetPaths(parsed.data))], source);
   if (broken.length > 0) throw configProblemsError(file, broken);
 
   const config = normalise(parsed.data, file, host);

@@ -316,7 +316,9 @@ export class Cycle {
       deployedSha: sha,
       previousSha: redeploy ? state.previousSha : state.deployedSha,
       currentRelease: prepared.release ?? null,
-      previousRelease: prepared.release ? previousRelease : null,
+      // Paired with previousSha, from state: after a run killed past its switch, `current`
+      // points at that run's release of this same commit, which is no version to roll back to.
+      previousRelease: prepared.release ? (redeploy ? state.previousRelease : (state.currentRelease ?? previousRelease)) : null,
       remoteSha: sha,
       lastCheck: this.now(),
       lastSuccess: this.now(),

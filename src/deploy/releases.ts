@@ -24,7 +24,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { EnvironmentError } from '../errors.js';
+import { EnvironmentError, GitError } from '../errors.js';
+import { isWithin, realLocation } from '../real-location.js';
 import { fsyncPath } from '../state/store.js';
 
 export const MARKER = '.pollpray-release';
@@ -133,15 +134,32 @@ function lstatOrUndefined(path: string) {
  * release's own copy (first deploy), or created as an empty directory; a missing name
  * with an extension (.env, settings.yml) is most likely a file, which pollpray cannot
  * invent, so that is an error telling what to create.
+ *
+ * The release holds whatever the commit holds, symlinks included, and whoever can push
+ * must not steer pollpray's rm and symlink out of it: a shared path whose directory
+ * leads out of the release through a committed link is refused, and so is seeding
+ * shared/ from a committed link (every later release would write where it points).
  */
 export function linkShared(path: string, releaseDir: string, shared: readonly string[], target: string): string[] {
   const notes: string[] = [];
+  const release = realLocation(releaseDir);
+  const hint = (p: string) => `replace the symlink on the way to ${p} in the repository by a real directory (or remove ${p} from shared), and push`;
   for (const p of shared) {
     const source = join(path, 'shared', p);
     const inRelease = join(releaseDir, p);
+    if (!isWithin(realLocation(dirname(inRelease)), release)) {
+      throw new GitError(`shared path ${p} leads out of the release through a symlink in the commit (to ${realLocation(inRelease)})`, { target, hint: hint(p) });
+    }
+    const committed = lstatOrUndefined(inRelease);
     if (!lstatOrUndefined(source)) {
+      if (committed?.isSymbolicLink()) {
+        throw new GitError(`shared path ${p} is a symlink in the commit: pollpray does not seed ${source} from a link`, {
+          target,
+          hint: `create ${source} yourself (mkdir, or touch for a file), or ${hint(p)}`,
+        });
+      }
       mkdirSync(dirname(source), { recursive: true });
-      if (lstatOrUndefined(inRelease)) {
+      if (committed) {
         cpSync(inRelease, source, { recursive: true });
         notes.push(`seeded shared ${p} from the release`);
       } else if (!basename(p).includes('.') ) {

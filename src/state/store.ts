@@ -13,13 +13,16 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeSync,
   existsSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { failpoint, type Failpoint } from '../failpoints.js';
 import { redactDeep } from '../log/redact.js';
 import { tryLock } from './lock.js';
 
@@ -174,25 +177,63 @@ export function ensureStateDir(stateDir: string, target: string): string {
  * Replaces `file` atomically: a temp file in the same directory (so rename stays on
  * one filesystem), fsync, rename, fsync of the directory. Readers see the old or the
  * new content, never a part. The temp name keeps the file's extension off its end, so
- * a reader that globs `*.prom` (node_exporter) never picks it up.
+ * a reader that globs `*.prom` (node_exporter) never picks it up. A temp file is never
+ * read as the file: one left by a writer killed before its rename is removed here, on
+ * the next write, and one from a write that failed (ENOSPC) is removed at once.
  */
-export function writeFileAtomic(file: string, content: string, mode = 0o640): void {
+export function writeFileAtomic(file: string, content: string, mode = 0o640, pause?: Failpoint): void {
   const dir = dirname(file);
-  const tmp = join(dir, `.${basename(file)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w', mode);
+  const prefix = `.${basename(file)}.tmp-`;
+  removeAbandonedTemps(dir, prefix);
+  const tmp = join(dir, `${prefix}${process.pid}`);
   try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', mode);
+    try {
+      writeSync(fd, content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (pause) failpoint(pause, `${tmp} is written and fsynced, not yet renamed over ${file}`);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, file);
   fsyncPath(dir);
+}
+
+/**
+ * Temp files whose writer is gone (the PID is in the name). A live writer's temp is
+ * left alone: the metrics file, for one, is written by overlapping runs without a lock.
+ */
+function removeAbandonedTemps(dir: string, prefix: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // the write itself reports a missing or unreadable directory
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processExists(pid)) rmSync(join(dir, name), { force: true });
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, as another user.
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 export function writeState(stateDir: string, state: TargetState): void {
   ensureStateDir(stateDir, state.target);
-  writeFileAtomic(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`);
+  writeFileAtomic(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`, 0o640, 'state-write');
 }
 
 /** How many webhook delivery ids `serve` remembers: far more than a forge ever redelivers. */

@@ -38,6 +38,9 @@ describe('the per-target lock', () => {
     const { origin, world, calls } = await slowTarget(30);
     const victim = world.spawn(['run']);
     await until(() => calls().length === 1, 15_000, 'the script to start');
+    // pollpray records the script's group just after spawning it; the script can get
+    // this far first, and a run killed before that record has nothing to hand on.
+    await until(() => existsSync(join(world.stateDir, 'targets', 'app', 'running.pgid')), 5000, 'the run to record its script');
     const scriptPid = Number(readFileSync(join(world.dir, 'script.pid'), 'utf8'));
     victim.kill('SIGKILL');
     await victim;

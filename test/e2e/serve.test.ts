@@ -91,7 +91,8 @@ async function setup(opts: { workers?: number; script?: string; extraTargets?: R
       ...opts.extraTargets,
     },
   });
-  const calls = () => (existsSync(callsFile) ? readFileSync(callsFile, 'utf8').trim().split('\n') : []);
+  // Complete lines only: the shell creates the file (>>) a moment before echo writes to it.
+  const calls = () => (existsSync(callsFile) ? readFileSync(callsFile, 'utf8').split('\n').filter((l) => l.trim()) : []);
   return { origin, world, calls, deploy };
 }
 

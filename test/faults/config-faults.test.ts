@@ -1,7 +1,8 @@
 /** Faults in the configuration (rows 21, 22, 23's config side and 26 of the failure-modes table): exit 2, nothing touched. */
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { faultWorld, short } from './fault-world.js';
 
 /** Everything a run could touch: the state dir's files and the checkout's HEAD. */
@@ -60,6 +61,70 @@ describe('config faults', { timeout: 30_000 }, () => {
     expect(f.world.state('app')).toBeUndefined();
     writeFileSync(f.world.configFile, good);
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
+  });
+
+  it('#22 path escaping via symlink: another target in the same real directory, shared/uploads -> /etc and a current that is not pollpray\'s are rejected by validate and run, nothing touched', async () => {
+    const f = await faultWorld({ strategy: 'releases' });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const deployed = readlinkSync(join(f.path, 'current'));
+    await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const good = readFileSync(f.world.configFile, 'utf8');
+    const config = parse(good) as { targets: Record<string, Record<string, unknown>> };
+    const app = config.targets.app as Record<string, unknown>;
+    // A second target whose path is a symlink to the first one's.
+    const alias = join(f.world.dir, 'alias');
+    symlinkSync(f.path, alias);
+    config.targets.other = { repo: app.repo, path: alias };
+    // shared/uploads linked to /etc.
+    app.shared = ['uploads'];
+    mkdirSync(join(f.path, 'shared'));
+    symlinkSync('/etc', join(f.path, 'shared', 'uploads'));
+    // current replaced by a directory, as a hand deploy would leave it.
+    renameSync(join(f.path, 'current'), join(f.path, 'current.pollpray'));
+    mkdirSync(join(f.path, 'current'));
+    writeFileSync(f.world.configFile, stringify(config));
+    const expected = [
+      /pollpray\.yaml:\d+ targets\.app\.path: \S+\/current is a directory, not pollpray's symlink into releases\/ .*: move it away \(mv \S+\/current \S+\/current\.old\)$/,
+      /pollpray\.yaml:\d+ targets\.app\.shared\[0\]: \S+\/shared\/uploads leads through a symlink to the system directory \/etc: every release would write there; point the link at a directory for this app's data/,
+      /pollpray\.yaml:\d+ targets\.other\.path: is the same directory as target "app"'s path \S+ once symlinks are resolved \(both are \S+\): give each target a directory of its own$/,
+    ];
+    const before = snapshot(f.world.stateDir);
+    for (const command of ['validate', 'run']) {
+      const r = await f.world.cli([command]);
+      expect(r.exitCode, `${command}\n${r.stderr}`).toBe(2);
+      // One line per problem, in file order, each naming the target's key and the fix.
+      const problems = r.stderr.split('\n').filter((l) => /pollpray\.yaml:\d+ /.test(l));
+      expect(problems, r.stderr).toHaveLength(expected.length);
+      expected.forEach((line, i) => expect(problems[i]).toMatch(line));
+    }
+    rmSync(join(f.path, 'current'), { recursive: true });
+    renameSync(join(f.path, 'current.pollpray'), join(f.path, 'current'));
+    rmSync(join(f.path, 'shared'), { recursive: true });
+    expect(snapshot(f.world.stateDir)).toBe(before);
+    expect(readdirSync(join(f.world.stateDir, 'targets'))).toEqual(['app']);
+    expect(readlinkSync(join(f.path, 'current'))).toBe(deployed);
+    expect(f.calls()).toHaveLength(1);
+
+    writeFileSync(f.world.configFile, good);
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    expect(f.live()).toBe(short(await f.origin.head()));
+  });
+
+  it('#22 a path under a symlinked directory and a shared directory linked to another volume stay allowed', async () => {
+    const f = await faultWorld({ strategy: 'releases', target: { shared: ['media'] }, script: 'echo "$POLLPRAY_NEW_SHA" > media/built-by' });
+    // /srv -> /data/srv, and shared/media on "another volume": both are the operator's own choice.
+    mkdirSync(join(f.world.dir, 'data', 'www', 'app', 'shared'), { recursive: true });
+    symlinkSync(join(f.world.dir, 'data', 'www'), join(f.world.dir, 'www'));
+    mkdirSync(join(f.world.dir, 'volume', 'media'), { recursive: true });
+    symlinkSync(join(f.world.dir, 'volume', 'media'), join(f.path, 'shared', 'media'));
+
+    const v = await f.world.cli(['validate']);
+    expect(v.exitCode, v.stderr).toBe(0);
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(await f.origin.head()));
+    expect(readdirSync(join(f.world.dir, 'data', 'www', 'app', 'releases'))).toHaveLength(1);
+    expect(readFileSync(join(f.world.dir, 'volume', 'media', 'built-by'), 'utf8').trim()).toBe(await f.origin.head());
   });
 
   it('#26 world-writable config or key: refused with the fix', async () => {

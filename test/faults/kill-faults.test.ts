@@ -1,14 +1,17 @@
 /**
  * Row 19: `kill -9` of a run at each step. Each step blocks on a file the test controls
  * (a git wrapper for the fetch, the deploy script, the health check after the switch), so
- * the kill lands exactly there; then the fault is lifted and the next run must end consistent.
+ * the kill lands exactly there; the state write, too short to hit from outside, pauses at
+ * the POLLPRAY_FAILPOINT=state-write failpoint (src/failpoints.ts). Then the fault is
+ * lifted and the next run must end consistent.
  */
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { findBinary } from '../helpers/require-env.js';
 import { processGone, until } from '../helpers/pollpray-cli.js';
-import { expectState, faultWorld, releaseDirs, short } from './fault-world.js';
+import { expectState, faultWorld, releaseDirs, short, type FaultWorld } from './fault-world.js';
 
 const GIT = findBinary('git') ?? '/usr/bin/git';
 
@@ -67,4 +70,83 @@ describe('kill -9 at each step', { timeout: 40_000 }, () => {
   it('#19 kill -9 after the switch, before the state write: the rerun ends consistent', async () => {
     await killAt('health');
   });
+
+  it('#19 kill -9 inside the state write (releases): state.json stays the old state, the temp file is cleaned, the rerun ends consistent', async () => {
+    await killInStateWrite('releases');
+  });
+
+  it('#19 kill -9 inside the state write (in-place): state.json stays the old state, the temp file is cleaned, the rerun ends consistent', async () => {
+    await killInStateWrite('in-place');
+  });
 });
+
+/** Resolves when `stream` has printed a line matching `pattern` (the run announcing its failpoint). */
+function waitForLine(stream: Readable, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => {
+      stream.off('data', onData);
+      reject(new Error(`no line matching ${pattern} within ${timeoutMs}ms; stderr so far: ${text}`));
+    }, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      const line = text.split('\n').find((l) => pattern.test(l));
+      if (line === undefined) return;
+      clearTimeout(timer);
+      stream.off('data', onData);
+      resolve(line);
+    };
+    stream.on('data', onData);
+  });
+}
+
+const stateTemps = (f: FaultWorld) => readdirSync(join(f.world.stateDir, 'targets', 'app')).filter((n) => n.startsWith('.state.json.tmp-'));
+const deployedShas = (f: FaultWorld) => f.world.history('app').filter((h) => h.result === 'deployed').map((h) => h.sha);
+
+async function killInStateWrite(strategy: 'in-place' | 'releases') {
+  const f = await faultWorld({ strategy });
+  const stateFile = join(f.world.stateDir, 'targets', 'app', 'state.json');
+  const good = await f.origin.head();
+  expect((await f.world.cli(['run'])).exitCode).toBe(0);
+  const oldState = readFileSync(stateFile, 'utf8');
+  const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+  const victim = f.world.spawn(['run'], { env: { POLLPRAY_FAILPOINT: 'state-write' } });
+  if (!victim.stderr || victim.pid === undefined) throw new Error('the run has no stderr pipe');
+  await waitForLine(victim.stderr, /failpoint state-write: paused/, 20_000);
+  victim.kill('SIGKILL');
+  expect((await victim).signal).toBe('SIGKILL');
+
+  // The kill landed inside the write: the new state was whole in the temp file, and the
+  // rename never happened, so state.json is the old state byte for byte, not a torn one.
+  expect(stateTemps(f)).toEqual([`.state.json.tmp-${victim.pid}`]);
+  expect(JSON.parse(readFileSync(join(stateFile, '..', stateTemps(f)[0] ?? ''), 'utf8'))).toMatchObject({ deployedSha: next });
+  expect(readFileSync(stateFile, 'utf8')).toBe(oldState);
+  // The code went live before the write: disk says next, state still says good.
+  expect(f.live()).toBe(short(next));
+  expect(deployedShas(f)).toEqual([good]);
+
+  const r = await f.world.cli(['run']);
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.stderr).toBe('');
+  expect(stateTemps(f)).toEqual([]);
+  expect(f.live()).toBe(short(next));
+  expectState(f.world, 'app', { deployedSha: next, previousSha: good, lastResult: 'deployed', lastError: null });
+  // One history line per finished deploy: the killed run never finished, the rerun did.
+  expect(deployedShas(f)).toEqual([good, next]);
+  if (strategy === 'releases') {
+    const state = f.world.state('app') as { currentRelease: string; previousRelease: string };
+    expect(readlinkSync(join(f.path, 'current'))).toBe(`releases/${state.currentRelease}`);
+    // The previous release is the one of the previous commit, so a rollback really goes back.
+    expect(state.previousRelease.slice(-12)).toBe(short(good));
+    for (const name of releaseDirs(f.path)) expect(existsSync(join(f.path, 'releases', name, '.pollpray-release')), name).toBe(true);
+  }
+  expect(readFileSync(join(strategy === 'releases' ? join(f.path, 'current') : f.path, 'v.txt'), 'utf8')).toBe('2\n');
+
+  // Consistent means settled: the next run finds nothing to do.
+  const calls = f.calls().length;
+  const again = await f.world.cli(['run']);
+  expect(again.exitCode, again.stderr).toBe(0);
+  expect(f.world.state('app')).toMatchObject({ deployedSha: next, lastResult: 'unchanged' });
+  expect(f.calls()).toHaveLength(calls);
+}
