@@ -27,6 +27,11 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
+/** True while any process (a zombie too) is still in the group. */
+export function groupExists(pgid: number): boolean {
+  return signalGroup(pgid, 0);
+}
+
 /** SIGTERM to the whole group, then SIGKILL to whatever is left after `graceMs`. */
 export async function killGroup(pgid: number, graceMs: number): Promise<void> {
   if (!signalGroup(pgid, 'SIGTERM')) return;

@@ -3,9 +3,9 @@
  * (a git wrapper for the fetch, the deploy script, the health check after the switch), so
  * the kill lands exactly there; then the fault is lifted and the next run must end consistent.
  */
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { findBinary } from '../helpers/require-env.js';
 import { processGone, until } from '../helpers/pollpray-cli.js';
 import { expectState, faultWorld, releaseDirs, short } from './fault-world.js';
@@ -66,5 +66,40 @@ describe('kill -9 at each step', { timeout: 40_000 }, () => {
 
   it('#19 kill -9 after the switch, before the state write: the rerun ends consistent', async () => {
     await killAt('health');
+  });
+
+  it('#19 kill -9 during the deploy script: the next run ends the child it left, also after the script itself exited', async () => {
+    const f = await faultWorld({ strategy: 'releases' });
+    const w = f.world.dir;
+    const deploy = f.world.script(
+      'deploy.sh',
+      `[ -f "${w}/block" ] || exit 0\nsleep 60 &\necho $! > "${w}/child.pid"\necho $$ > "${w}/script.pid"\nwhile [ ! -f "${w}/go" ]; do sleep 0.05; done`,
+    );
+    f.write({ deploy });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+    writeFileSync(join(w, 'block'), '');
+    const victim = f.world.spawn(['run']);
+    await until(() => existsSync(join(w, 'script.pid')), 15_000, 'the run to reach its deploy script');
+    victim.kill('SIGKILL');
+    await victim;
+    // The orphaned script finishes on its own and init reaps it; its background child
+    // lives on in the script's process group, which now has no leader.
+    writeFileSync(join(w, 'go'), '');
+    const script = Number(readFileSync(join(w, 'script.pid'), 'utf8'));
+    const child = Number(readFileSync(join(w, 'child.pid'), 'utf8'));
+    onTestFinished(() => {
+      if (!processGone(child)) process.kill(child, 'SIGKILL');
+    });
+    await until(() => !existsSync(`/proc/${script}`), 10_000, 'the orphaned script to exit and be reaped');
+    expect(processGone(child)).toBe(false);
+
+    rmSync(join(w, 'block'));
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    await until(() => processGone(child), 5_000, 'the child the killed run left to be ended');
+    expect(f.world.logText()).toMatch(/ending process group \d+ left running by an interrupted run/);
   });
 });
