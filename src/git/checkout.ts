@@ -59,9 +59,12 @@ export async function hasCommit(target: Target, sha: string, repoDir = target.pa
   return result.exitCode === 0;
 }
 
-/** True when `descendant` contains `ancestor`; false means history was rewritten (force push). */
+/**
+ * True when `descendant` contains `ancestor`; false means history was rewritten (force
+ * push). An ancestor the repo does not have (gone with a rewrite) is not contained
+ * either: merge-base exits 128 for it, so no separate presence check is needed.
+ */
 export async function isAncestor(target: Target, ancestor: string, descendant: string, repoDir = target.path): Promise<boolean> {
-  if (!(await hasCommit(target, ancestor, repoDir))) return false;
   const result = await git(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: repoDir, target });
   return result.exitCode === 0;
 }
@@ -70,9 +73,10 @@ export async function isAncestor(target: Target, ancestor: string, descendant: s
 export async function resetTo(target: Target, sha: string): Promise<void> {
   if (!isFullSha(sha)) throw new GitError(`refusing to move to ${sha}: not a full commit id`, { target: target.name });
   // A tag target has no branch to keep up: its checkout is detached at the tag's commit.
+  // --force already does what `reset --hard` would: index and tracked files become
+  // exactly `sha`, local edits and local commits are dropped (untracked files stay).
   const where = target.tags === undefined ? ['-B', target.branch] : ['--detach'];
   await gitOrThrow(['checkout', '--force', ...where, sha], { cwd: target.path, target }, 'checkout');
-  await gitOrThrow(['reset', '--hard', sha], { cwd: target.path, target }, 'reset');
 }
 
 export async function headCommit(target: Target): Promise<string | undefined> {
