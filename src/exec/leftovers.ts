@@ -7,7 +7,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../log/logger.js';
-import { groupExists, killGroup } from './groups.js';
+import { groupAlive, killGroup } from './groups.js';
 
 interface Record {
   pgid: number;
@@ -47,7 +47,7 @@ export async function endLeftovers(workDir: string, target: string): Promise<voi
   // background lives on in its group. Linux does not hand out a PID again while it still
   // names a process group, so a group without its leader is still the recorded one.
   const leaderStart = startTime(record.pgid);
-  if (leaderStart === record.start || (leaderStart === undefined && groupExists(record.pgid))) {
+  if ((leaderStart === record.start || leaderStart === undefined) && groupAlive(record.pgid)) {
     log.warn(`ending process group ${record.pgid} left running by an interrupted run`, { target, step: 'lock' });
     await killGroup(record.pgid, 2000);
   }
