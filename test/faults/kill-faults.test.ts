@@ -102,4 +102,47 @@ describe('kill -9 at each step', { timeout: 40_000 }, () => {
     await until(() => processGone(child), 5_000, 'the child the killed run left to be ended');
     expect(f.world.logText()).toMatch(/ending process group \d+ left running by an interrupted run/);
   });
+
+  it('#19 kill -9 right after the deploy script started, before its group was recorded: the next run still ends its child', async () => {
+    const f = await faultWorld({ strategy: 'in-place' });
+    const w = f.world.dir;
+    const deploy = f.world.script('deploy.sh', `sleep 60 &\necho $! > "${w}/child.pid"`);
+    f.write({ deploy });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    rmSync(join(w, 'child.pid'));
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+    // The fault: pollpray stalls right after it started the script, before it records the
+    // script's process group, and is killed there (a preload holds it at that point).
+    const hold = join(w, 'hold.mjs');
+    writeFileSync(
+      hold,
+      [
+        "import cp from 'node:child_process';",
+        "import { syncBuiltinESMExports } from 'node:module';",
+        'const spawn = cp.spawn;',
+        'cp.spawn = function (...args) {',
+        '  const child = spawn.apply(this, args);',
+        `  if (String(args[0]).endsWith('deploy.sh')) { const until = Date.now() + 30_000; while (Date.now() < until); }`,
+        '  return child;',
+        '};',
+        'syncBuiltinESMExports();',
+      ].join('\n'),
+    );
+    const victim = f.world.spawn(['run'], { env: { NODE_OPTIONS: `--import ${hold}` } });
+    await until(() => existsSync(join(w, 'child.pid')), 15_000, 'the script to start its child');
+    victim.kill('SIGKILL');
+    await victim;
+    const child = Number(readFileSync(join(w, 'child.pid'), 'utf8'));
+    onTestFinished(() => {
+      if (!processGone(child)) process.kill(child, 'SIGKILL');
+    });
+    expect(processGone(child)).toBe(false);
+
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    await until(() => processGone(child), 5_000, 'the child the killed run left to be ended');
+    expect(f.world.logText()).toMatch(/ending process group \d+ left running by an interrupted run/);
+  });
 });
