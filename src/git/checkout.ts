@@ -53,10 +53,19 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
   return how;
 }
 
+/**
+ * Subjects of the commits hasCommit found. A commit id fixes the commit's content, so
+ * the deploy that checked a commit after its fetch needs no second git call for the
+ * subject it records.
+ */
+const subjects = new Map<string, string>();
+
 /** `repoDir` is where the history lives: the checkout (in-place) or the mirror (releases). */
 export async function hasCommit(target: Target, sha: string, repoDir = target.path): Promise<boolean> {
-  const result = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: repoDir, target });
-  return result.exitCode === 0;
+  const result = await git(['log', '-1', '--format=%s', `${sha}^{commit}`], { cwd: repoDir, target });
+  if (result.exitCode !== 0) return false;
+  subjects.set(sha, result.stdout.trim());
+  return true;
 }
 
 /**
@@ -87,6 +96,8 @@ export async function headCommit(target: Target): Promise<string | undefined> {
 }
 
 export async function commitSubject(target: Target, sha: string, repoDir = target.path): Promise<string | undefined> {
+  const known = subjects.get(sha);
+  if (known !== undefined) return known;
   const result = await git(['log', '-1', '--format=%s', sha], { cwd: repoDir, target });
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }
