@@ -9,7 +9,7 @@
 import type { PipelineStep, StepHandler, Target } from '../config/normalise.js';
 import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
-import { clearRunning, recordRunning } from '../exec/leftovers.js';
+import { beginRunning, clearRunning, recordRunning, SCRIPT_ID_VAR } from '../exec/leftovers.js';
 import { run, type RunResult } from '../exec/run.js';
 import { commitSubject } from '../git/checkout.js';
 import { log } from '../log/logger.js';
@@ -51,12 +51,13 @@ export async function runPipeline(target: Target, steps: readonly PipelineStep[]
     const values: TemplateValues = { ...base, 'step.name': step.name };
     const stepEnv = { ...env, POLLPRAY_STEP: step.name, ...renderEnv(step.env, values) };
     const t0 = Date.now();
+    const id = beginRunning(ctx.workDir);
     const result = await run(step.run.map((arg) => renderTemplate(arg, values)), {
       cwd: ctx.releaseDir,
       timeoutMs: step.timeoutMs,
-      env: stepEnv,
+      env: { ...stepEnv, [SCRIPT_ID_VAR]: id },
       killLeftovers: true,
-      onSpawn: (pgid) => recordRunning(ctx.workDir, pgid),
+      onSpawn: (pgid) => recordRunning(ctx.workDir, id, pgid),
       onLine: (line, stream) => (stream === 'stderr' ? log.warn(line, fields) : log.info(line, fields)),
     });
     clearRunning(ctx.workDir);

@@ -7,7 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import type { Target } from '../config/normalise.js';
 import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
-import { clearRunning, recordRunning } from '../exec/leftovers.js';
+import { beginRunning, clearRunning, recordRunning, SCRIPT_ID_VAR } from '../exec/leftovers.js';
 import { run } from '../exec/run.js';
 import { log } from '../log/logger.js';
 
@@ -52,12 +52,13 @@ export async function runDeployScript(target: Target, ctx: ScriptContext): Promi
     });
   }
   const fields = { target: target.name, commit: ctx.newSha, step: 'script' };
+  const id = beginRunning(ctx.workDir);
   const result = await run([script], {
     cwd: ctx.releaseDir,
     timeoutMs: target.deployTimeoutMs,
-    env: scriptEnv(target, ctx),
+    env: { ...scriptEnv(target, ctx), [SCRIPT_ID_VAR]: id },
     killLeftovers: true,
-    onSpawn: (pgid) => recordRunning(ctx.workDir, pgid),
+    onSpawn: (pgid) => recordRunning(ctx.workDir, id, pgid),
     onLine: (line, stream) => (stream === 'stderr' ? log.warn(line, fields) : log.info(line, fields)),
   });
   clearRunning(ctx.workDir);

@@ -3,6 +3,8 @@
  * apart from run.ts (and so from execa) because main.ts needs it on every start,
  * for its signal handler, and `pollpray --version` should not pay for execa.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+
 const activeGroups = new Set<number>();
 
 export function trackGroup(pgid: number): void {
@@ -27,10 +29,37 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
+/**
+ * True while a process of the group still runs. Zombies do not count: they are dead and
+ * only wait to be reaped, which an orphan's adoptive parent may do late or never (a
+ * container whose PID 1 does not reap), so waiting for them would wait out every grace.
+ */
+export function groupAlive(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc');
+  } catch {
+    return true; // no /proc to tell zombies apart: the group exists
+  }
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // not a process, or gone meanwhile
+    }
+    // After the ")" that ends the command name: state, ppid, pgrp.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+    if (Number(pgrp) === pgid && state !== 'Z') return true;
+  }
+  return false;
+}
+
 /** SIGTERM to the whole group, then SIGKILL to whatever is left after `graceMs`. */
 export async function killGroup(pgid: number, graceMs: number): Promise<void> {
   if (!signalGroup(pgid, 'SIGTERM')) return;
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && signalGroup(pgid, 0)) await new Promise((r) => setTimeout(r, 25));
+  while (Date.now() < deadline && groupAlive(pgid)) await new Promise((r) => setTimeout(r, 25));
   signalGroup(pgid, 'SIGKILL');
 }

@@ -3,18 +3,26 @@
  * records the group in the target's state dir while the script runs; the next run,
  * holding the target's lock, ends what is still there. The process start time is
  * recorded with the id, so a recycled PID is never killed by mistake.
+ *
+ * The group id is only known once the script has started, and a kill can land in
+ * between. So first an id is recorded that the script's environment carries
+ * (SCRIPT_ID_VAR, inherited by everything it starts); a record without a group is
+ * resolved through that id in /proc.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../log/logger.js';
-import { killGroup } from './groups.js';
+import { groupAlive, killGroup } from './groups.js';
 
-interface Record {
-  pgid: number;
-  start: string;
+interface Running {
+  id: string;
+  pgid?: number;
+  start?: string;
 }
 
 const FILE = 'running.pgid';
+export const SCRIPT_ID_VAR = 'POLLPRAY_SCRIPT_ID';
 
 function startTime(pid: number): string | undefined {
   try {
@@ -26,26 +34,66 @@ function startTime(pid: number): string | undefined {
   }
 }
 
-export function recordRunning(workDir: string, pgid: number): void {
+/** Replaced by rename: a kill mid-write leaves the old record or the new one, never half. */
+function writeRecord(workDir: string, record: Running): void {
+  const tmp = join(workDir, `.${FILE}.tmp`);
+  writeFileSync(tmp, JSON.stringify(record));
+  renameSync(tmp, join(workDir, FILE));
+}
+
+/** Before a script starts: records a fresh id; the script gets it as SCRIPT_ID_VAR. */
+export function beginRunning(workDir: string): string {
+  const id = randomBytes(8).toString('hex');
+  writeRecord(workDir, { id });
+  return id;
+}
+
+export function recordRunning(workDir: string, id: string, pgid: number): void {
   const start = startTime(pgid);
-  if (start) writeFileSync(join(workDir, FILE), JSON.stringify({ pgid, start } satisfies Record));
+  if (start) writeRecord(workDir, { id, pgid, start });
 }
 
 export function clearRunning(workDir: string): void {
   rmSync(join(workDir, FILE), { force: true });
 }
 
+/** Process groups of the processes whose environment carries the script id. */
+function groupsCarrying(id: string): Set<number> {
+  const groups = new Set<number>();
+  const entry = `${SCRIPT_ID_VAR}=${id}`;
+  for (const pid of readdirSync('/proc')) {
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      groups.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]));
+    } catch {
+      // not a process, gone meanwhile, or not ours to read
+    }
+  }
+  return groups;
+}
+
 /** Ends the process group a killed run left behind, if it is still the same one. */
 export async function endLeftovers(workDir: string, target: string): Promise<void> {
-  let record: Record;
+  let record: Running;
   try {
-    record = JSON.parse(readFileSync(join(workDir, FILE), 'utf8')) as Record;
+    record = JSON.parse(readFileSync(join(workDir, FILE), 'utf8')) as Running;
   } catch {
     return;
   }
-  if (startTime(record.pgid) === record.start) {
-    log.warn(`ending process group ${record.pgid} left running by an interrupted run`, { target, step: 'lock' });
-    await killGroup(record.pgid, 2000);
+  let groups: number[] = [];
+  if (record.pgid === undefined) {
+    groups = typeof record.id === 'string' ? [...groupsCarrying(record.id)] : [];
+  } else {
+    // The script itself may have finished and been reaped while a child it started in the
+    // background lives on in its group. Linux does not hand out a PID again while it still
+    // names a process group, so a group without its leader is still the recorded one.
+    const leaderStart = startTime(record.pgid);
+    if (leaderStart === record.start || leaderStart === undefined) groups = [record.pgid];
+  }
+  for (const pgid of groups.filter(groupAlive)) {
+    log.warn(`ending process group ${pgid} left running by an interrupted run`, { target, step: 'lock' });
+    await killGroup(pgid, 2000);
   }
   clearRunning(workDir);
 }

@@ -53,15 +53,27 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
   return how;
 }
 
+/**
+ * Subjects of the commits hasCommit found. A commit id fixes the commit's content, so
+ * the deploy that checked a commit after its fetch needs no second git call for the
+ * subject it records.
+ */
+const subjects = new Map<string, string>();
+
 /** `repoDir` is where the history lives: the checkout (in-place) or the mirror (releases). */
 export async function hasCommit(target: Target, sha: string, repoDir = target.path): Promise<boolean> {
-  const result = await git(['cat-file', '-e', `${sha}^{commit}`], { cwd: repoDir, target });
-  return result.exitCode === 0;
+  const result = await git(['log', '-1', '--format=%s', `${sha}^{commit}`], { cwd: repoDir, target });
+  if (result.exitCode !== 0) return false;
+  subjects.set(sha, result.stdout.trim());
+  return true;
 }
 
-/** True when `descendant` contains `ancestor`; false means history was rewritten (force push). */
+/**
+ * True when `descendant` contains `ancestor`; false means history was rewritten (force
+ * push). An ancestor the repo does not have (gone with a rewrite) is not contained
+ * either: merge-base exits 128 for it, so no separate presence check is needed.
+ */
 export async function isAncestor(target: Target, ancestor: string, descendant: string, repoDir = target.path): Promise<boolean> {
-  if (!(await hasCommit(target, ancestor, repoDir))) return false;
   const result = await git(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: repoDir, target });
   return result.exitCode === 0;
 }
@@ -70,9 +82,10 @@ export async function isAncestor(target: Target, ancestor: string, descendant: s
 export async function resetTo(target: Target, sha: string): Promise<void> {
   if (!isFullSha(sha)) throw new GitError(`refusing to move to ${sha}: not a full commit id`, { target: target.name });
   // A tag target has no branch to keep up: its checkout is detached at the tag's commit.
+  // --force already does what `reset --hard` would: index and tracked files become
+  // exactly `sha`, local edits and local commits are dropped (untracked files stay).
   const where = target.tags === undefined ? ['-B', target.branch] : ['--detach'];
   await gitOrThrow(['checkout', '--force', ...where, sha], { cwd: target.path, target }, 'checkout');
-  await gitOrThrow(['reset', '--hard', sha], { cwd: target.path, target }, 'reset');
 }
 
 export async function headCommit(target: Target): Promise<string | undefined> {
@@ -83,6 +96,8 @@ export async function headCommit(target: Target): Promise<string | undefined> {
 }
 
 export async function commitSubject(target: Target, sha: string, repoDir = target.path): Promise<string | undefined> {
+  const known = subjects.get(sha);
+  if (known !== undefined) return known;
   const result = await git(['log', '-1', '--format=%s', sha], { cwd: repoDir, target });
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }

@@ -20,6 +20,9 @@ const SAFE_CONFIG = [
   '-c', 'core.hooksPath=/dev/null',
   '-c', 'advice.detachedHead=false',
   '-c', 'gc.auto=0',
+  // fetch and clone would start `git maintenance run --auto` after every call: one more
+  // process per fetch that, with gc.auto=0, finds nothing to do.
+  '-c', 'maintenance.auto=false',
 ];
 
 function gitEnv(target: Target): Record<string, string | undefined> {

@@ -5,10 +5,10 @@
  * the POLLPRAY_FAILPOINT=state-write failpoint (src/failpoints.ts). Then the fault is
  * lifted and the next run must end consistent.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { findBinary } from '../helpers/require-env.js';
 import { processGone, until } from '../helpers/pollpray-cli.js';
 import { expectState, faultWorld, releaseDirs, short, type FaultWorld } from './fault-world.js';
@@ -77,6 +77,84 @@ describe('kill -9 at each step', { timeout: 40_000 }, () => {
 
   it('#19 kill -9 inside the state write (in-place): state.json stays the old state, the temp file is cleaned, the rerun ends consistent', async () => {
     await killInStateWrite('in-place');
+  });
+
+  it('#19 kill -9 during the deploy script: the next run ends the child it left, also after the script itself exited', async () => {
+    const f = await faultWorld({ strategy: 'releases' });
+    const w = f.world.dir;
+    const deploy = f.world.script(
+      'deploy.sh',
+      `[ -f "${w}/block" ] || exit 0\nsleep 60 &\necho $! > "${w}/child.pid"\necho $$ > "${w}/script.pid"\nwhile [ ! -f "${w}/go" ]; do sleep 0.05; done`,
+    );
+    f.write({ deploy });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+    writeFileSync(join(w, 'block'), '');
+    const victim = f.world.spawn(['run']);
+    await until(() => existsSync(join(w, 'script.pid')), 15_000, 'the run to reach its deploy script');
+    victim.kill('SIGKILL');
+    await victim;
+    // The orphaned script finishes on its own and init reaps it; its background child
+    // lives on in the script's process group, which now has no leader.
+    writeFileSync(join(w, 'go'), '');
+    const script = Number(readFileSync(join(w, 'script.pid'), 'utf8'));
+    const child = Number(readFileSync(join(w, 'child.pid'), 'utf8'));
+    onTestFinished(() => {
+      if (!processGone(child)) process.kill(child, 'SIGKILL');
+    });
+    await until(() => !existsSync(`/proc/${script}`), 10_000, 'the orphaned script to exit and be reaped');
+    expect(processGone(child)).toBe(false);
+
+    rmSync(join(w, 'block'));
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    await until(() => processGone(child), 5_000, 'the child the killed run left to be ended');
+    expect(f.world.logText()).toMatch(/ending process group \d+ left running by an interrupted run/);
+  });
+
+  it('#19 kill -9 right after the deploy script started, before its group was recorded: the next run still ends its child', async () => {
+    const f = await faultWorld({ strategy: 'in-place' });
+    const w = f.world.dir;
+    const deploy = f.world.script('deploy.sh', `sleep 60 &\necho $! > "${w}/child.pid"`);
+    f.write({ deploy });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    rmSync(join(w, 'child.pid'));
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+    // The fault: pollpray stalls right after it started the script, before it records the
+    // script's process group, and is killed there (a preload holds it at that point).
+    const hold = join(w, 'hold.mjs');
+    writeFileSync(
+      hold,
+      [
+        "import cp from 'node:child_process';",
+        "import { syncBuiltinESMExports } from 'node:module';",
+        'const spawn = cp.spawn;',
+        'cp.spawn = function (...args) {',
+        '  const child = spawn.apply(this, args);',
+        `  if (String(args[0]).endsWith('deploy.sh')) { const until = Date.now() + 30_000; while (Date.now() < until); }`,
+        '  return child;',
+        '};',
+        'syncBuiltinESMExports();',
+      ].join('\n'),
+    );
+    const victim = f.world.spawn(['run'], { env: { NODE_OPTIONS: `--import ${hold}` } });
+    await until(() => existsSync(join(w, 'child.pid')), 15_000, 'the script to start its child');
+    victim.kill('SIGKILL');
+    await victim;
+    const child = Number(readFileSync(join(w, 'child.pid'), 'utf8'));
+    onTestFinished(() => {
+      if (!processGone(child)) process.kill(child, 'SIGKILL');
+    });
+    expect(processGone(child)).toBe(false);
+
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    await until(() => processGone(child), 5_000, 'the child the killed run left to be ended');
+    expect(f.world.logText()).toMatch(/ending process group \d+ left running by an interrupted run/);
   });
 });
 
