@@ -1,6 +1,6 @@
 /**
  * The in-place strategy: a working clone at `path`, moved to an exact commit with
- * fetch + `reset --hard <sha>`. Never a merge or pull, so a force-pushed branch is
+ * fetch + `checkout --force -B <branch> <sha>`. Never a merge or pull, so a force-pushed branch is
  * followed to the exact remote commit and local edits cannot produce a conflict.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
