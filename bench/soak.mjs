@@ -3,12 +3,15 @@
 // force-pushes, pushes commits whose deploy script or health check fails, and kill -9s
 // runs. After every cycle it checks the invariants of the "Failure modes" promise and
 // prints a summary table at the end. Bounded by count and time; not part of npm test.
-//   npm run soak        (SOAK_CYCLES=500, SOAK_MINUTES=9, SOAK_SEED: see bench/README.md)
+//   npm run soak        (SOAK_CYCLES=500, SOAK_MINUTES=9, SOAK_SEED, SOAK_PREWARM=0: see bench/README.md)
 //
 // Every process costs ~10 ms on a small VM, so the driver spawns as few as it can: a
 // commit is written straight into the origin by one `git fast-import` (what a push
 // leaves on the remote: the objects and the moved branch), a force-push is one
-// `update-ref`, and the pushes of one cycle run side by side.
+// `update-ref`, and the pushes of one cycle run side by side. Each cycle's run is a
+// fresh `pollpray run`, started (Node and its modules loaded) while the previous cycle
+// still runs and held at bench/soak-gate.mjs until its turn; SOAK_PREWARM=0 starts it
+// cold instead.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +21,7 @@ const BIN = resolve(import.meta.dirname, '../bin/pollpray.js');
 const CYCLES = Number(process.env.SOAK_CYCLES ?? 500);
 const started = Date.now();
 const DEADLINE = started + Number(process.env.SOAK_MINUTES ?? 9) * 60_000;
+const PREWARM = process.env.SOAK_PREWARM !== '0';
 let seed = Number(process.env.SOAK_SEED ?? Date.now() % 100000);
 const SEED = seed;
 // Small deterministic PRNG (mulberry32): a failing soak can be replayed with its seed
@@ -204,14 +208,20 @@ function describeProcess(pid) {
   }
 }
 
-/** A `pollpray run` process. */
-function startRun() {
-  const child = spawn('node', [BIN, 'run', '--no-splay'], { cwd: ROOT, env: { ...gitEnv, POLLPRAY_CONFIG: config }, stdio: ['ignore', 'ignore', 'pipe'] });
+/** A `pollpray run` process; prewarmed ones wait at the gate until `start()`. */
+function startRun(prewarm) {
+  const argv = [...(prewarm ? ['--import', GATE] : []), BIN, 'run', '--no-splay'];
+  const child = spawn('node', argv, { cwd: ROOT, env: { ...gitEnv, POLLPRAY_CONFIG: config }, stdio: [prewarm ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
+  // A prewarmed run that died before its turn: its exit shows up as the run's result.
+  child.stdin?.on('error', () => undefined);
   const closed = new Promise((resolveClose) => child.on('close', (code, signal) => resolveClose({ code, signal })));
-  return { child, result: async () => ({ ...(await closed), stderr }) };
+  return { child, start: () => prewarm && child.stdin.end('go\n'), result: async () => ({ ...(await closed), stderr }) };
 }
+
+const GATE = resolve(import.meta.dirname, 'soak-gate.mjs');
+let nextRun = PREWARM ? startRun(true) : undefined;
 
 /** What each target's deploy script wrote into its marker: the pid of one that runs now, or ''. */
 function scriptMarks() {
@@ -225,14 +235,16 @@ function scriptMarks() {
 }
 
 /**
- * One cycle's run. `kill`: undefined, or
+ * One cycle's run: let it go, prewarm the next one meanwhile. `kill`: undefined, or
  * `{ afterMs }` (SIGKILL that long after the start), or `{ inScriptMs }` (that long after
  * the first deploy script of this run has started).
  */
 async function runOnce(kill) {
-  const marksBefore = scriptMarks();
+  const current = nextRun ?? startRun(false);
   const t0 = Date.now();
-  const current = startRun();
+  const marksBefore = scriptMarks();
+  current.start();
+  nextRun = PREWARM ? startRun(true) : undefined;
   const killNow = () => current.child.kill('SIGKILL');
   let timer;
   if (kill?.afterMs !== undefined) timer = setTimeout(killNow, kill.afterMs);
@@ -377,6 +389,7 @@ for (const pid of leftoverProcesses()) {
     // gone meanwhile
   }
 }
+nextRun?.child.kill('SIGKILL');
 const wallMs = Date.now() - started;
 // A soak the time bound cut short did not show what it set out to: it fails too.
 const incomplete = counts.cycles < CYCLES;
