@@ -51,14 +51,16 @@ const gitEnv = {
 
 function git(args, input) {
   return new Promise((resolveGit, reject) => {
-    const child = spawn('git', args, { cwd: ROOT, env: gitEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', args, { cwd: ROOT, env: gitEnv, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolveGit(stdout.trim()) : reject(new Error(`git ${args.join(' ')}: ${stderr}`))));
-    child.stdin.end(input ?? '');
+    // A git that fails before reading its input closes the pipe: its exit code tells why.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
   });
 }
 
