@@ -3,7 +3,8 @@
  * apart from run.ts (and so from execa) because main.ts needs it on every start,
  * for its signal handler, and `pollpray --version` should not pay for execa.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { procStat } from './proc-stat.js';
 
 const activeGroups = new Set<number>();
 
@@ -43,15 +44,8 @@ export function groupAlive(pgid: number): boolean {
     return true; // no /proc to tell zombies apart: the group exists
   }
   for (const pid of pids) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // not a process, or gone meanwhile
-    }
-    // After the ")" that ends the command name: state, ppid, pgrp.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(pgrp) === pgid && state !== 'Z') return true;
+    const stat = procStat(pid); // undefined: not a process, or gone meanwhile
+    if (stat && stat.pgrp === pgid && stat.state !== 'Z') return true;
   }
   return false;
 }

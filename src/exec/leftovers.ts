@@ -14,6 +14,7 @@ import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { log } from '../log/logger.js';
 import { groupAlive, killGroup } from './groups.js';
+import { procStat } from './proc-stat.js';
 
 interface Running {
   id: string;
@@ -24,15 +25,7 @@ interface Running {
 const FILE = 'running.pgid';
 export const SCRIPT_ID_VAR = 'POLLPRAY_SCRIPT_ID';
 
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (starttime), counted after the ")" that ends the command name.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
+const startTime = (pid: number): string | undefined => procStat(pid)?.start;
 
 /** Replaced by rename: a kill mid-write leaves the old record or the new one, never half. */
 function writeRecord(workDir: string, record: Running): void {
@@ -64,11 +57,11 @@ function groupsCarrying(id: string): Set<number> {
   for (const pid of readdirSync('/proc')) {
     try {
       if (!readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry)) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      groups.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]));
     } catch {
-      // not a process, gone meanwhile, or not ours to read
+      continue; // not a process, gone meanwhile, or not ours to read
     }
+    const stat = procStat(pid);
+    if (stat) groups.add(stat.pgrp);
   }
   return groups;
 }
