@@ -10,9 +10,10 @@
  * resolved through that id in /proc.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../log/logger.js';
+import { writeFileAtomic } from '../state/store.js';
 import { groupAlive, killGroup } from './groups.js';
 import { procStat } from './proc-stat.js';
 
@@ -27,11 +28,9 @@ export const SCRIPT_ID_VAR = 'POLLPRAY_SCRIPT_ID';
 
 const startTime = (pid: number): string | undefined => procStat(pid)?.start;
 
-/** Replaced by rename: a kill mid-write leaves the old record or the new one, never half. */
+/** Replaced atomically: a kill mid-write leaves the old record or the new one, never half. */
 function writeRecord(workDir: string, record: Running): void {
-  const tmp = join(workDir, `.${FILE}.tmp`);
-  writeFileSync(tmp, JSON.stringify(record));
-  renameSync(tmp, join(workDir, FILE));
+  writeFileAtomic(join(workDir, FILE), JSON.stringify(record));
 }
 
 /** Before a script starts: records a fresh id; the script gets it as SCRIPT_ID_VAR. */
