@@ -6,7 +6,7 @@
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { fetchCommit, hasCommit, headCommit, isCheckout, resetTo } from '../git/checkout.js';
-import { checkoutRepo, fetchSound, readWhole } from '../git/repair.js';
+import { checkoutRepo, fetchSound } from '../git/repair.js';
 import { log } from '../log/logger.js';
 import type { Strategy } from './strategy.js';
 
@@ -21,12 +21,7 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
     recover: async () => [],
     liveCommit: () => headCommit(target),
     hasRepo: () => isCheckout(target.path),
-    fetch: (sha, tag) =>
-      fetchSound(target, repo, async () => {
-        const how = await fetchCommit(target, sha, tag);
-        await readWhole(target, target.path, sha);
-        return how;
-      }),
+    fetch: (sha, tag) => fetchSound(target, repo, sha, () => fetchCommit(target, sha, tag)),
     async prepare(sha, state) {
       const onDisk = await headCommit(target);
       if (onDisk && state.deployedSha && onDisk !== state.deployedSha) {

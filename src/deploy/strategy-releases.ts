@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { EnvironmentError, GitError } from '../errors.js';
 import { exportCommit, fetchIntoMirror, mirrorDir } from '../git/mirror.js';
-import { fetchSound, mirrorRepo, readWhole } from '../git/repair.js';
+import { fetchSound, mirrorRepo } from '../git/repair.js';
 import { log } from '../log/logger.js';
 import type { TargetState } from '../state/store.js';
 import { requireFreeSpace } from './disk.js';
@@ -45,12 +45,7 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
       return name ? readMarker(join(releasesDir(target.path), name))?.sha : undefined;
     },
     hasRepo: () => existsSync(join(mirror, 'HEAD')),
-    fetch: (sha, tag) =>
-      fetchSound(target, mirrorRepo(mirror), async () => {
-        const how = await fetchIntoMirror(target, mirror, sha, tag);
-        await readWhole(target, mirror, sha);
-        return how;
-      }),
+    fetch: (sha, tag) => fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag)),
     async prepare(sha) {
       requireFreeSpace(target.path, target.minFreeSpaceBytes, target.name);
       const name = releaseName(sha, new Date());

@@ -49,11 +49,16 @@ export function mirrorRepo(mirror: string): OwnedRepo {
 }
 
 /**
- * Runs `fetch` (which also reads the new commit whole) on a sound repository: a
- * repository git no longer recognises is replaced first, and one that fails the fetch
- * and then `git fsck` is replaced and fetched again, once.
+ * Runs `fetch` (which makes `sha` present in `repo`) on a sound repository and then
+ * reads `sha` whole. A repository git no longer recognises is replaced first; one that
+ * fails the fetch or the read and then `git fsck` is replaced and fetched again, once.
  */
-export async function fetchSound(target: Target, repo: OwnedRepo, fetch: () => Promise<'cloned' | 'fetched'>): Promise<Fetched> {
+export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, fetchOnly: () => Promise<'cloned' | 'fetched'>): Promise<Fetched> {
+  const fetch = async () => {
+    const how = await fetchOnly();
+    await readWhole(target, repo.dir, sha);
+    return how;
+  };
   let replaced = false;
   if (existsSync(repo.gitDir) && !(await isRepository(target, repo))) {
     await replace(target, repo, 'git does not recognise it as a repository (HEAD or config missing)');
@@ -74,7 +79,7 @@ export async function fetchSound(target: Target, repo: OwnedRepo, fetch: () => P
 }
 
 /** Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout. */
-export async function readWhole(target: Target, dir: string, sha: string): Promise<void> {
+async function readWhole(target: Target, dir: string, sha: string): Promise<void> {
   const result = await git(['archive', '--format=tar', '--output=/dev/null', sha], { cwd: dir, target });
   if (result.exitCode === 0) return;
   const last = result.stderr.trim().split('\n').filter(Boolean).pop() ?? result.spawnError ?? 'no output';
@@ -90,7 +95,7 @@ async function isRepository(target: Target, repo: OwnedRepo): Promise<boolean> {
 }
 
 /** The first thing `git fsck` finds wrong, or undefined when the repository is sound. */
-export async function fsckProblem(target: Target, repo: OwnedRepo): Promise<string | undefined> {
+async function fsckProblem(target: Target, repo: OwnedRepo): Promise<string | undefined> {
   const result = await git(['fsck', '--no-progress', '--no-dangling', '--no-reflogs'], { cwd: repo.dir, target });
   // Too big to check within git_timeout counts as sound: the original failure is reported instead.
   if (result.exitCode === 0 || result.timedOut) return undefined;
