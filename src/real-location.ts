@@ -47,3 +47,13 @@ export function realLocation(path: string): string {
 export function isWithin(inner: string, outer: string): boolean {
   return inner === outer || outer === '/' || inner.startsWith(`${outer}/`);
 }
+
+export type PathRelation = 'same' | 'inside' | 'contains';
+
+/** How path `a` stands to path `b` (both absolute, normalised), or undefined when apart. */
+export function pathRelation(a: string, b: string): PathRelation | undefined {
+  if (a === b) return 'same';
+  if (isWithin(a, b)) return 'inside';
+  if (isWithin(b, a)) return 'contains';
+  return undefined;
+}

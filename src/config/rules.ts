@@ -4,6 +4,7 @@
  */
 import { posix } from 'node:path';
 import { parseDuration } from '../duration.js';
+import { pathRelation } from '../real-location.js';
 import type { Finding } from './report.js';
 import type { RawConfig } from './schema.js';
 import { PLACEHOLDERS, shellScriptProblem, unknownPlaceholders } from '../deploy/template.js';
@@ -25,14 +26,12 @@ export const distinctPaths: Rule = (raw) => {
   for (const [name, t] of Object.entries(raw.targets)) {
     const path = posix.normalize(t.path).replace(/(.)\/+$/, '$1');
     for (const [other, otherPath] of seen) {
-      const message =
-        path === otherPath
-          ? `same directory as target "${other}": each target needs its own path`
-          : path.startsWith(`${otherPath}/`) || otherPath === '/'
-            ? `is inside target "${other}"'s path ${otherPath}: targets must not nest`
-            : otherPath.startsWith(`${path}/`) || path === '/'
-              ? `contains target "${other}"'s path ${otherPath}: targets must not nest`
-              : undefined;
+      const relation = pathRelation(path, otherPath);
+      const message = relation && {
+        same: `same directory as target "${other}": each target needs its own path`,
+        inside: `is inside target "${other}"'s path ${otherPath}: targets must not nest`,
+        contains: `contains target "${other}"'s path ${otherPath}: targets must not nest`,
+      }[relation];
       if (message) {
         // One finding per target is enough to send the user to the right line.
         findings.push({ path: ['targets', name, 'path'], message });

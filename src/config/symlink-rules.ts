@@ -9,7 +9,7 @@
  * Pure: decides on the facts path-facts.ts looked up, so each case is table-tested.
  * The filesystem can change after validation; this catches mistakes, it is no sandbox.
  */
-import { isWithin } from '../real-location.js';
+import { isWithin, pathRelation as relation } from '../real-location.js';
 import type { SharedFacts, TargetPaths } from './path-facts.js';
 import type { Finding } from './report.js';
 
@@ -19,15 +19,6 @@ export const SYSTEM_DIRS: ReadonlySet<string> = new Set([
   // Their real names on merged-/usr systems (/lib -> usr/lib).
   '/usr/bin', '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/sbin',
 ]);
-
-type Relation = 'same' | 'inside' | 'contains';
-
-function relation(a: string, b: string): Relation | undefined {
-  if (a === b) return 'same';
-  if (isWithin(a, b)) return 'inside';
-  if (isWithin(b, a)) return 'contains';
-  return undefined;
-}
 
 export function symlinkFindings(targets: readonly TargetPaths[]): Finding[] {
   return targets.flatMap((t, i) => {
