@@ -64,6 +64,8 @@ const subjects = new Map<string, string>();
 export async function hasCommit(target: Target, sha: string, repoDir = target.path): Promise<boolean> {
   const result = await git(['log', '-1', '--format=%s', `${sha}^{commit}`], { cwd: repoDir, target });
   if (result.exitCode !== 0) return false;
+  // `pollpray daemon` lives for months: only the current cycles' commits are worth keeping.
+  if (subjects.size >= 256) subjects.clear();
   subjects.set(sha, result.stdout.trim());
   return true;
 }
