@@ -107,7 +107,9 @@ describe('git faults', { timeout: 30_000 }, () => {
     await f.origin.git(['init', '-q', '-b', 'main', above], above);
     writeFileSync(join(above, 'site.conf'), 'kept\n');
     await f.origin.git(['-C', above, 'add', 'site.conf'], above);
-    await f.origin.git(['-C', above, 'commit', '-qm', 'site config'], above);
+    // Its own identity: the origin's isolated HOME has none, and a host name without a domain
+    // gives git nothing to guess one from.
+    await f.origin.git(['-C', above, '-c', 'user.name=Site', '-c', 'user.email=site@pollpray.invalid', 'commit', '-qm', 'site config'], above);
     const aboveHead = await f.origin.git(['-C', above, 'rev-parse', 'HEAD'], above);
     writeFileSync(join(f.path, 'upload.jpg'), 'a user upload\n');
     unlinkSync(join(f.path, '.git', 'HEAD'));
