@@ -10,6 +10,7 @@ import { run, type RunResult } from '../exec/run.js';
 import { classifyGitFailure } from './errors.js';
 import { formatDuration } from '../duration.js';
 import { GitError } from '../errors.js';
+import { progress, progressEnd, stderrIsTty } from '../log/console.js';
 import { multiplexOptions } from './multiplex.js';
 import { gitSshCommand } from './ssh.js';
 
@@ -49,10 +50,29 @@ export interface GitCall {
   timeoutMs?: number;
   /** Extra variables for this call only (e.g. GNUPGHOME for signature checks). */
   env?: Record<string, string>;
+  /** The config key timeoutMs comes from, for the message when it is exceeded (default git_timeout). */
+  timeoutKey?: string;
+  /** A clone or fetch that may take long: its stderr is shown on a terminal (pair with progressArgs()). */
+  progress?: boolean;
 }
 
-export function git(args: string[], call: GitCall): Promise<RunResult> {
+/** `--progress` when pollpray's stderr is a terminal: git then reports progress although its stderr is our pipe. */
+export function progressArgs(): string[] {
+  return stderrIsTty() ? ['--progress'] : [];
+}
+
+export async function git(args: string[], call: GitCall): Promise<RunResult> {
+  const show = call.progress === true && stderrIsTty();
+  try {
+    return await runGit(args, call, show);
+  } finally {
+    if (show) progressEnd();
+  }
+}
+
+function runGit(args: string[], call: GitCall, show: boolean): Promise<RunResult> {
   return run(['git', ...SAFE_CONFIG, ...args], {
+    ...(show ? { onLine: (line: string, stream: 'stdout' | 'stderr') => stream === 'stderr' && progress(line) } : {}),
     cwd: call.cwd,
     timeoutMs: call.timeoutMs ?? call.target.gitTimeoutMs,
     // git looks for a repository in cwd and then in every parent. A checkout whose .git
@@ -68,9 +88,10 @@ export async function gitOrThrow(args: string[], call: GitCall, what: string): P
   const result = await git(args, call);
   if (result.timedOut) {
     // Our own limit, not ssh's: the fix is git_timeout (or the server), not connect_timeout.
-    throw new GitError(`${what} did not finish within git_timeout (${formatDuration(call.timeoutMs ?? call.target.gitTimeoutMs)}) and was killed`, {
+    const key = call.timeoutKey ?? 'git_timeout';
+    throw new GitError(`${what} did not finish within ${key} (${formatDuration(call.timeoutMs ?? call.target.gitTimeoutMs)}) and was killed`, {
       target: call.target.name,
-      hint: 'check that the server answers (pollpray test-ssh), or raise git_timeout for a large repository',
+      hint: `check that the server answers (pollpray test-ssh), or raise ${key} for a large repository`,
     });
   }
   if (result.exitCode !== 0 || result.spawnError) {

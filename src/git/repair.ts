@@ -12,7 +12,9 @@ import { join, resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { GitError, SshError } from '../errors.js';
 import { log } from '../log/logger.js';
+import { cloneCall, lfsConfig } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
+import { archivePathspecs } from './mirror.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
 
@@ -56,7 +58,8 @@ export function mirrorRepo(mirror: string): OwnedRepo {
 export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, fetchOnly: () => Promise<'cloned' | 'fetched'>): Promise<Fetched> {
   const fetch = async () => {
     const how = await fetchOnly();
-    await readWhole(target, repo.dir, sha);
+    // A partial clone downloads the commit's blobs here: after a clone, that is the whole tree.
+    await readWhole(target, repo.dir, sha, how === 'cloned');
     return how;
   };
   let replaced = false;
@@ -79,8 +82,16 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
 }
 
 /** Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout. */
-async function readWhole(target: Target, dir: string, sha: string): Promise<void> {
-  const result = await git(['archive', '--format=tar', '--output=/dev/null', sha], { cwd: dir, target });
+async function readWhole(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
+  // Only the target's paths: reading the rest would download all of a sparse monorepo's blobs.
+  // With lfs, git-lfs produces every LFS file too, so a missing object fails here.
+  const result = await git([...lfsConfig(target), 'archive', '--format=tar', '--output=/dev/null', sha, ...archivePathspecs(target.paths)], cloneCall(target, dir, first));
+  if (result.timedOut) {
+    throw new GitError(`reading commit ${sha.slice(0, 12)} did not finish within ${first ? 'clone_timeout' : 'git_timeout'} and was killed`, {
+      target: target.name,
+      hint: `raise ${first ? 'clone_timeout' : 'git_timeout'} for a large repository (a partial clone downloads the commit's files here)`,
+    });
+  }
   if (result.exitCode === 0) return;
   const last = result.stderr.trim().split('\n').filter(Boolean).pop() ?? result.spawnError ?? 'no output';
   throw new GitError(`cannot read commit ${sha.slice(0, 12)} whole in ${dir}: ${last}`, {
