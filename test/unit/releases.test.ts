@@ -1,5 +1,16 @@
-import { describe, expect, it } from 'vitest';
-import { releaseName, releasesToPrune } from '../../src/deploy/releases.js';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import {
+  listReleases,
+  parseRecord,
+  readRecord,
+  releaseName,
+  releasesToPrune,
+  removePartialReleases,
+  writeRecord,
+} from '../../src/deploy/releases.js';
 import { formatSize, parseSize } from '../../src/size.js';
 
 describe('releasesToPrune', () => {
@@ -35,5 +46,102 @@ describe('sizes', () => {
     expect(formatSize(512)).toBe('512B');
     expect(formatSize(1536)).toBe('1.5KB');
     expect(formatSize(500 * 1024 ** 2)).toBe('500MB');
+  });
+});
+
+describe('release records: only pollpray decides which release is complete', () => {
+  const sha = '3f2a9c1b7d0e'.padEnd(40, 'a');
+  const name = `20261123T160501.482Z-${sha.slice(0, 12)}`;
+  const record = { version: 1, release: name, sha, completed: '2026-11-23T16:05:02.000Z' };
+
+  function layout() {
+    const dir = mkdtempSync(join(tmpdir(), 'pollpray-releases-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'app');
+    mkdirSync(join(path, 'releases', name), { recursive: true });
+    return { dir, path };
+  }
+
+  it.each([
+    ['a well-formed record of this release', record, true],
+    ['another release\'s name', { ...record, release: 'x' }, false],
+    ['a commit the name does not end in', { ...record, sha: 'b'.repeat(40) }, false],
+    ['a short commit', { ...record, sha: sha.slice(0, 12) }, false],
+    ['an unknown key', { ...record, extra: 1 }, false],
+    ['a wrong type', { ...record, version: '1' }, false],
+    ['null', null, false],
+  ])('parseRecord: %s → %s', (_what, value, ok) => {
+    expect(parseRecord(name, JSON.stringify(value)) !== undefined).toBe(ok);
+  });
+
+  it('a written record makes the release complete; recovery keeps it and removes the others', () => {
+    const { path } = layout();
+    const other = `20261123T170000.000Z-${'c'.repeat(12)}`;
+    mkdirSync(join(path, 'releases', other));
+    writeRecord(path, name, sha, new Date(), 'app');
+    expect(listReleases(path)).toEqual([{ name, dir: join(path, 'releases', name), sha }]);
+    expect(removePartialReleases(path, 'app')).toEqual({ removed: [other], adopted: [] });
+    expect(existsSync(join(path, 'releases', other))).toBe(false);
+  });
+
+  it('a record in the release (the old marker), even a valid one, does not make it complete', () => {
+    const { path } = layout();
+    writeRecord(path, name, sha, new Date(), 'app');
+    const forged = `20261123T170000.000Z-${sha.slice(0, 12)}`;
+    mkdirSync(join(path, 'releases', forged));
+    writeFileSync(join(path, 'releases', forged, '.pollpray-release'), JSON.stringify({ ...record, release: forged }));
+    expect(listReleases(path).map((r) => r.name)).toEqual([name]);
+    expect(removePartialReleases(path, 'app').removed).toEqual([forged]);
+  });
+
+  it('records behind a symlinked .pollpray are neither read nor written', () => {
+    const { dir, path } = layout();
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(join(elsewhere, 'releases'), { recursive: true });
+    writeFileSync(join(elsewhere, 'releases', `${name}.json`), JSON.stringify(record));
+    symlinkSync(elsewhere, join(path, '.pollpray'));
+    expect(readRecord(path, name)).toBeUndefined();
+    expect(() => writeRecord(path, name, sha, new Date(), 'app')).toThrow(/is not a directory of pollpray's own/);
+    expect(readdirSync(join(elsewhere, 'releases'))).toEqual([`${name}.json`]);
+  });
+
+  it('a record that is a link, or a planted temp link, is never followed', () => {
+    const { dir, path } = layout();
+    writeRecord(path, name, sha, new Date(), 'app');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, JSON.stringify(record));
+    const file = join(path, '.pollpray', 'releases', `${name}.json`);
+    rmSync(file);
+    symlinkSync(victim, file);
+    expect(readRecord(path, name)).toBeUndefined();
+    symlinkSync(victim, join(path, '.pollpray', 'releases', `.${name}.json.tmp-${process.pid}`));
+    writeRecord(path, name, sha, new Date(), 'app');
+    expect(readFileSync(victim, 'utf8')).toBe(JSON.stringify(record));
+    expect(lstatSync(file).isFile()).toBe(true);
+  });
+
+  it('upgrading: old markers are adopted for current and older releases only, read as regular files naming their own commit', () => {
+    const { dir, path } = layout();
+    const marker = (n: string, s: string) => writeFileSync(join(path, 'releases', n, '.pollpray-release'), JSON.stringify({ sha: s, completed: 'x' }));
+    const older = `20261122T000000.000Z-${'d'.repeat(12)}`;
+    const linked = `20261122T100000.000Z-${'e'.repeat(12)}`;
+    const wrong = `20261122T200000.000Z-${'f'.repeat(12)}`;
+    const newer = `20261124T000000.000Z-${'0'.repeat(12)}`;
+    for (const n of [older, linked, wrong, newer]) mkdirSync(join(path, 'releases', n));
+    marker(name, sha);
+    marker(older, 'd'.repeat(40));
+    writeFileSync(join(dir, 'elsewhere.json'), JSON.stringify({ sha: 'e'.repeat(40) }));
+    symlinkSync(join(dir, 'elsewhere.json'), join(path, 'releases', linked, '.pollpray-release'));
+    marker(wrong, 'd'.repeat(40));
+    marker(newer, '0'.repeat(40));
+    symlinkSync(join('releases', name), join(path, 'current'));
+    const recovered = removePartialReleases(path, 'app');
+    expect(recovered.adopted).toEqual([older, name]);
+    expect(recovered.removed.sort()).toEqual([linked, newer, wrong].sort());
+    expect(listReleases(path).map((r) => r.name)).toEqual([older, name]);
+    // Only once: with records in place, an old marker means nothing.
+    mkdirSync(join(path, 'releases', older.replace('000000.000Z', '000001.000Z')));
+    marker(older.replace('000000.000Z', '000001.000Z'), 'd'.repeat(40));
+    expect(removePartialReleases(path, 'app')).toEqual({ removed: [older.replace('000000.000Z', '000001.000Z')], adopted: [] });
   });
 });
