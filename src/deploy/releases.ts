@@ -194,7 +194,7 @@ export function listReleases(path: string): Release[] {
  * committed link is not followed) and must name the release's own commit.
  */
 function adoptLegacyMarkers(path: string, target: string): string[] {
-  if (lstatOrUndefined(recordsDir(path)) || !existsSync(releasesDir(path))) return [];
+  if (lstatOrUndefined(join(path, '.pollpray')) || !existsSync(releasesDir(path))) return [];
   const current = currentRelease(path);
   const adopted: string[] = [];
   for (const name of releaseNames(path)) {
@@ -214,11 +214,21 @@ function adoptLegacyMarkers(path: string, target: string): string[] {
   return adopted;
 }
 
+/** Why the records cannot be trusted to say what is complete, or undefined when they can. */
+function recordsUnusable(path: string): string | undefined {
+  for (const dir of [join(path, '.pollpray'), recordsDir(path)]) {
+    if (lstatOrUndefined(dir) && !isOwnDir(dir)) return `${dir} is not a directory of pollpray's own (a symlink, a file, or owned by another user)`;
+  }
+  return undefined;
+}
+
 export interface Recovered {
   /** Release directories without a valid record, removed. */
   removed: string[];
   /** Releases of the old layout taken over (upgrade). */
   adopted: string[];
+  /** Set when the records directory is not pollpray's: nothing was removed (the deploy then fails, naming it). */
+  unusable?: string;
 }
 
 /**
@@ -227,6 +237,9 @@ export interface Recovered {
  */
 export function removePartialReleases(path: string, target: string): Recovered {
   if (!existsSync(releasesDir(path))) return { removed: [], adopted: [] };
+  // Records pollpray cannot trust say nothing about which release is complete: remove nothing.
+  const unusable = recordsUnusable(path);
+  if (unusable) return { removed: [], adopted: [], unusable };
   const adopted = adoptLegacyMarkers(path, target);
   const current = currentRelease(path);
   const removed: string[] = [];

@@ -37,7 +37,8 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
     liveOnPrepare: false,
     async recover() {
       removeAbandonedExports(workDir);
-      const { removed, adopted } = removePartialReleases(target.path, target.name);
+      const { removed, adopted, unusable } = removePartialReleases(target.path, target.name);
+      if (unusable) log.warn(`left unfinished releases in place: ${unusable}`, { ...fields, step: 'recover' });
       if (adopted.length) log.info(`recorded ${adopted.length} release${adopted.length === 1 ? '' : 's'} of the old layout as complete: ${adopted.join(', ')}`, { ...fields, step: 'recover' });
       for (const name of removed) log.warn(`removed unfinished release ${name} left by an interrupted run`, { ...fields, step: 'recover' });
       return removed;

@@ -145,3 +145,19 @@ describe('release records: only pollpray decides which release is complete', () 
     expect(removePartialReleases(path, 'app')).toEqual({ removed: [older.replace('000000.000Z', '000001.000Z')], adopted: [] });
   });
 });
+
+describe('records pollpray cannot trust', () => {
+  it('a .pollpray that is a symlink: recovery removes nothing, and the next record write refuses', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pollpray-releases-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'app');
+    const name = `20261123T160501.482Z-${'a'.repeat(12)}`;
+    mkdirSync(join(path, 'releases', name), { recursive: true });
+    mkdirSync(join(dir, 'elsewhere'));
+    symlinkSync(join(dir, 'elsewhere'), join(path, '.pollpray'));
+    expect(removePartialReleases(path, 'app')).toMatchObject({ removed: [], unusable: expect.stringMatching(/\.pollpray is not a directory of pollpray's own/) });
+    expect(existsSync(join(path, 'releases', name))).toBe(true);
+    expect(() => writeRecord(path, name, 'a'.repeat(40), new Date(), 'app')).toThrow(/not a directory of pollpray's own/);
+    expect(readdirSync(join(dir, 'elsewhere'))).toEqual([]);
+  });
+});
