@@ -1,8 +1,9 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
+  linkShared,
   listReleases,
   parseRecord,
   readRecord,
@@ -159,5 +160,40 @@ describe('records pollpray cannot trust', () => {
     expect(existsSync(join(path, 'releases', name))).toBe(true);
     expect(() => writeRecord(path, name, 'a'.repeat(40), new Date(), 'app')).toThrow(/not a directory of pollpray's own/);
     expect(readdirSync(join(dir, 'elsewhere'))).toEqual([]);
+  });
+});
+
+describe('linkShared seeding from the commit', () => {
+  function release() {
+    const dir = mkdtempSync(join(tmpdir(), 'pollpray-seed-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'app');
+    const rel = join(path, 'releases', 'r1');
+    mkdirSync(join(rel, 'uploads', 'deep'), { recursive: true });
+    mkdirSync(join(rel, 'static'));
+    writeFileSync(join(rel, 'static', 'logo.png'), 'png');
+    return { path, rel };
+  }
+
+  it('copies links inside the release verbatim', () => {
+    const { path, rel } = release();
+    symlinkSync('../static/logo.png', join(rel, 'uploads', 'logo.png'));
+    symlinkSync('../../static', join(rel, 'uploads', 'deep', 'static'));
+    expect(linkShared(path, rel, ['uploads'], 'app')).toEqual(['seeded shared uploads from the release']);
+    expect(readlinkSync(join(path, 'shared', 'uploads', 'logo.png'))).toBe('../static/logo.png');
+    expect(readlinkSync(join(path, 'shared', 'uploads', 'deep', 'static'))).toBe('../../static');
+  });
+
+  it.each([
+    ['absolute', '/etc/passwd', 'uploads/evil'],
+    ['climbing out', '../../../x', 'uploads/evil'],
+    // Lexically inside (uploads/../up/x), but up is the commit's link to the releases directory.
+    ['through a committed link', '../up/x', 'uploads/evil'],
+  ])('refuses a link %s and seeds nothing', (_what, to, link) => {
+    const { path, rel } = release();
+    symlinkSync('..', join(rel, 'up'));
+    symlinkSync(to, join(rel, link));
+    expect(() => linkShared(path, rel, ['uploads'], 'app')).toThrow(new RegExp(`the commit's ${link} is a symlink to ${to.replace(/\./g, '\\.')}, outside the release`));
+    expect(existsSync(join(path, 'shared', 'uploads'))).toBe(false);
   });
 });
