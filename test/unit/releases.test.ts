@@ -197,3 +197,18 @@ describe('linkShared seeding from the commit', () => {
     expect(existsSync(join(path, 'shared', 'uploads'))).toBe(false);
   });
 });
+
+it('recovery removes record temps a killed writer left, and records of releases that are gone', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pollpray-releases-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'app');
+  const sha = 'a'.repeat(40);
+  const name = `20261123T160501.482Z-${sha.slice(0, 12)}`;
+  mkdirSync(join(path, 'releases', name), { recursive: true });
+  writeRecord(path, name, sha, new Date(), 'app');
+  const records = join(path, '.pollpray', 'releases');
+  writeFileSync(join(records, `.${name}.json.tmp-999999`), '{');
+  writeFileSync(join(records, `20261101T000000.000Z-${'b'.repeat(12)}.json`), '{}');
+  removePartialReleases(path, 'app');
+  expect(readdirSync(records)).toEqual([`${name}.json`]);
+});
