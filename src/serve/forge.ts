@@ -324,11 +324,19 @@ export function readDelivery(headers: IncomingHttpHeaders, body: Buffer, secret:
   if (needsBody && !parse()) return { kind: 'rejected', status: 400, reason: `${forge} delivery with a body that is not JSON` };
   const kind = kindOf(env.forge, env.event, payload);
   if (kind === 'ping') return { kind: 'ping', forge: env.forge, deliveryId, event: env.event };
-  if (kind === 'other') return { kind: 'ignored', forge: env.forge, deliveryId, event: needsBody ? `${env.event} ${String((payload as { event_name?: unknown } | null)?.event_name ?? '?').slice(0, 40)}` : env.event };
+  if (kind === 'other') {
+    const what = needsBody ? `${env.event} ${String((payload as { event_name?: unknown } | null)?.event_name ?? '?')}` : env.event;
+    return { kind: 'ignored', forge: env.forge, deliveryId, event: what.replace(/[^A-Za-z0-9 _:.-]/g, '?').slice(0, 60) };
+  }
   if (!needsBody && !parse()) return { kind: 'rejected', status: 400, reason: `${forge} push with a body that is not JSON` };
 
   const pushed = readPush(env.forge, payload);
-  const locations = pushed ? [...defined(pushed.urls.map(locateUrl)).map(({ host, path }) => ({ host, path })), ...(pushed.extra ?? [])] : [];
+  // Hosts and paths end up in log lines: only the characters repository URLs use.
+  const locations = pushed
+    ? [...defined(pushed.urls.map(locateUrl)).map(({ host, path }) => ({ host, path })), ...(pushed.extra ?? [])].filter(
+        (l) => /^[a-z0-9.:-]+$/.test(l.host) && /^[a-z0-9_.~+-]+(?:\/[a-z0-9_.~+-]+)*$/.test(l.path),
+      )
+    : [];
   if (!pushed || !safeName(pushed.repo) || locations.length === 0) {
     return { kind: 'rejected', status: 400, reason: `${forge} push without a repository name and URL` };
   }

@@ -174,7 +174,8 @@ describe('rejections', () => {
     const noUrl = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', repository: { full_name: 'acme/todo' } }));
     const traversal = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', repository: { full_name: '../../etc', html_url: 'https://github.com/acme/todo' } }));
     const badRef = Buffer.from(JSON.stringify({ ref: 'refs/heads/\u001b[31mred', repository: { full_name: 'acme/todo', html_url: 'https://github.com/acme/todo' } }));
-    for (const b of [noUrl, traversal, badRef]) expect(readDelivery(SIGNED.github!(b, 'push'), b, SECRET)).toMatchObject({ kind: 'rejected', status: 400 });
+    const escape = Buffer.from(JSON.stringify({ ref: 'refs/heads/main', repository: { full_name: 'acme/todo', html_url: 'https://github.com/acme/%1b%5b31mtodo' } }));
+    for (const b of [noUrl, traversal, badRef, escape]) expect(readDelivery(SIGNED.github!(b, 'push'), b, SECRET)).toMatchObject({ kind: 'rejected', status: 400 });
   });
 
   it('a replay under a new delivery id has the same digest; a different body has another', () => {
