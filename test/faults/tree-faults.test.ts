@@ -1,5 +1,5 @@
 /**
- * Rows 27-30: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
+ * Rows 32-35: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
  * files. Whoever can push controls every name, link and byte of the tree; none of it may
  * steer where pollpray writes, make a release look complete, or make pollpray blame the
  * disk for the commit's content.
@@ -42,7 +42,7 @@ async function gitStdin(origin: Origin, args: string[], input: string): Promise<
 }
 
 describe("a commit against pollpray's release bookkeeping", { timeout: 60_000 }, () => {
-  it('#27 a committed .pollpray-release (link to shared/.env, link to an absolute path, directory, file) is only the app\'s file: nothing written through it, every such commit deploys', async () => {
+  it('#32 a committed .pollpray-release (link to shared/.env, link to an absolute path, directory, file) is only the app\'s file: nothing written through it, every such commit deploys', async () => {
     const f = await faultWorld({ strategy: 'releases', target: { shared: ['.env'] } });
     mkdirSync(join(f.path, 'shared'), { recursive: true });
     writeFileSync(join(f.path, 'shared', '.env'), 'SECRET=1\n');
@@ -79,7 +79,7 @@ describe("a commit against pollpray's release bookkeeping", { timeout: 60_000 },
     expect(readFileSync(join(f.path, 'current', 'case.txt'), 'utf8')).toBe('a directory\n');
   });
 
-  it('#27 a committed .pollpray-release cannot make a half-built release complete: recovery removes it, rollback never switches to it', async () => {
+  it('#32 a committed .pollpray-release cannot make a half-built release complete: recovery removes it, rollback never switches to it', async () => {
     const f = await faultWorld({ strategy: 'releases' });
     const w = f.world.dir;
     const deploy = f.world.script('deploy.sh', `[ -f hang ] || exit 0\necho $$ > "${w}/script.pid"\nwhile [ ! -f "${w}/go" ]; do sleep 0.05; done`);
@@ -122,7 +122,7 @@ describe("a commit against pollpray's release bookkeeping", { timeout: 60_000 },
     expectState(f.world, 'app', { deployedSha: forged, lastResult: 'deployed' });
   });
 
-  it('#28 kill -9 during the export: the next run removes the export tar the killed run left', async () => {
+  it('#33 kill -9 during the export: the next run removes the export tar the killed run left', async () => {
     const f = await faultWorld({ strategy: 'releases' });
     const w = f.world.dir;
     mkdirSync(join(w, 'bin'));
@@ -162,7 +162,7 @@ describe("a commit against pollpray's release bookkeeping", { timeout: 60_000 },
 });
 
 describe('seeding shared/ from a commit', { timeout: 60_000 }, () => {
-  it('#29 links inside the release are seeded verbatim (relative stays relative); a link leaving the release fails the deploy, nothing seeded', async () => {
+  it('#34 links inside the release are seeded verbatim (relative stays relative); a link leaving the release fails the deploy, nothing seeded', async () => {
     const f = await faultWorld({ strategy: 'releases', target: { shared: ['uploads'] } });
     const victim = join(f.world.dir, 'victim');
     mkdirSync(victim);
@@ -207,7 +207,7 @@ describe('seeding shared/ from a commit', { timeout: 60_000 }, () => {
 
 describe('a commit with a .git path', { timeout: 60_000 }, () => {
   for (const strategy of ['in-place', 'releases'] as const) {
-    it(`#30 ${strategy}: refused as the commit's fault, naming the path; counted, so backoff applies; no fsck, nothing live touched`, async () => {
+    it(`#35 ${strategy}: refused as the commit's fault, naming the path; counted, so backoff applies; no fsck, nothing live touched`, async () => {
       const f = await faultWorld({ strategy });
       const good = await f.origin.head();
       expect((await f.world.cli(['run'])).exitCode).toBe(0);
