@@ -363,7 +363,8 @@ function linkLeavingRelease(releaseDir: string, p: string): { link: string; to: 
       const child = join(rel, entry.name);
       if (entry.isSymbolicLink()) {
         const to = readlinkSync(join(releaseDir, child));
-        if (isAbsolute(to) || !isWithin(realLocation(join(release, dirname(child), to)), release)) return { link: child, to };
+        // Not join(): it would fold `link/..` as written, where the kernel goes to the link target's parent.
+        if (isAbsolute(to) || !isWithin(realLocation(`${release}/${dirname(child)}/${to}`), release)) return { link: child, to };
       } else if (entry.isDirectory()) {
         const found = walk(child);
         if (found) return found;

@@ -189,6 +189,8 @@ describe('linkShared seeding from the commit', () => {
     ['climbing out', '../../../x', 'uploads/evil'],
     // Lexically inside (uploads/../up/x), but up is the commit's link to the releases directory.
     ['through a committed link', '../up/x', 'uploads/evil'],
+    // `..` after a link is the link target's parent, not a step back in the path as written.
+    ['through a committed link and back up', '../up/../x', 'uploads/evil'],
   ])('refuses a link %s and seeds nothing', (_what, to, link) => {
     const { path, rel } = release();
     symlinkSync('..', join(rel, 'up'));
