@@ -16,7 +16,7 @@ import { addSecrets } from '../log/redact.js';
 import { handleSignals } from '../signals.js';
 import { DeliveryMemory } from '../serve/deliveries.js';
 import { parseListen } from '../serve/listen.js';
-import { allowNamesTarget, targetLocation, type LocatedTarget } from '../serve/match.js';
+import { allowEntryHasHost, allowNamesTarget, targetLocation, type LocatedTarget } from '../serve/match.js';
 import { CycleQueue } from '../serve/queue.js';
 import { startWebhookServer } from '../serve/server.js';
 
@@ -100,6 +100,9 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   if (deliveries.movedAside) log.warn(`serve: the delivery memory was not valid and was moved aside to ${deliveries.movedAside}`, { step: 'serve' });
   const located = await locateTargets(config.targets);
   for (const entry of settings.allow) {
+    if (!allowEntryHasHost(entry)) {
+      log.warn(`serve: serve.allow entry ${entry} has no host (deprecated): it matches that path on any target's host; write it as host/${entry.trim()}, e.g. github.com/${entry.trim()}`, { step: 'serve' });
+    }
     const named = located.some((t) => t.location !== undefined && allowNamesTarget(entry, t.location));
     if (!named) log.warn(`serve: serve.allow entry ${entry} names no target's repository (host/owner/name, host as in the repo URL or its ssh HostName)`, { step: 'serve' });
   }

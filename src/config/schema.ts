@@ -171,8 +171,10 @@ export const serveSchema = z.strictObject({
   allow: z
     .array(
       // host/owner/name: the host is matched too (a GitHub push for acme/todo is not a
-      // GitLab one). The host has a dot, or is localhost, or an [IPv6] address.
-      z.string().regex(/^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|localhost|\[[0-9A-Fa-f:.]+\])(?:\/[A-Za-z0-9_.-]+)+\/(?:[A-Za-z0-9_.-]+|\*)$/, {
+      // GitLab one). The host has a dot, or is localhost, or an [IPv6] address. The
+      // older owner/name form is still read (deprecated, warned about by `serve`): it
+      // matches the path only, and a delivery must still match a target's host and path.
+      z.string().regex(/^(?:(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|localhost|\[[0-9A-Fa-f:.]+\])(?:\/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+)\/(?:[A-Za-z0-9_.-]+|\*)$/, {
         message: 'must be host/owner/name or host/owner/* (e.g. github.com/acme/todo): the host is matched too',
       }),
     )

@@ -102,13 +102,30 @@ export function allowEntryMatches(entry: string, at: RepoLocation): boolean {
   const e = entry.trim();
   const slash = e.indexOf('/');
   if (slash <= 0) return false;
-  if (normaliseHost(e.slice(0, slash)) !== at.host) return false;
-  const path = normalisePath(e.slice(slash + 1));
+  let path: string;
+  if (allowEntryHasHost(e)) {
+    if (normaliseHost(e.slice(0, slash)) !== at.host) return false;
+    path = normalisePath(e.slice(slash + 1));
+  } else {
+    // Deprecated owner/name: the path only. The delivery must still match a target's
+    // host and path before anything is queued (targetsOfRepository).
+    path = normalisePath(e);
+  }
   if (path.endsWith('/*')) {
     const prefix = path.slice(0, -1);
     return at.path.startsWith(prefix) && at.path.length > prefix.length && !at.path.slice(prefix.length).includes('/');
   }
   return path === at.path;
+}
+
+/**
+ * `host/owner/name` (the first segment is a host: it has a dot, is localhost or an
+ * [IPv6] address, and a path follows), not the deprecated `owner/name`.
+ */
+export function allowEntryHasHost(entry: string): boolean {
+  const parts = entry.trim().split('/');
+  const first = parts[0] ?? '';
+  return parts.length >= 3 && (/^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/.test(first) || first === 'localhost' || /^\[[0-9A-Fa-f:.]+\]$/.test(first));
 }
 
 /** Does an allow entry name this target's repository? (For a warning at start: an entry that names nothing is a typo.) */

@@ -8,7 +8,7 @@ import type { Target } from '../../src/config/normalise.js';
 import { serveSchema } from '../../src/config/schema.js';
 import { DeliveryMemory } from '../../src/serve/deliveries.js';
 import { formField, readDelivery, type Push } from '../../src/serve/forge.js';
-import { allowNamesTarget, locateUrl, repoAllowed, targetLocation, targetsForPush, type LocatedTarget } from '../../src/serve/match.js';
+import { allowEntryHasHost, allowNamesTarget, locateUrl, repoAllowed, targetLocation, targetsForPush, type LocatedTarget } from '../../src/serve/match.js';
 import { CycleQueue } from '../../src/serve/queue.js';
 import { DELIVERIES_KEPT } from '../../src/state/store.js';
 
@@ -249,6 +249,12 @@ describe('mapping a push to targets: host and path', () => {
     expect(repoAllowed(['github.com/acme/*'], [{ host: 'github.com', path: 'acme/sub/blog' }])).toBe(false);
     expect(repoAllowed(['github.com/acme/todo'], [{ host: 'github.com', path: 'evil/todo' }])).toBe(false);
     expect(allowNamesTarget('github.com/acme/todo', targetLocation('git@github.com-repo-todo:acme/todo.git', 'github.com')!)).toBe(true);
+    // The deprecated owner/name form matches the path only; serve still queues a delivery
+    // only for a target whose host and path both match (targetsOfRepository).
+    expect(allowEntryHasHost('acme/todo')).toBe(false);
+    expect(allowEntryHasHost('github.com/acme/todo')).toBe(true);
+    expect(repoAllowed(['acme/todo'], [{ host: 'gitlab.com', path: 'acme/todo' }])).toBe(true);
+    expect(repoAllowed(['acme/todo'], [{ host: 'gitlab.com', path: 'evil/todo' }])).toBe(false);
     expect(allowNamesTarget('localhost/gitea/webhooks', targetLocation('/var/lib/gitea/repositories/gitea/webhooks.git')!)).toBe(true);
   });
 
@@ -256,9 +262,12 @@ describe('mapping a push to targets: host and path', () => {
     ['github.com/acme/todo', true],
     ['gitlab.example.com/group/sub/*', true],
     ['localhost/acme/todo', true],
-    ['acme/todo', false],
-    ['acme/*', false],
-    ['github.com/todo', false],
+    ['acme/todo', true], // deprecated owner/name: read, warned about by serve
+    ['acme/*', true],
+    ['github.com/todo', true], // read as the deprecated owner/name form
+    ['todo', false],
+    ['github.com/acme/', false],
+    ['-x/todo', true], // a path segment, never an option: matched as text only
   ])('serve.allow entry %s is valid: %s', (entry, ok) => {
     expect(serveSchema.safeParse({ secret_file: '/x', allow: [entry] }).success).toBe(ok);
   });
