@@ -7,8 +7,8 @@
  * as a damaged local repository.
  *
  * The names refused are git's own (verify_path with core.protectNTFS, on by default):
- * `.git` in any case, with trailing dots or spaces (NTFS drops them), its 8.3 alias
- * `git~1`, and `.` / `..`. On Linux a case-insensitive filesystem (ext4 casefold, vfat,
+ * `.git` in any case, with trailing dots or spaces (NTFS drops them), an NTFS stream
+ * (`.git::$INDEX_ALLOCATION`) or a backslash after it, its 8.3 alias `git~1`, and `.` / `..`. On Linux a case-insensitive filesystem (ext4 casefold, vfat,
  * CIFS) makes `.GIT` the same directory as `.git`.
  */
 import type { Target } from '../config/normalise.js';
@@ -16,7 +16,8 @@ import { CommitContentError, GitError } from '../errors.js';
 import { git } from './git.js';
 
 export function isForbiddenName(name: string): boolean {
-  return name === '' || name === '.' || name === '..' || /^\.git[. ]*$/i.test(name) || /^git~1$/i.test(name);
+  // git's is_ntfs_dotgit: the name, then dots or spaces, then the end, an NTFS stream (`:`) or a separator (`\`).
+  return name === '' || name === '.' || name === '..' || /^(?:\.git|git~1)[. ]*(?:$|[:\\])/i.test(name);
 }
 
 /** The first component of `path` that is forbidden, or undefined. */

@@ -11,10 +11,13 @@ describe('forbiddenComponent: the paths git refuses to check out', () => {
     ['.git  /x', '.git  '],
     ['GIT~1/config', 'GIT~1'],
     ['a/../b', '..'],
+    ['.git::$INDEX_ALLOCATION/config', '.git::$INDEX_ALLOCATION'],
+    ['x/.git\\hooks', '.git\\hooks'],
+    ['git~1.', 'git~1.'],
   ])('%s is refused (%s)', (path, component) => {
     expect(forbiddenComponent(path)).toBe(component);
   });
-  it.each(['.gitignore', '.gitmodules', 'x.git', 'git/config', '.github/workflows/ci.yml', 'a/.git-blame-ignore-revs', 'git~2'])('%s is fine', (path) => {
+  it.each(['.gitignore', '.gitmodules', 'x.git', 'git/config', '.github/workflows/ci.yml', 'a/.git-blame-ignore-revs', 'git~2', '.gitx', 'git~10'])('%s is fine', (path) => {
     expect(forbiddenComponent(path)).toBeUndefined();
   });
 });
