@@ -54,6 +54,9 @@ export interface GitCall {
   timeoutKey?: string;
   /** A clone or fetch that may take long: its stderr is shown on a terminal (pair with progressArgs()). */
   progress?: boolean;
+  /** Sees every output line as it arrives, for output too big to keep (a whole tree listing). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  maxOutput?: number;
 }
 
 /** `--progress` when pollpray's stderr is a terminal: git then reports progress although its stderr is our pipe. */
@@ -72,7 +75,6 @@ export async function git(args: string[], call: GitCall): Promise<RunResult> {
 
 function runGit(args: string[], call: GitCall, show: boolean): Promise<RunResult> {
   return run(['git', ...SAFE_CONFIG, ...args], {
-    ...(show ? { onLine: (line: string, stream: 'stdout' | 'stderr') => stream === 'stderr' && progress(line) } : {}),
     cwd: call.cwd,
     timeoutMs: call.timeoutMs ?? call.target.gitTimeoutMs,
     // git looks for a repository in cwd and then in every parent. A checkout whose .git
@@ -80,6 +82,13 @@ function runGit(args: string[], call: GitCall, show: boolean): Promise<RunResult
     // above it (a /srv kept in git); the ceiling keeps every call to cwd itself.
     env: { ...gitEnv(call.target), GIT_CEILING_DIRECTORIES: dirname(resolve(call.cwd)), ...call.env },
     killGraceMs: 2000,
+    onLine: show
+      ? (line: string, stream: 'stdout' | 'stderr') => {
+          if (stream === 'stderr') progress(line);
+          call.onLine?.(line, stream);
+        }
+      : call.onLine,
+    maxOutput: call.maxOutput,
   });
 }
 

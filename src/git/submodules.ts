@@ -24,6 +24,7 @@ import { cloneCall, isEmptyRepo } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { exportCommit } from './mirror.js';
 import { isFullSha } from './ref-name.js';
+import { refuseForbiddenPaths } from './tree-paths.js';
 import { sshDestination } from './ssh-url.js';
 
 export interface Gitlink {
@@ -208,6 +209,8 @@ async function collect(target: Target, repoDir: string, sha: string, links: Gitl
     if (!isFullSha(link.sha)) throw new GitError(`submodule ${shown} does not name a full commit`, { target: target.name });
     const mirror = submoduleMirror(workDir, url);
     await fetchSubmoduleCommit(target, mirror, url, link.sha, shown, local);
+    // A submodule's tree is pushed by someone too: the same paths are refused as in the target's own.
+    await refuseForbiddenPaths(target, mirror, link.sha);
     found.push({ path: shown, url, sha: link.sha, mirror });
     const inner = parseGitlinks((await gitOrThrow(['ls-tree', '-r', '-z', '--full-tree', link.sha], { cwd: mirror, target }, 'ls-tree')).stdout);
     if (inner.length) await collect(target, mirror, link.sha, inner, url, `${shown}/`, workDir, found, depth + 1);
