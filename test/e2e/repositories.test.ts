@@ -5,31 +5,20 @@
  * sshd where the target's own key and known_hosts matter.
  */
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
 import { makeWorld } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
 import { startSshd } from '../helpers/sshd.js';
+import { addSubmodule, lfsOrigin, warnings } from '../helpers/repos.js';
 
 const currentDir = (path: string) => join(path, readlinkSync(join(path, 'current')));
 
 async function gitIn(origin: Origin, dir: string, args: string[]): Promise<string> {
   const r = await execa('git', args, { cwd: dir, env: origin.env, extendEnv: false, stdin: 'ignore' });
   return r.stdout.trim();
-}
-
-/** Adds `sub` as a submodule at `at` in `origin` (local URL), commits and pushes; returns the commit. */
-async function addSubmodule(origin: Origin, sub: Origin, at: string, url = sub.url): Promise<string> {
-  await origin.git(['-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', url, at]);
-  await origin.git(['commit', '-q', '-m', `Add submodule ${at}`]);
-  await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
-  return origin.git(['rev-parse', 'HEAD']);
-}
-
-function warnings(log: string, word: string): string[] {
-  return log.split('\n').filter((l) => / WARN /i.test(l) || /"level":"warn"/.test(l)).filter((l) => l.includes(word));
 }
 
 describe('repositories: fetching only what the target tracks', { timeout: 120_000 }, () => {
@@ -64,25 +53,6 @@ describe('repositories: fetching only what the target tracks', { timeout: 120_00
 });
 
 describe('repositories: submodules', { timeout: 120_000 }, () => {
-  it('without submodules: recursive, a commit with submodules deploys with one warning naming them', async () => {
-    const origin = await makeOrigin();
-    const lib = await makeOrigin();
-    const theme = await makeOrigin();
-    await addSubmodule(origin, lib, 'vendor/lib');
-    await addSubmodule(origin, theme, 'themes/ananke');
-    const world = makeWorld();
-    const path = join(world.dir, 'app');
-    world.writeConfig({ targets: { app: { repo: origin.url, path } } });
-    const r = await world.cli(['run']);
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(readdirSync(join(path, 'vendor', 'lib'))).toEqual([]);
-    const warned = warnings(world.logText(), 'submodules');
-    expect(warned).toHaveLength(1);
-    expect(warned[0]).toContain('vendor/lib');
-    expect(warned[0]).toContain('themes/ananke');
-    expect(warned[0]).toContain('submodules: recursive');
-  });
-
   for (const strategy of ['in-place', 'releases'] as const) {
     it(`${strategy}: submodules: recursive deploys the submodules' files, nested ones too, and follows a moved submodule`, async () => {
       const origin = await makeOrigin();
@@ -116,27 +86,6 @@ describe('repositories: submodules', { timeout: 120_000 }, () => {
       expect(existsSync(join(tree2, 'vendor/lib/lib.txt'))).toBe(false);
     });
   }
-
-  it('a submodule URL using ext:: is refused before anything goes live, and its command never runs', async () => {
-    const origin = await makeOrigin();
-    const lib = await makeOrigin();
-    await addSubmodule(origin, lib, 'vendor/lib');
-    const world = makeWorld();
-    const path = join(world.dir, 'app');
-    world.writeConfig({ targets: { app: { repo: origin.url, path, submodules: 'recursive' } } });
-    expect((await world.cli(['run'])).exitCode).toBe(0);
-    const deployed = await origin.head();
-    const pwned = join(world.dir, 'pwned');
-    await origin.git(['config', '-f', '.gitmodules', 'submodule.vendor/lib.url', `ext::sh -c touch% ${pwned}`]);
-    await origin.git(['add', '.gitmodules']);
-    await origin.commit({ 'app.txt': 'new\n' }, 'Point the submodule at ext::');
-    const r = await world.cli(['run']);
-    expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/submodule vendor\/lib url ext::.*remote helper/);
-    expect(existsSync(pwned)).toBe(false);
-    expect(existsSync(join(path, 'app.txt'))).toBe(false);
-    expect(world.state('app')?.deployedSha).toBe(deployed);
-  });
 
   describe.skipIf(requireBinary('sshd', 'openssh-server'))('over ssh', () => {
     it('submodules are fetched with the target\'s own key and pinned host key; a local-path submodule of an ssh repo is refused', async () => {
@@ -172,48 +121,7 @@ describe('repositories: submodules', { timeout: 120_000 }, () => {
   });
 });
 
-/** An origin whose commit has `big.bin` stored in Git LFS (objects pushed to the file:// LFS store). */
-async function lfsOrigin(content: string): Promise<Origin> {
-  const origin = await makeOrigin();
-  for (const [k, v] of [
-    ['filter.lfs.clean', 'git-lfs clean -- %f'],
-    ['filter.lfs.smudge', 'git-lfs smudge -- %f'],
-    ['filter.lfs.process', 'git-lfs filter-process'],
-    ['filter.lfs.required', 'true'],
-  ] as const) await origin.git(['config', k, v]);
-  await origin.git(['lfs', 'track', '*.bin']);
-  writeFileSync(join(origin.work, 'big.bin'), content);
-  await origin.git(['add', '.gitattributes', 'big.bin']);
-  await origin.git(['commit', '-q', '-m', 'LFS file']);
-  await origin.git(['lfs', 'push', 'origin', 'main']);
-  await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
-  return origin;
-}
-
 describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repositories: Git LFS', { timeout: 120_000 }, () => {
-  it('without lfs: true, a commit using LFS fails with one line naming lfs: true, before anything goes live', async () => {
-    const origin = await makeOrigin();
-    const world = makeWorld();
-    const path = join(world.dir, 'app');
-    world.writeConfig({ targets: { app: { repo: origin.url, path, strategy: 'releases' } } });
-    expect((await world.cli(['run'])).exitCode).toBe(0);
-    const deployed = await origin.head();
-    const release = readlinkSync(join(path, 'current'));
-    const content = 'x'.repeat(5000);
-    await lfsOrigin(content).then(async (lfs) => {
-      world.writeConfig({ targets: { app: { repo: lfs.url, path, strategy: 'releases' } } });
-    });
-    const r = await world.cli(['run']);
-    expect(r.exitCode).toBe(1);
-    const lines = r.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/uses Git LFS .* \(fix: set lfs: true on target app/);
-    expect(readlinkSync(join(path, 'current'))).toBe(release);
-    expect(world.state('app')?.deployedSha).toBe(deployed);
-    // A config issue, not the commit's fault: it is not counted towards quarantine.
-    expect(world.state('app')?.failures ?? {}).toEqual({});
-  });
-
   for (const strategy of ['in-place', 'releases'] as const) {
     it(`${strategy}: lfs: true deploys the LFS file's content, not its pointer`, async () => {
       const content = `${'lfs content '.repeat(500)}\n`;
