@@ -7,7 +7,7 @@ import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { fetchCommit, hasCommit, headCommit, isCheckout, resetTo } from '../git/checkout.js';
 import { checkoutRepo, fetchSound } from '../git/repair.js';
-import { describeSubmodules, exportSubmodules, inspectCommit, type SubmoduleCommit } from '../git/submodules.js';
+import { describeSubmodules, exportSubmodules, inspectCommit, removeGoneSubmodules, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
 import type { Strategy } from './strategy.js';
 
@@ -22,9 +22,11 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
     if (inspected?.sha !== sha) inspected = { sha, subs: await inspectCommit(target, target.path, sha, workDir, warn) };
     return inspected.subs;
   };
-  /** After the checkout moved to `sha`: the submodules' files into their directories. */
-  const checkOutSubmodules = async (sha: string): Promise<void> => {
+  /** After the checkout moved from `old` to `sha`: the submodules' files into their directories. */
+  const checkOutSubmodules = async (sha: string, old: string | undefined): Promise<void> => {
     const subs = await submodulesOf(sha);
+    // git leaves a removed submodule's directory alone once it has files (ours): remove it.
+    if (target.submodules && old && old !== sha) await removeGoneSubmodules(target, old, sha);
     if (subs.length === 0) return;
     await exportSubmodules(target, subs, target.path, workDir);
     log.info(`submodules: ${describeSubmodules(subs)}`, { target: target.name, commit: sha, step: 'submodules' });
@@ -52,7 +54,7 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
       }
       await resetTo(target, sha);
       log.info(`checked out ${sha}`, { target: target.name, commit: sha, step: 'reset' });
-      await checkOutSubmodules(sha);
+      await checkOutSubmodules(sha, onDisk);
       return { sha, dir: target.path };
     },
     discard: async () => undefined,
@@ -64,9 +66,10 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
           hint: 'name a commit that was deployed before (pollpray history shows them)',
         });
       }
+      const from = await headCommit(target);
       await resetTo(target, to.sha);
       log.info(`checked out ${to.sha} again`, { target: target.name, commit: to.sha, step: 'rollback' });
-      await checkOutSubmodules(to.sha);
+      await checkOutSubmodules(to.sha, from);
       const prepared = { sha: to.sha, dir: target.path };
       await rebuild(prepared);
       return prepared;

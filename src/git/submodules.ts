@@ -24,7 +24,7 @@ import { cloneCall, isEmptyRepo } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { exportCommit } from './mirror.js';
 import { isFullSha } from './ref-name.js';
-import { refuseForbiddenPaths } from './tree-paths.js';
+import { refuseForbiddenPaths, unquoteGitPath } from './tree-paths.js';
 import { sshDestination } from './ssh-url.js';
 
 export interface Gitlink {
@@ -32,14 +32,10 @@ export interface Gitlink {
   sha: string;
 }
 
-/** `git ls-tree -r -z` output → the gitlinks (submodule commits) in it. Pure. */
-export function parseGitlinks(stdout: string): Gitlink[] {
-  const links: Gitlink[] = [];
-  for (const entry of stdout.split('\0')) {
-    const m = /^160000 commit ([0-9a-f]{40,64})\t(.+)$/s.exec(entry);
-    if (m?.[1] && m[2]) links.push({ sha: m[1], path: m[2] });
-  }
-  return links;
+/** One line of `git ls-tree -r` → the gitlink (submodule commit) it names, if it is one. Pure. */
+export function parseGitlinkLine(line: string): Gitlink | undefined {
+  const m = /^160000 commit ([0-9a-f]{40,64})\t(.+)$/.exec(line);
+  return m?.[1] && m[2] ? { sha: m[1], path: unquoteGitPath(m[2]) } : undefined;
 }
 
 /** True when `path` is one of `paths` or inside one (empty `paths`: everything counts). */
@@ -51,12 +47,22 @@ export function withinPaths(path: string, paths: readonly string[]): boolean {
   });
 }
 
-export async function gitlinksOf(target: Target, repoDir: string, sha: string): Promise<Gitlink[]> {
-  const result = await gitOrThrow(['ls-tree', '-r', '-z', '--full-tree', sha], { cwd: repoDir, target }, 'ls-tree');
-  return parseGitlinks(result.stdout).filter((l) => withinPaths(l.path, target.paths));
+/** Every gitlink of `sha`, read as the listing streams by: a big tree's listing is never held whole. */
+export async function gitlinksIn(target: Target, repoDir: string, sha: string): Promise<Gitlink[]> {
+  const links: Gitlink[] = [];
+  const onLine = (line: string, stream: 'stdout' | 'stderr') => {
+    const link = stream === 'stdout' && line.startsWith('160000 ') ? parseGitlinkLine(line) : undefined;
+    if (link) links.push(link);
+  };
+  await gitOrThrow(['ls-tree', '-r', '--full-tree', sha], { cwd: repoDir, target, onLine, maxOutput: 4096 }, 'ls-tree');
+  return links;
 }
 
-/** Whether any `.gitattributes` of `sha` (within the target's paths) routes files through the lfs filter. */
+export async function gitlinksOf(target: Target, repoDir: string, sha: string): Promise<Gitlink[]> {
+  return (await gitlinksIn(target, repoDir, sha)).filter((l) => withinPaths(l.path, target.paths));
+}
+
+/** Whether any `.gitattributes` of `sha` routes files through the lfs filter. */
 export async function usesLfs(target: Target, repoDir: string, sha: string): Promise<boolean> {
   const result = await git(['grep', '-q', '-I', '-E', '-e', 'filter=lfs', sha, '--', ':(glob).gitattributes', ':(glob)**/.gitattributes'], { cwd: repoDir, target });
   return result.exitCode === 0;
@@ -212,7 +218,7 @@ async function collect(target: Target, repoDir: string, sha: string, links: Gitl
     // A submodule's tree is pushed by someone too: the same paths are refused as in the target's own.
     await refuseForbiddenPaths(target, mirror, link.sha);
     found.push({ path: shown, url, sha: link.sha, mirror });
-    const inner = parseGitlinks((await gitOrThrow(['ls-tree', '-r', '-z', '--full-tree', link.sha], { cwd: mirror, target }, 'ls-tree')).stdout);
+    const inner = await gitlinksIn(target, mirror, link.sha);
     if (inner.length) await collect(target, mirror, link.sha, inner, url, `${shown}/`, workDir, found, depth + 1);
   }
 }
@@ -259,6 +265,20 @@ export async function exportSubmodules(target: Target, subs: readonly SubmoduleC
     rmSync(into, { recursive: true, force: true });
     mkdirSync(into, { recursive: true });
     await exportCommit(target, sub.mirror, sub.sha, into, scratch, []);
+  }
+}
+
+/**
+ * In-place: the directories of `old`'s submodules that `sha` no longer has at all. git
+ * would leave them (they hold pollpray's export, untracked to git); they are removed.
+ */
+export async function removeGoneSubmodules(target: Target, old: string, sha: string): Promise<void> {
+  const top = realLocation(target.path);
+  for (const link of await gitlinksOf(target, target.path, old)) {
+    const listed = await git(['ls-tree', '--name-only', sha, '--', `:(literal)${link.path}`], { cwd: target.path, target });
+    if (listed.exitCode !== 0 || listed.stdout.trim() !== '') continue;
+    const dir = join(target.path, link.path);
+    if (existsSync(dir) && isWithin(realLocation(dirname(dir)), top)) rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -84,6 +84,15 @@ describe('repositories: submodules', { timeout: 120_000 }, () => {
       const tree2 = strategy === 'releases' ? currentDir(path) : path;
       expect(readFileSync(join(tree2, 'vendor/lib/lib2.txt'), 'utf8')).toBe('lib 2\n');
       expect(existsSync(join(tree2, 'vendor/lib/lib.txt'))).toBe(false);
+
+      // The submodule is removed: so is its directory (git alone would leave it, it holds files).
+      await origin.git(['rm', '-q', 'vendor/lib']);
+      await origin.commit({ 'app.txt': 'no lib\n' }, 'Drop lib');
+      const r3 = await world.cli(['run']);
+      expect(r3.exitCode, r3.stderr).toBe(0);
+      const tree3 = strategy === 'releases' ? currentDir(path) : path;
+      expect(readFileSync(join(tree3, 'app.txt'), 'utf8')).toBe('no lib\n');
+      expect(existsSync(join(tree3, 'vendor/lib'))).toBe(false);
     });
   }
 

@@ -1,6 +1,6 @@
 /** The pure parts of submodule handling: which URLs may be fetched, how relative ones resolve, what ls-tree and .gitmodules say. */
 import { describe, expect, it } from 'vitest';
-import { isLocalRepo, parseGitlinks, parseGitmodules, protocolConfig, resolveSubmoduleUrl, submoduleUrlProblem, withinPaths } from '../../src/git/submodules.js';
+import { isLocalRepo, parseGitlinkLine, parseGitmodules, protocolConfig, resolveSubmoduleUrl, submoduleUrlProblem, withinPaths } from '../../src/git/submodules.js';
 
 describe('submoduleUrlProblem', () => {
   it.each([
@@ -52,13 +52,11 @@ describe('resolveSubmoduleUrl', () => {
   });
 });
 
-it('parseGitlinks finds the mode 160000 entries of ls-tree -r -z, paths with spaces and newlines included', () => {
+it('parseGitlinkLine finds the mode 160000 entries of ls-tree -r, quoted paths unquoted', () => {
   const sha = 'a'.repeat(40);
-  const out = [`100644 blob ${'b'.repeat(40)}\tREADME`, `160000 commit ${sha}\tvendor/lib`, `160000 commit ${'c'.repeat(40)}\tthemes/my theme\nx`, ''].join('\0');
-  expect(parseGitlinks(out)).toEqual([
-    { sha, path: 'vendor/lib' },
-    { sha: 'c'.repeat(40), path: 'themes/my theme\nx' },
-  ]);
+  expect(parseGitlinkLine(`100644 blob ${'b'.repeat(40)}\tREADME`)).toBeUndefined();
+  expect(parseGitlinkLine(`160000 commit ${sha}\tvendor/lib`)).toEqual({ sha, path: 'vendor/lib' });
+  expect(parseGitlinkLine(`160000 commit ${sha}\t"themes/my\\ttheme"`)).toEqual({ sha, path: 'themes/my\ttheme' });
 });
 
 it('parseGitmodules reads path and url by submodule name from git config -z', () => {
