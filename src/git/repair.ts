@@ -102,6 +102,12 @@ async function readWhole(target: Target, dir: string, sha: string, first: boolea
   const invalid = /^error: invalid path '(.+)'$/m.exec(result.stderr)?.[1];
   if (invalid !== undefined) throw refusedPath(target.name, sha, invalid);
   const last = result.stderr.trim().split('\n').filter(Boolean).pop() ?? result.spawnError ?? 'no output';
+  if (/from promisor remote/.test(result.stderr)) {
+    throw new GitError(`downloading the files of commit ${sha.slice(0, 12)} into the partial clone failed: ${last}`, {
+      target: target.name,
+      hint: 'the server must serve objects by id to a partial clone (protocol v2 over ssh, i.e. sshd AcceptEnv GIT_PROTOCOL, or uploadpack.allowAnySHA1InWant), or remove clone.filter',
+    });
+  }
   throw new GitError(`cannot read commit ${sha.slice(0, 12)} whole in ${dir}: ${last}`, {
     target: target.name,
     hint: 'the local repository may be damaged; check the disk (dmesg) and run pollpray again, which checks it with git fsck',

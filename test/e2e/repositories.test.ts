@@ -146,6 +146,31 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repositories: Git LFS', { 
   }
 });
 
+describe.skipIf(requireBinary('sshd', 'openssh-server'))('repositories: partial clone over ssh', { timeout: 120_000 }, () => {
+  it('a blob:none clone downloads the deployed files through the target\'s ssh command, at the first and the next deploy', async () => {
+    // Forges speak protocol v2 over ssh (GIT_PROTOCOL passed on), which serves blobs by id.
+    const sshd = await startSshd({ extraConfig: ['AcceptEnv GIT_PROTOCOL'] });
+    const origin = await makeOrigin();
+    await origin.git(['config', 'uploadpack.allowFilter', 'true'], origin.bare);
+    for (let i = 0; i < 3; i++) await origin.commit({ 'site/index.html': `site v${i}\n`, 'api/server.js': `api v${i}\n` }, `Version ${i}`);
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    const target = { repo: sshd.repoUrl(origin.bare), path, clone: { filter: 'blob:none' }, ssh: { key: sshd.clientKey, known_hosts: sshd.knownHostsFile } };
+    world.writeConfig({ targets: { app: target } });
+    const r1 = await world.cli(['run']);
+    expect(r1.exitCode, r1.stderr).toBe(0);
+    expect(readFileSync(join(path, 'site/index.html'), 'utf8')).toBe('site v2\n');
+    expect(await gitIn(origin, path, ['config', 'remote.origin.promisor'])).toBe('true');
+    const missing = (await gitIn(origin, path, ['rev-list', '--objects', '--missing=print', 'HEAD'])).split('\n').filter((l) => l.startsWith('?'));
+    expect(missing.length).toBeGreaterThanOrEqual(4);
+
+    await origin.commit({ 'api/server.js': 'api v3\n' }, 'Version 3');
+    const r2 = await world.cli(['run']);
+    expect(r2.exitCode, r2.stderr).toBe(0);
+    expect(readFileSync(join(path, 'api/server.js'), 'utf8')).toBe('api v3\n');
+  });
+});
+
 describe('repositories: partial, shallow and sparse', { timeout: 120_000 }, () => {
   async function historyOrigin(): Promise<Origin> {
     const origin = await makeOrigin();
