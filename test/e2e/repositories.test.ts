@@ -169,6 +169,19 @@ describe.skipIf(requireBinary('sshd', 'openssh-server'))('repositories: partial 
     expect(r2.exitCode, r2.stderr).toBe(0);
     expect(readFileSync(join(path, 'api/server.js'), 'utf8')).toBe('api v3\n');
   });
+
+  it('a server that serves no object by id (protocol v0 over ssh) fails a partial clone with the cause, not "damaged"', async () => {
+    const sshd = await startSshd();
+    const origin = await makeOrigin();
+    await origin.git(['config', 'uploadpack.allowFilter', 'true'], origin.bare);
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: sshd.repoUrl(origin.bare), path, clone: { filter: 'blob:none' }, ssh: { key: sshd.clientKey, known_hosts: sshd.knownHostsFile } } } });
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/into the partial clone failed: .*\(fix: the server must serve objects by id/);
+    expect(r.stderr).not.toMatch(/damaged/);
+  });
 });
 
 describe('repositories: partial, shallow and sparse', { timeout: 120_000 }, () => {
