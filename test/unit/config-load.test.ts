@@ -57,6 +57,8 @@ describe('loadConfig reports each problem with its line and key', () => {
     ['a missing required key, at its target', 'targets:\n  todo:\n    path: /srv/x\n', '2 targets.todo.repo: is required'],
     ['a repo URL starting with "-"', 'targets:\n  todo:\n    repo: -oProxyCommand=x\n    path: /srv/x\n', '3 targets.todo.repo: must not start with "-" (it would be read as an option)'],
     ['a unit name with an argument', `${TARGET}    restart: ["app.service --now"]\n`, '5 targets.todo.restart[0]: must be a systemd unit name like app.service (no spaces, globs, options or arguments)'],
+    ['a unit name systemctl would read as an option', `${TARGET}    restart: ["-Hx@evil.service"]\n`, '5 targets.todo.restart[0]: must be a systemd unit name like app.service (no spaces, globs, options or arguments)'],
+    ['a unit name starting with "--"', `${TARGET}    restart: ["--host=evil.service"]\n`, '5 targets.todo.restart[0]: must be a systemd unit name like app.service (no spaces, globs, options or arguments)'],
     ['a list item on its own line', `${TARGET}    restart:\n      - ok.service\n      - "*"\n`, '7 targets.todo.restart[1]: must be a systemd unit name like app.service (no spaces, globs, options or arguments)'],
     ['a shared path escaping the release', `${TARGET}    strategy: releases\n    shared: [../etc]\n`, '6 targets.todo.shared[0]: must be a relative path inside the release, without ".."'],
     ['health with neither http nor command', `${TARGET}    health: { retries: 2 }\n`, '5 targets.todo.health: needs exactly one of http or command'],
