@@ -155,6 +155,41 @@ describe('cross-field rules', () => {
     expect(problems(yaml)).toEqual(expected);
   });
 
+  const step = (yaml: string) => `${TARGET}    steps:\n      - name: s\n${yaml}`;
+  const refused = (key: string, placeholder: string, variable: string) =>
+    `${key}: {{${placeholder}}} carries text from the repository (whoever can push chooses it) and is refused in a command, where a shell or interpreter could run it: use $${variable} in your script instead`;
+  it.each([
+    ['subject after env sh -c', step(`        run: [env, sh, -c, "echo {{subject}}"]\n`), 'targets.todo.steps[0].run[3]', 'subject', 'POLLPRAY_SUBJECT'],
+    ['subject after nice bash -c', step(`        run: [nice, bash, -c, "echo {{subject}}"]\n`), 'targets.todo.steps[0].run[3]', 'subject', 'POLLPRAY_SUBJECT'],
+    ['tag after timeout 5s sh -c', step(`        run: [timeout, 5s, sh, -c, "deploy {{tag}}"]\n`), 'targets.todo.steps[0].run[4]', 'tag', 'POLLPRAY_TAG'],
+    ['tag in python3 -c', step(`        run: [python3, -c, "print('{{tag}}')"]\n`), 'targets.todo.steps[0].run[2]', 'tag', 'POLLPRAY_TAG'],
+    ['subject as a plain argument', step(`        run: [./notify, "{{subject}}"]\n`), 'targets.todo.steps[0].run[1]', 'subject', 'POLLPRAY_SUBJECT'],
+    ['branch as a plain argument', step(`        run: [./notify, "--branch={{branch}}"]\n`), 'targets.todo.steps[0].run[1]', 'branch', 'POLLPRAY_BRANCH'],
+    ['step output in a handler command', step(`        run: [make]\n        on_failure: { run: [perl, -e, "warn q({{step.output}})"] }\n`), 'targets.todo.steps[0].on_failure.run[2]', 'step.output', 'POLLPRAY_STEP_OUTPUT'],
+    ['subject with spaces in the braces, in an on_success command', step(`        run: [make]\n        on_success: { run: [ruby, -e, "{{ subject }}"] }\n`), 'targets.todo.steps[0].on_success.run[2]', 'subject', 'POLLPRAY_SUBJECT'],
+  ])('refuses %s, naming the variable to use instead', (_name, yaml, key, placeholder, variable) => {
+    expect(problems(yaml)).toEqual([expect.stringMatching(/^\d+ /)]);
+    expect(problems(yaml)[0]?.replace(/^\d+ /, '')).toBe(refused(key, placeholder, variable));
+  });
+
+  it('names the line of the refused placeholder', () => {
+    expect(problems(step(`        run: [sh, -c, "echo {{subject}}"]\n`))[0]).toMatch(/^7 targets\.todo\.steps\[0\]\.run\[2\]: /);
+  });
+
+  it('allows placeholders pollpray checks itself in commands, and commit text in env values and messages', () => {
+    const file = configFile(
+      step(
+        [
+          '        run: [sh, -c, "echo {{sha}} {{short_sha}} {{previous_sha}} {{target}} {{step.name}}"]',
+          '        env: { SUBJECT: "{{subject}}", TAG: "{{tag}}" }',
+          '        on_failure: { message: "{{subject}} {{tag}} {{branch}} {{step.output}}" }',
+          '',
+        ].join('\n'),
+      ),
+    );
+    expect(loadConfig(file, host).targets[0]?.steps).toHaveLength(1);
+  });
+
   it('allows releases keys with strategy releases and ssh verify with its signers file', () => {
     const file = configFile(`${TARGET}    strategy: releases\n    keep_releases: 3\n    shared: [media]\n    verify: { mode: ssh, allowed_signers: signers }\n`);
     expect(loadConfig(file, host).targets[0]?.keepReleases).toBe(3);
