@@ -54,6 +54,15 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
 }
 
 /**
+ * `%s` prints one line, but run() also ends a line at a lone CR, so a subject holding
+ * one would come back as two lines: a second line a pusher wrote, in the log and in
+ * `history`. Joined back with the CR, the redactor shows it as ^M.
+ */
+function subjectOf(stdout: string): string {
+  return stdout.trim().split('\n').join('\r');
+}
+
+/**
  * Subjects of the commits hasCommit found. A commit id fixes the commit's content, so
  * the deploy that checked a commit after its fetch needs no second git call for the
  * subject it records.
@@ -66,7 +75,7 @@ export async function hasCommit(target: Target, sha: string, repoDir = target.pa
   if (result.exitCode !== 0) return false;
   // `pollpray daemon` lives for months: only the current cycles' commits are worth keeping.
   if (subjects.size >= 256) subjects.clear();
-  subjects.set(sha, result.stdout.trim());
+  subjects.set(sha, subjectOf(result.stdout));
   return true;
 }
 
@@ -101,5 +110,5 @@ export async function commitSubject(target: Target, sha: string, repoDir = targe
   const known = subjects.get(sha);
   if (known !== undefined) return known;
   const result = await git(['log', '-1', '--format=%s', sha], { cwd: repoDir, target });
-  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+  return result.exitCode === 0 ? subjectOf(result.stdout) : undefined;
 }
