@@ -61,12 +61,26 @@ function hideSecrets(text: string): string {
   return out;
 }
 
+function applyRules(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** For text on its way out (printed, logged, stored, sent): secrets hidden, control characters inert. */
 export function redact(text: string): string {
   // Secrets are hidden before and after neutralising: a secret holding a control
   // character is found as written, and one a script split with an escape stays split.
-  let out = hideSecrets(neutralise(hideSecrets(text)));
-  for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
-  return out;
+  return applyRules(hideSecrets(neutralise(hideSecrets(text))));
+}
+
+/**
+ * Secrets hidden, control characters kept: for a child's captured output, which
+ * pollpray also parses (git's `%x00`-separated fields). It is neutralised by redact()
+ * when it leaves through a sink.
+ */
+function redactCaptured(text: string): string {
+  return applyRules(hideSecrets(text));
 }
 
 const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
@@ -75,7 +89,8 @@ const KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY-----/;
 /**
  * A redactor for output that arrives line by line (a deploy script's stdout): a
  * private key block spans lines, so the lines between BEGIN and END are hidden too,
- * which redact() on each line alone could not know. One per stream.
+ * which redact() on each line alone could not know. One per stream. Control
+ * characters are kept (the caller may parse the output; see redactCaptured).
  */
 export function lineRedactor(): (line: string) => string {
   let inKey = false;
@@ -83,11 +98,11 @@ export function lineRedactor(): (line: string) => string {
     if (inKey) {
       if (!KEY_END.test(line)) return '[REDACTED PRIVATE KEY]';
       inKey = false;
-      return redact(line.replace(/^[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/, '[REDACTED PRIVATE KEY]'));
+      return redactCaptured(line.replace(/^[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/, '[REDACTED PRIVATE KEY]'));
     }
     const begin = KEY_BEGIN.exec(line);
     if (begin && !KEY_END.test(line.slice(begin.index))) inKey = true;
-    return redact(line);
+    return redactCaptured(line);
   };
 }
 

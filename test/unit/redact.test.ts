@@ -64,6 +64,11 @@ describe('control characters (commit subjects and script output are written by w
     expect(redact('x joinme-secret-77\u001b[0m')).toBe('x [REDACTED]^[[0m');
   });
 
+  it('captured output keeps them for its parser (git log --format=%G?%x00%GK), redacted all the same', () => {
+    const redactLine = lineRedactor();
+    expect(redactLine('G\u0000SHA256:abc\u0000ghp_abcdefghijklmnopqrstuvwxyz0123456789')).toBe('G\u0000SHA256:abc\u0000[REDACTED]');
+  });
+
   it('applies to every string redactDeep writes (state, history, notifications)', () => {
     expect(redactDeep({ subject: 'a\u001b[31mb', list: ['\u0007'] })).toEqual({ subject: 'a^[[31mb', list: ['^G'] });
   });
