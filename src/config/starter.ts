@@ -110,8 +110,8 @@ targets:
     # Or, instead of deploy:, a pipeline of steps run in order (the first failure stops it).
     # run is a command as a list (never a shell line) or a script path. {{target}} {{sha}}
     # {{short_sha}} {{previous_sha}} {{step.name}} may be arguments; text from the repository
-    # ({{branch}} {{tag}} {{subject}} {{step.output}}) only goes into env: values and messages,
-    # and scripts read it as $POLLPRAY_BRANCH, $POLLPRAY_TAG, $POLLPRAY_SUBJECT, $POLLPRAY_STEP_OUTPUT.
+    # ({{branch}} {{tag}} {{subject}} {{step.output}}) only goes into messages; scripts
+    # read it as $POLLPRAY_BRANCH, $POLLPRAY_TAG, $POLLPRAY_SUBJECT, $POLLPRAY_STEP_OUTPUT.
     # steps:
     #   - name: migrate
     #     run: [.venv/bin/python, manage.py, migrate, --noinput]

@@ -3,8 +3,8 @@
  * its own timeout and environment, each followed by its on_success or on_failure
  * handler (a command, or a notification message logged and optionally POSTed). The
  * first failing step stops the pipeline and fails the deploy. Text from the
- * repository (branch, tag, commit subject, step output) reaches commands only as
- * POLLPRAY_* environment variables, never as arguments (template.ts).
+ * repository (branch, tag, commit subject, step output) reaches commands only as the
+ * fixed POLLPRAY_* variables, never as arguments or other env values (template.ts).
  */
 import type { PipelineStep, StepHandler, Target } from '../config/normalise.js';
 import { DeployScriptError } from '../errors.js';
@@ -15,7 +15,7 @@ import { commitSubject } from '../git/checkout.js';
 import { log } from '../log/logger.js';
 import { runDeployScript, scriptEnv, type ScriptContext } from './script.js';
 import { redactDeep } from '../log/redact.js';
-import { renderArgv, renderTemplate, type TemplateValues } from './template.js';
+import { renderArgv, renderPlain, renderTemplate, type TemplateValues } from './template.js';
 
 /** What `{{step.output}}` holds: the tail of the step's output, enough for a message. */
 const STEP_OUTPUT_CHARS = 2000;
@@ -50,7 +50,7 @@ export async function runPipeline(target: Target, steps: readonly PipelineStep[]
   for (const step of steps) {
     const fields = { target: target.name, commit: ctx.newSha, step: `step ${step.name}` };
     const values: TemplateValues = { ...base, 'step.name': step.name };
-    const stepEnv = { ...env, POLLPRAY_STEP: step.name, ...renderEnv(step.env, values) };
+    const stepEnv = { ...env, POLLPRAY_STEP: step.name, ...renderEnv(step.env, values, target.name) };
     const t0 = Date.now();
     const id = beginRunning(ctx.workDir);
     const result = await run(renderArgv(step.run, values, target.name), {
@@ -81,8 +81,8 @@ export async function runPipeline(target: Target, steps: readonly PipelineStep[]
   }
 }
 
-function renderEnv(env: Record<string, string>, values: TemplateValues): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, renderTemplate(v, values)]));
+function renderEnv(env: Record<string, string>, values: TemplateValues, target: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, renderPlain(v, values, target, `the variable ${k}`)]));
 }
 
 /**

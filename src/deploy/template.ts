@@ -7,10 +7,13 @@
  * `[python3, -c, …]`, `[timeout, 5s, bash, -c, …]`, a script that evals its $1. No
  * list of interpreters is complete, so the line is drawn by where a value comes from:
  * text chosen by whoever can push (branch, tag, commit subject, and step output, which
- * the pushed code writes) never goes into a command at all; a config rule refuses it
- * there (commitTextInArgv) and scripts read it from the POLLPRAY_* environment, where
- * it stays data. Placeholders whose values pollpray checks to a plain alphabet itself
- * (full SHAs, the target and step names) may go anywhere; renderArgv checks them again.
+ * the pushed code writes) never goes into a command or an `env:` value at all (a
+ * variable the config names may be BASH_ENV, NODE_OPTIONS or PERL5OPT, read as code);
+ * a config rule refuses it there (commitTextIn) and scripts read it from the fixed
+ * POLLPRAY_* variables, where it stays data. It may go into messages, which are only
+ * logged and posted. Placeholders whose values pollpray checks to a plain alphabet
+ * itself (full SHAs, the target and step names) may go anywhere; renderPlain checks
+ * them again.
  */
 import { DeployScriptError } from '../errors.js';
 
@@ -53,23 +56,26 @@ export function renderTemplate(text: string, values: TemplateValues): string {
 }
 
 /**
- * A command's argv with its placeholders filled in. Config validation already refused
- * commit text here; this refuses it again, and any value outside the plain alphabet
- * (a previous_sha read back from a tampered state file), rather than run it.
+ * A command argument or environment value with its placeholders filled in. Config
+ * validation already refused commit text there; this refuses it again, and any value
+ * outside the plain alphabet (a previous_sha read back from a tampered state file),
+ * rather than run it. `where` names the command or variable for the error.
  */
+export function renderPlain(text: string, values: TemplateValues, target: string, where: string): string {
+  return text.replace(PATTERN, (_m, key: string) => {
+    const value = values[key as Placeholder] ?? '';
+    if (COMMIT_TEXT[key as Placeholder] !== undefined || !PLAIN.test(value)) {
+      throw new DeployScriptError(`refused to put {{${key}}} into ${where}: its value is not plain text`, {
+        target,
+        hint: `use $${COMMIT_TEXT[key as Placeholder] ?? 'POLLPRAY_*'} in the script instead, and run pollpray validate`,
+      });
+    }
+    return value;
+  });
+}
+
 export function renderArgv(argv: readonly string[], values: TemplateValues, target: string): string[] {
-  return argv.map((arg) =>
-    arg.replace(PATTERN, (_m, key: string) => {
-      const value = values[key as Placeholder] ?? '';
-      if (COMMIT_TEXT[key as Placeholder] !== undefined || !PLAIN.test(value)) {
-        throw new DeployScriptError(`refused to put {{${key}}} into the command ${argv[0] ?? ''}: its value is not plain text`, {
-          target,
-          hint: `use $${COMMIT_TEXT[key as Placeholder] ?? 'POLLPRAY_*'} in the script instead, and run pollpray validate`,
-        });
-      }
-      return value;
-    }),
-  );
+  return argv.map((arg) => renderPlain(arg, values, target, `the command ${argv[0] ?? ''}`));
 }
 
 /** Placeholders in `text` that pollpray does not know (a typo would silently become ''). */
@@ -77,8 +83,8 @@ export function unknownPlaceholders(text: string): string[] {
   return placeholdersIn(text).filter((k) => !(PLACEHOLDERS as readonly string[]).includes(k));
 }
 
-/** Commit-controlled placeholders in one argv element, with the variable to use instead. */
-export function commitTextInArgv(arg: string): { placeholder: string; variable: string }[] {
+/** Commit-controlled placeholders in one argv element or env value, with the variable to use instead. */
+export function commitTextIn(arg: string): { placeholder: string; variable: string }[] {
   return placeholdersIn(arg).flatMap((placeholder) => {
     const variable = COMMIT_TEXT[placeholder as Placeholder];
     return variable ? [{ placeholder, variable }] : [];

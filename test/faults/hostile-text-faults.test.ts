@@ -21,7 +21,7 @@ function filesUnder(dir: string): string[] {
 const pwned = (...dirs: string[]) => dirs.flatMap((d) => (existsSync(d) ? readdirSync(d, { recursive: true, encoding: 'utf8' }) : [])).filter((f) => f.includes('pwned'));
 
 describe('hostile text', { timeout: 60_000 }, () => {
-  it('#27 commit text in a command (subject, tag, branch, step output after env sh -c, nice bash -c, timeout sh -c, python3 -c, or as a plain argument): refused at validate, nothing runs', async () => {
+  it('#27 commit text in a command or env value (subject, tag, branch, step output after env sh -c, nice bash -c, timeout sh -c, python3 -c, as a plain argument, in BASH_ENV): refused at validate, nothing runs', async () => {
     const f = await faultWorld();
     const w = f.world.dir;
     await f.origin.commit({ 'a.txt': '1\n' }, `release $(touch ${w}/pwned-subject)`);
@@ -41,7 +41,9 @@ describe('hostile text', { timeout: 60_000 }, () => {
         expect(r.stderr).toMatch(new RegExp(`pollpray\\.yaml:\\d+ targets\\.app\\.steps\\[0\\]\\.run\\[\\d\\]: .* use \\$${variable} in your script instead`));
       }
     }
-    // A handler command with the step's output (which the pushed code wrote) is refused too.
+    // So is an env value (BASH_ENV is sourced by bash), and a handler command with the step's output.
+    f.write({ deploy: undefined, steps: [{ name: 'build', run: ['bash', '-c', 'true'], env: { BASH_ENV: '{{subject}}' } }] });
+    expect((await f.world.cli(['run'])).stderr).toMatch(/steps\[0\]\.env\.BASH_ENV: \{\{subject\}\} .* use \$POLLPRAY_SUBJECT/);
     f.write({ deploy: undefined, steps: [{ name: 'build', run: ['true'], on_failure: { run: ['sh', '-c', 'echo {{step.output}}'] } }] });
     expect((await f.world.cli(['validate'])).stderr).toMatch(/steps\[0\]\.on_failure\.run\[2\]: \{\{step\.output\}\} .* use \$POLLPRAY_STEP_OUTPUT/);
     expect(f.calls()).toEqual([]);

@@ -157,7 +157,9 @@ describe('cross-field rules', () => {
 
   const step = (yaml: string) => `${TARGET}    steps:\n      - name: s\n${yaml}`;
   const refused = (key: string, placeholder: string, variable: string) =>
-    `${key}: {{${placeholder}}} carries text from the repository (whoever can push chooses it) and is refused in a command, where a shell or interpreter could run it: use $${variable} in your script instead`;
+    `${key}: {{${placeholder}}} carries text from the repository (whoever can push chooses it) and is refused in ${
+      key.includes('.env.') ? 'an env value, where a variable such as BASH_ENV or NODE_OPTIONS is read as code' : 'a command, where a shell or interpreter could run it'
+    }: use $${variable} in your script instead`;
   it.each([
     ['subject after env sh -c', step(`        run: [env, sh, -c, "echo {{subject}}"]\n`), 'targets.todo.steps[0].run[3]', 'subject', 'POLLPRAY_SUBJECT'],
     ['subject after nice bash -c', step(`        run: [nice, bash, -c, "echo {{subject}}"]\n`), 'targets.todo.steps[0].run[3]', 'subject', 'POLLPRAY_SUBJECT'],
@@ -166,6 +168,8 @@ describe('cross-field rules', () => {
     ['subject as a plain argument', step(`        run: [./notify, "{{subject}}"]\n`), 'targets.todo.steps[0].run[1]', 'subject', 'POLLPRAY_SUBJECT'],
     ['branch as a plain argument', step(`        run: [./notify, "--branch={{branch}}"]\n`), 'targets.todo.steps[0].run[1]', 'branch', 'POLLPRAY_BRANCH'],
     ['step output in a handler command', step(`        run: [make]\n        on_failure: { run: [perl, -e, "warn q({{step.output}})"] }\n`), 'targets.todo.steps[0].on_failure.run[2]', 'step.output', 'POLLPRAY_STEP_OUTPUT'],
+    ['subject in an env value (BASH_ENV is sourced by bash)', step(`        run: [./build.sh]\n        env: { BASH_ENV: "{{subject}}" }\n`), 'targets.todo.steps[0].env.BASH_ENV', 'subject', 'POLLPRAY_SUBJECT'],
+    ['tag inside an env value (NODE_OPTIONS)', step(`        run: [node, app.js]\n        env: { NODE_OPTIONS: "--title={{tag}}" }\n`), 'targets.todo.steps[0].env.NODE_OPTIONS', 'tag', 'POLLPRAY_TAG'],
     ['subject with spaces in the braces, in an on_success command', step(`        run: [make]\n        on_success: { run: [ruby, -e, "{{ subject }}"] }\n`), 'targets.todo.steps[0].on_success.run[2]', 'subject', 'POLLPRAY_SUBJECT'],
   ])('refuses %s, naming the variable to use instead', (_name, yaml, key, placeholder, variable) => {
     expect(problems(yaml)).toEqual([expect.stringMatching(/^\d+ /)]);
@@ -176,12 +180,12 @@ describe('cross-field rules', () => {
     expect(problems(step(`        run: [sh, -c, "echo {{subject}}"]\n`))[0]).toMatch(/^7 targets\.todo\.steps\[0\]\.run\[2\]: /);
   });
 
-  it('allows placeholders pollpray checks itself in commands, and commit text in env values and messages', () => {
+  it('allows placeholders pollpray checks itself in commands and env values, and commit text in messages', () => {
     const file = configFile(
       step(
         [
           '        run: [sh, -c, "echo {{sha}} {{short_sha}} {{previous_sha}} {{target}} {{step.name}}"]',
-          '        env: { SUBJECT: "{{subject}}", TAG: "{{tag}}" }',
+          '        env: { DEPLOYED: "{{short_sha}} of {{target}}" }',
           '        on_failure: { message: "{{subject}} {{tag}} {{branch}} {{step.output}}" }',
           '',
         ].join('\n'),
