@@ -10,6 +10,8 @@ import { GitError } from '../errors.js';
 import { isFullSha } from './ref-name.js';
 import { git, gitOrThrow } from './git.js';
 import { removeStaleIndexLock } from './stale-lock.js';
+import { splitRepoCredentials } from './repo-credentials.js';
+import { log } from '../log/logger.js';
 
 export function isCheckout(path: string): boolean {
   return existsSync(`${path}/.git`);
@@ -38,7 +40,10 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
     );
     how = 'cloned';
   }
-  if (how === 'fetched') removeStaleIndexLock(target.path, target.name);
+  if (how === 'fetched') {
+    removeStaleIndexLock(target.path, target.name);
+    await forgetStoredCredentials(target);
+  }
   if (how === 'fetched' || tag !== undefined) {
     // `+` on the tag too: a re-pointed tag is followed like a force-pushed branch.
     const refspec = tag === undefined ? `+refs/heads/${target.branch}:refs/remotes/origin/${target.branch}` : `+refs/tags/${tag}:refs/tags/${tag}`;
@@ -51,6 +56,19 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
     });
   }
   return how;
+}
+
+/**
+ * A checkout cloned before credentials were kept off command lines (or by hand) may
+ * hold them in .git/config's remote URL, inside a directory that is often served:
+ * replaced by the bare URL. Only for targets whose URL carries credentials.
+ */
+async function forgetStoredCredentials(target: Target): Promise<void> {
+  if (!target.repoCredentials) return;
+  const stored = await git(['config', '--get', 'remote.origin.url'], { cwd: target.path, target });
+  if (stored.exitCode !== 0 || !splitRepoCredentials(stored.stdout.trim()).credentials) return;
+  await gitOrThrow(['config', 'remote.origin.url', target.repo], { cwd: target.path, target }, 'config');
+  log.info('removed the credentials stored in the checkout\'s remote URL (git gets them from its environment now)', { target: target.name, step: 'fetch' });
 }
 
 /**

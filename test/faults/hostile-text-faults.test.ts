@@ -3,6 +3,7 @@
  * and tags chosen by whoever can push, script output from the pushed code, secrets the
  * config declares, credentials in a repo URL, and unit names that read as options.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -161,6 +162,15 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(status.stdout).toContain(server.url);
     expect(status.stdout).not.toContain(PASSWORD);
     expect(f.world.logText()).not.toContain(PASSWORD);
+
+    // A checkout cloned the old way (credentials in .git/config) has them removed at the next fetch.
+    const withCredentials = server.url.replace('http://', `http://deploy:${PASSWORD}@`);
+    execFileSync('git', ['-C', f.path, 'config', 'remote.origin.url', withCredentials]);
+    const next = await f.origin.commit({ 'c.txt': '3\n' }, 'Three');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    expect(f.live()).toBe(short(next));
+    expect(readFileSync(join(f.path, '.git', 'config'), 'utf8')).not.toContain(PASSWORD);
+    expect(execFileSync('git', ['-C', f.path, 'config', 'remote.origin.url'], { encoding: 'utf8' }).trim()).toBe(server.url);
 
     // A wrong password fails as an authentication error, without the password.
     f.write({ repo: server.url.replace('http://', 'http://deploy:wrong-password-1@') });
