@@ -1,5 +1,5 @@
 /**
- * Text an attacker controls (rows 32-36 of the failure-modes table): commit subjects
+ * Text an attacker controls (rows 36-40 of the failure-modes table): commit subjects
  * and tags chosen by whoever can push, script output from the pushed code, secrets the
  * config declares, credentials in a repo URL, and unit names that read as options.
  */
@@ -22,7 +22,7 @@ function filesUnder(dir: string): string[] {
 const pwned = (...dirs: string[]) => dirs.flatMap((d) => (existsSync(d) ? readdirSync(d, { recursive: true, encoding: 'utf8' }) : [])).filter((f) => f.includes('pwned'));
 
 describe('hostile text', { timeout: 60_000 }, () => {
-  it('#32 commit text in a command or env value (subject, tag, branch, step output after env sh -c, nice bash -c, timeout sh -c, python3 -c, as a plain argument, in BASH_ENV): refused at validate, nothing runs', async () => {
+  it('#36 commit text in a command or env value (subject, tag, branch, step output after env sh -c, nice bash -c, timeout sh -c, python3 -c, as a plain argument, in BASH_ENV): refused at validate, nothing runs', async () => {
     const f = await faultWorld();
     const w = f.world.dir;
     await f.origin.commit({ 'a.txt': '1\n' }, `release $(touch ${w}/pwned-subject)`);
@@ -58,7 +58,7 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(pwned(w, f.path)).toEqual([]);
   });
 
-  it('#32 a tag with shell text before its version (v$(touch…)9.9.9) is not a version: the real newest tag deploys', async () => {
+  it('#36 a tag with shell text before its version (v$(touch…)9.9.9) is not a version: the real newest tag deploys', async () => {
     const f = await faultWorld();
     const w = f.world.dir;
     const v1 = await f.origin.commit({ 'a.txt': '1\n' }, 'One');
@@ -79,7 +79,7 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(pwned(w, f.path)).toEqual([]);
   });
 
-  it('#33 a secret in steps[].env (per-target or top-level secret_env) or in the repo URL: absent from stderr, log, state, history, status, notifications and the heartbeat', async () => {
+  it('#37 a secret in steps[].env (per-target or top-level secret_env) or in the repo URL: absent from stderr, log, state, history, status, notifications and the heartbeat', async () => {
     const STEP_SECRET = 'stepvalue-k4j5h6g7'; // no token shape: only secret_env can know it
     const TOP_SECRET = 'topvalue-z1x2c3v4';
     const HANDLER_HOOK = 'HOOKPATH-q9w8e7';
@@ -143,7 +143,7 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(leaks).toEqual([]);
   });
 
-  it('#34 credentials in an http(s) repo URL are never on a command line: git gets them from its environment', async () => {
+  it('#38 credentials in an http(s) repo URL are never on a command line: git gets them from its environment', async () => {
     const PASSWORD = 'urlsecret-m3n4b5';
     const f = await faultWorld();
     const server = await startGitHttp(f.origin, 'deploy', PASSWORD, PASSWORD);
@@ -181,7 +181,7 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(server.exposed).toEqual([]);
   });
 
-  it('#35 escape sequences in a commit subject and in script output never reach the terminal, log, status, history or notifications raw', async () => {
+  it('#39 escape sequences in a commit subject and in script output never reach the terminal, log, status, history or notifications raw', async () => {
     const ESC = '\u001b';
     const subject = `Deploy ${ESC}]0;owned${'\u0007'}${ESC}[2J${ESC}[31mred\rfake${'\u009b'}1m line`;
     const f = await faultWorld({ script: `printf 'building \\033[2J\\033]0;title\\007 done\\r\\n'\n[ -f fail ] && { printf 'broke \\033[31mhere\\033[0m\\n' >&2; exit 3; }\ntrue` });
@@ -214,7 +214,7 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(raw).toEqual([]);
   });
 
-  it('#36 a unit name starting with "-" (-Hx@evil.service) is refused at validate and gets no sudoers line', async () => {
+  it('#40 a unit name starting with "-" (-Hx@evil.service) is refused at validate and gets no sudoers line', async () => {
     const f = await faultWorld();
     for (const unit of ['-Hx@evil.service', '--host=evil.service']) {
       f.write({ restart: ['app.service', unit] });
