@@ -12,6 +12,7 @@ import { formatDuration } from '../duration.js';
 import { GitError } from '../errors.js';
 import { progress, progressEnd, stderrIsTty } from '../log/console.js';
 import { multiplexOptions } from './multiplex.js';
+import { credentialEnv } from './repo-credentials.js';
 import { gitSshCommand } from './ssh.js';
 
 /** Hardening flags put before every git subcommand. */
@@ -41,6 +42,8 @@ function gitEnv(target: Target): Record<string, string | undefined> {
     // git must not guess the ssh flavour from the command's name (it decides -p handling).
     GIT_SSH_VARIANT: 'ssh',
     LC_ALL: 'C',
+    // Credentials from an http(s) repo URL: here, never on the command line.
+    ...credentialEnv(target.repo, target.repoCredentials),
   };
 }
 
