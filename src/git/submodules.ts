@@ -217,6 +217,12 @@ async function collect(target: Target, repoDir: string, sha: string, links: Gitl
     await fetchSubmoduleCommit(target, mirror, url, link.sha, shown, local);
     // A submodule's tree is pushed by someone too: the same paths are refused as in the target's own.
     await refuseForbiddenPaths(target, mirror, link.sha);
+    if (await usesLfs(target, mirror, link.sha)) {
+      throw new GitError(`submodule ${shown} uses Git LFS, whose objects pollpray does not fetch inside submodules: its files would be pointer files; not deploying ${sha.slice(0, 12)}`, {
+        target: target.name,
+        hint: 'keep LFS files in the target\'s own repository (lfs: true), or leave submodules: none',
+      });
+    }
     found.push({ path: shown, url, sha: link.sha, mirror });
     const inner = await gitlinksIn(target, mirror, link.sha);
     if (inner.length) await collect(target, mirror, link.sha, inner, url, `${shown}/`, workDir, found, depth + 1);
