@@ -105,7 +105,7 @@ describe.skipIf(requireBinary('sshd', 'openssh-server'))('repository faults: slo
   });
 });
 
-describe('repositories: progress on a terminal', { timeout: 120_000 }, () => {
+describe.skipIf(requireBinary('script', 'bsdutils'))('repositories: progress on a terminal', { timeout: 120_000 }, () => {
   it('a clone shows git\'s progress when stderr is a terminal, and never in cron-like (piped) output', async () => {
     const origin = await makeOrigin();
     await origin.commit({ 'a.txt': 'a\n'.repeat(1000) }, 'Some content');
