@@ -5,7 +5,7 @@
  * sshd where the target's own key and known_hosts matter.
  */
 import { execa } from 'execa';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
@@ -234,4 +234,20 @@ describe('repositories: partial, shallow and sparse', { timeout: 120_000 }, () =
       expect(existsSync(join(tree, 'README.md'))).toBe(false);
     });
   }
+});
+
+describe('repositories: doctor', { timeout: 60_000 }, () => {
+  it('doctor fails lfs: true on a host without git-lfs, with the package to install', async () => {
+    const world = makeWorld();
+    // A PATH with git and node but no git-lfs (git finds its helpers on PATH and in its exec-path).
+    const bin = join(world.dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync('/usr/bin/git', join(bin, 'git'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    world.writeConfig({ targets: { app: { repo: 'git@example.com:acme/app.git', path: join(world.dir, 'app'), lfs: true } } });
+    const r = await world.cli(['doctor'], { env: { PATH: bin } });
+    expect(`${r.stdout}${r.stderr}`).toMatch(/git-lfs.*lfs: true on app, but git-lfs is not installed.*\n?.*apt-get install git-lfs/);
+    const ok = await world.cli(['doctor']);
+    expect(ok.stdout).toMatch(/git-lfs\/\d/);
+  });
 });
