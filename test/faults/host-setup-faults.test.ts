@@ -1,9 +1,14 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
 import { BIN, makeWorld } from '../helpers/pollpray-cli.js';
+import { makeSudoFixture, requireSudoFixture, STUB_ROOT, SUDOERS_DIR } from '../helpers/sudo-user.js';
+import { requireSupervisord, startSupervisord } from '../helpers/supervisord.js';
+import { makeUserWorld } from '../helpers/user-world.js';
+import { expectOneLineError, expectState } from './fault-world.js';
 
 const mode = (p: string) => (lstatSync(p).mode & 0o7777).toString(8);
 
@@ -31,5 +36,46 @@ describe('host set-up faults', { timeout: 60_000 }, () => {
       css: mode(join(dir, 'static', 'site.css')),
       executable: mode(join(dir, 'bin', 'manage')),
     }).toEqual({ release: '755', appDir: '755', file: '644', css: '644', executable: '755' });
+  });
+});
+
+/** What systemctl says in a container, on WSL or under OpenRC: PID 1 is not systemd. */
+const NO_BUS = "System has not been booted with systemd as init system (PID 1). Can't operate.\nFailed to connect to bus: Host is down";
+
+describe.skipIf(requireSudoFixture() || requireSupervisord())('host set-up faults, as the unprivileged user', { timeout: 90_000 }, () => {
+  it('#28 no systemd on the host: doctor fails first, the run names the cause and service_manager; with supervisorctl the next run deploys', async () => {
+    const sudo = await makeSudoFixture();
+    // A root-owned systemctl that answers like one on a host without systemd (swept with the fixture's id).
+    const stubDir = join(STUB_ROOT, `${sudo.id}-nobus`);
+    mkdirSync(stubDir, { recursive: true, mode: 0o755 });
+    onTestFinished(() => rmSync(stubDir, { recursive: true, force: true }));
+    const systemctl = join(stubDir, 'systemctl');
+    writeFileSync(systemctl, `#!/bin/sh\n[ "$1" = is-system-running ] && echo offline\nprintf '%s\\n' "${NO_BUS}" >&2\nexit 1\n`);
+    chmodSync(systemctl, 0o755);
+    const u = await makeUserWorld(sudo);
+    await u.writeConfig({}, { systemctl });
+    const dest = join(SUDOERS_DIR, `pollpray-test-${sudo.id}-hostfault`);
+    onTestFinished(() => rmSync(dest, { force: true }));
+    const install = () => execFileSync('node', [BIN, '-c', u.world.configFile, 'sudoers', '--install', '--user', sudo.user, '--destination', dest]);
+    install();
+
+    const doctor = await u.cli(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toMatch(/FAIL\s+service manager\s+systemd is not running on this host .*offline.* \(fix: set service_manager: service \(SysV\/OpenRC\) or supervisorctl/);
+
+    const r = await u.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', /systemd is not running on this host, so app\.service cannot be restarted with systemctl \(fix: set service_manager: service \(SysV\/OpenRC\) or supervisorctl/);
+    expectState(u.world, 'app', { deployedSha: null, lastResult: 'failed' });
+
+    // The fix the message names: supervisord restarts the program, with a regenerated rule.
+    const sv = await startSupervisord(['app']);
+    await u.writeConfig({ restart: ['app'] }, { service_manager: 'supervisorctl', supervisorctl: sv.supervisorctl, supervisor_config: sv.config });
+    install();
+    const before = await sv.pid('app');
+    const fixed = await u.cli(['run', '--force']);
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
+    expect(await sv.pid('app')).not.toBe(before);
+    expectState(u.world, 'app', { deployedSha: u.head, lastResult: 'deployed' });
   });
 });
