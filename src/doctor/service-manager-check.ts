@@ -8,7 +8,7 @@
  * supervisorctl: `supervisorctl status <program>`, through `sudo -n` unless root, since
  * supervisord's socket is root's (pollpray sudoers allows exactly that status command).
  */
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import type { ServiceManager, Target } from '../config/normalise.js';
 import { managerArgv } from '../exec/sudo.js';
 import { run } from '../exec/run.js';
@@ -129,9 +129,35 @@ async function supervisorctl(g: Group, uid: number): Promise<CheckResult[]> {
   return results;
 }
 
+/**
+ * sudo runs the manager's binary as root, and supervisorctl reads its config as root: a
+ * file someone other than root can change is a way to run anything as root.
+ */
+function rootsAlone(path: string, key: string): CheckResult | undefined {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return undefined; // a missing binary is reported by the manager's own check
+  }
+  if (st.uid === 0 && (st.mode & 0o022) === 0) return undefined;
+  return {
+    name: 'service manager',
+    status: 'fail',
+    detail: `${path} (${key}) can be changed by ${st.uid === 0 ? 'its group or anyone' : `uid ${st.uid}`}, but sudo runs it as root`,
+    fix: `chown root:root ${path} && chmod go-w ${path} (as root)`,
+  };
+}
+
 export const serviceManagers: Check = async ({ config, uid }) => {
   const results: CheckResult[] = [];
   for (const g of groups(config.targets)) {
+    const key = g.manager.kind === 'systemd' ? 'systemctl' : g.manager.kind;
+    const unsafe = [rootsAlone(g.manager.binary, key), g.manager.config ? rootsAlone(g.manager.config, 'supervisor_config') : undefined].filter((r) => r !== undefined);
+    if (unsafe.length > 0) {
+      results.push(...unsafe);
+      continue;
+    }
     if (g.manager.kind === 'systemd') results.push(...(await systemd(g)));
     else if (g.manager.kind === 'service') results.push(...(await service(g)));
     else results.push(...(await supervisorctl(g, uid)));

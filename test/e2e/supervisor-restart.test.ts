@@ -3,8 +3,8 @@
  * the rule `pollpray sudoers` generated, as the unprivileged user.
  */
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { BIN } from '../helpers/pollpray-cli.js';
 import { makeSudoFixture, requireSudoFixture, SUDOERS_DIR, type SudoFixture } from '../helpers/sudo-user.js';
@@ -59,6 +59,17 @@ describe.skipIf(requireSudoFixture() || requireSupervisord())('restart with supe
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/app: restart of web failed \(exit \d+\): web: ERROR \(no such process\)/);
     expect(r.stderr).toContain(`supervisorctl -c ${sv.config} status web`);
+  });
+
+  it('doctor fails when the pollpray user could change the supervisord config root reads', async () => {
+    const sudo = await makeSudoFixture();
+    const sv = await startSupervisord(['app']);
+    const u = await supervisedWorld(sudo, sv, 'app');
+    chmodSync(dirname(sv.config), 0o755); // like /etc/supervisor: anyone may look
+    chownSync(sv.config, sudo.uid, sudo.gid);
+    const doctor = await u.cli(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toContain(`${sv.config} (supervisor_config) can be changed by uid ${sudo.uid}, but sudo runs it as root (fix: chown root:root ${sv.config} && chmod go-w ${sv.config} (as root))`);
   });
 
   it('without the rule: fails at once and prints the supervisorctl line it needs; doctor says the same', async () => {
