@@ -71,7 +71,7 @@ describe.skipIf(requireBinary('npm') || requireBinary(SSHD, 'openssh-server'))('
     const doctor = await cli(['doctor']);
     expect(doctor.stdout).not.toMatch(/^FAIL/m);
     expect(doctor.exitCode, doctor.stdout).toBe(0);
-    // The smoke test stays a smoke test: well under a minute for both lines.
-    expect(Date.now() - started).toBeLessThan(30_000);
+    // A smoke test stays small: ~7 s per line here; the bound leaves room for a loaded CI box.
+    expect(Date.now() - started).toBeLessThan(45_000);
   });
 });
