@@ -12,7 +12,9 @@ import { needsPassword, parseSudoLongListing, passwordless } from './sudo-listin
 const SUDO_ENV = { LC_ALL: 'C', LANG: 'C', LANGUAGE: undefined };
 
 export const sudoRules: Check = async ({ config, uid, user }) => {
-  const commands = allowlistedCommands(config);
+  // Only what a run needs; supervisorctl's status line serves doctor itself, which says so
+  // in its own check (service-manager-check.ts) when sudo refuses it.
+  const commands = allowlistedCommands(config).filter((c) => c.verb === 'restart');
   if (commands.length === 0) return [];
   if (uid === 0) return [{ name: 'sudo', status: 'ok', detail: 'running as root: restarts need no sudo rule' }];
   const install = `sudo pollpray sudoers --install --user ${user}`;
@@ -23,8 +25,8 @@ export const sudoRules: Check = async ({ config, uid, user }) => {
   const long = await run(['sudo', '-n', '-ll'], opts);
   const listing = parseSudoLongListing(long.exitCode === 0 ? long.stdout : '');
   const results: CheckResult[] = [];
-  for (const { name: unit, argv, verb } of commands) {
-    const name = verb === 'restart' ? `sudo (${unit})` : `sudo (${unit} ${verb})`;
+  for (const { name: unit, argv } of commands) {
+    const name = `sudo (${unit})`;
     const shown = `sudo -n ${argv.join(' ')}`;
     const command = sudoersCommand(argv);
     const fix = `${install} (it writes: ${sudoersLine(user, argv)})`;
