@@ -61,6 +61,12 @@ const absolutePath = z
   // `/srv/www/../../etc` is /etc: say where a path leads instead of climbing out of it.
   .refine((p) => !p.split('/').includes('..'), { message: 'must not contain ".." (write the directory it leads to)' });
 
+/**
+ * A path that becomes one word of a sudoers rule (a service manager's binary or config):
+ * whitespace there would split it into other words of the rule.
+ */
+const sudoersPath = absolutePath.refine((p) => !/[\s\x00-\x1f]/.test(p), { message: 'must not contain spaces or control characters (it is one word of the sudoers rule)' });
+
 /** A path that may be relative to the config file's directory. */
 const filePath = z.string().min(1);
 
@@ -244,11 +250,11 @@ export const configSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).optional(),
   splay: duration.optional(),
   schedule: cronExpression.optional(),
-  systemctl: absolutePath.optional(),
+  systemctl: sudoersPath.optional(),
   service_manager: serviceManager.optional(),
-  service: absolutePath.optional(),
-  supervisorctl: absolutePath.optional(),
-  supervisor_config: absolutePath.optional(),
+  service: sudoersPath.optional(),
+  supervisorctl: sudoersPath.optional(),
+  supervisor_config: sudoersPath.optional(),
   defaults: z.strictObject(targetFields).optional(),
   secret_env: z.array(envName).optional(),
   notify: z.array(notifySchema).optional(),

@@ -68,6 +68,11 @@ describe('loadConfig reports each problem with its line and key', () => {
       `service_manager: supervisorctl\n${TARGET}    restart: [all]\n`,
       '6 targets.todo.restart[0]: must be a supervisord program name like app or group:app (not all, no globs, spaces or options)',
     ],
+    [
+      'a supervisor config path with a space (it would split the sudoers rule)',
+      `supervisor_config: /etc/super visor.conf\n${TARGET}`,
+      '1 supervisor_config: must not contain spaces or control characters (it is one word of the sudoers rule)',
+    ],
     ['an unknown service manager', `service_manager: runit\n${TARGET}`, '1 service_manager: must be one of systemd, service, supervisorctl, got "runit"'],
     ['a shared path escaping the release', `${TARGET}    strategy: releases\n    shared: [../etc]\n`, '6 targets.todo.shared[0]: must be a relative path inside the release, without ".."'],
     ['health with neither http nor command', `${TARGET}    health: { retries: 2 }\n`, '5 targets.todo.health: needs exactly one of http or command'],
