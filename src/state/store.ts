@@ -207,7 +207,7 @@ export function writeFileAtomic(file: string, content: string, mode = 0o640, pau
  * Temp files whose writer is gone (the PID is in the name). A live writer's temp is
  * left alone: the metrics file, for one, is written by overlapping runs without a lock.
  */
-function removeAbandonedTemps(dir: string, prefix: string): void {
+export function removeAbandonedTemps(dir: string, prefix: string): void {
   let names: string[];
   try {
     names = readdirSync(dir);
