@@ -172,10 +172,11 @@ export const scheduled: Check = async () => {
         const shown = line.replace(/\s+# pollpray-managed:.*$/, '');
         const daemon = cronDaemonPid();
         return [
+          // As serious as no schedule at all (a warning below): nothing runs pollpray unattended.
           daemon === undefined
             ? {
                 name: 'schedule',
-                status: 'fail',
+                status: 'warn',
                 detail: `crontab: ${shown}, but no cron daemon runs on this host, so the line never runs`,
                 fix: 'start cron (service cron start, and enable it at boot), or run pollpray daemon under your service manager instead',
               }

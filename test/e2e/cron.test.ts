@@ -59,7 +59,7 @@ describe.skipIf(requireSudoFixture() || requireBinary('crontab', 'cron'))('pollp
     expect((await sudo.runAs(['crontab', '-l'])).stdout).not.toContain('pollpray-managed');
   });
 
-  it('doctor fails the schedule when a crontab line runs pollpray but no cron daemon runs, and is ok once one does', async (ctx) => {
+  it('doctor warns that nothing runs when a crontab line runs pollpray but no cron daemon runs, and is ok once one does', async (ctx) => {
     const running = cronDaemonPid();
     if (needs('no cron daemon running', running === undefined, `cron already runs here (PID ${running}): the no-daemon case cannot be shown`)) ctx.skip();
     const sudo = await makeSudoFixture();
@@ -69,8 +69,7 @@ describe.skipIf(requireSudoFixture() || requireBinary('crontab', 'cron'))('pollp
     });
     expect((await cli(['cron', 'install'])).exitCode).toBe(0);
     const none = await cli(['doctor']);
-    expect(none.exitCode).toBe(1);
-    expect(none.stdout).toMatch(/FAIL\s+schedule\s+crontab: .* but no cron daemon runs on this host, so the line never runs \(fix: start cron/);
+    expect(none.stdout).toMatch(/WARN\s+schedule\s+crontab: .* but no cron daemon runs on this host, so the line never runs \(fix: start cron/);
 
     // A process named cron (a copy of sleep, so it runs no crontab), started and ended here by PID.
     const dir = mkdtempSync(join(tmpdir(), 'pollpray-crond-'));
