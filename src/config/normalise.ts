@@ -9,6 +9,7 @@ import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import { parseSize } from '../size.js';
 import { DEFAULT_LISTEN } from '../serve/listen.js';
+import { splitRepoCredentials, type RepoCredentials } from '../git/repo-credentials.js';
 import { HOST_ID_PATTERN, NOTIFY_EVENTS, type RawConfig, type RawTarget, type ServiceManagerKind } from './schema.js';
 
 export interface SshSettings {
@@ -78,7 +79,10 @@ export const DEFAULT_BINARIES: Record<ServiceManagerKind, string> = {
 
 export interface Target {
   name: string;
+  /** The repo URL as git is given it: an http(s) URL without the credentials written into it. */
   repo: string;
+  /** Credentials that were in an http(s) repo URL: git gets them through its environment only. */
+  repoCredentials?: RepoCredentials;
   ssh: SshSettings;
   branch: string;
   /** Track the newest tag matching this glob or version range instead of the branch. */
@@ -215,7 +219,8 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
 
   const target = (name: string, t: RawTarget): Target => ({
     name,
-    repo: t.repo,
+    repo: splitRepoCredentials(t.repo).url,
+    repoCredentials: splitRepoCredentials(t.repo).credentials,
     ssh: {
       key: rel(t.ssh?.key),
       knownHosts: rel(t.ssh?.known_hosts) ?? defaultKnownHosts(stateDir),

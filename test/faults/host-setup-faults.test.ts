@@ -12,9 +12,9 @@ import { expectOneLineError, expectState } from './fault-world.js';
 
 const mode = (p: string) => (lstatSync(p).mode & 0o7777).toString(8);
 
-/** Faults of the host's set-up (README "Set up a real target"), rows 36 and up of the failure-modes table. */
+/** Faults of the host's set-up (README "Set up a real target"), rows 41 and up of the failure-modes table. */
 describe('host set-up faults', { timeout: 60_000 }, () => {
-  it('#36 permissive umask or a run as root: a release has 0644 files and 0755 directories, never group-writable ones', async () => {
+  it('#41 permissive umask or a run as root: a release has 0644 files and 0755 directories, never group-writable ones', async () => {
     const origin = await makeOrigin();
     await origin.commit({ 'app/views.py': 'print(1)\n', 'static/site.css': 'body{}\n', 'bin/manage': '#!/bin/sh\n' }, 'App files', { executable: ['bin/manage'] });
     const world = makeWorld();
@@ -43,7 +43,7 @@ describe('host set-up faults', { timeout: 60_000 }, () => {
 const NO_BUS = "System has not been booted with systemd as init system (PID 1). Can't operate.\nFailed to connect to bus: Host is down";
 
 describe.skipIf(requireSudoFixture() || requireSupervisord())('host set-up faults, as the unprivileged user', { timeout: 90_000 }, () => {
-  it('#37 no systemd on the host: doctor fails first, the run names the cause and service_manager; with supervisorctl the next run deploys', async () => {
+  it('#42 no systemd on the host: doctor fails first, the run names the cause and service_manager; with supervisorctl the next run deploys', async () => {
     const sudo = await makeSudoFixture();
     // A root-owned systemctl that answers like one on a host without systemd (swept with the fixture's id).
     const stubDir = join(STUB_ROOT, `${sudo.id}-nobus`);

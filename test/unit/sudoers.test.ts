@@ -35,7 +35,7 @@ describe('restart allowlist', () => {
     expect(restartArgv({ kind: 'supervisorctl', binary: '/usr/bin/supervisorctl' }, 'app', ['app'], 'a')).toEqual(['sudo', '-n', '/usr/bin/supervisorctl', 'restart', 'app']);
   });
 
-  it.each(['other.service', 'web.service --now', '-H evil web.service', '*.service', '-H.service'])('refuses %j before sudo runs', (unit) => {
+  it.each(['other.service', 'web.service --now', '-H evil web.service', '*.service', '-H.service', '-Hx@evil.service', '--now.service'])('refuses %j before sudo runs', (unit) => {
     expect(() => restartArgv(systemd, unit, ['web.service', unit.startsWith('other') ? 'x.service' : unit], 'a')).toThrow(SudoError);
   });
 
