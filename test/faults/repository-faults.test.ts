@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 41-44): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -13,7 +13,7 @@ import { startSshd } from '../helpers/sshd.js';
 import { addSubmodule, lfsOrigin, warnings } from '../helpers/repos.js';
 
 describe('repository faults', { timeout: 120_000 }, () => {
-  it('#41 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
+  it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
     const origin = await makeOrigin();
     const lib = await makeOrigin();
     const theme = await makeOrigin();
@@ -32,7 +32,7 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(warned[0]).toContain('submodules: recursive');
   });
 
-  it('#42 a submodule URL using ext:: (or a local path for an ssh repo): refused before anything goes live; its command never runs', async () => {
+  it('#44 a submodule URL using ext:: (or a local path for an ssh repo): refused before anything goes live; its command never runs', async () => {
     const origin = await makeOrigin();
     const lib = await makeOrigin();
     await addSubmodule(origin, lib, 'vendor/lib');
@@ -56,7 +56,7 @@ describe('repository faults', { timeout: 120_000 }, () => {
 });
 
 describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS', { timeout: 120_000 }, () => {
-  it('#43 a commit using Git LFS without lfs: true: one line naming lfs: true, before anything goes live, not counted', async () => {
+  it('#45 a commit using Git LFS without lfs: true: one line naming lfs: true, before anything goes live, not counted', async () => {
     const origin = await makeOrigin();
     const world = makeWorld();
     const path = join(world.dir, 'app');
@@ -82,7 +82,7 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
 });
 
 describe.skipIf(requireBinary('sshd', 'openssh-server'))('repository faults: slow first clone', { timeout: 120_000 }, () => {
-  it('#44 a first clone slower than git_timeout gets clone_timeout; a later fetch that slow is killed at git_timeout', async () => {
+  it('#46 a first clone slower than git_timeout gets clone_timeout; a later fetch that slow is killed at git_timeout', async () => {
     const sshd = await startSshd();
     const origin = await makeOrigin();
     // Every second ssh session (the fetch after each ls-remote) is slow on the server side.
