@@ -3,12 +3,13 @@
  * a prober or an attacker gets back for each request, and what reaches the work queue.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Target } from '../../src/config/normalise.js';
+import { closeLogging, configureLogging } from '../../src/log/logger.js';
 import { DeliveryMemory } from '../../src/serve/deliveries.js';
 import { DEFAULT_LISTEN, parseListen } from '../../src/serve/listen.js';
 import { targetLocation } from '../../src/serve/match.js';
@@ -205,6 +206,71 @@ describe('the webhook server', () => {
     await expect(
       startWebhookServer({ host: '127.0.0.1', port: server.port, secret: SECRET, allow: [], targets: [], queue, deliveries: new DeliveryMemory(dir) }),
     ).rejects.toThrow(/EADDRINUSE/);
+  });
+});
+
+describe('what the operator reads in the log', () => {
+  async function logged(run: (port: number) => Promise<void>, opts: { allow?: string[] } = {}): Promise<string[]> {
+    const dir = mkdtempSync(join(tmpdir(), 'pollpray-serve-log-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    configureLogging({ dir, level: 'info', retentionMs: 86_400_000, retentionDays: 1, compress: false, format: 'json' });
+    const { server } = await setup({ hold: true, ...opts });
+    await run(server.port);
+    await closeLogging();
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.log'))
+      .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
+      .map((l) => JSON.parse(l) as { level: string; message: string; step?: string })
+      .map((l) => `${l.level} ${l.step}: ${l.message}`);
+  }
+
+  it('each refusal, duplicate and queueing is one line naming why, the sender and the repository', async () => {
+    const lines = await logged(async (port) => {
+      await send(port, 'POST', '/', { 'x-github-event': 'push', 'content-type': 'application/json' }, Buffer.alloc(MAX_BODY_BYTES + 1, 0x20));
+      const forged = githubPush('acme/todo', 'refs/heads/main', 'd-forged', 'wrong-secret');
+      await send(port, 'POST', '/', forged.headers, forged.body);
+      const shop = githubPush('acme/shop', 'refs/heads/main', 'd-shop');
+      await send(port, 'POST', '/', shop.headers, shop.body);
+      const blog = githubPush('acme/blog', 'refs/heads/main', 'd-blog');
+      await send(port, 'POST', '/', blog.headers, blog.body);
+      const push = githubPush('acme/todo', 'refs/heads/main', 'd-1');
+      await send(port, 'POST', '/', push.headers, push.body);
+      await send(port, 'POST', '/', push.headers, push.body);
+      await send(port, 'POST', '/', { ...push.headers, 'x-github-delivery': 'd-2' }, push.body);
+      const second = githubPush('acme/todo', 'refs/heads/main', 'd-3');
+      await send(port, 'POST', '/', second.headers, second.body);
+      const third = githubPush('acme/todo', 'refs/heads/main', 'd-4');
+      await send(port, 'POST', '/', third.headers, third.body);
+    }, { allow: ['github.com/acme/todo', 'github.com/acme/blog'] });
+    expect(lines).toEqual([
+      `warn serve: webhook refused: body over ${MAX_BODY_BYTES} bytes from 127.0.0.1`,
+      'warn serve: webhook refused (403): GitHub delivery with a wrong or missing signature from 127.0.0.1',
+      'warn serve: webhook refused (404): repository acme/shop (github.com/acme/shop, github.com/acme/shop) is not in serve.allow',
+      "warn serve: webhook refused (404): repository acme/blog (github.com/acme/blog, github.com/acme/blog) is allowed but no target deploys it (host and path must both match a target's repo)",
+      'info serve: webhook GitHub push acme/todo refs/heads/main: queued todo',
+      'info serve: webhook ignored: delivery d-1 was already handled',
+      'info serve: webhook ignored: delivery d-2 repeats the body of one already handled (a replay)',
+      'info serve: webhook GitHub push acme/todo refs/heads/main: queued todo',
+      'info serve: webhook GitHub push acme/todo refs/heads/main: queued nothing new (already waiting)',
+    ]);
+  });
+
+  it('a delivery that cannot be remembered (state dir not writable) is a 500, logged, and queues nothing', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'pollpray-serve-ro-'));
+    onTestFinished(() => rmSync(stateDir, { recursive: true, force: true }));
+    const ran: string[] = [];
+    const lines = await logged(async () => {
+      const queue = new CycleQueue(1, async (t) => void ran.push(t));
+      const deliveries = new DeliveryMemory(stateDir);
+      writeFileSync(join(stateDir, 'serve'), 'a file where the directory should be');
+      const server = await startWebhookServer({ host: '127.0.0.1', port: 0, secret: SECRET, allow: ['github.com/acme/todo'], targets: [target('todo', 'git@github.com:acme/todo.git')], queue, deliveries });
+      onTestFinished(() => server.close());
+      const push = githubPush('acme/todo', 'refs/heads/main', 'd-500');
+      expect(await send(server.port, 'POST', '/', push.headers, push.body)).toMatchObject({ status: 500, body: { error: 'internal error (see the log)' } });
+      expect((await send(server.port, 'GET', '/healthz')).status).toBe(200);
+    });
+    expect(ran).toEqual([]);
+    expect(lines).toContain(`error serve: webhook handler failed: state directory ${stateDir} is not writable`);
   });
 });
 
