@@ -21,6 +21,11 @@ export function problem(text: string): void {
   process.stderr.write(`pollpray: ${redact(text)}\n`);
 }
 
+/** A log line, when the log file cannot be written (see logger.ts): already formatted and redacted. */
+export function logLine(text: string): void {
+  process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
 export const stdinIsTty = (): boolean => process.stdin.isTTY === true;
 
 /** Asks one question on the terminal (stderr, so stdout stays data) and returns the answer line. */

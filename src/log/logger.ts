@@ -3,15 +3,22 @@
  * gzipped when rotated, removed past log.retention. Everything is redacted first.
  * Until configureLogging() runs (e.g. during config loading) messages go nowhere, so
  * an invalid config never creates log directories.
+ *
+ * A log file that cannot be written (the log filesystem full, a quota, an I/O error)
+ * never ends a run: half a deploy is worse than a missing log line. The first error
+ * is reported once on stderr, naming the log dir and the fix, and the rest of the run
+ * logs to stderr, where cron mail or the journal keeps it.
  */
 import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import { EnvironmentError } from '../errors.js';
 import type { LogSettings } from '../config/normalise.js';
 import { redact, redactDeep } from './redact.js';
 import { registerLogExitHooks } from './exit-hooks.js';
+import { logLine, problem } from './console.js';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 export interface LogFields {
@@ -24,6 +31,8 @@ export interface LogFields {
 
 let fileLogger: winston.Logger | undefined;
 let fileTransport: DailyRotateFile | undefined;
+/** Set once the day's file failed: the logger then writes to stderr. */
+let sinkFailed = false;
 
 export const LOG_FILE_PREFIX = 'pollpray-';
 const LOG_FILE = /^pollpray-(\d{4}-\d{2}-\d{2})\.log(?:\.gz)?$/;
@@ -52,24 +61,62 @@ export function configureLogging(settings: LogSettings, now: Date = new Date()):
   }
   pruneOldLogs(settings.dir, settings.retentionDays, now);
   void closeLogging();
-  fileTransport = new DailyRotateFile({
-    dirname: settings.dir,
-    filename: `${LOG_FILE_PREFIX}%DATE%.log`,
-    datePattern: 'YYYY-MM-DD',
-    utc: true,
-    zippedArchive: settings.compress,
-    maxFiles: `${settings.retentionDays}d`,
-    auditFile: join(settings.dir, '.audit.json'),
-    createSymlink: false,
-  });
-  fileLogger = winston.createLogger({
+  sinkFailed = false;
+  const logger = winston.createLogger({
     level: settings.level,
     format: winston.format.combine(
       winston.format.timestamp(),
       settings.format === 'json' ? winston.format.json() : textFormat,
     ),
-    transports: [fileTransport],
   });
+  fileLogger = logger;
+  const failed = (err: unknown) => fileFailed(logger, settings.dir, err);
+  // winston re-emits a transport's errors on the logger: unheard, either would end the process.
+  logger.on('error', failed);
+  try {
+    const transport = new DailyRotateFile({
+      dirname: settings.dir,
+      filename: `${LOG_FILE_PREFIX}%DATE%.log`,
+      datePattern: 'YYYY-MM-DD',
+      utc: true,
+      zippedArchive: settings.compress,
+      maxFiles: `${settings.retentionDays}d`,
+      auditFile: join(settings.dir, '.audit.json'),
+      createSymlink: false,
+    });
+    transport.on('error', failed);
+    (transport as unknown as { logStream?: NodeJS.EventEmitter }).logStream?.on('error', failed);
+    fileTransport = transport;
+    logger.add(transport);
+  } catch (err) {
+    failed(err);
+  }
+}
+
+/** Once: one line on stderr naming the log dir and the fix, then the log goes to stderr. */
+function fileFailed(logger: winston.Logger, dir: string, err: unknown): void {
+  if (sinkFailed || logger !== fileLogger) return;
+  sinkFailed = true;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const why =
+    code === 'ENOSPC'
+      ? 'is full (ENOSPC)'
+      : code === 'EDQUOT'
+        ? 'is over its disk quota (EDQUOT)'
+        : `cannot be written (${code ?? (err instanceof Error ? err.message : String(err))})`;
+  problem(`log directory ${dir} ${why}: logging to stderr from now on (fix: free space in ${dir} or point log.dir elsewhere)`);
+  if (fileTransport) logger.remove(fileTransport);
+  fileTransport = undefined;
+  logger.add(
+    new winston.transports.Stream({
+      stream: new Writable({
+        write(chunk: Buffer | string, _encoding, done) {
+          logLine(chunk.toString());
+          done();
+        },
+      }),
+    }),
+  );
 }
 
 /**

@@ -1,7 +1,7 @@
-/** Faults of the machine pollpray runs on: disk full, a corrupt state file, an unwritable log dir (rows 20, 24, 25). */
+/** Faults of the machine pollpray runs on: disk full, a corrupt state file, an unwritable or full log dir (rows 20, 24, 25, 27). */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, truncateSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { requireRoot } from '../helpers/require-env.js';
@@ -69,5 +69,60 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     const ok = await u.cli(['run']);
     expect(ok.exitCode, ok.stderr).toBe(0);
     expectState(u.world, 'app', { deployedSha: u.head });
+  });
+});
+
+/** A tmpfs of `size` mounted at `dir` for this test (root only; callers gate with requireRoot). */
+function smallTmpfs(dir: string, size: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  onTestFinished(() => execFileSync('umount', [dir]));
+}
+
+/** Fills the filesystem holding `dir` until a write fails with ENOSPC. */
+function fill(dir: string): void {
+  const fd = openSync(join(dir, 'filler'), 'w');
+  try {
+    const block = Buffer.alloc(4096, 1);
+    for (;;) writeSync(fd, block);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('log filesystem faults', { timeout: 30_000 }, () => {
+  it.skipIf(requireRoot())('#27 log filesystem fills during the deploy script: the deploy completes, state is written, one stderr line names the log dir, logging goes on on stderr (a 64 KiB tmpfs)', async () => {
+    // 4000 lines of output, each logged: far more than the 64 KiB log filesystem holds.
+    const f = await faultWorld({ script: 'for i in $(seq 1 4000); do echo "building step $i of the new release"; done' });
+    smallTmpfs(f.world.logDir, '64k');
+    const head = await f.origin.head();
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(head));
+    expectState(f.world, 'app', { deployedSha: head, lastResult: 'deployed' });
+    expect(f.world.history('app')).toHaveLength(1);
+    const notes = r.stderr.split('\n').filter((l) => l.includes(f.world.logDir));
+    expect(notes, r.stderr).toHaveLength(1);
+    expect(notes[0]).toMatch(/^pollpray: log directory \S+ is full \(ENOSPC\): logging to stderr from now on \(fix: free space in \S+ or point log\.dir elsewhere\)$/);
+    // The rest of the run's log lines went to stderr instead.
+    expect(r.stderr).toMatch(/building step 4000 of the new release/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it.skipIf(requireRoot())('#27 log filesystem already full at start-up: a degraded run, one stderr line, no stack trace; the deploy still happens', async () => {
+    const f = await faultWorld();
+    smallTmpfs(f.world.logDir, '64k');
+    fill(f.world.logDir);
+    const head = await f.origin.head();
+    const r = await f.world.cli(['run']);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const notes = r.stderr.split('\n').filter((l) => l.includes(f.world.logDir));
+    expect(notes, r.stderr).toHaveLength(1);
+    expect(notes[0]).toMatch(/^pollpray: log directory \S+ is full \(ENOSPC\): logging to stderr from now on \(fix: /);
+    expectState(f.world, 'app', { deployedSha: head });
+    expect(f.live()).toBe(short(head));
   });
 });
