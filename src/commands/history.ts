@@ -1,5 +1,5 @@
 import type { Config } from '../config/normalise.js';
-import { readHistory, type CycleResult } from '../state/store.js';
+import { HISTORY_DEFAULT_LIMIT, readHistory, type CycleResult } from '../state/store.js';
 import { selectTargets } from './select.js';
 
 /** One line of `history --json`; field names are a stable contract (only ever added to). */
@@ -21,10 +21,14 @@ export interface HistoryReport {
   entries: HistoryRow[];
 }
 
-/** Deploys, failures, refusals and rollbacks of the named targets (all when none), oldest first. */
-export function history(config: Config, names: string[] = [], limit?: number): HistoryReport {
+/**
+ * The last `limit` (default HISTORY_DEFAULT_LIMIT) deploys, failures, refusals and
+ * rollbacks of the named targets (all when none), oldest first. Only that many lines
+ * are read per target, from the end of its history: a huge history costs no more.
+ */
+export function history(config: Config, names: string[] = [], limit = HISTORY_DEFAULT_LIMIT): HistoryReport {
   const entries = selectTargets(config, names)
-    .flatMap((t) => readHistory(config.stateDir, t.name))
+    .flatMap((t) => readHistory(config.stateDir, t.name, limit))
     .map(
       (h): HistoryRow => ({
         time: h.time,
@@ -40,5 +44,5 @@ export function history(config: Config, names: string[] = [], limit?: number): H
       }),
     )
     .sort((a, b) => a.time.localeCompare(b.time));
-  return { version: 1, entries: limit ? entries.slice(-limit) : entries };
+  return { version: 1, entries: entries.slice(-limit) };
 }

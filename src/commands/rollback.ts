@@ -29,6 +29,9 @@ export interface RollbackResult {
   durationMs: number;
 }
 
+/** How far back a commit prefix is looked up: the newest entries only, so a huge history costs no more. */
+const ROLLBACK_HISTORY = 10_000;
+
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
 /** Which version `rollback` goes to; pure, so every way of naming one is table-tested. */
@@ -88,7 +91,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
       arg: options.to,
       releases: target.strategy === 'releases' ? listReleases(target.path) : [],
       current,
-      history: readHistory(config.stateDir, target.name),
+      history: readHistory(config.stateDir, target.name, ROLLBACK_HISTORY),
     });
     const fields = { target: target.name, commit: to.sha, step: 'rollback' };
     const from = state.deployedSha;
