@@ -28,15 +28,19 @@ async function configFileFrom(cmd: Command): Promise<string> {
   return locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() });
 }
 
-/** Loads the config when called: doctor reports a config that does not load as one of its checks. */
-async function configLoader(cmd: Command): Promise<() => Config> {
+/**
+ * Loads the config when called: doctor reports a config that does not load as one of
+ * its checks. `report` leaves the scripts and keys other users could change to the
+ * command's own checks (doctor, test-ssh); every other command refuses them.
+ */
+async function configLoader(cmd: Command, namedFiles: 'refuse' | 'report' = 'refuse'): Promise<() => Config> {
   const { loadConfig, locateConfig } = await import('./config/load.js');
   const { config } = cmd.optsWithGlobals<GlobalOptions>();
-  return () => loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() }));
+  return () => loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() }), undefined, { namedFiles });
 }
 
-async function configFrom(cmd: Command): Promise<Config> {
-  return (await configLoader(cmd))();
+async function configFrom(cmd: Command, namedFiles: 'refuse' | 'report' = 'refuse'): Promise<Config> {
+  return (await configLoader(cmd, namedFiles))();
 }
 
 export function buildCli(setExit: (code: ExitCode) => void): Command {
@@ -134,7 +138,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
       const { checkLine } = await import('./render/checks.js');
       const { testSsh } = await import('./commands/test-ssh.js');
-      const report = await testSsh({ config: await configFrom(cmd), targets });
+      const report = await testSsh({ config: await configFrom(cmd, 'report'), targets });
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const t of report.targets) for (const check of t.checks) out(checkLine(t.target, check));
       setExit(report.ok ? EXIT.ok : EXIT.failed);
@@ -234,7 +238,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
       const { currentUserName } = await import('./commands/sudoers.js');
       const { doctor } = await import('./commands/doctor.js');
       const { doctorLines } = await import('./render/doctor.js');
-      const report = await doctor({ loadConfig: await configLoader(cmd), uid: process.getuid?.() ?? 1000, user: currentUserName() });
+      const report = await doctor({ loadConfig: await configLoader(cmd, 'report'), uid: process.getuid?.() ?? 1000, user: currentUserName() });
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of doctorLines(report)) out(line);
       setExit(report.failed ? EXIT.failed : EXIT.ok);

@@ -5,6 +5,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { configFileProblem, refuseUntrustedFiles, runningUser, type Runner } from './file-trust.js';
 import { normalise, type Config, type HostFacts } from './normalise.js';
 import { configProblemsError, issueFindings, locateFindings, type Problem } from './report.js';
 import { targetPaths } from './path-facts.js';
@@ -17,8 +18,20 @@ import { parseYamlSource } from './yaml-source.js';
 
 export { locateConfig, type LocateOptions } from './locate.js';
 
-export function loadConfig(file: string, host?: HostFacts): Config {
-  refuseUnsafeFile(file);
+export interface LoadOptions {
+  /**
+   * `refuse` (default): a script, hook or key the config names that another local user
+   * could change is a config error, so nothing runs. `report`: left to the caller
+   * (doctor and test-ssh report it with the same rule, among their other checks).
+   */
+  namedFiles?: 'refuse' | 'report';
+  /** Who runs pollpray (tests); the process's user by default. */
+  runner?: Runner;
+}
+
+export function loadConfig(file: string, host?: HostFacts, options: LoadOptions = {}): Config {
+  const me = options.runner ?? runningUser();
+  refuseUnsafeFile(file, me);
   const text = readConfigText(file);
   const source = parseYamlSource(text);
 
@@ -47,25 +60,22 @@ export function loadConfig(file: string, host?: HostFacts): Config {
   const config = normalise(parsed.data, file, host);
   // Registered before anything runs, so not even the first log line can carry them.
   addSecrets(configSecrets(config, process.env));
+  if (options.namedFiles !== 'report') refuseUntrustedFiles(config, me, (key) => source.lineOf(key));
   return config;
 }
 
 /**
  * The config names commands that run as pollpray (deploy scripts, health commands):
- * a file any local user can write is a way to run commands as pollpray.
+ * a file another local user can change is a way to run commands as pollpray.
  */
-function refuseUnsafeFile(file: string): void {
-  let mode: number;
+function refuseUnsafeFile(file: string, me: Runner): void {
   try {
-    mode = statSync(file).mode;
+    statSync(file);
   } catch (err) {
     throw unreadable(file, err);
   }
-  if ((mode & 0o002) !== 0) {
-    throw new ConfigError(`${file} is world-writable: any local user could make pollpray run their commands`, {
-      hint: `chmod o-w ${shellWord(file)}`,
-    });
-  }
+  const problem = configFileProblem(file, me);
+  if (problem) throw new ConfigError(problem.message, { hint: problem.fix });
 }
 
 function readConfigText(file: string): string {
@@ -84,9 +94,4 @@ function unreadable(file: string, err: unknown): ConfigError {
     hint: code === 'EACCES' ? `run pollpray as the user that owns ${file}, or give that user read access` : 'check the --config path or POLLPRAY_CONFIG',
     cause: err,
   });
-}
-
-/** A path as it would be typed in a shell, for hints the user copies. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
