@@ -1,8 +1,9 @@
 /** Faults in the configuration (rows 21, 22, 23's config side, 26 and 29 of the failure-modes table): exit 2, nothing touched. */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { until } from '../helpers/pollpray-cli.js';
 import { requireRoot } from '../helpers/require-env.js';
 import { faultWorld, short } from './fault-world.js';
 
@@ -233,6 +234,30 @@ describe('config faults', { timeout: 30_000 }, () => {
     const ok = await f.world.cli(['run']);
     expect(ok.exitCode, ok.stderr).toBe(0);
     expect(f.calls()).toHaveLength(1);
+  });
+});
+
+describe('config faults in a long-running daemon', { timeout: 60_000 }, () => {
+  it('#29 a deploy script that becomes world-writable while the daemon runs is refused before the next cycle runs it', async () => {
+    const f = await faultWorld();
+    f.write({}, { schedule: '* * * * * *' });
+    const daemon = f.world.spawn(['daemon']);
+    let stderr = '';
+    daemon.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    onTestFinished(async () => {
+      daemon.kill('SIGTERM');
+      await daemon;
+    });
+    await until(() => f.calls().length === 1, 20_000, 'the first scheduled deploy');
+    const deploy = join(f.world.dir, 'deploy.sh');
+    chmodSync(deploy, 0o757);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    await until(() => stderr.includes(`targets.app.deploy: ${deploy} is world-writable (mode 0757)`), 20_000, 'the refusal');
+    expect(stderr).toMatch(new RegExp(`\\(fix: chmod o-w ${deploy}\\)`));
+    expect(f.calls()).toHaveLength(1);
+    chmodSync(deploy, 0o755);
+    await until(() => f.calls().length === 2, 20_000, 'the deploy once the script is safe again');
+    expect(f.calls()[1]).toMatch(new RegExp(`^${next} `));
   });
 });
 
