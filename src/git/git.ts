@@ -49,6 +49,9 @@ export interface GitCall {
   timeoutMs?: number;
   /** Extra variables for this call only (e.g. GNUPGHOME for signature checks). */
   env?: Record<string, string>;
+  /** Sees every output line as it arrives, for output too big to keep (a whole tree listing). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  maxOutput?: number;
 }
 
 export function git(args: string[], call: GitCall): Promise<RunResult> {
@@ -60,6 +63,8 @@ export function git(args: string[], call: GitCall): Promise<RunResult> {
     // above it (a /srv kept in git); the ceiling keeps every call to cwd itself.
     env: { ...gitEnv(call.target), GIT_CEILING_DIRECTORIES: dirname(resolve(call.cwd)), ...call.env },
     killGraceMs: 2000,
+    onLine: call.onLine,
+    maxOutput: call.maxOutput,
   });
 }
 

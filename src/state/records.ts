@@ -1,6 +1,7 @@
 /**
  * The files pollpray reads back as data, one zod schema each: state.json, the lines of
- * history.jsonl, signals.json, the leftovers record and serve's delivery ids. Whoever
+ * history.jsonl, signals.json and the leftovers record (serve's delivery ids are
+ * checked in src/serve/deliveries.ts). Whoever
  * can write the state dir, a bug of an older version or a disk fault can leave any
  * bytes there, so nothing read back is trusted for its types: a file that does not
  * match is moved aside (store.ts), never half-used. A target's name and paths always
@@ -93,11 +94,6 @@ export const runningRecordSchema = z.object({
   id: z.string().regex(/^[0-9a-f]{16}$/),
   pgid: z.number().int().min(2).max(2 ** 22).optional(),
   start: z.string().regex(/^\d{1,20}$/).optional(),
-});
-
-export const deliveriesSchema = z.object({
-  version: z.literal(1),
-  ids: z.array(z.string()),
 });
 
 export type CycleResult = (typeof CYCLE_RESULTS)[number];

@@ -11,7 +11,6 @@ import {
   appendHistory,
   emptyState,
   HISTORY_ROTATE_BYTES,
-  readDeliveries,
   readHistory,
   readLinesBackward,
   readSignals,
@@ -155,14 +154,6 @@ describe('state read back as data', () => {
     const signals = readSignals(stateDir, 'app');
     expect(signals).toMatchObject({ target: 'app', deploys: {} });
     expect(readdirSync(dir).filter((n) => n.startsWith('signals.json.corrupt-'))).toHaveLength(1);
-  });
-
-  it('delivery ids of the wrong shape are moved aside: an empty list', () => {
-    const stateDir = tempDir();
-    mkdirSync(join(stateDir, 'serve'), { recursive: true });
-    writeFileSync(join(stateDir, 'serve', 'deliveries.json'), JSON.stringify({ version: 1, ids: [1, { a: 2 }] }));
-    expect(readDeliveries(stateDir)).toEqual([]);
-    expect(readdirSync(join(stateDir, 'serve')).filter((n) => n.startsWith('deliveries.json.corrupt-'))).toHaveLength(1);
   });
 });
 
