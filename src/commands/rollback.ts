@@ -81,7 +81,9 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
   configureLogging(config.log);
   return withTargetLock(config, target, async (workDir) => {
     const started = Date.now();
-    const { state } = readState(config.stateDir, target.name, target.branch);
+    const loaded = readState(config.stateDir, target.name, target.branch);
+    const { state } = loaded;
+    if (loaded.movedAside) log.warn(`state file was corrupt (it ${loaded.why}), moved aside to ${loaded.movedAside}`, { target: target.name, step: 'state' });
     const strategy = strategyFor(target, workDir);
     const current = target.strategy === 'releases' ? currentRelease(target.path) : null;
     const to = chooseRollback({
