@@ -9,6 +9,7 @@ import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import { parseSize } from '../size.js';
 import { DEFAULT_LISTEN } from '../serve/listen.js';
+import { splitRepoCredentials, type RepoCredentials } from '../git/repo-credentials.js';
 import { HOST_ID_PATTERN, NOTIFY_EVENTS, type RawConfig, type RawTarget } from './schema.js';
 
 export interface SshSettings {
@@ -64,7 +65,10 @@ export interface PipelineStep {
 
 export interface Target {
   name: string;
+  /** The repo URL as git is given it: an http(s) URL without the credentials written into it. */
   repo: string;
+  /** Credentials that were in an http(s) repo URL: git gets them through its environment only. */
+  repoCredentials?: RepoCredentials;
   ssh: SshSettings;
   branch: string;
   /** Track the newest tag matching this glob or version range instead of the branch. */
@@ -192,7 +196,8 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
 
   const target = (name: string, t: RawTarget): Target => ({
     name,
-    repo: t.repo,
+    repo: splitRepoCredentials(t.repo).url,
+    repoCredentials: splitRepoCredentials(t.repo).credentials,
     ssh: {
       key: rel(t.ssh?.key),
       knownHosts: rel(t.ssh?.known_hosts) ?? defaultKnownHosts(stateDir),

@@ -7,7 +7,7 @@ import { parseDuration } from '../duration.js';
 import { pathRelation } from '../real-location.js';
 import type { Finding } from './report.js';
 import type { RawConfig } from './schema.js';
-import { PLACEHOLDERS, shellScriptProblem, unknownPlaceholders } from '../deploy/template.js';
+import { commitTextIn, PLACEHOLDERS, unknownPlaceholders } from '../deploy/template.js';
 
 export type Rule = (raw: RawConfig) => Finding[];
 
@@ -89,8 +89,11 @@ export const deployOrSteps: Rule = (raw) =>
   );
 
 /**
- * Placeholders must be known (a typo would silently become an empty argument) and
- * never sit inside a `sh -c` script, where a branch name could turn into code.
+ * Placeholders must be known (a typo would silently become an empty argument), and
+ * text from the repository (branch, tag, subject, step output) never goes into a
+ * command, whatever the command is: any argument may be code to some interpreter
+ * (`env sh -c`, `python3 -c`, a script's eval); nor into an env value, whose name may
+ * be one an interpreter runs (BASH_ENV, NODE_OPTIONS). Scripts read it from POLLPRAY_*.
  */
 export const stepTemplates: Rule = (raw) =>
   Object.entries(raw.targets).flatMap(([name, t]) =>
@@ -100,17 +103,19 @@ export const stepTemplates: Rule = (raw) =>
       const check = (text: string, path: (string | number)[]) => {
         for (const key of unknownPlaceholders(text)) findings.push({ path, message: `unknown placeholder {{${key}}} (known: ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(' ')})` });
       };
-      const checkArgv = (argv: readonly string[], path: (string | number)[]) => {
-        argv.forEach((arg, j) => check(arg, [...path, j]));
-        const k = shellScriptProblem(argv);
-        if (k !== undefined)
+      const checkPlain = (text: string, path: (string | number)[], where: string) => {
+        check(text, path);
+        for (const { placeholder, variable } of commitTextIn(text))
           findings.push({
-            path: [...path, k],
-            message: 'a placeholder inside a shell script would be spliced into shell code: pass it as an argument ([sh, -c, \'echo "$1"\', sh, "{{branch}}"]) or use the POLLPRAY_* environment',
+            path,
+            message: `{{${placeholder}}} carries text from the repository (whoever can push chooses it) and is refused in ${where}: use $${variable} in your script instead`,
           });
       };
+      const checkArgv = (argv: readonly string[], path: (string | number)[]) =>
+        argv.forEach((arg, j) => checkPlain(arg, [...path, j], 'a command, where a shell or interpreter could run it'));
       if (Array.isArray(step.run)) checkArgv(step.run, at('run'));
-      for (const [key, value] of Object.entries(step.env ?? {})) check(value, at('env', key));
+      for (const [key, value] of Object.entries(step.env ?? {}))
+        checkPlain(value, at('env', key), 'an env value, where a variable such as BASH_ENV or NODE_OPTIONS is read as code');
       for (const which of ['on_success', 'on_failure'] as const) {
         const h = step[which];
         if (h?.run) checkArgv(h.run, at(which, 'run'));

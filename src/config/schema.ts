@@ -13,8 +13,13 @@ import { tagPatternProblem } from '../git/tags.js';
 import { parseListen } from '../serve/listen.js';
 
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-/** systemd unit names: no spaces, globs, options or extra arguments can pass. */
-export const UNIT_NAME_PATTERN = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|timer|path|mount)$/;
+/**
+ * systemd unit names: no spaces, globs, options or extra arguments can pass. The first
+ * character is a letter, digit, "_" or a backslash (systemd-escape writes a leading "-" as
+ * `\x2d`): a name starting with "-" (`-Hx@evil.service`) would reach systemctl, and the
+ * sudoers rule, as an option.
+ */
+export const UNIT_NAME_PATTERN = /^[A-Za-z0-9_\\][A-Za-z0-9:_.\\@-]*\.(service|socket|target|timer|path|mount)$/;
 
 const duration = z
   .string()

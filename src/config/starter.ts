@@ -108,9 +108,10 @@ targets:
     # min_free_space: 500MB        # releases only: overrides defaults.min_free_space (B, KB, MB, GB, TB)
     deploy: deploy.sh              # executable run in the new code's directory after the update
     # Or, instead of deploy:, a pipeline of steps run in order (the first failure stops it).
-    # run is a command as a list (never a shell line) or a script path; {{target}} {{sha}}
-    # {{short_sha}} {{branch}} {{tag}} {{previous_sha}} {{subject}} {{step.name}}
-    # {{step.output}} are filled in as whole arguments, never parsed by a shell.
+    # run is a command as a list (never a shell line) or a script path. {{target}} {{sha}}
+    # {{short_sha}} {{previous_sha}} {{step.name}} may be arguments; text from the repository
+    # ({{branch}} {{tag}} {{subject}} {{step.output}}) only goes into messages; scripts
+    # read it as $POLLPRAY_BRANCH, $POLLPRAY_TAG, $POLLPRAY_SUBJECT, $POLLPRAY_STEP_OUTPUT.
     # steps:
     #   - name: migrate
     #     run: [.venv/bin/python, manage.py, migrate, --noinput]

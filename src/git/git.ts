@@ -11,6 +11,7 @@ import { classifyGitFailure } from './errors.js';
 import { formatDuration } from '../duration.js';
 import { GitError } from '../errors.js';
 import { multiplexOptions } from './multiplex.js';
+import { credentialEnv } from './repo-credentials.js';
 import { gitSshCommand } from './ssh.js';
 
 /** Hardening flags put before every git subcommand. */
@@ -40,6 +41,8 @@ function gitEnv(target: Target): Record<string, string | undefined> {
     // git must not guess the ssh flavour from the command's name (it decides -p handling).
     GIT_SSH_VARIANT: 'ssh',
     LC_ALL: 'C',
+    // Credentials from an http(s) repo URL: here, never on the command line.
+    ...credentialEnv(target.repo, target.repoCredentials),
   };
 }
 

@@ -26,7 +26,7 @@ describe('restart allowlist', () => {
     expect(restartArgv('/bin/systemctl', 'web.service', ['web.service'], 'a')).toEqual(['sudo', '-n', '/bin/systemctl', 'restart', 'web.service']);
   });
 
-  it.each(['other.service', 'web.service --now', '-H evil web.service', '*.service'])('refuses %j before sudo runs', (unit) => {
+  it.each(['other.service', 'web.service --now', '-H evil web.service', '*.service', '-Hx@evil.service', '--now.service'])('refuses %j before sudo runs', (unit) => {
     expect(() => restartArgv('/bin/systemctl', unit, ['web.service', unit.startsWith('other') ? 'x.service' : unit], 'a')).toThrow(SudoError);
   });
 
