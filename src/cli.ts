@@ -30,17 +30,20 @@ async function configFileFrom(cmd: Command): Promise<string> {
 
 /**
  * Loads the config when called: doctor reports a config that does not load as one of
- * its checks. `report` leaves the scripts and keys other users could change to the
- * command's own checks (doctor, test-ssh); every other command refuses them.
+ * its checks. Commands that run or read the scripts, hooks and keys the config names
+ * (run, rollback, serve, daemon, and validate, which says so) refuse one another local
+ * user could change; `report` leaves them to commands that only look (status, history,
+ * pause, cron, …) or check them themselves (doctor, test-ssh), so an operator can
+ * still see and pause a target whose script needs fixing.
  */
-async function configLoader(cmd: Command, namedFiles: 'refuse' | 'report' = 'refuse'): Promise<() => Config> {
+async function configLoader(cmd: Command, namedFiles: 'refuse' | 'report' = 'refuse', trustConfigOwner = false): Promise<() => Config> {
   const { loadConfig, locateConfig } = await import('./config/load.js');
   const { config } = cmd.optsWithGlobals<GlobalOptions>();
-  return () => loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() }), undefined, { namedFiles });
+  return () => loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() }), undefined, { namedFiles, trustConfigOwner });
 }
 
-async function configFrom(cmd: Command, namedFiles: 'refuse' | 'report' = 'refuse'): Promise<Config> {
-  return (await configLoader(cmd, namedFiles))();
+async function configFrom(cmd: Command, namedFiles: 'refuse' | 'report' = 'refuse', trustConfigOwner = false): Promise<Config> {
+  return (await configLoader(cmd, namedFiles, trustConfigOwner))();
 }
 
 export function buildCli(setExit: (code: ExitCode) => void): Command {
@@ -80,7 +83,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
       const { status } = await import('./commands/status.js');
       const { statusLines } = await import('./render/text.js');
-      const report = status(await configFrom(cmd), targets);
+      const report = status(await configFrom(cmd, 'report'), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of statusLines(report)) out(line);
     });
@@ -94,7 +97,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .action(async (target: string | undefined, opts: { json?: boolean; limit?: number }, cmd: Command) => {
       const { history } = await import('./commands/history.js');
       const { historyLines } = await import('./render/text.js');
-      const report = history(await configFrom(cmd), target ? [target] : [], opts.limit);
+      const report = history(await configFrom(cmd, 'report'), target ? [target] : [], opts.limit);
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of historyLines(report)) out(line);
     });
@@ -116,7 +119,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
       const { setPaused } = await import('./commands/pause.js');
-      const r = await setPaused({ config: await configFrom(cmd), target, paused: true });
+      const r = await setPaused({ config: await configFrom(cmd, 'report'), target, paused: true });
       out(`${r.target}: ${r.changed ? 'paused' : 'was already paused'}`);
     });
 
@@ -126,7 +129,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
       const { setPaused } = await import('./commands/pause.js');
-      const r = await setPaused({ config: await configFrom(cmd), target, paused: false });
+      const r = await setPaused({ config: await configFrom(cmd, 'report'), target, paused: false });
       out(`${r.target}: ${r.changed ? 'resumed: the next run deploys the branch head' : 'was not paused'}`);
     });
 
@@ -154,7 +157,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .option('--known-hosts <file>', 'write here instead of the known_hosts of the targets on this host')
     .action(async (host: string, opts: { yes?: boolean; fingerprint?: string; replace?: boolean; knownHosts?: string }, cmd: Command) => {
       const { trustHost } = await import('./commands/trust-host.js');
-      const config = opts.knownHosts ? undefined : await configFrom(cmd);
+      const config = opts.knownHosts ? undefined : await configFrom(cmd, 'report');
       const report = await trustHost({
         host,
         config,
@@ -197,7 +200,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
       const { fleetStatus } = await import('./commands/fleet-status.js');
       const { fleetStatusLines } = await import('./render/text.js');
-      const report = await fleetStatus(await configFrom(cmd), targets);
+      const report = await fleetStatus(await configFrom(cmd, 'report'), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of fleetStatusLines(report)) out(line);
     });
@@ -254,7 +257,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .action(async (opts: { user?: string; group?: string; install?: boolean; destination?: string }, cmd: Command) => {
       const { currentUserName, sudoers } = await import('./commands/sudoers.js');
       const result = await sudoers({
-        config: await configFrom(cmd),
+        config: await configFrom(cmd, 'report', true),
         user: opts.user,
         group: opts.group,
         install: !!opts.install,
@@ -278,7 +281,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
         throw new UsageError(`unknown cron action "${action}"`, { hint: 'use pollpray cron print, install or remove' });
       }
       const result = await cron({
-        config: await configFrom(cmd),
+        config: await configFrom(cmd, 'report'),
         action: action as CronAction,
         every: opts.every,
         node: process.execPath,

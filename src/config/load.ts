@@ -27,11 +27,17 @@ export interface LoadOptions {
   namedFiles?: 'refuse' | 'report';
   /** Who runs pollpray (tests); the process's user by default. */
   runner?: Runner;
+  /**
+   * Trust the config file's owner for the config file itself: `sudo pollpray sudoers`
+   * reads, as root, a config the pollpray user owns, to write that user's own rule
+   * (the rule's systemctl is checked against root alone, in commands/sudoers.ts).
+   */
+  trustConfigOwner?: boolean;
 }
 
 export function loadConfig(file: string, host?: HostFacts, options: LoadOptions = {}): Config {
   const me = options.runner ?? runningUser();
-  refuseUnsafeFile(file, me);
+  refuseUnsafeFile(file, me, options.trustConfigOwner ?? false);
   const text = readConfigText(file);
   const source = parseYamlSource(text);
 
@@ -68,13 +74,14 @@ export function loadConfig(file: string, host?: HostFacts, options: LoadOptions 
  * The config names commands that run as pollpray (deploy scripts, health commands):
  * a file another local user can change is a way to run commands as pollpray.
  */
-function refuseUnsafeFile(file: string, me: Runner): void {
+function refuseUnsafeFile(file: string, me: Runner, trustOwner: boolean): void {
+  let owner: number;
   try {
-    statSync(file);
+    owner = statSync(file).uid;
   } catch (err) {
     throw unreadable(file, err);
   }
-  const problem = configFileProblem(file, me);
+  const problem = configFileProblem(file, trustOwner ? { ...me, alsoTrusted: [owner] } : me);
   if (problem) throw new ConfigError(problem.message, { hint: problem.fix });
 }
 

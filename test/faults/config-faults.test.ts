@@ -237,6 +237,29 @@ describe('config faults', { timeout: 30_000 }, () => {
   });
 });
 
+describe('config faults: commands that only look', { timeout: 60_000 }, () => {
+  it('#43 status, history and pause still work on a target whose deploy script needs fixing; sudoers refuses a systemctl other users could change', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    chmodSync(join(f.world.dir, 'deploy.sh'), 0o757);
+    expect((await f.world.cli(['run'])).exitCode).toBe(2);
+    for (const command of [['status'], ['history'], ['pause', 'app']]) {
+      const r = await f.world.cli(command);
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    expect(f.world.state('app')).toMatchObject({ paused: true });
+
+    const systemctl = f.world.script('systemctl', 'exit 0');
+    chmodSync(systemctl, 0o757);
+    f.write({ restart: ['app.service'] }, { systemctl });
+    const r = await f.world.cli(['sudoers', '--user', 'nobody']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `pollpray: systemctl: ${systemctl} is world-writable (mode 0757): any local user could change it and run commands as root through this sudo rule (fix: chmod o-w ${systemctl})`,
+    );
+  });
+});
+
 describe('config faults in a long-running daemon', { timeout: 60_000 }, () => {
   it('#43 a deploy script that becomes world-writable while the daemon runs is refused before the next cycle runs it', async () => {
     const f = await faultWorld();
