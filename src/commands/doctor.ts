@@ -9,6 +9,7 @@ import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
 import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, namedFileTrust, runningUser, scheduled } from '../doctor/checks.js';
 import { knownHosts } from '../doctor/known-hosts-check.js';
 import { sshReachability } from '../doctor/ssh-check.js';
+import { serviceManagers } from '../doctor/service-manager-check.js';
 import { sudoRules } from '../doctor/sudo-check.js';
 
 /** Checks that need no config, in the order shown. */
@@ -23,6 +24,7 @@ export const CONFIG_CHECKS: readonly Check[] = [
   deployScripts,
   namedFileTrust,
   sudoRules,
+  serviceManagers,
   diskSpace,
   scheduled,
 ];

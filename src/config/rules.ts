@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import { parseDuration } from '../duration.js';
 import { pathRelation } from '../real-location.js';
 import type { Finding } from './report.js';
-import type { RawConfig } from './schema.js';
+import { restartNameProblem, type RawConfig } from './schema.js';
 import { commitTextIn, PLACEHOLDERS, unknownPlaceholders } from '../deploy/template.js';
 
 export type Rule = (raw: RawConfig) => Finding[];
@@ -146,7 +146,24 @@ export const coordinationSettings: Rule = (raw) => {
   return findings;
 };
 
-export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile, branchOrTags, deployOrSteps, stepTemplates, coordinationSettings];
+/** Each restart entry must name what the target's service manager restarts: a unit, an init script or a program. */
+export const restartNames: Rule = (raw) =>
+  Object.entries(raw.targets).flatMap(([name, t]) => {
+    const manager = t.service_manager ?? raw.service_manager ?? 'systemd';
+    return (t.restart ?? []).flatMap((entry, i): Finding[] => {
+      const problem = restartNameProblem(manager, entry);
+      return problem ? [{ path: ['targets', name, 'restart', i], message: problem }] : [];
+    });
+  });
+
+/** supervisor_config only changes what supervisorctl reads; next to another manager it would be silently ignored. */
+export const supervisorSettings: Rule = (raw) => {
+  const managers = new Set([raw.service_manager ?? 'systemd', ...Object.values(raw.targets).map((t) => t.service_manager ?? raw.service_manager ?? 'systemd')]);
+  if (raw.supervisor_config === undefined || managers.has('supervisorctl')) return [];
+  return [{ path: ['supervisor_config'], at: 'key', message: 'only applies to service_manager: supervisorctl (no target uses it): remove it or set service_manager' }];
+};
+
+export const RULES: readonly Rule[] = [restartNames, supervisorSettings, atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile, branchOrTags, deployOrSteps, stepTemplates, coordinationSettings];
 
 export function ruleFindings(raw: RawConfig, rules: readonly Rule[] = RULES): Finding[] {
   return rules.flatMap((rule) => rule(raw));

@@ -24,7 +24,15 @@ log:
 concurrency: 4                     # targets worked on at once
 splay: 0s                          # deterministic per-host delay before polling (spreads a fleet out)
 schedule: "*/5 * * * *"            # cron expression used by \`pollpray daemon\` and \`pollpray cron install\`
-systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> restart <unit>
+# What restarts the units or programs in each target's restart: list (a target may set its own):
+#   systemd (default): sudo -n <systemctl> restart <unit>
+#   service (SysV/OpenRC init scripts, no systemd): sudo -n <service> <name> restart
+#   supervisorctl (supervisord): sudo -n <supervisorctl> [-c <supervisor_config>] restart <program>
+# service_manager: systemd
+systemctl: /usr/bin/systemctl      # absolute paths of the managers' commands (sudoers names them)
+# service: /usr/sbin/service
+# supervisorctl: /usr/bin/supervisorctl
+# supervisor_config: /etc/supervisor/supervisord.conf   # passed as -c; default: supervisorctl's own
 
 # Environment variables whose values are secrets: redacted from every log line, error,
 # state file and notification (from a target's env: or pollpray's own environment).
@@ -125,6 +133,7 @@ targets:
       DJANGO_SETTINGS_MODULE: todo.settings
     # secret_env: [DJANGO_SECRET_KEY] # this target's secret variables (adds to the top-level list)
     restart: [todo.service]        # each becomes: sudo -n systemctl restart <unit> (see pollpray sudoers)
+    # service_manager: supervisorctl # overrides the top-level one; then restart: [todo] names a program
     health:                        # after restart; failure rolls back (releases) and counts the failure
       http: http://127.0.0.1:8000/healthz   # either http ...
       # command: [/usr/local/bin/check-todo] # ... or a command (argv list), not both

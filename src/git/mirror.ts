@@ -3,7 +3,7 @@
  * by exact branch, and `git archive` of an exact commit, so a release directory holds
  * the commit's files and nothing else (no .git to serve by accident, no stale files).
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
@@ -64,8 +64,12 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
   removeAbandonedExports(scratch);
   const tarFile = join(scratch, `${EXPORT_TEMP}${process.pid}`);
   try {
-    await gitOrThrow(['archive', '--format=tar', `--output=${tarFile}`, sha], { cwd: mirror, target }, 'archive');
-    const untar = await run(['tar', '-x', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
+    // Modes are fixed here, not left to the caller's umask: git archive records 0664/0775 by
+    // default (tar.umask 002), and root's tar restores recorded modes as they are, so a run
+    // as root made group-writable releases. The archive says 0644/0755; -p applies exactly that.
+    chmodSync(dir, 0o755);
+    await gitOrThrow(['-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${tarFile}`, sha], { cwd: mirror, target }, 'archive');
+    const untar = await run(['tar', '-x', '-p', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
     if (untar.exitCode !== 0 && isDiskFull(untar.stderr)) {
       throw new GitError(`no space left on device (ENOSPC) unpacking ${sha.slice(0, 12)} into ${dir}: ${tarCause(untar.stderr)}`, {
         target: target.name,
