@@ -31,8 +31,9 @@ export interface LogFields {
 
 let fileLogger: winston.Logger | undefined;
 let fileTransport: DailyRotateFile | undefined;
-/** Set once the day's file failed: the logger then writes to stderr. */
+/** Set once the day's file failed: the logger then writes to stderr, through this transport. */
 let sinkFailed = false;
+let stderrTransport: NodeJS.EventEmitter | undefined;
 
 export const LOG_FILE_PREFIX = 'pollpray-';
 const LOG_FILE = /^pollpray-(\d{4}-\d{2}-\d{2})\.log(?:\.gz)?$/;
@@ -107,16 +108,16 @@ function fileFailed(logger: winston.Logger, dir: string, err: unknown): void {
   problem(`log directory ${dir} ${why}: logging to stderr from now on (fix: free space in ${dir} or point log.dir elsewhere)`);
   if (fileTransport) logger.remove(fileTransport);
   fileTransport = undefined;
-  logger.add(
-    new winston.transports.Stream({
-      stream: new Writable({
-        write(chunk: Buffer | string, _encoding, done) {
-          logLine(chunk.toString());
-          done();
-        },
-      }),
+  const transport = new winston.transports.Stream({
+    stream: new Writable({
+      write(chunk: Buffer | string, _encoding, done) {
+        logLine(chunk.toString());
+        done();
+      },
     }),
-  );
+  });
+  stderrTransport = transport;
+  logger.add(transport);
 }
 
 /**
@@ -146,13 +147,19 @@ export function pruneOldLogs(dir: string, retentionDays: number, now: Date): str
 export async function closeLogging(): Promise<void> {
   const logger = fileLogger;
   const transport = fileTransport;
+  const toStderr = stderrTransport;
   fileLogger = undefined;
   fileTransport = undefined;
+  stderrTransport = undefined;
   if (!logger) return;
+  // The logger's 'finish' comes before its transports have written everything it passed
+  // on: the stderr transport ends (the logger is piped into it) once it has.
+  const stderrDone = toStderr ? new Promise<void>((resolve) => toStderr.once('finish', () => resolve())) : undefined;
   await new Promise<void>((resolve) => {
     logger.once('finish', () => resolve());
     logger.end();
   });
+  if (stderrDone) await Promise.race([stderrDone, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
   const stream = (transport as unknown as { logStream?: { end(cb: () => void): void } } | undefined)?.logStream;
   if (stream) {
     // Bounded: a stuck disk must not keep a finished run from exiting.
