@@ -6,7 +6,7 @@
 import type { Config } from '../config/normalise.js';
 import { errorMessage, PollprayError } from '../errors.js';
 import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
-import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, namedFileTrust, runningUser, scheduled } from '../doctor/checks.js';
+import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, namedFileTrust, repositoryTools, runningUser, scheduled } from '../doctor/checks.js';
 import { knownHosts } from '../doctor/known-hosts-check.js';
 import { sshReachability } from '../doctor/ssh-check.js';
 import { serviceManagers } from '../doctor/service-manager-check.js';
@@ -23,6 +23,7 @@ export const CONFIG_CHECKS: readonly Check[] = [
   sshReachability,
   deployScripts,
   namedFileTrust,
+  repositoryTools,
   sudoRules,
   serviceManagers,
   diskSpace,

@@ -1,4 +1,4 @@
-/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 43, 44). */
+/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 47, 48). */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -94,7 +94,7 @@ function fill(dir: string): void {
 }
 
 describe('log filesystem faults', { timeout: 30_000 }, () => {
-  it.skipIf(requireRoot())('#43 log filesystem fills during the deploy script: the deploy completes, state is written, one stderr line names the log dir, logging goes on on stderr (a 64 KiB tmpfs)', async () => {
+  it.skipIf(requireRoot())('#47 log filesystem fills during the deploy script: the deploy completes, state is written, one stderr line names the log dir, logging goes on on stderr (a 64 KiB tmpfs)', async () => {
     // 4000 lines of output, each logged: far more than the 64 KiB log filesystem holds.
     const f = await faultWorld({ script: 'for i in $(seq 1 4000); do echo "building step $i of the new release"; done' });
     smallTmpfs(f.world.logDir, '64k');
@@ -114,7 +114,7 @@ describe('log filesystem faults', { timeout: 30_000 }, () => {
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 
-  it.skipIf(requireRoot())('#43 log filesystem already full at start-up: a degraded run, one stderr line, no stack trace; the deploy still happens', async () => {
+  it.skipIf(requireRoot())('#47 log filesystem already full at start-up: a degraded run, one stderr line, no stack trace; the deploy still happens', async () => {
     const f = await faultWorld();
     smallTmpfs(f.world.logDir, '64k');
     fill(f.world.logDir);
@@ -131,7 +131,7 @@ describe('log filesystem faults', { timeout: 30_000 }, () => {
 });
 
 describe('state files read back as data', { timeout: 30_000 }, () => {
-  it('#44 a state.json of valid JSON with wrong types ({"failures":null}) is moved aside with a warning; the run recovers the deployed commit from disk', async () => {
+  it('#48 a state.json of valid JSON with wrong types ({"failures":null}) is moved aside with a warning; the run recovers the deployed commit from disk', async () => {
     const f = await faultWorld();
     const head = await f.origin.head();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
@@ -150,7 +150,7 @@ describe('state files read back as data', { timeout: 30_000 }, () => {
     expect(f.calls()).toHaveLength(1);
   });
 
-  it('#44 a renamed target whose state dir moved with it: state is written where it was read, each commit deployed once (3 runs after the rename, 1 deploy)', async () => {
+  it('#48 a renamed target whose state dir moved with it: state is written where it was read, each commit deployed once (3 runs after the rename, 1 deploy)', async () => {
     const f = await faultWorld();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
     // Rename the target app -> web in the config and move its state dir along; the file still says "app".
@@ -169,7 +169,7 @@ describe('state files read back as data', { timeout: 30_000 }, () => {
     expect(f.world.history('web').filter((h) => h.result === 'deployed')).toHaveLength(2);
   });
 
-  it('#44 an 800 MB history.jsonl: history and an in-place rollback by commit prefix read only its end (bounded time, no crash)', async () => {
+  it('#48 an 800 MB history.jsonl: history and an in-place rollback by commit prefix read only its end (bounded time, no crash)', async () => {
     const f = await faultWorld();
     const first = await f.origin.head();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
@@ -192,7 +192,7 @@ describe('state files read back as data', { timeout: 30_000 }, () => {
     expect(f.live()).toBe(short(first));
   });
 
-  it('#44 signals.json and the running-script record of the wrong shape are set aside; the run goes on and no process is signalled', async () => {
+  it('#48 signals.json and the running-script record of the wrong shape are set aside; the run goes on and no process is signalled', async () => {
     const f = await faultWorld();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
     const dir = join(f.world.stateDir, 'targets', 'app');
