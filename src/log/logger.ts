@@ -18,7 +18,7 @@ import { EnvironmentError } from '../errors.js';
 import type { LogSettings } from '../config/normalise.js';
 import { redact, redactDeep } from './redact.js';
 import { registerLogExitHooks } from './exit-hooks.js';
-import { logLine, problem } from './console.js';
+import { logLine, problem, stderrDrained } from './console.js';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 export interface LogFields {
@@ -159,7 +159,8 @@ export async function closeLogging(): Promise<void> {
     logger.once('finish', () => resolve());
     logger.end();
   });
-  if (stderrDone) await Promise.race([stderrDone, new Promise<void>((resolve) => setTimeout(resolve, 2000).unref())]);
+  // Bounded: a stuck reader must not keep a finished run from exiting.
+  if (stderrDone) await Promise.race([stderrDone.then(stderrDrained), new Promise<void>((resolve) => setTimeout(resolve, 5000).unref())]);
   const stream = (transport as unknown as { logStream?: { end(cb: () => void): void } } | undefined)?.logStream;
   if (stream) {
     // Bounded: a stuck disk must not keep a finished run from exiting.
