@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config/normalise.js';
 import { runCycle } from '../deploy/cycle.js';
 import { ConfigError, EnvironmentError, UsageError } from '../errors.js';
+import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { addSecrets } from '../log/redact.js';
 import { handleSignals } from '../signals.js';
@@ -61,6 +62,7 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   if (!listen) throw new UsageError(`--listen ${listenText} is not host:port`, { hint: 'use e.g. --listen 127.0.0.1:9876' });
   const secret = readSecret(settings.secretFile);
   addSecrets([secret]);
+  requireOwnership(config, config.targets);
   configureLogging(config.log);
 
   const byName = new Map(config.targets.map((t) => [t.name, t]));

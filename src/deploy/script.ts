@@ -9,6 +9,7 @@ import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { beginRunning, clearRunning, recordRunning, SCRIPT_ID_VAR } from '../exec/leftovers.js';
 import { run } from '../exec/run.js';
+import { currentUser } from '../host/users.js';
 import { log } from '../log/logger.js';
 
 export interface ScriptContext {
@@ -45,10 +46,12 @@ export async function runDeployScript(target: Target, ctx: ScriptContext): Promi
   try {
     accessSync(script, constants.X_OK);
   } catch (cause) {
-    throw new DeployScriptError(`deploy script ${script} is missing or not executable`, {
+    // The script is the config's (the host's), not the commit's: never counted against it.
+    throw new DeployScriptError(`deploy script ${script} is missing or not executable by ${currentUser()}`, {
       target: target.name,
-      hint: `chmod +x ${script}, or fix deploy: in the config`,
+      hint: `chmod +x ${script}, or fix targets.${target.name}.deploy in the config`,
       cause,
+      fault: 'host',
     });
   }
   const fields = { target: target.name, commit: ctx.newSha, step: 'script' };
@@ -72,6 +75,7 @@ export async function runDeployScript(target: Target, ctx: ScriptContext): Promi
     throw new DeployScriptError(`deploy script ${script} could not start (${result.spawnError})`, {
       target: target.name,
       hint: 'check its #! line and that it is executable',
+      fault: 'host',
     });
   }
   if (result.exitCode !== 0) {

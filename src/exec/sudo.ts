@@ -67,14 +67,32 @@ export async function restartUnit(opts: {
     });
   }
   if (result.timedOut) {
+    // A unit that does not come up in time is what the new code did: the commit's fault.
     throw new SudoError(`restart of ${opts.unit} did not finish in time and was killed`, {
       target: opts.target,
       hint: `check the unit: systemctl status ${opts.unit}`,
+      fault: 'commit',
     });
   }
   const last = result.stderr.trim().split('\n').pop() ?? '';
-  throw new SudoError(`restart of ${opts.unit} failed (exit ${result.exitCode})${last ? `: ${last}` : ''}`, {
-    target: opts.target,
-    hint: `check the unit: systemctl status ${opts.unit}`,
-  });
+  const failed = `restart of ${opts.unit} failed (exit ${result.exitCode})${last ? `: ${last}` : ''}`;
+  if (MANAGER_UNREACHABLE.test(result.stderr)) {
+    throw new SudoError(`${failed}: the service manager does not answer`, {
+      target: opts.target,
+      hint: `this host's service manager is not reachable through ${opts.systemctl}: set systemctl: to the tool that restarts services here, or start systemd`,
+    });
+  }
+  if (UNIT_MISSING.test(result.stderr)) {
+    throw new SudoError(`${failed}: no such unit on this host`, {
+      target: opts.target,
+      hint: `install the unit ${opts.unit}, or fix restart: in the config (systemctl list-units shows what exists)`,
+    });
+  }
+  // The unit exists and the manager answered: the new code did not start.
+  throw new SudoError(failed, { target: opts.target, hint: `check the unit: systemctl status ${opts.unit}`, fault: 'commit' });
 }
+
+/** systemctl without a running systemd (containers, WSL, OpenRC hosts): the host's fault, never the commit's. */
+const MANAGER_UNREACHABLE = /Failed to connect to bus|System has not been booted with systemd|Host is down|Failed to get D-Bus connection|Launch helper exited|command not found/i;
+/** The unit named in the config does not exist here. */
+const UNIT_MISSING = /Unit \S+ not found/i;

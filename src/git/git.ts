@@ -12,6 +12,7 @@ import { formatDuration } from '../duration.js';
 import { GitError } from '../errors.js';
 import { multiplexOptions } from './multiplex.js';
 import { gitSshCommand } from './ssh.js';
+import { sshDestination } from './ssh-url.js';
 
 /** Hardening flags put before every git subcommand. */
 const SAFE_CONFIG = [
@@ -70,11 +71,13 @@ export async function gitOrThrow(args: string[], call: GitCall, what: string): P
     // Our own limit, not ssh's: the fix is git_timeout (or the server), not connect_timeout.
     throw new GitError(`${what} did not finish within git_timeout (${formatDuration(call.timeoutMs ?? call.target.gitTimeoutMs)}) and was killed`, {
       target: call.target.name,
-      hint: 'check that the server answers (pollpray test-ssh), or raise git_timeout for a large repository',
+      hint: sshDestination(call.target.repo)
+        ? 'check that the server answers (pollpray test-ssh), or raise git_timeout for a large repository'
+        : `check that ${call.target.repo} answers from this host, or raise git_timeout for a large repository`,
     });
   }
   if (result.exitCode !== 0 || result.spawnError) {
-    throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what);
+    throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what, call.cwd);
   }
   return result;
 }
