@@ -31,6 +31,7 @@ import { restartAndCheck, rollBackTo } from './go-live.js';
 import { afterFailedAttempt, clearFailures, countsAgainstCommit } from './policy.js';
 import { currentRelease } from './releases.js';
 import { runDeployment } from './pipeline.js';
+import { requireRunnableScript } from './script.js';
 import { strategyFor, type Prepared, type Strategy, type Version } from './strategy.js';
 
 export interface CycleOptions {
@@ -269,6 +270,7 @@ export class Cycle {
     let prepared: Prepared | undefined;
     let live = false;
     try {
+      requireRunnableScript(target);
       prepared = await strategy.prepare(sha, this.state);
       live = strategy.liveOnPrepare;
       const t1 = Date.now();

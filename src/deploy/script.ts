@@ -40,7 +40,12 @@ export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, st
   };
 }
 
-export async function runDeployScript(target: Target, ctx: ScriptContext): Promise<void> {
+/**
+ * Before the code moves: a deploy script that cannot run fails the deploy while the live
+ * code is still the old one (in-place would otherwise reset the checkout and then need a
+ * rollback that cannot run the script either). A host fault: never counted.
+ */
+export function requireRunnableScript(target: Target): void {
   const script = target.deploy;
   if (!script) return;
   try {
@@ -54,6 +59,12 @@ export async function runDeployScript(target: Target, ctx: ScriptContext): Promi
       fault: 'host',
     });
   }
+}
+
+export async function runDeployScript(target: Target, ctx: ScriptContext): Promise<void> {
+  const script = target.deploy;
+  if (!script) return;
+  requireRunnableScript(target);
   const fields = { target: target.name, commit: ctx.newSha, step: 'script' };
   const id = beginRunning(ctx.workDir);
   const result = await run([script], {

@@ -8,8 +8,8 @@
  * first write, with one line naming the path, its owner and the command to run instead.
  * Nothing owned by another user is ever moved, repaired, chowned or deleted.
  */
-import { lstatSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, lstatSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import type { Config, Target } from '../config/normalise.js';
 import { OwnershipError } from '../errors.js';
 import { shellQuote } from '../git/ssh.js';
@@ -26,11 +26,31 @@ export interface OwnershipProblem {
   target?: string;
 }
 
-function ownerOf(path: string): number | undefined {
+/**
+ * Who owns `path`: undefined when it does not exist (created later by the right user).
+ * When a directory above it may not be entered, that directory is what blocks: its owner
+ * and path are reported instead.
+ */
+function ownerOf(path: string): { path: string; uid: number } | undefined {
   try {
-    return lstatSync(path).uid;
-  } catch {
-    return undefined; // absent: created later by the right user
+    return { path, uid: lstatSync(path).uid };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') return undefined;
+    for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+      try {
+        accessSync(dir, constants.X_OK);
+      } catch {
+        continue;
+      }
+      // `dir` can be entered but not its child on the way to `path`: that child blocks.
+      const child = join(dir, relative(dir, path).split(sep)[0] ?? '');
+      try {
+        return { path: child, uid: lstatSync(child).uid };
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
   }
 }
 
@@ -58,18 +78,12 @@ export function localOrigin(repo: string): string | undefined {
 export function ownershipProblems(config: Config, targets: readonly Target[], uid = currentUid()): OwnershipProblem[] {
   const problems: OwnershipProblem[] = [];
   const check = (what: string, path: string, key: string, target?: string) => {
-    const owner = ownerOf(path);
-    if (owner !== undefined && owner !== uid) problems.push({ what, path, key, owner, ...(target ? { target } : {}) });
+    const found = ownerOf(path);
+    if (found && found.uid !== uid) problems.push({ what, path: found.path, key, owner: found.uid, ...(target ? { target } : {}) });
   };
-  check('state dir', config.stateDir, 'state_dir');
-  check('state dir', join(config.stateDir, 'targets'), 'state_dir');
-  check('log dir', config.log.dir, 'log.dir');
-  for (const file of entries(config.log.dir)) check('log file', file, 'log.dir');
+  // The targets' own paths first: the line then names the target it stops.
   for (const t of targets) {
     const key = `targets.${t.name}.path`;
-    const work = targetDir(config.stateDir, t.name);
-    check('state dir', work, 'state_dir', t.name);
-    for (const file of entries(work)) check('state file', file, 'state_dir', t.name);
     check(t.strategy === 'releases' ? 'target dir' : 'checkout', t.path, key, t.name);
     if (t.strategy === 'in-place') check('checkout', join(t.path, '.git'), key, t.name);
     else {
@@ -80,7 +94,14 @@ export function ownershipProblems(config: Config, targets: readonly Target[], ui
     const origin = localOrigin(t.repo);
     // git refuses a repository another user owns ("dubious ownership"), reading included.
     if (origin) check('origin', origin, `targets.${t.name}.repo`, t.name);
+    const work = targetDir(config.stateDir, t.name);
+    check('state dir', work, 'state_dir', t.name);
+    for (const file of entries(work)) check('state file', file, 'state_dir', t.name);
   }
+  check('state dir', config.stateDir, 'state_dir');
+  check('state dir', join(config.stateDir, 'targets'), 'state_dir');
+  check('log dir', config.log.dir, 'log.dir');
+  for (const file of entries(config.log.dir)) check('log file', file, 'log.dir');
   return problems;
 }
 
@@ -114,10 +135,11 @@ export function requireOwnership(config: Config, targets: readonly Target[]): vo
 
 /** Throws OwnershipError when `path` exists and belongs to another user: for code about to move or delete it. */
 export function requireOwnedByMe(what: string, path: string, key: string, target?: string): void {
-  const owner = ownerOf(path);
-  if (owner === undefined || owner === currentUid()) return;
-  const p: OwnershipProblem = { what, path, key, owner, ...(target ? { target } : {}) };
-  throw new OwnershipError(`${what} ${path} (${key}) is owned by ${userName(owner)}, not ${currentUser()}: left as it is`, {
+  const found = ownerOf(path);
+  if (!found || found.uid === currentUid()) return;
+  const owner = found.uid;
+  const p: OwnershipProblem = { what, path: found.path, key, owner, ...(target ? { target } : {}) };
+  throw new OwnershipError(`${what} ${found.path} (${key}) is owned by ${userName(owner)}, not ${currentUser()}: left as it is`, {
     ...(target ? { target } : {}),
     hint: ownershipHint(p),
   });
