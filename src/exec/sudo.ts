@@ -6,7 +6,7 @@
 import { isAbsolute } from 'node:path';
 import { UNIT_NAME_PATTERN } from '../config/schema.js';
 import { SudoError } from '../errors.js';
-import { run } from './run.js';
+import { run, type RunResult } from './run.js';
 
 /**
  * sudo's messages are matched below, so they must be in English whatever the host's
@@ -56,19 +56,33 @@ export async function restartUnit(opts: {
 }): Promise<void> {
   const argv = restartArgv(opts.systemctl, opts.unit, opts.allowlist, opts.target);
   const result = await run(argv, { cwd: opts.cwd, timeoutMs: opts.timeoutMs ?? 90_000, env: SUDO_ENV, killGraceMs: 2000 });
-  if (result.exitCode === 0) return;
+  const error = restartFailure(result, opts);
+  if (error) throw error;
+}
+
+/**
+ * What a failed `sudo -n <systemctl> restart <unit>` means, pure so each case is
+ * table-tested. Host faults (sudo missing, no rule, a service manager that does not
+ * answer, a unit that does not exist) are never counted against the commit; a unit that
+ * the manager tried and that failed or hung is the commit's.
+ */
+export function restartFailure(
+  result: Pick<RunResult, 'exitCode' | 'stderr' | 'timedOut' | 'spawnError'>,
+  opts: { systemctl: string; unit: string; target: string; user: string },
+): SudoError | undefined {
+  if (result.exitCode === 0 && !result.timedOut && !result.spawnError) return undefined;
   if (result.spawnError === 'ENOENT') {
-    throw new SudoError('sudo is not installed', { target: opts.target, hint: 'install sudo (apt-get install sudo), then run pollpray sudoers --install' });
+    return new SudoError('sudo is not installed', { target: opts.target, hint: 'install sudo (apt-get install sudo), then run pollpray sudoers --install' });
   }
   if (NEEDS_RULE.test(result.stderr)) {
-    throw new SudoError(`sudo refused to restart ${opts.unit} without a password`, {
+    return new SudoError(`sudo refused to restart ${opts.unit} without a password`, {
       target: opts.target,
       hint: `allow it with this sudoers line (sudo pollpray sudoers --install writes it): ${sudoersLine(opts.user, opts.systemctl, opts.unit)}`,
     });
   }
   if (result.timedOut) {
     // A unit that does not come up in time is what the new code did: the commit's fault.
-    throw new SudoError(`restart of ${opts.unit} did not finish in time and was killed`, {
+    return new SudoError(`restart of ${opts.unit} did not finish in time and was killed`, {
       target: opts.target,
       hint: `check the unit: systemctl status ${opts.unit}`,
       fault: 'commit',
@@ -77,19 +91,19 @@ export async function restartUnit(opts: {
   const last = result.stderr.trim().split('\n').pop() ?? '';
   const failed = `restart of ${opts.unit} failed (exit ${result.exitCode})${last ? `: ${last}` : ''}`;
   if (MANAGER_UNREACHABLE.test(result.stderr)) {
-    throw new SudoError(`${failed}: the service manager does not answer`, {
+    return new SudoError(`${failed}: the service manager does not answer`, {
       target: opts.target,
       hint: `this host's service manager is not reachable through ${opts.systemctl}: set systemctl: to the tool that restarts services here, or start systemd`,
     });
   }
   if (UNIT_MISSING.test(result.stderr)) {
-    throw new SudoError(`${failed}: no such unit on this host`, {
+    return new SudoError(`${failed}: no such unit on this host`, {
       target: opts.target,
       hint: `install the unit ${opts.unit}, or fix restart: in the config (systemctl list-units shows what exists)`,
     });
   }
   // The unit exists and the manager answered: the new code did not start.
-  throw new SudoError(failed, { target: opts.target, hint: `check the unit: systemctl status ${opts.unit}`, fault: 'commit' });
+  return new SudoError(failed, { target: opts.target, hint: `check the unit: systemctl status ${opts.unit}`, fault: 'commit' });
 }
 
 /** systemctl without a running systemd (containers, WSL, OpenRC hosts): the host's fault, never the commit's. */
