@@ -5,6 +5,7 @@
  * `classifyGitFailure` turns the same kind into the error a run reports.
  */
 import { lstatSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { GitError, OwnershipError, SshError, type PollprayError } from '../errors.js';
 import { fsFault } from '../host/fs-fault.js';
 import { ownershipHint } from '../host/ownership.js';
@@ -136,7 +137,13 @@ const DUBIOUS = /detected dubious ownership in repository at '([^']+)'/;
  * '/srv/app': Permission denied`, `unable to create temporary file: No space left on
  * device`. The path, when git names one, decides the config key in the message.
  */
-const LOCAL_FS = /(?:'([^']+)'|(\/[^\s:']+))?[^\n]*?: (Permission denied|Read-only file system|No space left on device|Disk quota exceeded)/;
+const REASONS = '(Permission denied|Read-only file system|No space left on device|Disk quota exceeded)';
+/** Most specific first: a quoted path, an unquoted one (`unable to create file sub/b.txt`), the reason alone. */
+const LOCAL_FS = [
+  new RegExp(`'([^']+)'[^\\n]*?: ${REASONS}`),
+  new RegExp(`(?:^|\\s)([^\\s':]*[./][^\\s':]*): ${REASONS}`),
+  new RegExp(`()${REASONS}`),
+];
 const ERRNO: Record<string, string> = {
   'Permission denied': 'EACCES',
   'Read-only file system': 'EROFS',
@@ -163,13 +170,17 @@ function hostFault(stderr: string, target: string, cwd: string | undefined): Pol
   }
   // ssh's own "Permission denied (publickey)" and key-file complaints are the transport's.
   if (/Permission denied \(|Load key|UNPROTECTED PRIVATE KEY/.test(stderr)) return undefined;
-  // What the server says about its own disk is not this host's fault.
-  const local = stderr.split('\n').filter((l) => !/^remote:/.test(l)).join('\n');
-  const m = LOCAL_FS.exec(local);
-  if (!m?.[3]) return undefined;
-  const path = m[1] ?? m[2] ?? cwd;
+  // What the server says about its own disk is not this host's fault, and git's
+  // warnings (an unreadable ~/.config/git/ignore) are not what failed.
+  const local = stderr.split('\n').filter((l) => !/^(remote|warning):/.test(l)).join('\n');
+  let m: RegExpExecArray | null = null;
+  for (const pattern of LOCAL_FS) if (!m) m = pattern.exec(local);
+  if (!m?.[2]) return undefined;
+  const named = m[1] || undefined;
+  // git names paths relative to where it runs (`unable to unlink old 'app.txt'`).
+  const path = named && cwd && !isAbsolute(named) ? join(cwd, named) : (named ?? cwd);
   if (!path) return undefined;
-  return fsFault({ code: ERRNO[m[3]], path, syscall: 'git' }, target);
+  return fsFault({ code: ERRNO[m[2]], path, syscall: 'git' }, target);
 }
 
 export function classifyGitFailure(stderr: string, target: string, repo: string, what: string, cwd?: string): PollprayError {

@@ -37,6 +37,14 @@ function where(key: PathKey | undefined, dir: string): string {
   return key ? `${key.key} (${key.path})` : dir;
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** EACCES or EROFS when `dir` cannot be written (or entered) by this user, else undefined. */
 function writeProblem(dir: string): string | undefined {
   try {
@@ -60,7 +68,9 @@ export function fsFault(err: unknown, target?: string): EnvironmentError | undef
   const parent = dirname(e.path);
   if (e.code === 'ENOENT' && nearestExisting(parent) === parent) return undefined;
   // Where it failed: the path itself when it exists, else the directory that could not take it.
-  const blocking = nearestExisting(e.code === 'ENOENT' ? parent : e.path);
+  let blocking = nearestExisting(e.code === 'ENOENT' ? parent : e.path);
+  // Creating, replacing or removing a file needs its directory: that is what to fix (chown -R).
+  if (!isDirectory(blocking)) blocking = dirname(blocking);
   // A recursive mkdir may report the leaf's ENOENT when the real cause is the ancestor
   // it could not write (read-only, not ours): ask that ancestor directly.
   const code = e.code === 'ENOENT' || e.code === 'EACCES' ? (writeProblem(blocking) ?? e.code) : e.code;

@@ -124,6 +124,35 @@ describe.skipIf(requireSudoFixture())('privilege faults', { timeout: 60_000 }, (
   });
 });
 
+
+describe.skipIf(requireSudoFixture())('host faults in the target path', { timeout: 60_000 }, () => {
+  it('#30 a directory in the checkout the user cannot write (left by a deploy as root): one line naming targets.<name>.path and the chown, not counted; after the chown the next run deploys', async () => {
+    const sudo = await makeSudoFixture();
+    const u = await makeUserWorld(sudo);
+    execFileSync('chown', ['-R', '0:0', u.origin.dir]);
+    await u.origin.commit({ 'sub/a.txt': '1\n' }, 'sub');
+    await sudo.giveToUser(u.origin.dir);
+    expect((await u.cli(['run'])).exitCode).toBe(0);
+    const sub = join(u.path, 'sub');
+    execFileSync('chown', ['-R', '0:0', sub]);
+    execFileSync('chown', ['-R', '0:0', u.origin.dir]);
+    const next = await u.origin.commit({ 'sub/a.txt': '2\n', 'sub/b.txt': 'new\n' }, 'v2');
+    await sudo.giveToUser(u.origin.dir);
+
+    const r = await u.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', new RegExp(`targets\\.app\\.path \\(${u.path}\\): permission denied \\(EACCES\\) .*not counted against \\w{12}`));
+    expect(r.stderr).toMatch(new RegExp(`\\(fix: ${sub} belongs to root: give it to pollpray-test \\(as root: chown -R pollpray-test ${sub}\\)`));
+    expect(r.stderr).not.toMatch(/bug in pollpray|internal error|test-ssh/);
+    expectState(u.world, 'app', { failures: {} });
+
+    await sudo.giveToUser(sub);
+    const ok = await u.cli(['run']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expectState(u.world, 'app', { deployedSha: next, lastResult: 'deployed' });
+  });
+});
+
 /** Every path under `dir` with its owner, mode and size: what a run that writes nothing must leave as it was. */
 function snapshot(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
