@@ -10,7 +10,7 @@ import { makeUserWorld } from '../helpers/user-world.js';
 import { expectOneLineError, expectState, faultWorld, releaseDirs, short } from './fault-world.js';
 
 describe('disk and state faults', { timeout: 30_000 }, () => {
-  it.skipIf(requireRoot())('#20 disk full: ENOSPC message, partial release removed, state kept (a 1 MB tmpfs)', async () => {
+  it.skipIf(requireRoot())('#20 disk full: ENOSPC message, partial release removed, state kept, not counted against the commit (a 1 MB tmpfs)', async () => {
     const f = await faultWorld({ strategy: 'releases', target: { min_free_space: '1KB' } });
     mkdirSync(f.path, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', f.path]);
@@ -25,7 +25,9 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     expectOneLineError(r.stderr, 'app', /no space left on device \(ENOSPC\) unpacking \w{12} into /);
     expect(releaseDirs(f.path)).toEqual(before);
     expect(f.live()).toBe(short(good));
-    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed' });
+    // A full disk is the host's fault: not counted against the commit.
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed', failures: {} });
+    expect(r.stderr).toMatch(/not counted against \w{12}/);
 
     await f.origin.git(['rm', '-q', 'big.bin']);
     const fixed = await f.origin.commit({ 'v.txt': 'small again\n' }, 'Drop the big file');
