@@ -212,10 +212,12 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .command('init')
     .description('write a commented starter config (never overwrites)')
     .argument('[file]', 'where to write it', 'pollpray.yaml')
-    .action(async (file: string) => {
+    .option('--group <group>', "give the file (mode 0640) to this group: the pollpray user's, so it can read a config root writes")
+    .action(async (file: string, opts: { group?: string }) => {
       const { init } = await import('./commands/init.js');
-      const result = await init({ path: file });
-      out(`wrote ${result.path}: edit the target, then run pollpray validate`);
+      const result = await init({ path: file, group: opts.group });
+      out(`wrote ${result.path}${result.group ? ` (mode 0640, group ${result.group})` : ''}: edit the target, then run pollpray validate`);
+      if (result.note) out(result.note);
     });
 
   program

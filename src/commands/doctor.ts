@@ -10,6 +10,7 @@ import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
 import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, ownership, runningUser, scheduled, targetPaths } from '../doctor/checks.js';
 import { knownHosts } from '../doctor/known-hosts-check.js';
 import { sshReachability } from '../doctor/ssh-check.js';
+import { serviceManagers } from '../doctor/service-manager-check.js';
 import { sudoRules } from '../doctor/sudo-check.js';
 
 /** Checks that need no config, in the order shown. */
@@ -25,6 +26,7 @@ export const CONFIG_CHECKS: readonly Check[] = [
   sshReachability,
   deployScripts,
   sudoRules,
+  serviceManagers,
   diskSpace,
   scheduled,
 ];
