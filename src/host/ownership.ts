@@ -84,9 +84,12 @@ export function ownershipProblems(config: Config, targets: readonly Target[], ui
   // The targets' own paths first: the line then names the target it stops.
   for (const t of targets) {
     const key = `targets.${t.name}.path`;
-    check(t.strategy === 'releases' ? 'target dir' : 'checkout', t.path, key, t.name);
-    if (t.strategy === 'in-place') check('checkout', join(t.path, '.git'), key, t.name);
-    else {
+    // git refuses a work tree another user owns; a releases target's own directory only
+    // has to be writable (it may be root's and group-writable), what pollpray made in it is checked.
+    if (t.strategy === 'in-place') {
+      check('checkout', t.path, key, t.name);
+      check('checkout', join(t.path, '.git'), key, t.name);
+    } else {
       check('releases dir', join(t.path, 'releases'), key, t.name);
       for (const release of entries(join(t.path, 'releases'))) check('release', release, key, t.name);
       check('current link', join(t.path, 'current'), key, t.name);
