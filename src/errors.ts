@@ -68,9 +68,12 @@ export abstract class PollprayError extends Error {
   }
 }
 
-/** Config or flags are wrong; nothing ran. */
+/** Config or flags are wrong; nothing ran. The operator's to fix, never the commit's fault. */
 export class ConfigError extends PollprayError {
   readonly exitCode = EXIT.usage;
+  protected override defaultFault(): Fault {
+    return 'host';
+  }
 }
 /** Command-line usage is wrong; nothing ran. */
 export class UsageError extends PollprayError {

@@ -7,7 +7,7 @@ import type { Config } from '../config/normalise.js';
 import { errorMessage, PollprayError } from '../errors.js';
 import { fsFault } from '../host/fs-fault.js';
 import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
-import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, ownership, runningUser, scheduled, targetPaths } from '../doctor/checks.js';
+import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, ownership, repositoryTools, runningUser, scheduled, targetPaths } from '../doctor/checks.js';
 import { knownHosts } from '../doctor/known-hosts-check.js';
 import { sshReachability } from '../doctor/ssh-check.js';
 import { serviceManagers } from '../doctor/service-manager-check.js';
@@ -25,6 +25,7 @@ export const CONFIG_CHECKS: readonly Check[] = [
   knownHosts,
   sshReachability,
   deployScripts,
+  repositoryTools,
   sudoRules,
   serviceManagers,
   diskSpace,

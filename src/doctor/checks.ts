@@ -51,6 +51,35 @@ export const gitVersion: Check = async () => {
   ];
 };
 
+/** Oldest git whose `sparse-checkout set --no-cone` (targets with `paths`) exists. */
+const MIN_GIT_SPARSE = [2, 35];
+
+/**
+ * What the repository keys need on this host: git-lfs for `lfs: true`, a git with
+ * `sparse-checkout --no-cone` for `paths`. No line when no target uses them.
+ */
+export const repositoryTools: Check = async ({ config }) => {
+  const results: CheckResult[] = [];
+  const lfs = config.targets.filter((t) => t.lfs).map((t) => t.name);
+  if (lfs.length) {
+    const r = await run(['git', 'lfs', 'version'], { cwd: '/', timeoutMs: 10_000 });
+    results.push(
+      r.exitCode === 0 && !r.spawnError
+        ? { name: 'git-lfs', status: 'ok', detail: `${r.stdout.trim().split(' ')[0] ?? 'git-lfs'} (for ${lfs.join(', ')})` }
+        : { name: 'git-lfs', status: 'fail', detail: `lfs: true on ${lfs.join(', ')}, but git-lfs is not installed`, fix: 'apt-get install git-lfs' },
+    );
+  }
+  const sparse = config.targets.filter((t) => t.paths.length > 0 && t.strategy === 'in-place').map((t) => t.name);
+  if (sparse.length) {
+    const r = await run(['git', '--version'], { cwd: '/', timeoutMs: 10_000 });
+    const m = /(\d+)\.(\d+)/.exec(r.stdout);
+    const [major = 0, minor = 0] = m ? [Number(m[1]), Number(m[2])] : [];
+    const old = major < (MIN_GIT_SPARSE[0] ?? 0) || (major === MIN_GIT_SPARSE[0] && minor < (MIN_GIT_SPARSE[1] ?? 0));
+    if (old) results.push({ name: 'paths', status: 'fail', detail: `paths on ${sparse.join(', ')} needs git ${MIN_GIT_SPARSE.join('.')} or newer (sparse-checkout --no-cone)`, fix: 'upgrade git, or use strategy: releases (which exports only those paths with git archive)' });
+  }
+  return results;
+};
+
 
 function writable(path: string): boolean {
   try {

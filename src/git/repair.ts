@@ -16,7 +16,9 @@ import type { Target } from '../config/normalise.js';
 import { CommitContentError, GitError, PollprayError, SshError } from '../errors.js';
 import { requireOwnedByMe } from '../host/ownership.js';
 import { log } from '../log/logger.js';
+import { cloneCall, lfsConfig } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
+import { archivePathspecs } from './mirror.js';
 import { refuseForbiddenPaths, refusedPath } from './tree-paths.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
@@ -65,7 +67,8 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
   const fetch = async () => {
     const how = await fetchOnly();
     await refuseForbiddenPaths(target, repo.dir, sha);
-    await readWhole(target, repo.dir, sha);
+    // A partial clone downloads the commit's blobs here: after a clone, that is the whole tree.
+    await readWhole(target, repo.dir, sha, how === 'cloned');
     return how;
   };
   let replaced = false;
@@ -90,13 +93,27 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
 }
 
 /** Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout. */
-async function readWhole(target: Target, dir: string, sha: string): Promise<void> {
-  const result = await git(['archive', '--format=tar', '--output=/dev/null', sha], { cwd: dir, target });
+async function readWhole(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
+  // Only the target's paths: reading the rest would download all of a sparse monorepo's blobs.
+  // With lfs, git-lfs produces every LFS file too, so a missing object fails here.
+  const result = await git([...lfsConfig(target), 'archive', '--format=tar', '--output=/dev/null', sha, ...archivePathspecs(target.paths)], cloneCall(target, dir, first));
+  if (result.timedOut) {
+    throw new GitError(`reading commit ${sha.slice(0, 12)} did not finish within ${first ? 'clone_timeout' : 'git_timeout'} and was killed`, {
+      target: target.name,
+      hint: `raise ${first ? 'clone_timeout' : 'git_timeout'} for a large repository (a partial clone downloads the commit's files here)`,
+    });
+  }
   if (result.exitCode === 0) return;
   // A path git will not write (its rules may grow beyond tree-paths.ts): the commit's content, not the disk.
   const invalid = /^error: invalid path '(.+)'$/m.exec(result.stderr)?.[1];
   if (invalid !== undefined) throw refusedPath(target.name, sha, invalid);
   const last = result.stderr.trim().split('\n').filter(Boolean).pop() ?? result.spawnError ?? 'no output';
+  if (/from promisor remote/.test(result.stderr)) {
+    throw new GitError(`downloading the files of commit ${sha.slice(0, 12)} into the partial clone failed: ${last}`, {
+      target: target.name,
+      hint: 'the server must serve objects by id to a partial clone (protocol v2 over ssh, i.e. sshd AcceptEnv GIT_PROTOCOL, or uploadpack.allowAnySHA1InWant), or remove clone.filter',
+    });
+  }
   throw new GitError(`cannot read commit ${sha.slice(0, 12)} whole in ${dir}: ${last}`, {
     target: target.name,
     hint: 'the local repository may be damaged; check the disk (dmesg) and run pollpray again, which checks it with git fsck',

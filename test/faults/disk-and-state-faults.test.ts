@@ -55,7 +55,7 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     expectState(f.world, 'app', { deployedSha: next, previousSha: head });
   });
 
-  it.skipIf(requireRoot())('#45 read-only state_dir: one line naming state_dir and the fix, not counted; after remounting read-write the next run deploys (no --force)', async () => {
+  it.skipIf(requireRoot())('#49 read-only state_dir: one line naming state_dir and the fix, not counted; after remounting read-write the next run deploys (no --force)', async () => {
     const f = await faultWorld();
     mkdirSync(f.world.stateDir, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', f.world.stateDir]);
@@ -78,7 +78,7 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     expect(f.live()).toBe(short(next));
   });
 
-  it.skipIf(requireSudoFixture())('#45 state_dir not writable by the user: names state_dir (not the log dir inside it); after the fix the next run deploys', async () => {
+  it.skipIf(requireSudoFixture())('#49 state_dir not writable by the user: names state_dir (not the log dir inside it); after the fix the next run deploys', async () => {
     const sudo = await makeSudoFixture();
     const u = await makeUserWorld(sudo);
     // The default layout for a user: the log dir inside the state dir.

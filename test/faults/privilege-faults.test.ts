@@ -67,7 +67,7 @@ describe.skipIf(requireSudoFixture())('privilege faults', { timeout: 60_000 }, (
     expectState(u.world, 'app', { deployedSha: bad, lastResult: 'deployed' });
   });
 
-  it('#43 run as the wrong user (root against the user\'s checkout): stops before any write, exit 3, names the owner and the command; nothing moved or counted', async () => {
+  it('#47 run as the wrong user (root against the user\'s checkout): stops before any write, exit 3, names the owner and the command; nothing moved or counted', async () => {
     const sudo = await makeSudoFixture();
     const u = await makeUserWorld(sudo);
     expect((await u.cli(['run'])).exitCode).toBe(0);
@@ -92,7 +92,7 @@ describe.skipIf(requireSudoFixture())('privilege faults', { timeout: 60_000 }, (
     expectState(u.world, 'app', { deployedSha: next, lastResult: 'deployed' });
   });
 
-  it('#43 run as the wrong user (the user against root\'s checkout, or another user\'s file:// origin): exit 3 with the chown; the next run after it deploys', async () => {
+  it('#47 run as the wrong user (the user against root\'s checkout, or another user\'s file:// origin): exit 3 with the chown; the next run after it deploys', async () => {
     const sudo = await makeSudoFixture();
     // A first run as root left the checkout root-owned; the config, state and logs are the user's.
     const origin = await makeOrigin();
@@ -126,7 +126,7 @@ describe.skipIf(requireSudoFixture())('privilege faults', { timeout: 60_000 }, (
 
 
 describe.skipIf(requireSudoFixture())('host faults in the target path', { timeout: 60_000 }, () => {
-  it('#46 a directory in the checkout the user cannot write (left by a deploy as root): one line naming targets.<name>.path and the chown, not counted; after the chown the next run deploys', async () => {
+  it('#50 a directory in the checkout the user cannot write (left by a deploy as root): one line naming targets.<name>.path and the chown, not counted; after the chown the next run deploys', async () => {
     const sudo = await makeSudoFixture();
     const u = await makeUserWorld(sudo);
     execFileSync('chown', ['-R', '0:0', u.origin.dir]);

@@ -46,7 +46,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(f.live()).toBe(short(fixed));
   });
 
-  it('#44 deploy script not executable: a host fault, not counted; after chmod +x the next run deploys the same commit (no --force)', async () => {
+  it('#48 deploy script not executable: a host fault, not counted; after chmod +x the next run deploys the same commit (no --force)', async () => {
     const f = await faultWorld();
     const script = f.world.script('build.sh', behaviours(f.world.dir));
     f.write({ deploy: script });
