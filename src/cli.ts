@@ -120,7 +120,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
     .action(async (target: string, _opts: unknown, cmd: Command) => {
       const { setPaused } = await import('./commands/pause.js');
       const r = await setPaused({ config: await configFrom(cmd, 'report'), target, paused: true });
-      out(`${r.target}: ${r.changed ? 'paused' : 'was already paused'}`);
+      out(`${r.target}: ${r.changed ? 'paused' : `was already paused${r.reason ? ` (${r.reason})` : ''}`}`);
     });
 
   program

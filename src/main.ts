@@ -1,11 +1,12 @@
 /**
  * The only top-level try/catch and the only process.exit: error classes become exit
- * codes (0 ok, 1 a target failed, 2 usage or config error; nothing ran).
+ * codes (0 ok, 1 a target failed, 2 usage or config error, 3 run as the wrong user; nothing ran).
  */
 import { CommanderError } from 'commander';
 import { buildCli } from './cli.js';
 import { EXIT, PollprayError, errorMessage, type ExitCode } from './errors.js';
 import { killAllChildren } from './exec/groups.js';
+import { fsFault } from './host/fs-fault.js';
 import { flushLogs, logFatal } from './log/exit-hooks.js';
 import { problem } from './log/console.js';
 import { handleSignals } from './signals.js';
@@ -22,10 +23,12 @@ async function main(argv: string[]): Promise<ExitCode> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (err instanceof PollprayError) {
-      for (const line of err.lines()) problem(line);
-      logFatal(err.oneLine());
-      return err.exitCode;
+    // A filesystem error (EACCES, EROFS, ENOSPC, a missing parent) is the host's: it names the key to fix.
+    const known = err instanceof PollprayError ? err : fsFault(err);
+    if (known) {
+      for (const line of known.lines()) problem(line);
+      logFatal(known.oneLine());
+      return known.exitCode;
     }
     problem(`internal error: ${errorMessage(err)} (fix: this is a bug in pollpray; please report it)`);
     logFatal(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);

@@ -6,6 +6,7 @@ import { checkTarget, deployChecked, type Checked, type PendingDeploy, type Targ
 import { mapLimit } from '../deploy/pool.js';
 import { formatDuration } from '../duration.js';
 import { closeMultiplexing, connectionGroup, startMultiplexing } from '../git/multiplex.js';
+import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
 import { selectTargets } from './select.js';
@@ -31,6 +32,8 @@ export async function run(options: RunOptions): Promise<RunReport> {
   const started = Date.now();
   const { config } = options;
   const targets = selectTargets(config, options.targets);
+  // Run as the wrong user (sudo pollpray run): stop before the first write, log included.
+  requireOwnership(config, targets);
   // Checked at load too; again here because a daemon runs many cycles on one load, and a
   // script that became writable by others since must not run.
   refuseUntrustedFiles(config, runningUser());

@@ -36,6 +36,8 @@ export interface TrustProblem {
   fix: string;
   /** What is at fault: the file itself (its mode or owner), or a directory or link on its way. */
   at: 'file' | 'path';
+  /** Set when the file, or a directory or link on its way, belongs to another (non-root) user: that uid. */
+  owner?: number;
 }
 
 /** Linux gives up after 40 links (ELOOP); so does this. */
@@ -109,6 +111,7 @@ export function trustProblem(file: string, me: Runner, harm: string): TrustProbl
         message: `${describe(file, next)} is owned by ${owner(st.uid)} in ${here} (mode ${mode4(hereStat.mode)}), which others can write: that user could replace it and ${harm}`,
         fix: `chown -h ${me.user} ${q(next)} (as root), or move ${q(file)} to a directory only ${me.user} or root can write`,
         at: 'path',
+        owner: st.uid,
       };
     }
     if (st.isSymbolicLink()) {
@@ -145,6 +148,7 @@ function directoryProblem(file: string, dir: string, st: Stats, me: Runner, harm
       message: `${file} is in ${dir}, owned by ${owner(st.uid)} (not root or ${me.user}): that user could replace ${file} and ${harm}`,
       fix: `chown ${me.user} ${q(dir)} (as root), or move ${q(file)} to a directory only ${me.user} or root can write`,
       at: 'path',
+      owner: st.uid,
     };
   }
   if (othersMayWrite(st.mode) && !sticky(st.mode)) {
@@ -164,6 +168,7 @@ function fileProblem(file: string, real: string, st: Stats, me: Runner, harm: st
       message: `${describe(file, real)} is owned by ${owner(st.uid)}, not by root or ${me.user} who runs pollpray: that user could change it and ${harm}`,
       fix: `chown ${me.user} ${q(real)} (as root)`,
       at: 'file',
+      owner: st.uid,
     };
   }
   if (othersMayWrite(st.mode)) {

@@ -4,7 +4,9 @@
  * line, and only then normalise. Nothing runs on a config with a problem.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, OwnershipError } from '../errors.js';
+import { ownershipHint } from '../host/ownership.js';
+import { userName } from '../host/users.js';
 import { configFileProblem, refuseUntrustedFiles, runningUser, type Runner } from './file-trust.js';
 import { normalise, type Config, type HostFacts } from './normalise.js';
 import { configProblemsError, issueFindings, locateFindings, type Problem } from './report.js';
@@ -14,6 +16,7 @@ import { symlinkFindings } from './symlink-rules.js';
 import { configSchema } from './schema.js';
 import { configSecrets } from './secrets.js';
 import { addSecrets } from '../log/redact.js';
+import { registerPathKeys } from '../host/path-keys.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export { locateConfig, type LocateOptions } from './locate.js';
@@ -67,6 +70,8 @@ export function loadConfig(file: string, host?: HostFacts, options: LoadOptions 
   // Registered before anything runs, so not even the first log line can carry them.
   addSecrets(configSecrets(config, process.env));
   if (options.namedFiles !== 'report') refuseUntrustedFiles(config, me, (key) => source.lineOf(key));
+  // From now on a filesystem error names the config key whose directory to fix.
+  registerPathKeys(config);
   return config;
 }
 
@@ -82,6 +87,14 @@ function refuseUnsafeFile(file: string, me: Runner, trustOwner: boolean): void {
     throw unreadable(file, err);
   }
   const problem = configFileProblem(file, trustOwner ? { ...me, alsoTrusted: [owner] } : me);
+  // Another user's config is the wrong-user case (`sudo pollpray run` against pollpray's
+  // config): the fix is to run as its owner, as for the files a run would write.
+  if (problem?.owner !== undefined) {
+    const whose = problem.at === 'file' ? 'is owned by' : 'lies in a directory owned by';
+    throw new OwnershipError(`config ${file} ${whose} ${userName(problem.owner)}, not ${me.user}: stopped before reading it`, {
+      hint: ownershipHint({ what: 'config', path: file, key: 'config', owner: problem.owner }, me.uid),
+    });
+  }
   if (problem) throw new ConfigError(problem.message, { hint: problem.fix });
 }
 

@@ -10,11 +10,13 @@
  * logs to stderr, where cron mail or the journal keeps it.
  */
 import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import { EnvironmentError } from '../errors.js';
+import { fsFault } from '../host/fs-fault.js';
+import { keyOfPath, nearestExisting } from '../host/path-keys.js';
 import type { LogSettings } from '../config/normalise.js';
 import { redact, redactDeep } from './redact.js';
 import { registerLogExitHooks } from './exit-hooks.js';
@@ -55,6 +57,12 @@ export function configureLogging(settings: LogSettings, now: Date = new Date()):
     mkdirSync(settings.dir, { recursive: true, mode: 0o750 });
     accessSync(settings.dir, constants.W_OK);
   } catch (cause) {
+    // The log dir may be missing because the directory above it (often state_dir) is not
+    // writable: then that directory's key is the one to fix, not log.dir.
+    const blocking = nearestExisting(settings.dir);
+    const owner = keyOfPath(blocking);
+    const fault = blocking !== resolve(settings.dir) && owner && owner.key !== 'log.dir' ? fsFault(cause) : undefined;
+    if (fault) throw new EnvironmentError(`log directory ${settings.dir} cannot be created: ${fault.message}`, fault.options());
     throw new EnvironmentError(`log directory ${settings.dir} is not writable`, {
       hint: `create it and give it to this user (chown $(id -un) ${settings.dir}), or set log.dir`,
       cause,

@@ -1,4 +1,4 @@
-/** Faults in the configuration (rows 21, 22, 23's config side, 26 and 49 of the failure-modes table): exit 2, nothing touched. */
+/** Faults in the configuration (rows 21, 22, 23's config side, 26 and 53 of the failure-modes table): exit 2, nothing touched. */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -141,7 +141,7 @@ describe('config faults', { timeout: 30_000 }, () => {
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
   });
 
-  it('#49 a config in a world-writable directory, or reached through a symlink in one: validate and run refuse it (exit 2, one line with the fix), nothing touched', async () => {
+  it('#53 a config in a world-writable directory, or reached through a symlink in one: validate and run refuse it (exit 2, one line with the fix), nothing touched', async () => {
     const f = await faultWorld();
     // The world dir itself, where the config lives, writable by everyone (no sticky bit).
     chmodSync(f.world.dir, 0o777);
@@ -175,13 +175,14 @@ describe('config faults', { timeout: 30_000 }, () => {
     expect(f.live()).toBe(short(await f.origin.head()));
   });
 
-  it.skipIf(requireRoot())('#49 a config, a deploy script or a health command owned by another unprivileged user is refused by run with the chown fix; doctor fails the same file with the same words', async () => {
+  it.skipIf(requireRoot())('#53 a config, a deploy script or a health command owned by another unprivileged user is refused by run (the config: run it as its owner, exit 3; a script: the chown, exit 2); doctor fails the same file with the same words', async () => {
     const f = await faultWorld();
     chownSync(f.world.configFile, 65534, 65534);
     const r = await f.world.cli(['run']);
-    expect(r.exitCode, r.stderr).toBe(2);
+    // Another user's config is the wrong-user case (exit 3): run as its owner.
+    expect(r.exitCode, r.stderr).toBe(3);
     expect(r.stderr.trim()).toBe(
-      `pollpray: ${f.world.configFile} is owned by uid 65534, not by root or root who runs pollpray: that user could change it and make pollpray run their commands (fix: chown root ${f.world.configFile} (as root))`,
+      `pollpray: config ${f.world.configFile} is owned by nobody, not root: stopped before reading it (fix: run it as nobody: sudo -u nobody pollpray run)`,
     );
     chownSync(f.world.configFile, 0, 0);
 
@@ -206,7 +207,7 @@ describe('config faults', { timeout: 30_000 }, () => {
     expect(checks.find((c) => c.name === 'config')).toMatchObject({ status: 'ok' });
   });
 
-  it('#49 a world-writable deploy script that doctor fails is refused by run, validate and daemon (exit 2) and never runs; a group-writable hook too', async () => {
+  it('#53 a world-writable deploy script that doctor fails is refused by run, validate and daemon (exit 2) and never runs; a group-writable hook too', async () => {
     const f = await faultWorld();
     const deploy = join(f.world.dir, 'deploy.sh');
     chmodSync(deploy, 0o757);
@@ -238,7 +239,7 @@ describe('config faults', { timeout: 30_000 }, () => {
 });
 
 describe('config faults: commands that only look', { timeout: 60_000 }, () => {
-  it('#49 status, history and pause still work on a target whose deploy script needs fixing; sudoers refuses a systemctl other users could change', async () => {
+  it('#53 status, history and pause still work on a target whose deploy script needs fixing; sudoers refuses a systemctl other users could change', async () => {
     const f = await faultWorld();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
     chmodSync(join(f.world.dir, 'deploy.sh'), 0o757);
@@ -261,7 +262,7 @@ describe('config faults: commands that only look', { timeout: 60_000 }, () => {
 });
 
 describe('config faults in a long-running daemon', { timeout: 60_000 }, () => {
-  it('#49 a deploy script that becomes world-writable while the daemon runs is refused before the next cycle runs it', async () => {
+  it('#53 a deploy script that becomes world-writable while the daemon runs is refused before the next cycle runs it', async () => {
     const f = await faultWorld();
     f.write({}, { schedule: '* * * * * *' });
     const daemon = f.world.spawn(['daemon']);
