@@ -243,7 +243,7 @@ export function buildCli(setExit: (code: ExitCode) => void): Command {
       const { currentUserName } = await import('./commands/sudoers.js');
       const { doctor } = await import('./commands/doctor.js');
       const { doctorLines } = await import('./render/doctor.js');
-      const report = await doctor({ loadConfig: await configLoader(cmd, 'report'), uid: process.getuid?.() ?? 1000, user: currentUserName() });
+      const report = await doctor({ loadConfig: await configLoader(cmd, 'report', true), uid: process.getuid?.() ?? 1000, user: currentUserName() });
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of doctorLines(report)) out(line);
       setExit(report.failed ? EXIT.failed : EXIT.ok);

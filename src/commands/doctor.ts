@@ -3,7 +3,9 @@
  * fix. Exit 1 when any check fails. A config that does not load is itself the first
  * failure; the checks that need it are then left out (the host checks still run).
  */
+import { configFileProblem } from '../config/file-trust.js';
 import type { Config } from '../config/normalise.js';
+import { userName } from '../host/users.js';
 import { errorMessage, PollprayError } from '../errors.js';
 import { fsFault } from '../host/fs-fault.js';
 import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
@@ -63,7 +65,13 @@ export async function doctor(o: DoctorOptions): Promise<DoctorReport> {
   let config: Config | undefined;
   try {
     config = o.loadConfig();
-    results.push({ name: 'config', status: 'ok', detail: `${config.file}: ${config.targets.length} target(s): ${config.targets.map((t) => t.name).join(', ')}` });
+    // Loaded even when another user owns it (doctor only looks), but run would stop there: the same rule, as a failure.
+    const untrusted = configFileProblem(config.file, { uid: o.uid, user: o.user });
+    results.push(
+      untrusted
+        ? { name: 'config', status: 'fail', detail: untrusted.message, fix: untrusted.owner !== undefined ? `run it as its owner (sudo -u ${userName(untrusted.owner)} pollpray …), or ${untrusted.fix}` : untrusted.fix }
+        : { name: 'config', status: 'ok', detail: `${config.file}: ${config.targets.length} target(s): ${config.targets.map((t) => t.name).join(', ')}` },
+    );
   } catch (err) {
     const detail = err instanceof PollprayError ? err.lines().join('; ') : errorMessage(err);
     results.push({ name: 'config', status: 'fail', detail, fix: 'fix the config (pollpray validate lists every problem with its line), then run doctor again' });

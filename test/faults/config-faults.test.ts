@@ -261,6 +261,28 @@ describe('config faults: commands that only look', { timeout: 60_000 }, () => {
   });
 });
 
+describe('config faults: ssh files other users could change', { timeout: 60_000 }, () => {
+  it('#53 an ssh config others can write: run refuses it, test-ssh and doctor fail it without letting ssh read it (its ProxyCommand never runs)', async () => {
+    const f = await faultWorld();
+    const marker = join(f.world.dir, 'proxy-ran');
+    const sshConfig = join(f.world.dir, 'ssh_config');
+    writeFileSync(sshConfig, `Host *\n  ProxyCommand touch ${marker}\n`);
+    chmodSync(sshConfig, 0o646);
+    f.write({ repo: 'ssh://git@127.0.0.1:9/app.git', ssh: { config: sshConfig } });
+    const run = await f.world.cli(['run']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(new RegExp(`targets\\.app\\.ssh\\.config: ${sshConfig} is world-writable \\(mode 0646\\).*\\(fix: chmod o-w ${sshConfig}\\)$`, 'm'));
+    const t = await f.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL ssh config: ${sshConfig} is world-writable \\(mode 0646\\): any local user could change it and make ssh run their commands \\(fix: chmod o-w ${sshConfig}\\)$`, 'm'));
+    expect(t.stdout).toMatch(/^app: warn connection: not tried/m);
+    const d = await f.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(/^FAIL\s+file \(targets\.app\.ssh\.config\)/m);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
 describe('config faults in a long-running daemon', { timeout: 60_000 }, () => {
   it('#53 a deploy script that becomes world-writable while the daemon runs is refused before the next cycle runs it', async () => {
     const f = await faultWorld();
