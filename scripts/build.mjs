@@ -7,13 +7,13 @@
 // command loads only its chunks. Each command module is an entry point, so
 // dist/commands/<name>.js keeps a stable name (bench/soak-gate.mjs preloads run's).
 import { build } from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const commands = readdirSync(join(root, 'src/commands'))
-  .filter((f) => f.endsWith('.ts'))
-  .map((f) => join(root, 'src/commands', f));
+  .map((f) => join(root, 'src/commands', f))
+  .filter((f) => f.endsWith('.ts') && readFileSync(f, 'utf8').includes('export function defineCommands('));
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 const result = await build({

@@ -2,20 +2,27 @@
  * The only top-level try/catch and the only process.exit: error classes become exit
  * codes (0 ok, 1 a target failed, 2 usage or config error; nothing ran).
  */
-import { CommanderError } from 'commander';
-import { buildCli } from './cli.js';
 import { EXIT, PollprayError, errorMessage, type ExitCode } from './errors.js';
 import { killAllChildren } from './exec/groups.js';
 import { flushLogs, logFatal } from './log/exit-hooks.js';
-import { problem } from './log/console.js';
+import { out, problem } from './log/console.js';
 import { handleSignals } from './signals.js';
+import { VERSION } from './version.js';
 
 async function main(argv: string[]): Promise<ExitCode> {
+  // `pollpray --version` alone is answered before commander (and everything else) loads.
+  if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
+    out(VERSION);
+    return EXIT.ok;
+  }
   let exitCode: ExitCode = EXIT.ok;
-  const program = buildCli((code) => {
-    exitCode = code;
-  });
+  const { buildCli, CommanderError } = await import('./cli.js');
   try {
+    const program = await buildCli(argv, {
+      setExit: (code) => {
+        exitCode = code;
+      },
+    });
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {

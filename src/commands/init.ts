@@ -2,6 +2,9 @@ import { closeSync, fchmodSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { STARTER_CONFIG } from '../config/starter.js';
 import { ConfigError } from '../errors.js';
+import type { Command } from 'commander';
+import type { CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
 
 export interface InitOptions {
   /** Where to write the starter config; relative paths are relative to the caller's cwd. */
@@ -37,4 +40,15 @@ export async function init(o: InitOptions): Promise<InitResult> {
     closeSync(fd);
   }
   return { path: o.path };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('init')
+    .description('write a commented starter config (never overwrites)')
+    .argument('[file]', 'where to write it', 'pollpray.yaml')
+    .action(async (file: string) => {
+      const result = await init({ path: file });
+      out(`wrote ${result.path}: edit the target, then run pollpray validate`);
+    });
 }

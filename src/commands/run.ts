@@ -8,6 +8,11 @@ import { closeMultiplexing, connectionGroup, startMultiplexing } from '../git/mu
 import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
 import { selectTargets } from './select.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { EXIT } from '../errors.js';
+import { out, problem, stdinIsTty, stdoutIsTty } from '../log/console.js';
+import { outcomeLine, problemLines } from '../render/text.js';
 
 export interface RunOptions {
   config: Config;
@@ -99,4 +104,24 @@ export function splitByConnection(targets: readonly Target[]): { leaders: Target
 
 export function runFailed(report: RunReport): boolean {
   return report.outcomes.some((o) => FAILED_RESULTS.has(o.result));
+}
+
+export function defineCommands(program: Command, cli: CliContext): void {
+  program
+    .command('run')
+    .description('check every target (or the named ones) once and deploy what changed')
+    .argument('[targets...]', 'target names (default: all)')
+    .option('-n, --dry-run', 'say what would happen and change nothing')
+    .option('-f, --force', 'redeploy the current head even when it is already deployed')
+    .option('--no-splay', 'start at once, without the per-host splay delay (already off on a terminal)')
+    .action(async (targets: string[], opts: { dryRun?: boolean; force?: boolean; splay: boolean }, cmd: Command) => {
+      // splay spreads a fleet's cron runs; a person at a terminal should not wait for it.
+      const splay = opts.splay && !stdoutIsTty() && !stdinIsTty();
+      const report = await run({ config: await configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force, splay });
+      // Cron mails whatever a job prints: on a non-TTY a healthy run is silent.
+      if (stdoutIsTty() || report.dryRun) for (const o of report.outcomes) out(outcomeLine(o, report.dryRun));
+      else for (const line of problemLines(report)) problem(line);
+      if (stdoutIsTty()) for (const line of problemLines(report)) problem(line);
+      cli.setExit(runFailed(report) ? EXIT.failed : EXIT.ok);
+    });
 }
