@@ -8,7 +8,6 @@
 import { Command, Option } from 'commander';
 import type { CliContext, CommandModule } from './commands/cli-context.js';
 import { problem } from './log/console.js';
-import { VERSION } from './version.js';
 
 export { CommanderError } from 'commander';
 
@@ -54,10 +53,11 @@ export function commandName(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-export async function buildCli(argv: readonly string[], cli: CliContext): Promise<Command> {
+/** `version` comes from main.ts, which answers `--version` alone without loading this module. */
+export async function buildCli(argv: readonly string[], version: string, cli: CliContext): Promise<Command> {
   const program = new Command('pollpray')
     .description('Outbound polling deployer: keeps apps on the head of their branch, from behind a firewall.')
-    .version(VERSION)
+    .version(version)
     .addOption(new Option('-c, --config <file>', 'config file (default: $POLLPRAY_CONFIG, ./pollpray.yaml, ~/.config/pollpray/config.yaml, /etc/pollpray/config.yaml)'))
     .showHelpAfterError('(run pollpray --help for usage)')
     .configureOutput({ outputError: (text) => problem(text.replace(/^error: /, '').trim()) })

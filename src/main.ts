@@ -1,24 +1,32 @@
 /**
  * The only top-level try/catch and the only process.exit: error classes become exit
  * codes (0 ok, 1 a target failed, 2 usage or config error; nothing ran).
+ *
+ * Everything but the version is imported inside main(): `pollpray --version` alone is
+ * answered by this file and version.ts, at the cost of Node's own start-up.
  */
-import { EXIT, PollprayError, errorMessage, type ExitCode } from './errors.js';
-import { killAllChildren } from './exec/groups.js';
-import { flushLogs, logFatal } from './log/exit-hooks.js';
-import { out, problem } from './log/console.js';
-import { handleSignals } from './signals.js';
 import { VERSION } from './version.js';
 
+type ExitCode = 0 | 1 | 2;
+
 async function main(argv: string[]): Promise<ExitCode> {
-  // `pollpray --version` alone is answered before commander (and everything else) loads.
-  if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
-    out(VERSION);
-    return EXIT.ok;
-  }
+  const [{ EXIT, PollprayError, errorMessage }, { killAllChildren }, { logFatal }, { problem }, { handleSignals }, { buildCli, CommanderError }] = await Promise.all([
+    import('./errors.js'),
+    import('./exec/groups.js'),
+    import('./log/exit-hooks.js'),
+    import('./log/console.js'),
+    import('./signals.js'),
+    import('./cli.js'),
+  ]);
+  // A signal to pollpray ends its own process groups too: nothing it started outlives it.
+  // Commands that must finish work first (daemon, serve) put their own handler on top of this one.
+  handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
+    killAllChildren('SIGTERM');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
   let exitCode: ExitCode = EXIT.ok;
-  const { buildCli, CommanderError } = await import('./cli.js');
   try {
-    const program = await buildCli(argv, {
+    const program = await buildCli(argv, VERSION, {
       setExit: (code) => {
         exitCode = code;
       },
@@ -40,13 +48,11 @@ async function main(argv: string[]): Promise<ExitCode> {
   }
 }
 
-// A signal to pollpray ends its own process groups too: nothing it started outlives it.
-// Commands that must finish work first (daemon, serve) put their own handler on top of this one.
-handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
-  killAllChildren('SIGTERM');
-  process.exit(signal === 'SIGINT' ? 130 : 143);
-});
-
-const code = await main(process.argv);
-await flushLogs();
+const argv = process.argv;
+if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
+  process.stdout.write(`${VERSION}\n`);
+  process.exit(0);
+}
+const code = await main(argv);
+await (await import('./log/exit-hooks.js')).flushLogs();
 process.exit(code);
