@@ -2,9 +2,9 @@ import type { Config, Target } from '../config/normalise.js';
 import { Fleet, type FleetTurn } from '../coordination/fleet.js';
 import { splayDelayMs } from '../coordination/splay.js';
 import { checkTarget, deployChecked, type Checked, type PendingDeploy, type TargetOutcome } from '../deploy/cycle.js';
-import { mapLimit } from '../deploy/pool.js';
+import { limiter, mapLimit } from '../deploy/pool.js';
 import { formatDuration } from '../duration.js';
-import { closeMultiplexing, connectionGroup, startMultiplexing } from '../git/multiplex.js';
+import { closeMultiplexing, connectionGroup, openMasters, startMultiplexing } from '../git/multiplex.js';
 import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
 import { selectTargets } from './select.js';
@@ -51,26 +51,35 @@ export async function run(options: RunOptions): Promise<RunReport> {
     return outcome;
   };
   startMultiplexing(config.stateDir);
+  // Each ssh host's handshake starts now and overlaps the locks, state reads and leftover
+  // checks below; see multiplex.ts.
+  const masters = openMasters(targets);
   try {
-    // Resolve every target before any fetch. The first target of each ssh connection
-    // group goes alone so it becomes the group's master; the rest then share it
-    // instead of racing to open connections of their own.
-    const { leaders, followers } = splitByConnection(targets);
     // When each outcome was known, for the metrics' per-target durations.
     const finishedAt = new Map<TargetOutcome, number>();
     const stamp = (outcome: TargetOutcome) => (finishedAt.set(outcome, Date.now()), outcome);
-    const check = async (target: Target) => {
-      const turn = fleet?.turn(config, target);
-      if (turn) turns.set(target, turn);
-      const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn });
-      if (c.kind === 'done') stamp(await ended(target, c.outcome));
-      return c;
-    };
     const checked = new Map<Target, Checked>();
-    for (const batch of [leaders, followers]) {
-      const results = await mapLimit(batch, config.concurrency, check);
-      batch.forEach((target, i) => checked.set(target, results[i] as Checked));
-    }
+    const slot = limiter(config.concurrency);
+    const check = (target: Target) =>
+      slot(async () => {
+        const turn = fleet?.turn(config, target);
+        if (turn) turns.set(target, turn);
+        const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn });
+        if (c.kind === 'done') stamp(await ended(target, c.outcome));
+        checked.set(target, c);
+      });
+    // Resolve every target before any fetch. A connection group whose master is up
+    // checks all its targets at once over it; otherwise its first target goes alone so
+    // it becomes the group's master, and the rest then share it instead of racing to
+    // open connections of their own.
+    await Promise.all(
+      groupByConnection(targets).map(async ([group, members]) => {
+        const [first, ...rest] = members as [Target, ...Target[]];
+        if (!(await masters.get(group))) await check(first);
+        else rest.unshift(first);
+        await Promise.all(rest.map(check));
+      }),
+    );
     const inOrder = targets.map((t) => checked.get(t) as Checked);
     const pending = inOrder.filter((c): c is PendingDeploy => c.kind === 'pending');
     const deployed = new Map<PendingDeploy, TargetOutcome>();
@@ -90,16 +99,16 @@ export async function run(options: RunOptions): Promise<RunReport> {
   }
 }
 
-export function splitByConnection(targets: readonly Target[]): { leaders: Target[]; followers: Target[] } {
-  const seen = new Set<string>();
-  const leaders: Target[] = [];
-  const followers: Target[] = [];
+/** Targets by ssh connection group, in config order (a target not over ssh is a group of its own). */
+export function groupByConnection(targets: readonly Target[]): Array<[string, Target[]]> {
+  const groups = new Map<string, Target[]>();
   for (const target of targets) {
     const group = connectionGroup(target);
-    (seen.has(group) ? followers : leaders).push(target);
-    seen.add(group);
+    const members = groups.get(group);
+    if (members) members.push(target);
+    else groups.set(group, [target]);
   }
-  return { leaders, followers };
+  return [...groups];
 }
 
 export function runFailed(report: RunReport): boolean {
