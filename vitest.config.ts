@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['**/node_modules/**', '**/dist/**', '**/.git/**'],
+    exclude: ['**/node_modules/**', '**/dist/**', '**/.git/**', '**/.stryker-tmp/**'],
     // forks, not threads: helpers spawn sshd/sudo children and use process.on('exit').
     pool: 'forks',
     // vitest's default on 2 cores is one worker, which ran the files one after another

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// Bundles the CLI into dist/ (`npm run build` runs `tsc --noEmit` first as the type check).
+// `npm run build`: removes dist/, type-checks with `tsc --noEmit`, then bundles the CLI
+// into dist/. A type error stops the build with no dist/ left to run (the e2e tests and
+// bin/pollpray.js run dist/).
 // Why a bundler: a run spent ~0.4 s loading ~480 module files (execa, zod, winston,
 // yaml, commander) before its first git call; one ESM bundle evaluates the same
 // libraries without resolving and reading each file. Code splitting keeps what only
 // some commands need (serve, doctor, demo, daemon, Redis) in chunks of their own, so a
 // command loads only its chunks. Each command module is an entry point, so
 // dist/commands/<name>.js keeps a stable name (bench/soak-gate.mjs preloads run's).
+import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -67,6 +70,10 @@ const common = {
 };
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
+if (!process.argv.includes('--no-check')) {
+  const check = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noEmit'], { stdio: 'inherit' });
+  if (check.status !== 0) process.exit(check.status ?? 1);
+}
 const result = await build({
   ...common,
   entryPoints: [...mainImports, ...commands],

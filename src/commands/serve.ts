@@ -5,14 +5,18 @@
  * SIGTERM/SIGINT, then stops taking deliveries, lets running cycles finish and returns.
  */
 import { readFileSync } from 'node:fs';
-import type { Config } from '../config/normalise.js';
+import { tmpdir } from 'node:os';
+import type { Config, Target } from '../config/normalise.js';
 import { runCycle } from '../deploy/cycle.js';
 import { ConfigError, EnvironmentError, UsageError } from '../errors.js';
+import { resolveSsh } from '../git/diagnose.js';
+import { sshDestination } from '../git/ssh-url.js';
 import { configureLogging, log } from '../log/logger.js';
 import { addSecrets } from '../log/redact.js';
 import { handleSignals } from '../signals.js';
 import { DeliveryMemory } from '../serve/deliveries.js';
 import { parseListen } from '../serve/listen.js';
+import { allowEntryHasHost, allowNamesTarget, targetLocation, type LocatedTarget } from '../serve/match.js';
 import { CycleQueue } from '../serve/queue.js';
 import { startWebhookServer } from '../serve/server.js';
 import type { Command } from 'commander';
@@ -51,12 +55,34 @@ function readSecret(file: string): string {
   return secret;
 }
 
+/**
+ * Where each target fetches from. An ssh URL's host may be an alias of the target's
+ * ssh config (`Host github.com-repo-todo` / `HostName github.com`): `ssh -G`, run the
+ * way git runs ssh for the target, says which host it really is, so a delivery from
+ * github.com matches it. Resolved once, at start.
+ */
+export async function locateTargets(targets: readonly Target[]): Promise<LocatedTarget[]> {
+  return Promise.all(
+    targets.map(async (target) => {
+      let resolved: string | undefined;
+      if (sshDestination(target.repo)) {
+        const r = await resolveSsh(target, tmpdir());
+        if ('error' in r) log.warn(`serve: cannot resolve the ssh host of ${target.repo} (${r.error}); deliveries must name it as written`, { target: target.name, step: 'serve' });
+        else resolved = r.hostname;
+      }
+      const location = targetLocation(target.repo, resolved);
+      if (!location) log.warn(`serve: ${target.repo} names no host and path; no delivery will match it`, { target: target.name, step: 'serve' });
+      return { target, location };
+    }),
+  );
+}
+
 export async function serve(options: ServeOptions): Promise<ServeResult> {
   const { config } = options;
   const settings = config.serve;
   if (!settings) {
     throw new ConfigError(`${config.file} has no serve: section`, {
-      hint: 'add serve: { secret_file: /etc/pollpray/webhook.secret, allow: [owner/name] } (see the README, "Coming from a webhook deployer")',
+      hint: 'add serve: { secret_file: /etc/pollpray/webhook.secret, allow: [github.com/owner/name] } (see the README, "Coming from a webhook deployer")',
     });
   }
   const listenText = options.listen ?? settings.listen;
@@ -74,6 +100,15 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
     log.info(`webhook cycle: ${outcome.result}`, { target: name, step: 'serve', durationMs: outcome.durationMs });
   });
   const deliveries = new DeliveryMemory(config.stateDir);
+  if (deliveries.movedAside) log.warn(`serve: the delivery memory was not valid and was moved aside to ${deliveries.movedAside}`, { step: 'serve' });
+  const located = await locateTargets(config.targets);
+  for (const entry of settings.allow) {
+    if (!allowEntryHasHost(entry)) {
+      log.warn(`serve: serve.allow entry ${entry} has no host (deprecated): it matches that path on any target's host; write it as host/${entry.trim()}, e.g. github.com/${entry.trim()}`, { step: 'serve' });
+    }
+    const named = located.some((t) => t.location !== undefined && allowNamesTarget(entry, t.location));
+    if (!named) log.warn(`serve: serve.allow entry ${entry} names no target's repository (host/owner/name, host as in the repo URL or its ssh HostName)`, { step: 'serve' });
+  }
 
   let stopped!: (signal: NodeJS.Signals) => void;
   const stop = new Promise<NodeJS.Signals>((resolve) => (stopped = resolve));
@@ -88,7 +123,7 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
     ...listen,
     secret,
     allow: settings.allow,
-    targets: config.targets,
+    targets: located,
     queue,
     deliveries,
   }).catch((cause: NodeJS.ErrnoException) => {

@@ -169,8 +169,16 @@ export const serveSchema = z.strictObject({
   listen: z.string().refine((l) => parseListen(l) !== undefined, { message: 'must be host:port, like 127.0.0.1:9876 or [::1]:9876' }).optional(),
   secret_file: filePath,
   allow: z
-    .array(z.string().regex(/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*\/(?:[A-Za-z0-9_.-]+|\*)$/, { message: 'must be owner/name (or owner/*)' }))
-    .min(1, { message: 'must list at least one owner/name: deliveries from other repositories are refused' }),
+    .array(
+      // host/owner/name: the host is matched too (a GitHub push for acme/todo is not a
+      // GitLab one). The host has a dot, or is localhost, or an [IPv6] address. The
+      // older owner/name form is still read (deprecated, warned about by `serve`): it
+      // matches the path only, and a delivery must still match a target's host and path.
+      z.string().regex(/^(?:(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|localhost|\[[0-9A-Fa-f:.]+\])(?:\/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+)\/(?:[A-Za-z0-9_.-]+|\*)$/, {
+        message: 'must be host/owner/name or host/owner/* (e.g. github.com/acme/todo): the host is matched too',
+      }),
+    )
+    .min(1, { message: 'must list at least one host/owner/name: deliveries from other repositories are refused' }),
   workers: z.number().int().min(1).max(16).optional(),
 });
 

@@ -52,7 +52,7 @@ systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> 
 # serve:
 #   listen: "127.0.0.1:9876"       # host:port; loopback unless you put a relay or proxy in front
 #   secret_file: /etc/pollpray/webhook.secret   # the forge's webhook secret (GitHub/Gitea HMAC, GitLab token)
-#   allow: [acme/todo]             # owner/name (or owner/*) allowed to trigger; others get 404
+#   allow: [github.com/acme/todo]  # host/owner/name (or host/owner/*) allowed to trigger; others get 404
 #   workers: 2                     # cycles run at once from the webhook queue
 
 # Fleets: when many hosts run the same app, they take turns through a Redis server

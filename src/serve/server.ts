@@ -6,11 +6,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Target } from '../config/normalise.js';
 import { log } from '../log/logger.js';
 import type { DeliveryMemory } from './deliveries.js';
-import { readDelivery } from './forge.js';
-import { repoAllowed, repoUrlNames, targetsForPush } from './match.js';
+import { FORGE_NAMES, readDelivery } from './forge.js';
+import { repoAllowed, targetsForPush, targetsOfRepository, type LocatedTarget } from './match.js';
 import type { CycleQueue } from './queue.js';
 
 /** Push payloads are capped at 25 commits by the forges; 1 MiB is ample and bounds memory. */
@@ -21,7 +20,8 @@ export interface WebhookServerOptions {
   port: number;
   secret: string;
   allow: readonly string[];
-  targets: readonly Target[];
+  /** Each target with where it fetches from (ssh aliases already resolved). */
+  targets: readonly LocatedTarget[];
   queue: CycleQueue;
   deliveries: DeliveryMemory;
 }
@@ -86,27 +86,32 @@ async function handleDelivery(req: IncomingMessage, res: ServerResponse, opts: W
   if (delivery.kind === 'ping') return reply(res, 200, { status: 'pong' });
   if (delivery.kind !== 'push') return reply(res, 202, { status: 'ignored', reason: `event "${delivery.event}" is not a push` });
 
-  const unknown = !repoAllowed(opts.allow, delivery.repo)
+  const where = `${delivery.repo} (${delivery.locations.map((l) => `${l.host}/${l.path}`).join(', ')})`;
+  const unknown = !repoAllowed(opts.allow, delivery.locations)
     ? 'is not in serve.allow'
-    : !opts.targets.some((t) => repoUrlNames(t.repo, delivery.repo))
-      ? 'is allowed but no target deploys it'
+    : targetsOfRepository(opts.targets, delivery.locations).length === 0
+      ? 'is allowed but no target deploys it (host and path must both match a target\'s repo)'
       : undefined;
   if (unknown) {
-    log.warn(`webhook refused (404): repository ${delivery.repo} ${unknown}`, { step: 'serve' });
+    log.warn(`webhook refused (404): repository ${where} ${unknown}`, { step: 'serve' });
     return reply(res, 404, { error: `unknown repository ${delivery.repo}` });
   }
-  if (opts.deliveries.has(delivery.deliveryId)) {
-    log.info(`webhook ignored: delivery ${delivery.deliveryId} was already handled`, { step: 'serve' });
+  const repeated = opts.deliveries.seen(delivery.deliveryId, delivery.digest);
+  if (repeated) {
+    const what = repeated === 'id' ? `delivery ${delivery.deliveryId} was already handled` : `delivery ${delivery.deliveryId} repeats the body of one already handled (a replay)`;
+    log.info(`webhook ignored: ${what}`, { step: 'serve' });
     return reply(res, 200, { status: 'duplicate', delivery: delivery.deliveryId });
   }
-  const targets = targetsForPush(opts.targets, delivery.repo, delivery.ref);
+  const targets = targetsForPush(opts.targets, delivery.locations, delivery.refs);
+  const refs = delivery.refs.join(' ');
   if (targets.length === 0) {
     // Allowed repository, untracked ref (a feature branch): nothing to do, not an error.
-    return reply(res, 202, { status: 'ignored', reason: `no target follows ${delivery.repo} ${delivery.ref}` });
+    return reply(res, 202, { status: 'ignored', reason: `no target follows ${delivery.repo} ${refs}` });
   }
-  opts.deliveries.remember(delivery.deliveryId);
+  opts.deliveries.remember(delivery.deliveryId, delivery.digest);
+  // Only target names go on: the cycle asks the remote what to deploy.
   const queued = targets.filter((t) => opts.queue.add(t.name, delivery.deliveryId)).map((t) => t.name);
-  log.info(`webhook ${delivery.forge} push ${delivery.repo} ${delivery.ref}: queued ${queued.join(', ') || 'nothing new (already waiting)'}`, {
+  log.info(`webhook ${FORGE_NAMES[delivery.forge]} push ${delivery.repo} ${refs}: queued ${queued.join(', ') || 'nothing new (already waiting)'}`, {
     step: 'serve',
   });
   reply(res, 202, { status: 'queued', targets: targets.map((t) => t.name), delivery: delivery.deliveryId });

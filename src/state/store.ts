@@ -236,25 +236,41 @@ export function writeState(stateDir: string, state: TargetState): void {
   writeFileAtomic(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`, 0o640, 'state-write');
 }
 
-/** How many webhook delivery ids `serve` remembers: far more than a forge ever redelivers. */
+/** How many webhook deliveries `serve` remembers: far more than a forge ever redelivers. */
 export const DELIVERIES_KEPT = 1000;
 
 function deliveriesPath(stateDir: string): string {
   return join(stateDir, 'serve', 'deliveries.json');
 }
 
-/** Delivery ids `serve` already acted on, oldest first; a missing or corrupt file is an empty list. */
-export function readDeliveries(stateDir: string): string[] {
+/**
+ * The deliveries `serve` already acted on, checked by the caller's `valid` (the file is
+ * data an attacker may have shaped: ids and digests are re-validated, never trusted).
+ * Missing: undefined. Unreadable JSON or failing `valid`: moved aside as
+ * `deliveries.json.corrupt-<time>` and undefined, so it is neither trusted nor lost.
+ */
+export function readDeliveries<T>(stateDir: string, valid: (value: unknown) => T | undefined): { records?: T; movedAside?: string } {
+  const file = deliveriesPath(stateDir);
+  let text: string;
   try {
-    const parsed = JSON.parse(readFileSync(deliveriesPath(stateDir), 'utf8')) as { version?: number; ids?: unknown };
-    return parsed.version === 1 && Array.isArray(parsed.ids) ? parsed.ids.filter((id): id is string => typeof id === 'string') : [];
-  } catch {
-    return [];
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new EnvironmentError(`cannot read ${file}`, { hint: `make ${stateDir} readable and writable by this user`, cause: err });
   }
+  try {
+    const records = valid(JSON.parse(text));
+    if (records !== undefined) return { records };
+  } catch {
+    // fall through: corrupt
+  }
+  const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`;
+  renameSync(file, aside);
+  return { movedAside: aside };
 }
 
-/** Saves the newest DELIVERIES_KEPT ids, so a redelivery after a restart is still recognised. */
-export function writeDeliveries(stateDir: string, ids: readonly string[]): void {
+/** Saves the delivery memory, so a redelivery or replay after a restart is still recognised. */
+export function writeDeliveries(stateDir: string, records: unknown): void {
   const dir = join(stateDir, 'serve');
   try {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
@@ -264,7 +280,7 @@ export function writeDeliveries(stateDir: string, ids: readonly string[]): void 
       cause,
     });
   }
-  writeFileAtomic(deliveriesPath(stateDir), `${JSON.stringify({ version: 1, ids: ids.slice(-DELIVERIES_KEPT) }, null, 2)}\n`);
+  writeFileAtomic(deliveriesPath(stateDir), `${JSON.stringify(records, null, 2)}\n`);
 }
 
 export function appendHistory(stateDir: string, entry: HistoryEntry): void {

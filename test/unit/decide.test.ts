@@ -20,6 +20,8 @@ describe('decide', () => {
     ['first deploy that failed and waits → backoff', { remoteSha: B, state: state({ failures: { [B]: { attempts: 1, lastAttempt: '2026-01-01T10:00:00.000Z', lastError: 'x' } } }), force: false, now: new Date('2026-01-01T10:01:00Z') }, { action: 'skip', reason: 'backoff', attempts: 1, nextRetry: '2026-01-01T10:05:00.000Z' }],
     ['--force redeploys the current head', { remoteSha: A, state: state({ deployedSha: A }), force: true }, { action: 'deploy', reason: 'forced' }],
     ['paused → skip', { remoteSha: B, state: state({ deployedSha: A, paused: true }), force: false }, { action: 'skip', reason: 'paused' }],
+    // The README: `run --force` deploys even a paused target.
+    ['paused with --force → deploy', { remoteSha: B, state: state({ deployedSha: A, paused: true }), force: true }, { action: 'deploy', reason: 'forced' }],
   ] as const)('%s', (_name, input, plan) => {
     expect(decide(input)).toEqual(plan);
   });

@@ -40,3 +40,32 @@ it('a group with a running member is alive until it is killed', async () => {
   await killGroup(pgid, 5_000);
   await until(() => !groupAlive(pgid), 5_000, 'the group to end');
 });
+
+/** Running (not a zombie, not gone): a reparented orphan is reaped at once, so gone is the usual end. */
+function running(pid: number): boolean {
+  try {
+    return state(pid) !== 'Z';
+  } catch {
+    return false; // no /proc entry: gone
+  }
+}
+
+it('killing a group ends its leader and the children the leader started, not the leader alone', async () => {
+  // A deploy script's shell (the leader) and a command it started in the background (the child).
+  const leader = spawn('sh', ['-c', 'sleep 30 & echo $!; wait'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  const pgid = leader.pid as number;
+  onTestFinished(() => {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  const child = await new Promise<number>((resolve) => leader.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+  expect(running(child)).toBe(true);
+
+  await killGroup(pgid, 2_000);
+
+  await until(() => !running(leader.pid as number) && !running(child), 5_000, 'the leader and its child to end');
+  expect(groupAlive(pgid)).toBe(false);
+});

@@ -25,6 +25,13 @@ describe('retryVerdict', () => {
     ['one failure, 4 minutes later: wait', failed(1), 3, '2026-01-01T10:03:59Z', { verdict: 'wait', attempts: 1, nextRetry: '2026-01-01T10:05:00.000Z' }],
     ['one failure, a cron tick a few seconds early still counts', failed(1, '2026-01-01T10:00:02.500Z'), 3, '2026-01-01T10:05:00.100Z', { verdict: 'try' }],
     ['one failure, 5 minutes later: try', failed(1), 3, '2026-01-01T10:05:00Z', { verdict: 'try' }],
+    // The early slack is a tenth of the delay, at most a minute: exactly at its edge counts as due.
+    ['one failure, 30 s early (a tenth of 5m): try', failed(1), 3, '2026-01-01T10:04:30Z', { verdict: 'try' }],
+    ['one failure, 45 s early: wait', failed(1), 3, '2026-01-01T10:04:15Z', { verdict: 'wait', attempts: 1, nextRetry: '2026-01-01T10:05:00.000Z' }],
+    ['five failures (6h), 2 minutes early: wait (the slack is at most a minute)', failed(5), 10, '2026-01-01T15:58:00Z', { verdict: 'wait', attempts: 5, nextRetry: '2026-01-01T16:00:00.000Z' }],
+    ['five failures (6h), 1 minute early: try', failed(5), 10, '2026-01-01T15:59:00Z', { verdict: 'try' }],
+    // A state file written by hand or by an older version: no failed attempt holds nothing back.
+    ['an entry with zero attempts, stamped in the future: try', failed(0, '2026-01-01T12:00:00.000Z'), 3, '2026-01-01T10:00:00Z', { verdict: 'try' }],
     ['two failures, 10 minutes later: wait for 15m', failed(2), 3, '2026-01-01T10:10:00Z', { verdict: 'wait', attempts: 2, nextRetry: '2026-01-01T10:15:00.000Z' }],
     ['two failures, 15 minutes later: try', failed(2), 3, '2026-01-01T10:15:00Z', { verdict: 'try' }],
     ['max_attempts failures: quarantined, however long ago', failed(3), 3, '2027-01-01T00:00:00Z', { verdict: 'quarantined', attempts: 3 }],

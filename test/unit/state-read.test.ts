@@ -1,0 +1,39 @@
+/**
+ * A state file that exists but cannot be read is not a missing one: reading it as "no
+ * state yet" would forget a pause, a quarantine and the deployed commit, and the next
+ * write would replace the file. Only ENOENT means a new target.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { readState } from '../../src/state/store.js';
+
+function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pollpray-state-read-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('readState', () => {
+  it('a target with no state file yet starts empty', () => {
+    const dir = stateDir();
+    const { state, movedAside } = readState(dir, 'app', 'main');
+    expect(state.deployedSha).toBeNull();
+    expect(state.paused).toBe(false);
+    expect(movedAside).toBeUndefined();
+  });
+
+  // EISDIR stands for every read error (EACCES too) and, unlike EACCES, also fails as root.
+  it.each([
+    ['for a run', {}],
+    ['for status (read-only)', { readOnly: true }],
+  ])('a state file that cannot be read is an error naming it, %s, and is left in place', (_name, options) => {
+    const dir = stateDir();
+    const file = join(dir, 'targets', 'app', 'state.json');
+    mkdirSync(file, { recursive: true });
+    expect(() => readState(dir, 'app', 'main', options)).toThrow(file);
+    expect(statSync(file).isDirectory()).toBe(true);
+    expect(readdirSync(join(dir, 'targets', 'app'))).toEqual(['state.json']);
+  });
+});
