@@ -60,24 +60,31 @@ export async function run(options: RunOptions): Promise<RunReport> {
     const stamp = (outcome: TargetOutcome) => (finishedAt.set(outcome, Date.now()), outcome);
     const checked = new Map<Target, Checked>();
     const slot = limiter(config.concurrency);
-    const check = (target: Target) =>
+    const check = (target: Target, connected?: Promise<unknown>) =>
       slot(async () => {
         const turn = fleet?.turn(config, target);
         if (turn) turns.set(target, turn);
-        const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn });
+        const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn, connected });
         if (c.kind === 'done') stamp(await ended(target, c.outcome));
         checked.set(target, c);
       });
-    // Resolve every target before any fetch. A connection group whose master is up
-    // checks all its targets at once over it; otherwise its first target goes alone so
-    // it becomes the group's master, and the rest then share it instead of racing to
-    // open connections of their own.
+    // Resolve every target before any fetch. Every target of a connection group whose
+    // master is being opened starts at once and waits for it only before going to the
+    // remote; if that master does not come up, the group's first target connects alone
+    // and becomes the master, and the rest wait for it and then share it instead of
+    // racing to open connections of their own.
     await Promise.all(
       groupByConnection(targets).map(async ([group, members]) => {
         const [first, ...rest] = members as [Target, ...Target[]];
-        if (!(await masters.get(group))) await check(first);
-        else rest.unshift(first);
-        await Promise.all(rest.map(check));
+        const master = masters.get(group);
+        if (!master) {
+          await check(first);
+          await Promise.all(rest.map((t) => check(t)));
+          return;
+        }
+        const firstDone = check(first, master);
+        const shared = master.then((up) => (up ? undefined : firstDone.catch(() => undefined)));
+        await Promise.all([firstDone, ...rest.map((t) => check(t, shared))]);
       }),
     );
     const inOrder = targets.map((t) => checked.get(t) as Checked);

@@ -37,6 +37,11 @@ export interface CycleOptions {
   force: boolean;
   /** Fleets: asked before the code is touched; see src/coordination/fleet.ts. */
   fleet?: FleetGate;
+  /**
+   * Settles when this target may go to the remote: `run` starts a cycle's local part
+   * (lock, leftovers, state) while its ssh connection is still being opened.
+   */
+  connected?: Promise<unknown>;
 }
 
 export interface TargetOutcome {
@@ -158,6 +163,7 @@ export class Cycle {
   async check(): Promise<TargetOutcome | string> {
     const { state, target, fields } = this;
     let remoteSha: string;
+    await this.options.connected;
     try {
       const t0 = Date.now();
       const wanted = await resolveWanted(target, this.workDir);
