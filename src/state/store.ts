@@ -360,9 +360,10 @@ export function readSignals(stateDir: string, target: string): TargetSignals {
   return empty;
 }
 
-function writeSignals(stateDir: string, signals: TargetSignals): void {
+/** Off the main thread (writeFileAtomicAsync): a run records all its targets' outcomes at once. */
+async function writeSignals(stateDir: string, signals: TargetSignals): Promise<void> {
   ensureStateDir(stateDir, signals.target);
-  writeFileAtomic(signalsPath(stateDir, signals.target), `${JSON.stringify(redactDeep(signals), null, 2)}\n`);
+  await writeFileAtomicAsync(signalsPath(stateDir, signals.target), `${JSON.stringify(redactDeep(signals), null, 2)}\n`);
 }
 
 /**
@@ -390,7 +391,7 @@ export async function updateSignals<T>(
   }
   try {
     const { signals, value } = change(readSignals(stateDir, target));
-    writeSignals(stateDir, signals);
+    await writeSignals(stateDir, signals);
     return value;
   } finally {
     await lock.release();
