@@ -170,12 +170,12 @@ async function forcePushOlder(t, pick) {
   t.tip = sha;
 }
 
-/** The commit a target serves now: `current`'s release marker, or the in-place checkout's HEAD. */
+/** The commit a target serves now: `current`'s release record, or the in-place checkout's HEAD. */
 function live(t) {
   if (t.strategy === 'releases') {
     if (!existsSync(join(t.path, 'current'))) return undefined;
     const release = readlinkSync(join(t.path, 'current')).replace(/^releases\//, '');
-    return readFileSync(join(t.path, 'releases', release, '.pollpray-release'), 'utf8').match(/[0-9a-f]{40}/)?.[0] ?? release.slice(-12);
+    return readFileSync(join(t.path, '.pollpray', 'releases', `${release}.json`), 'utf8').match(/[0-9a-f]{40}/)?.[0] ?? release.slice(-12);
   }
   const gitDir = join(t.path, '.git');
   if (!existsSync(gitDir)) return undefined;

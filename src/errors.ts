@@ -57,6 +57,13 @@ export class GitError extends PollprayError {
 export class DeployScriptError extends PollprayError {
   readonly exitCode = EXIT.failed;
 }
+/**
+ * The commit's own tree cannot be deployed (a `.git` path in it): the commit's fault, not
+ * the disk's or the network's, so it counts against the commit like a failing build.
+ */
+export class CommitContentError extends PollprayError {
+  readonly exitCode = EXIT.failed;
+}
 /** A commit's signature is missing, bad or from a signer the target does not trust. */
 export class SignatureError extends PollprayError {
   readonly exitCode = EXIT.failed;

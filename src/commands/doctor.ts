@@ -9,6 +9,7 @@ import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
 import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, runningUser, scheduled } from '../doctor/checks.js';
 import { knownHosts } from '../doctor/known-hosts-check.js';
 import { sshReachability } from '../doctor/ssh-check.js';
+import { serviceManagers } from '../doctor/service-manager-check.js';
 import { sudoRules } from '../doctor/sudo-check.js';
 import type { Command } from 'commander';
 import { configLoader, type CliContext } from './cli-context.js';
@@ -27,6 +28,7 @@ export const CONFIG_CHECKS: readonly Check[] = [
   sshReachability,
   deployScripts,
   sudoRules,
+  serviceManagers,
   diskSpace,
   scheduled,
 ];

@@ -9,7 +9,8 @@ import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
 import { parseSize } from '../size.js';
 import { DEFAULT_LISTEN } from '../serve/listen.js';
-import { HOST_ID_PATTERN, NOTIFY_EVENTS, type RawConfig, type RawTarget } from './schema.js';
+import { splitRepoCredentials, type RepoCredentials } from '../git/repo-credentials.js';
+import { HOST_ID_PATTERN, NOTIFY_EVENTS, type RawConfig, type RawTarget, type ServiceManagerKind } from './schema.js';
 
 export interface SshSettings {
   key?: string;
@@ -62,9 +63,26 @@ export interface PipelineStep {
   onFailure?: StepHandler;
 }
 
+/** What restarts a target's `restart:` entries, and the absolute binary sudo runs for it. */
+export interface ServiceManager {
+  kind: ServiceManagerKind;
+  binary: string;
+  /** supervisorctl only: its config file (`-c`), when not the default one. */
+  config?: string;
+}
+
+export const DEFAULT_BINARIES: Record<ServiceManagerKind, string> = {
+  systemd: '/usr/bin/systemctl',
+  service: '/usr/sbin/service',
+  supervisorctl: '/usr/bin/supervisorctl',
+};
+
 export interface Target {
   name: string;
+  /** The repo URL as git is given it: an http(s) URL without the credentials written into it. */
   repo: string;
+  /** Credentials that were in an http(s) repo URL: git gets them through its environment only. */
+  repoCredentials?: RepoCredentials;
   ssh: SshSettings;
   branch: string;
   /** Track the newest tag matching this glob or version range instead of the branch. */
@@ -79,6 +97,8 @@ export interface Target {
   deployTimeoutMs: number;
   gitTimeoutMs: number;
   restart: string[];
+  /** Restarts `restart` entries: systemd (default), service or supervisorctl. */
+  serviceManager: ServiceManager;
   health?: HealthSettings;
   verify?: VerifySettings;
   env: Record<string, string>;
@@ -189,10 +209,18 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
   const stateDir = raw.state_dir ?? defaultStateDir(host);
   const d = raw.defaults ?? {};
   const retentionMs = ms(raw.log?.retention, '14d');
+  const binaries: Record<ServiceManagerKind, string> = {
+    systemd: raw.systemctl ?? DEFAULT_BINARIES.systemd,
+    service: raw.service ?? DEFAULT_BINARIES.service,
+    supervisorctl: raw.supervisorctl ?? DEFAULT_BINARIES.supervisorctl,
+  };
+  const manager = (kind: ServiceManagerKind): ServiceManager =>
+    kind === 'supervisorctl' && raw.supervisor_config ? { kind, binary: binaries[kind], config: raw.supervisor_config } : { kind, binary: binaries[kind] };
 
   const target = (name: string, t: RawTarget): Target => ({
     name,
-    repo: t.repo,
+    repo: splitRepoCredentials(t.repo).url,
+    repoCredentials: splitRepoCredentials(t.repo).credentials,
     ssh: {
       key: rel(t.ssh?.key),
       knownHosts: rel(t.ssh?.known_hosts) ?? defaultKnownHosts(stateDir),
@@ -219,6 +247,7 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     deployTimeoutMs: ms(t.deploy_timeout ?? d.deploy_timeout, '10m'),
     gitTimeoutMs: ms(t.git_timeout ?? d.git_timeout, '2m'),
     restart: t.restart ?? [],
+    serviceManager: manager(t.service_manager ?? raw.service_manager ?? 'systemd'),
     health: t.health && {
       http: t.health.http,
       command: t.health.command,
@@ -254,7 +283,7 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     concurrency: raw.concurrency ?? 4,
     splayMs: ms(raw.splay, '0s'),
     schedule: raw.schedule ?? '*/5 * * * *',
-    systemctl: raw.systemctl ?? '/usr/bin/systemctl',
+    systemctl: binaries.systemd,
     serve: raw.serve && {
       listen: raw.serve.listen ?? DEFAULT_LISTEN,
       secretFile: resolve(base, raw.serve.secret_file),

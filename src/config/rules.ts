@@ -6,8 +6,8 @@ import { posix } from 'node:path';
 import { parseDuration } from '../duration.js';
 import { pathRelation } from '../real-location.js';
 import type { Finding } from './report.js';
-import type { RawConfig } from './schema.js';
-import { PLACEHOLDERS, shellScriptProblem, unknownPlaceholders } from '../deploy/template.js';
+import { restartNameProblem, type RawConfig } from './schema.js';
+import { commitTextIn, PLACEHOLDERS, unknownPlaceholders } from '../deploy/template.js';
 
 export type Rule = (raw: RawConfig) => Finding[];
 
@@ -89,8 +89,11 @@ export const deployOrSteps: Rule = (raw) =>
   );
 
 /**
- * Placeholders must be known (a typo would silently become an empty argument) and
- * never sit inside a `sh -c` script, where a branch name could turn into code.
+ * Placeholders must be known (a typo would silently become an empty argument), and
+ * text from the repository (branch, tag, subject, step output) never goes into a
+ * command, whatever the command is: any argument may be code to some interpreter
+ * (`env sh -c`, `python3 -c`, a script's eval); nor into an env value, whose name may
+ * be one an interpreter runs (BASH_ENV, NODE_OPTIONS). Scripts read it from POLLPRAY_*.
  */
 export const stepTemplates: Rule = (raw) =>
   Object.entries(raw.targets).flatMap(([name, t]) =>
@@ -100,17 +103,19 @@ export const stepTemplates: Rule = (raw) =>
       const check = (text: string, path: (string | number)[]) => {
         for (const key of unknownPlaceholders(text)) findings.push({ path, message: `unknown placeholder {{${key}}} (known: ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(' ')})` });
       };
-      const checkArgv = (argv: readonly string[], path: (string | number)[]) => {
-        argv.forEach((arg, j) => check(arg, [...path, j]));
-        const k = shellScriptProblem(argv);
-        if (k !== undefined)
+      const checkPlain = (text: string, path: (string | number)[], where: string) => {
+        check(text, path);
+        for (const { placeholder, variable } of commitTextIn(text))
           findings.push({
-            path: [...path, k],
-            message: 'a placeholder inside a shell script would be spliced into shell code: pass it as an argument ([sh, -c, \'echo "$1"\', sh, "{{branch}}"]) or use the POLLPRAY_* environment',
+            path,
+            message: `{{${placeholder}}} carries text from the repository (whoever can push chooses it) and is refused in ${where}: use $${variable} in your script instead`,
           });
       };
+      const checkArgv = (argv: readonly string[], path: (string | number)[]) =>
+        argv.forEach((arg, j) => checkPlain(arg, [...path, j], 'a command, where a shell or interpreter could run it'));
       if (Array.isArray(step.run)) checkArgv(step.run, at('run'));
-      for (const [key, value] of Object.entries(step.env ?? {})) check(value, at('env', key));
+      for (const [key, value] of Object.entries(step.env ?? {}))
+        checkPlain(value, at('env', key), 'an env value, where a variable such as BASH_ENV or NODE_OPTIONS is read as code');
       for (const which of ['on_success', 'on_failure'] as const) {
         const h = step[which];
         if (h?.run) checkArgv(h.run, at(which, 'run'));
@@ -141,7 +146,24 @@ export const coordinationSettings: Rule = (raw) => {
   return findings;
 };
 
-export const RULES: readonly Rule[] = [atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile, branchOrTags, deployOrSteps, stepTemplates, coordinationSettings];
+/** Each restart entry must name what the target's service manager restarts: a unit, an init script or a program. */
+export const restartNames: Rule = (raw) =>
+  Object.entries(raw.targets).flatMap(([name, t]) => {
+    const manager = t.service_manager ?? raw.service_manager ?? 'systemd';
+    return (t.restart ?? []).flatMap((entry, i): Finding[] => {
+      const problem = restartNameProblem(manager, entry);
+      return problem ? [{ path: ['targets', name, 'restart', i], message: problem }] : [];
+    });
+  });
+
+/** supervisor_config only changes what supervisorctl reads; next to another manager it would be silently ignored. */
+export const supervisorSettings: Rule = (raw) => {
+  const managers = new Set([raw.service_manager ?? 'systemd', ...Object.values(raw.targets).map((t) => t.service_manager ?? raw.service_manager ?? 'systemd')]);
+  if (raw.supervisor_config === undefined || managers.has('supervisorctl')) return [];
+  return [{ path: ['supervisor_config'], at: 'key', message: 'only applies to service_manager: supervisorctl (no target uses it): remove it or set service_manager' }];
+};
+
+export const RULES: readonly Rule[] = [restartNames, supervisorSettings, atLeastOneTarget, distinctPaths, releasesOnlyKeys, verifyTrustFile, branchOrTags, deployOrSteps, stepTemplates, coordinationSettings];
 
 export function ruleFindings(raw: RawConfig, rules: readonly Rule[] = RULES): Finding[] {
   return rules.flatMap((rule) => rule(raw));

@@ -13,8 +13,42 @@ import { tagPatternProblem } from '../git/tags.js';
 import { parseListen } from '../serve/listen.js';
 
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-/** systemd unit names: no spaces, globs, options or extra arguments can pass. */
-export const UNIT_NAME_PATTERN = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|target|timer|path|mount)$/;
+/**
+ * systemd unit names: no spaces, globs, options or extra arguments can pass. The first
+ * character is a letter, digit, "_" or a backslash (systemd-escape writes a leading "-" as
+ * `\x2d`): a name starting with "-" (`-Hx@evil.service`) would reach systemctl, and the
+ * sudoers rule, as an option.
+ */
+export const UNIT_NAME_PATTERN = /^[A-Za-z0-9_\\][A-Za-z0-9:_.\\@-]*\.(service|socket|target|timer|path|mount)$/;
+
+/** What restarts a target's `restart:` entries (README "Hosts without systemd"). */
+export const SERVICE_MANAGERS = ['systemd', 'service', 'supervisorctl'] as const;
+export type ServiceManagerKind = (typeof SERVICE_MANAGERS)[number];
+/** SysV/OpenRC init script names (a file in /etc/init.d): no path, no option. */
+export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/;
+/** supervisord program names, or `group:program`; never `all` or a `group:*` glob. */
+export const PROGRAM_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
+
+/**
+ * Why `name` cannot be a restart entry for `manager`, or undefined when it can. A name
+ * starting with "-" would be read as an option by sudo's command (systemctl, service,
+ * supervisorctl) and is refused for every manager.
+ */
+export function restartNameProblem(manager: ServiceManagerKind, name: string): string | undefined {
+  if (name.startsWith('-')) return 'must not start with "-" (it would be read as an option)';
+  switch (manager) {
+    case 'systemd':
+      return UNIT_NAME_PATTERN.test(name)
+        ? undefined
+        : 'must be a systemd unit name like app.service (no spaces, globs, options or arguments); on a host without systemd set service_manager: service or supervisorctl';
+    case 'service':
+      return SERVICE_NAME_PATTERN.test(name) ? undefined : 'must be an init script name like nginx (a file in /etc/init.d; no "/", spaces, globs or options)';
+    case 'supervisorctl':
+      return PROGRAM_NAME_PATTERN.test(name) && name !== 'all'
+        ? undefined
+        : 'must be a supervisord program name like app or group:app (not all, no globs, spaces or options)';
+  }
+}
 
 const duration = z
   .string()
@@ -31,6 +65,12 @@ const absolutePath = z
   .refine((p) => isAbsolute(p), { message: 'must be an absolute path (starting with /)' })
   // `/srv/www/../../etc` is /etc: say where a path leads instead of climbing out of it.
   .refine((p) => !p.split('/').includes('..'), { message: 'must not contain ".." (write the directory it leads to)' });
+
+/**
+ * A path that becomes one word of a sudoers rule (a service manager's binary or config):
+ * whitespace there would split it into other words of the rule.
+ */
+const sudoersPath = absolutePath.refine((p) => !/[\s\x00-\x1f]/.test(p), { message: 'must not contain spaces or control characters (it is one word of the sudoers rule)' });
 
 /** A path that may be relative to the config file's directory. */
 const filePath = z.string().min(1);
@@ -51,11 +91,19 @@ const repoUrl = z
   .refine((url) => !url.startsWith('-'), { message: 'must not start with "-" (it would be read as an option)' })
   .refine((url) => !/[\s\x00-\x1f]/.test(url), { message: 'must not contain spaces or control characters' });
 
-const unitName = z
+/**
+ * A restart entry: a systemd unit, or with service_manager service/supervisorctl an init
+ * script or program name. Which of them is checked per target in rules.ts
+ * (restartNames), where the target's service_manager is known.
+ */
+const restartName = z
   .string()
-  .regex(UNIT_NAME_PATTERN, {
-    message: 'must be a systemd unit name like app.service (no spaces, globs, options or arguments)',
+  .refine((name) => !name.startsWith('-') && [UNIT_NAME_PATTERN, SERVICE_NAME_PATTERN, PROGRAM_NAME_PATTERN].some((p) => p.test(name)), {
+    message:
+      'must be a systemd unit name like app.service (or, with service_manager service or supervisorctl, an init script or program name): no spaces, globs, options or arguments',
   });
+
+const serviceManager = z.enum(SERVICE_MANAGERS);
 
 const sharedPath = z
   .string()
@@ -135,7 +183,8 @@ export const targetSchema = z.strictObject({
   shared: z.array(sharedPath).optional(),
   deploy: filePath.optional(),
   steps: z.array(stepSchema).min(1).optional(),
-  restart: z.array(unitName).optional(),
+  restart: z.array(restartName).optional(),
+  service_manager: serviceManager.optional(),
   health: healthSchema.optional(),
   verify: verifySchema.optional(),
   env: envVars.optional(),
@@ -206,7 +255,11 @@ export const configSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(64).optional(),
   splay: duration.optional(),
   schedule: cronExpression.optional(),
-  systemctl: absolutePath.optional(),
+  systemctl: sudoersPath.optional(),
+  service_manager: serviceManager.optional(),
+  service: sudoersPath.optional(),
+  supervisorctl: sudoersPath.optional(),
+  supervisor_config: sudoersPath.optional(),
   defaults: z.strictObject(targetFields).optional(),
   secret_env: z.array(envName).optional(),
   notify: z.array(notifySchema).optional(),

@@ -24,7 +24,15 @@ log:
 concurrency: 4                     # targets worked on at once
 splay: 0s                          # deterministic per-host delay before polling (spreads a fleet out)
 schedule: "*/5 * * * *"            # cron expression used by \`pollpray daemon\` and \`pollpray cron install\`
-systemctl: /usr/bin/systemctl      # absolute path used as: sudo -n <systemctl> restart <unit>
+# What restarts the units or programs in each target's restart: list (a target may set its own):
+#   systemd (default): sudo -n <systemctl> restart <unit>
+#   service (SysV/OpenRC init scripts, no systemd): sudo -n <service> <name> restart
+#   supervisorctl (supervisord): sudo -n <supervisorctl> [-c <supervisor_config>] restart <program>
+# service_manager: systemd
+systemctl: /usr/bin/systemctl      # absolute paths of the managers' commands (sudoers names them)
+# service: /usr/sbin/service
+# supervisorctl: /usr/bin/supervisorctl
+# supervisor_config: /etc/supervisor/supervisord.conf   # passed as -c; default: supervisorctl's own
 
 # Environment variables whose values are secrets: redacted from every log line, error,
 # state file and notification (from a target's env: or pollpray's own environment).
@@ -108,9 +116,10 @@ targets:
     # min_free_space: 500MB        # releases only: overrides defaults.min_free_space (B, KB, MB, GB, TB)
     deploy: deploy.sh              # executable run in the new code's directory after the update
     # Or, instead of deploy:, a pipeline of steps run in order (the first failure stops it).
-    # run is a command as a list (never a shell line) or a script path; {{target}} {{sha}}
-    # {{short_sha}} {{branch}} {{tag}} {{previous_sha}} {{subject}} {{step.name}}
-    # {{step.output}} are filled in as whole arguments, never parsed by a shell.
+    # run is a command as a list (never a shell line) or a script path. {{target}} {{sha}}
+    # {{short_sha}} {{previous_sha}} {{step.name}} may be arguments; text from the repository
+    # ({{branch}} {{tag}} {{subject}} {{step.output}}) only goes into messages; scripts
+    # read it as $POLLPRAY_BRANCH, $POLLPRAY_TAG, $POLLPRAY_SUBJECT, $POLLPRAY_STEP_OUTPUT.
     # steps:
     #   - name: migrate
     #     run: [.venv/bin/python, manage.py, migrate, --noinput]
@@ -124,6 +133,7 @@ targets:
       DJANGO_SETTINGS_MODULE: todo.settings
     # secret_env: [DJANGO_SECRET_KEY] # this target's secret variables (adds to the top-level list)
     restart: [todo.service]        # each becomes: sudo -n systemctl restart <unit> (see pollpray sudoers)
+    # service_manager: supervisorctl # overrides the top-level one; then restart: [todo] names a program
     health:                        # after restart; failure rolls back (releases) and counts the failure
       http: http://127.0.0.1:8000/healthz   # either http ...
       # command: [/usr/local/bin/check-todo] # ... or a command (argv list), not both

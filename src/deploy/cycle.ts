@@ -8,7 +8,7 @@
  * (strategy.ts); this file only sequences the steps and records what happened.
  */
 import type { Config, Target } from '../config/normalise.js';
-import { EnvironmentError, errorMessage, PollprayError, InternalError, SignatureError, type PollprayErrorOptions } from '../errors.js';
+import { CommitContentError, EnvironmentError, errorMessage, PollprayError, InternalError, SignatureError, type PollprayErrorOptions } from '../errors.js';
 import { commitSubject, isAncestor } from '../git/checkout.js';
 import { resolveWanted } from '../git/remote.js';
 import { signedBy, verifyCommit } from '../git/verify.js';
@@ -224,6 +224,8 @@ export class Cycle {
       const how = await this.strategy.fetch(sha, this.tag);
       log.info(how, { ...this.fields, commit: sha, step: 'fetch', durationMs: Date.now() - t0 });
     } catch (err) {
+      // The commit's own tree is refused (a .git path): its fault, so backoff and quarantine apply.
+      if (err instanceof CommitContentError) return this.failed(sha, err, { rolledBack: false, counts: true });
       return this.error(err, 'fetch', sha);
     }
     const refused = await this.forcePushPolicy(sha);

@@ -13,7 +13,7 @@ import type { Prepared, Strategy, Version } from './strategy.js';
 export async function restartUnits(config: Config, target: Target, workDir: string, commit: string): Promise<void> {
   for (const unit of target.restart) {
     const t0 = Date.now();
-    await restartUnit({ systemctl: config.systemctl, unit, allowlist: target.restart, target: target.name, user: userInfo().username, cwd: workDir });
+    await restartUnit({ manager: target.serviceManager, unit, allowlist: target.restart, target: target.name, user: userInfo().username, cwd: workDir });
     log.info(`restarted ${unit}`, { target: target.name, commit, step: 'restart', durationMs: Date.now() - t0 });
   }
 }

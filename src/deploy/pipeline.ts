@@ -2,9 +2,9 @@
  * Pipelines: a target's `steps:` run in order in the new code's directory, each with
  * its own timeout and environment, each followed by its on_success or on_failure
  * handler (a command, or a notification message logged and optionally POSTed). The
- * first failing step stops the pipeline and fails the deploy. Values such as the
- * branch and commit subject reach commands only as whole argv elements or
- * environment variables (template.ts), never through a shell.
+ * first failing step stops the pipeline and fails the deploy. Text from the
+ * repository (branch, tag, commit subject, step output) reaches commands only as the
+ * fixed POLLPRAY_* variables, never as arguments or other env values (template.ts).
  */
 import type { PipelineStep, StepHandler, Target } from '../config/normalise.js';
 import { DeployScriptError } from '../errors.js';
@@ -14,7 +14,8 @@ import { run, type RunResult } from '../exec/run.js';
 import { commitSubject } from '../git/checkout.js';
 import { log } from '../log/logger.js';
 import { runDeployScript, scriptEnv, type ScriptContext } from './script.js';
-import { renderTemplate, type TemplateValues } from './template.js';
+import { redactDeep } from '../log/redact.js';
+import { renderArgv, renderPlain, renderTemplate, type TemplateValues } from './template.js';
 
 /** What `{{step.output}}` holds: the tail of the step's output, enough for a message. */
 const STEP_OUTPUT_CHARS = 2000;
@@ -49,10 +50,10 @@ export async function runPipeline(target: Target, steps: readonly PipelineStep[]
   for (const step of steps) {
     const fields = { target: target.name, commit: ctx.newSha, step: `step ${step.name}` };
     const values: TemplateValues = { ...base, 'step.name': step.name };
-    const stepEnv = { ...env, POLLPRAY_STEP: step.name, ...renderEnv(step.env, values) };
+    const stepEnv = { ...env, POLLPRAY_STEP: step.name, ...renderEnv(step.env, values, target.name) };
     const t0 = Date.now();
     const id = beginRunning(ctx.workDir);
-    const result = await run(step.run.map((arg) => renderTemplate(arg, values)), {
+    const result = await run(renderArgv(step.run, values, target.name), {
       cwd: ctx.releaseDir,
       timeoutMs: step.timeoutMs,
       env: { ...stepEnv, [SCRIPT_ID_VAR]: id },
@@ -80,8 +81,8 @@ export async function runPipeline(target: Target, steps: readonly PipelineStep[]
   }
 }
 
-function renderEnv(env: Record<string, string>, values: TemplateValues): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, renderTemplate(v, values)]));
+function renderEnv(env: Record<string, string>, values: TemplateValues, target: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, renderPlain(v, values, target, `the variable ${k}`)]));
 }
 
 /**
@@ -98,7 +99,7 @@ async function runHandler(
 ): Promise<void> {
   const hfields = { ...fields, step: `${fields.step} on_${result}` };
   if (handler.run) {
-    const r = await run(handler.run.map((arg) => renderTemplate(arg, values)), {
+    const r = await run(renderArgv(handler.run, values, fields.target ?? ''), {
       cwd: ctx.releaseDir,
       timeoutMs: HANDLER_TIMEOUT_MS,
       env,
@@ -120,7 +121,8 @@ async function postMessage(url: string, text: string, values: TemplateValues, re
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text, target: values.target, sha: values.sha, step: values['step.name'], result }),
+      // The same redactor as every other output: the message may quote the step's output or the subject.
+      body: JSON.stringify(redactDeep({ text, target: values.target, sha: values.sha, step: values['step.name'], result })),
       signal: AbortSignal.timeout(10_000),
     });
     if (!res.ok) log.warn(`message webhook answered ${res.status}`, fields);

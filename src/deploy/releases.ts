@@ -1,39 +1,62 @@
 /**
  * The releases layout on disk, under a target's `path`:
  *
- *   releases/<utc-time>-<sha12>/   one directory per deploy, the commit's files
- *   releases/<name>/.pollpray-release   completion marker, written once the build succeeded
+ *   releases/<utc-time>-<sha12>/    one directory per deploy: the commit's files, nothing else
+ *   .pollpray/releases/<name>.json  completion record, written once the build succeeded
  *   shared/<p>                      kept across releases, linked into each as <p>
  *   current -> releases/<name>      switched by rename(2) of a new symlink: atomic, so
  *                                   `current` resolves at every moment
  *
- * A directory without the marker is a build that did not finish: it never becomes
- * current and the next run removes it.
+ * A release directory holds whatever the commit holds, so nothing of pollpray's lives
+ * in it: a committed `.pollpray-release` (the marker's old place) is just a file of the
+ * app, and a committed link there cannot steer a write. The records live in a directory
+ * only pollpray writes (created by it, a real directory owned by this user, never
+ * written through a link), are validated as data when read, and are the only thing
+ * that makes a release complete. A release without a valid record is a build that did
+ * not finish: it never becomes current, `rollback` does not offer it, and the next run
+ * removes it.
  */
 import {
+  closeSync,
+  constants,
   cpSync,
   existsSync,
+  fstatSync,
+  fsyncSync,
   lstatSync,
   mkdirSync,
-  readFileSync,
+  openSync,
   readdirSync,
   readlinkSync,
+  readSync,
   renameSync,
   rmSync,
   symlinkSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { z } from 'zod';
 import { EnvironmentError, GitError } from '../errors.js';
 import { isWithin, realLocation } from '../real-location.js';
 import { fsyncPath } from '../state/store.js';
 
-export const MARKER = '.pollpray-release';
+/** Where the completion records live, relative to `path`. */
+export const RECORDS = join('.pollpray', 'releases');
+/** The marker's place before 0.2, inside the release: read once, to adopt old releases. */
+const LEGACY_MARKER = '.pollpray-release';
+/** A record is a few dozen bytes; anything bigger is not one. */
+const MAX_RECORD_BYTES = 4096;
 
-export interface ReleaseMarker {
-  sha: string;
-  completed: string;
-}
+const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const recordSchema = z
+  .object({
+    version: z.literal(1),
+    release: z.string(),
+    sha: z.string().regex(FULL_SHA),
+    completed: z.string(),
+  })
+  .strict();
+export type ReleaseRecord = z.infer<typeof recordSchema>;
 
 export interface Release {
   name: string;
@@ -43,26 +66,100 @@ export interface Release {
 
 export const releasesDir = (path: string) => join(path, 'releases');
 export const currentLink = (path: string) => join(path, 'current');
+export const recordsDir = (path: string) => join(path, RECORDS);
+const recordFile = (path: string, name: string) => join(recordsDir(path), `${name}.json`);
 
 /** `20261123T160501.482Z-3f2a9c1b7d0e`: sorts by time, names the commit. */
 export function releaseName(sha: string, now: Date): string {
   return `${now.toISOString().replace(/[-:]/g, '')}-${sha.slice(0, 12)}`;
 }
 
-export function readMarker(dir: string): ReleaseMarker | undefined {
+/** A record is only believed when it is well-formed and agrees with the release it is named after. */
+export function parseRecord(name: string, text: string): ReleaseRecord | undefined {
+  let value: unknown;
   try {
-    const marker = JSON.parse(readFileSync(join(dir, MARKER), 'utf8')) as Partial<ReleaseMarker>;
-    return typeof marker.sha === 'string' ? { sha: marker.sha, completed: String(marker.completed ?? '') } : undefined;
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
+  const parsed = recordSchema.safeParse(value);
+  if (!parsed.success) return undefined;
+  const record = parsed.data;
+  return record.release === name && name.endsWith(`-${record.sha.slice(0, 12)}`) ? record : undefined;
 }
 
-export function writeMarker(dir: string, sha: string, now: Date): void {
-  const file = join(dir, MARKER);
-  writeFileSync(file, `${JSON.stringify({ sha, completed: now.toISOString() } satisfies ReleaseMarker)}\n`);
-  fsyncPath(file);
+/** Reads a small regular file without following a link at its last component; undefined when it is anything else. */
+function readOwnFile(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_RECORD_BYTES) return undefined;
+    const buf = Buffer.alloc(MAX_RECORD_BYTES + 1);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return n > MAX_RECORD_BYTES ? undefined : buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether `dir` is a real directory (not a link to one) owned by this user. */
+function isOwnDir(dir: string): boolean {
+  const st = lstatOrUndefined(dir);
+  return !!st && st.isDirectory() && !st.isSymbolicLink() && st.uid === process.geteuid?.();
+}
+
+/** The record of release `name`, or undefined when it has none or one that does not hold. */
+export function readRecord(path: string, name: string): ReleaseRecord | undefined {
+  if (!isOwnDir(join(path, '.pollpray')) || !isOwnDir(recordsDir(path))) return undefined;
+  const text = readOwnFile(recordFile(path, name));
+  return text === undefined ? undefined : parseRecord(name, text);
+}
+
+/**
+ * Creates `<path>/.pollpray/releases` (each level a real directory of this user's) or
+ * refuses: pollpray writes its records through no link and into no one else's directory.
+ */
+function ensureRecordsDir(path: string, target: string): string {
+  for (const dir of [join(path, '.pollpray'), recordsDir(path)]) {
+    if (!lstatOrUndefined(dir)) mkdirSync(dir, { mode: 0o750 });
+    if (!isOwnDir(dir)) {
+      throw new EnvironmentError(`${dir} is not a directory of pollpray's own (a symlink, a file, or owned by another user)`, {
+        target,
+        hint: `remove it (rm -r ${dir}); pollpray creates it and keeps its release records there`,
+      });
+    }
+  }
+  return recordsDir(path);
+}
+
+/**
+ * Records release `name` as complete: a temp file created exclusively (never through a
+ * link), fsynced, renamed over the record, the directory fsynced.
+ */
+export function writeRecord(path: string, name: string, sha: string, now: Date, target: string): void {
+  const dir = ensureRecordsDir(path, target);
+  const record: ReleaseRecord = { version: 1, release: name, sha, completed: now.toISOString() };
+  const file = recordFile(path, name);
+  const tmp = join(dir, `.${name}.json.tmp-${process.pid}`);
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o640);
+  try {
+    writeSync(fd, `${JSON.stringify(record)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
   fsyncPath(dir);
+}
+
+function removeRecord(path: string, name: string): void {
+  if (isOwnDir(join(path, '.pollpray')) && isOwnDir(recordsDir(path))) rmSync(recordFile(path, name), { force: true });
 }
 
 /** The release name `current` points at, or null when there is no current link. */
@@ -74,31 +171,94 @@ export function currentRelease(path: string): string | null {
   }
 }
 
-/** Complete releases, oldest first. */
-export function listReleases(path: string): Release[] {
+/** Release directories (whatever their state), sorted: names only pollpray makes. */
+function releaseNames(path: string): string[] {
   const root = releasesDir(path);
   if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .sort()
-    .flatMap((name) => {
-      const marker = readMarker(join(root, name));
-      return marker ? [{ name, dir: join(root, name), sha: marker.sha }] : [];
-    });
+  return readdirSync(root).sort();
 }
 
-/** Removes release directories without a completion marker (never `current`); returns their names. */
-export function removePartialReleases(path: string): string[] {
-  const root = releasesDir(path);
-  if (!existsSync(root)) return [];
+/** Complete releases (those with a valid record), oldest first. */
+export function listReleases(path: string): Release[] {
+  return releaseNames(path).flatMap((name) => {
+    const record = readRecord(path, name);
+    return record ? [{ name, dir: join(releasesDir(path), name), sha: record.sha }] : [];
+  });
+}
+
+/**
+ * An upgrade from the layout with the marker inside the release: records do not exist
+ * yet. The old markers are adopted only for `current` and the releases older than it:
+ * pollpray switched `current` to a complete release, and every unfinished build was
+ * newer than the `current` of its time. A marker is read only as a regular file (a
+ * committed link is not followed) and must name the release's own commit.
+ */
+function adoptLegacyMarkers(path: string, target: string): string[] {
+  if (lstatOrUndefined(join(path, '.pollpray')) || !existsSync(releasesDir(path))) return [];
+  const current = currentRelease(path);
+  const adopted: string[] = [];
+  for (const name of releaseNames(path)) {
+    if (!current || name > current) continue;
+    const text = readOwnFile(join(releasesDir(path), name, LEGACY_MARKER));
+    let sha: unknown;
+    try {
+      sha = text === undefined ? undefined : (JSON.parse(text) as { sha?: unknown }).sha;
+    } catch {
+      continue;
+    }
+    if (typeof sha !== 'string' || !FULL_SHA.test(sha) || !name.endsWith(`-${sha.slice(0, 12)}`)) continue;
+    writeRecord(path, name, sha, new Date(), target);
+    adopted.push(name);
+  }
+  ensureRecordsDir(path, target);
+  return adopted;
+}
+
+/** Why the records cannot be trusted to say what is complete, or undefined when they can. */
+function recordsUnusable(path: string): string | undefined {
+  for (const dir of [join(path, '.pollpray'), recordsDir(path)]) {
+    if (lstatOrUndefined(dir) && !isOwnDir(dir)) return `${dir} is not a directory of pollpray's own (a symlink, a file, or owned by another user)`;
+  }
+  return undefined;
+}
+
+export interface Recovered {
+  /** Release directories without a valid record, removed. */
+  removed: string[];
+  /** Releases of the old layout taken over (upgrade). */
+  adopted: string[];
+  /** Set when the records directory is not pollpray's: nothing was removed (the deploy then fails, naming it). */
+  unusable?: string;
+}
+
+/**
+ * Removes release directories without a valid record (never `current`), records that
+ * name no release, and `current` temp links. Runs under the target's lock.
+ */
+export function removePartialReleases(path: string, target: string): Recovered {
+  if (!existsSync(releasesDir(path))) return { removed: [], adopted: [] };
+  // Records pollpray cannot trust say nothing about which release is complete: remove nothing.
+  const unusable = recordsUnusable(path);
+  if (unusable) return { removed: [], adopted: [], unusable };
+  const adopted = adoptLegacyMarkers(path, target);
   const current = currentRelease(path);
   const removed: string[] = [];
-  for (const name of readdirSync(root)) {
-    if (name === current || readMarker(join(root, name))) continue;
-    rmSync(join(root, name), { recursive: true, force: true });
+  const names = releaseNames(path);
+  for (const name of names) {
+    if (name === current || readRecord(path, name)) continue;
+    removeRelease(path, name);
     removed.push(name);
   }
+  if (isOwnDir(join(path, '.pollpray')) && isOwnDir(recordsDir(path))) {
+    const kept = new Set(releaseNames(path));
+    for (const file of readdirSync(recordsDir(path))) {
+      // A record of no release, or a temp whose writer died (writes happen under the lock).
+      const name = file.endsWith('.json') && !file.startsWith('.') ? file.slice(0, -'.json'.length) : undefined;
+      if (name === undefined || !kept.has(name)) rmSync(join(recordsDir(path), file), { recursive: true, force: true });
+    }
+  }
   for (const name of readdirSync(path)) if (name.startsWith('.current.tmp-')) rmSync(join(path, name), { force: true });
-  return removed;
+  return { removed, adopted };
 }
 
 /**
@@ -139,6 +299,11 @@ function lstatOrUndefined(path: string) {
  * must not steer pollpray's rm and symlink out of it: a shared path whose directory
  * leads out of the release through a committed link is refused, and so is seeding
  * shared/ from a committed link (every later release would write where it points).
+ * Links inside a seeded directory are copied as they are written (a relative link stays
+ * relative, so it never points into the release it came from, which pruning removes);
+ * one that leads outside the release (absolute, or climbing out of it) fails the deploy
+ * before anything is seeded: shared/ outlives every release, and what the app writes
+ * there must not land where a commit chose.
  */
 export function linkShared(path: string, releaseDir: string, shared: readonly string[], target: string): string[] {
   const notes: string[] = [];
@@ -160,7 +325,15 @@ export function linkShared(path: string, releaseDir: string, shared: readonly st
       }
       mkdirSync(dirname(source), { recursive: true });
       if (committed) {
-        cpSync(inRelease, source, { recursive: true });
+        const escape = committed.isDirectory() ? linkLeavingRelease(releaseDir, p) : undefined;
+        if (escape) {
+          throw new GitError(`shared path ${p}: the commit's ${escape.link} is a symlink to ${escape.to}, outside the release: pollpray does not seed shared/ with it`, {
+            target,
+            hint: `make that link relative and inside the repository (or remove it) and push, or create ${source} yourself`,
+          });
+        }
+        // verbatimSymlinks: Node would otherwise rewrite every relative link into an absolute path into this release.
+        cpSync(inRelease, source, { recursive: true, verbatimSymlinks: true });
         notes.push(`seeded shared ${p} from the release`);
       } else if (!basename(p).includes('.') ) {
         mkdirSync(source);
@@ -180,6 +353,29 @@ export function linkShared(path: string, releaseDir: string, shared: readonly st
 }
 
 /**
+ * The first symlink under `<releaseDir>/<p>` that leads outside the release: absolute, or
+ * relative but resolving (through the release's own links too) above the release.
+ */
+function linkLeavingRelease(releaseDir: string, p: string): { link: string; to: string } | undefined {
+  const release = realLocation(releaseDir);
+  const walk = (rel: string): { link: string; to: string } | undefined => {
+    for (const entry of readdirSync(join(releaseDir, rel), { withFileTypes: true })) {
+      const child = join(rel, entry.name);
+      if (entry.isSymbolicLink()) {
+        const to = readlinkSync(join(releaseDir, child));
+        // Not join(): it would fold `link/..` as written, where the kernel goes to the link target's parent.
+        if (isAbsolute(to) || !isWithin(realLocation(`${release}/${dirname(child)}/${to}`), release)) return { link: child, to };
+      } else if (entry.isDirectory()) {
+        const found = walk(child);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(p);
+}
+
+/**
  * Which complete releases pruning removes: all but the newest `keep`, and never the
  * ones in `protect` (current and previous), whatever their age.
  */
@@ -188,6 +384,8 @@ export function releasesToPrune(names: readonly string[], keep: number, protect:
   return newestFirst.slice(keep).filter((name) => !protect.has(name));
 }
 
+/** The record goes first: a kill in between leaves a release without one, which the next run removes. */
 export function removeRelease(path: string, name: string): void {
+  removeRecord(path, name);
   rmSync(join(releasesDir(path), name), { recursive: true, force: true });
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { EnvironmentError, GitError } from '../errors.js';
-import { exportCommit, fetchIntoMirror, mirrorDir } from '../git/mirror.js';
+import { exportCommit, fetchIntoMirror, mirrorDir, removeAbandonedExports } from '../git/mirror.js';
 import { fetchSound, mirrorRepo } from '../git/repair.js';
 import { log } from '../log/logger.js';
 import type { TargetState } from '../state/store.js';
@@ -17,14 +17,14 @@ import {
   currentRelease,
   linkShared,
   listReleases,
-  readMarker,
   releaseName,
   releasesDir,
   releasesToPrune,
   removePartialReleases,
   removeRelease,
   switchCurrent,
-  writeMarker,
+  readRecord,
+  writeRecord,
 } from './releases.js';
 import type { Strategy } from './strategy.js';
 
@@ -36,13 +36,16 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
     repoDir: mirror,
     liveOnPrepare: false,
     async recover() {
-      const removed = removePartialReleases(target.path);
+      removeAbandonedExports(workDir);
+      const { removed, adopted, unusable } = removePartialReleases(target.path, target.name);
+      if (unusable) log.warn(`left unfinished releases in place: ${unusable}`, { ...fields, step: 'recover' });
+      if (adopted.length) log.info(`recorded ${adopted.length} release${adopted.length === 1 ? '' : 's'} of the old layout as complete: ${adopted.join(', ')}`, { ...fields, step: 'recover' });
       for (const name of removed) log.warn(`removed unfinished release ${name} left by an interrupted run`, { ...fields, step: 'recover' });
       return removed;
     },
     async liveCommit() {
       const name = currentRelease(target.path);
-      return name ? readMarker(join(releasesDir(target.path), name))?.sha : undefined;
+      return name ? readRecord(target.path, name)?.sha : undefined;
     },
     hasRepo: () => existsSync(join(mirror, 'HEAD')),
     fetch: (sha, tag) => fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag)),
@@ -67,7 +70,7 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
     },
     async activate(prepared) {
       if (!prepared.release) throw new GitError('internal: nothing prepared to switch to', fields);
-      writeMarker(prepared.dir, prepared.sha, new Date());
+      writeRecord(target.path, prepared.release, prepared.sha, new Date(), target.name);
       switchCurrent(target.path, prepared.release, target.name);
       log.info(`current -> releases/${prepared.release}`, { ...fields, commit: prepared.sha, step: 'switch' });
     },

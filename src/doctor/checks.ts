@@ -13,6 +13,7 @@ import { run } from '../exec/run.js';
 import { formatSize } from '../size.js';
 import { readCrontab } from '../schedule/user-crontab.js';
 import { anyPollprayLine } from '../schedule/crontab.js';
+import { cronDaemonPid } from '../schedule/cron-daemon.js';
 import type { Check, CheckResult } from './check.js';
 
 const q = shellQuote;
@@ -167,7 +168,21 @@ export const scheduled: Check = async () => {
   if (findBinary('crontab')) {
     try {
       const line = anyPollprayLine(await readCrontab());
-      if (line) return [{ name: 'schedule', status: 'ok', detail: `crontab: ${line.replace(/\s+# pollpray-managed:.*$/, '')}` }];
+      if (line) {
+        const shown = line.replace(/\s+# pollpray-managed:.*$/, '');
+        const daemon = cronDaemonPid();
+        return [
+          // As serious as no schedule at all (a warning below): nothing runs pollpray unattended.
+          daemon === undefined
+            ? {
+                name: 'schedule',
+                status: 'warn',
+                detail: `crontab: ${shown}, but no cron daemon runs on this host, so the line never runs`,
+                fix: 'start cron (service cron start, and enable it at boot), or run pollpray daemon under your service manager instead',
+              }
+            : { name: 'schedule', status: 'ok', detail: `crontab: ${shown} (cron runs, PID ${daemon})` },
+        ];
+      }
     } catch {
       // an unusable crontab is reported below as "nothing found"
     }

@@ -4,16 +4,18 @@
  */
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
-import { sudoersLine, sudoersWord } from '../exec/sudo.js';
-import { allowlistedUnits } from '../privilege/sudoers.js';
+import { sudoersCommand, sudoersLine } from '../exec/sudo.js';
+import { allowlistedCommands } from '../privilege/sudoers.js';
 import type { Check, CheckResult } from './check.js';
 import { needsPassword, parseSudoLongListing, passwordless } from './sudo-listing.js';
 
 const SUDO_ENV = { LC_ALL: 'C', LANG: 'C', LANGUAGE: undefined };
 
 export const sudoRules: Check = async ({ config, uid, user }) => {
-  const units = allowlistedUnits(config);
-  if (units.length === 0) return [];
+  // Only what a run needs; supervisorctl's status line serves doctor itself, which says so
+  // in its own check (service-manager-check.ts) when sudo refuses it.
+  const commands = allowlistedCommands(config).filter((c) => c.verb === 'restart');
+  if (commands.length === 0) return [];
   if (uid === 0) return [{ name: 'sudo', status: 'ok', detail: 'running as root: restarts need no sudo rule' }];
   const install = `sudo pollpray sudoers --install --user ${user}`;
   if (!findBinary('sudo')) {
@@ -23,26 +25,22 @@ export const sudoRules: Check = async ({ config, uid, user }) => {
   const long = await run(['sudo', '-n', '-ll'], opts);
   const listing = parseSudoLongListing(long.exitCode === 0 ? long.stdout : '');
   const results: CheckResult[] = [];
-  for (const unit of units) {
+  for (const { name: unit, argv } of commands) {
     const name = `sudo (${unit})`;
-    const shown = `sudo -n ${config.systemctl} restart ${unit}`;
-    const command = `${sudoersWord(config.systemctl)} restart ${sudoersWord(unit)}`;
-    const allowed = await run(['sudo', '-n', '-l', config.systemctl, 'restart', unit], opts);
+    const shown = `sudo -n ${argv.join(' ')}`;
+    const command = sudoersCommand(argv);
+    const fix = `${install} (it writes: ${sudoersLine(user, argv)})`;
+    const allowed = await run(['sudo', '-n', '-l', ...argv], opts);
     if (allowed.exitCode !== 0) {
-      results.push({ name, status: 'fail', detail: `no sudo rule lets ${user} run ${shown} without a password`, fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})` });
+      results.push({ name, status: 'fail', detail: `no sudo rule lets ${user} run ${shown} without a password`, fix });
     } else if (needsPassword(listing, command)) {
-      results.push({
-        name,
-        status: 'fail',
-        detail: `the sudo rule for ${shown} has no NOPASSWD, so sudo -n fails`,
-        fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})`,
-      });
+      results.push({ name, status: 'fail', detail: `the sudo rule for ${shown} has no NOPASSWD, so sudo -n fails`, fix });
     } else if (!passwordless(listing, command)) {
       results.push({
         name,
         status: 'warn',
         detail: `sudo allows ${shown}, but sudo -ll shows no NOPASSWD rule for exactly that command: without one, sudo -n fails`,
-        fix: `${install} (it writes: ${sudoersLine(user, config.systemctl, unit)})`,
+        fix,
       });
     } else {
       results.push({ name, status: 'ok', detail: `${shown} is allowed without a password` });

@@ -1,10 +1,12 @@
 /**
- * The only privileged act: `sudo -n <systemctl> restart <unit>` for a unit on the
- * target's allowlist. `-n` makes sudo fail at once instead of prompting, so an
+ * The only privileged act: `sudo -n <manager> restart <name>` for a unit or program on the
+ * target's allowlist (systemctl restart <unit>, service <name> restart, or supervisorctl
+ * [-c <file>] restart <program>). `-n` makes sudo fail at once instead of prompting, so an
  * unattended run can never hang on a password.
  */
 import { isAbsolute } from 'node:path';
-import { UNIT_NAME_PATTERN } from '../config/schema.js';
+import type { ServiceManager } from '../config/normalise.js';
+import { restartNameProblem } from '../config/schema.js';
 import { SudoError } from '../errors.js';
 import { run } from './run.js';
 
@@ -14,19 +16,36 @@ import { run } from './run.js';
  */
 const SUDO_ENV = { LC_ALL: 'C', LANG: 'C', LANGUAGE: undefined };
 
+/** The service manager's own argv for `verb` of `name`, without sudo (also what the sudoers line names). */
+export function managerArgv(manager: ServiceManager, verb: 'restart' | 'status', name: string): string[] {
+  switch (manager.kind) {
+    case 'systemd':
+      return [manager.binary, verb, name];
+    case 'service':
+      return [manager.binary, name, verb];
+    case 'supervisorctl':
+      return [manager.binary, ...(manager.config ? ['-c', manager.config] : []), verb, name];
+  }
+}
+
+/** The command an operator runs to see why a restart failed. */
+function statusCommand(manager: ServiceManager, name: string): string {
+  return managerArgv(manager, 'status', name).join(' ');
+}
+
 /** The exact argv for restarting `unit`; anything not on the allowlist is refused before sudo runs. */
-export function restartArgv(systemctl: string, unit: string, allowlist: readonly string[], target: string): string[] {
-  if (!allowlist.includes(unit) || !UNIT_NAME_PATTERN.test(unit)) {
-    throw new SudoError(`unit ${unit} is not in this target's restart list`, {
+export function restartArgv(manager: ServiceManager, unit: string, allowlist: readonly string[], target: string): string[] {
+  if (!allowlist.includes(unit) || restartNameProblem(manager.kind, unit) !== undefined) {
+    throw new SudoError(`${unit} is not in this target's restart list`, {
       target,
-      hint: 'add it to restart: in the config (pollpray restarts only listed units)',
+      hint: 'add it to restart: in the config (pollpray restarts only listed units and programs)',
     });
   }
   // The schema already requires this; a relative path here would let PATH pick the binary sudo runs.
-  if (!isAbsolute(systemctl)) {
-    throw new SudoError(`systemctl path ${systemctl} is not absolute`, { target, hint: 'set systemctl: to an absolute path, e.g. /usr/bin/systemctl' });
+  if (!isAbsolute(manager.binary) || (manager.config !== undefined && !isAbsolute(manager.config))) {
+    throw new SudoError(`${manager.kind} path ${manager.binary} is not absolute`, { target, hint: 'set it to an absolute path in the config, e.g. /usr/bin/systemctl' });
   }
-  return ['sudo', '-n', systemctl, 'restart', unit];
+  return ['sudo', '-n', ...managerArgv(manager, 'restart', unit)];
 }
 
 /**
@@ -37,16 +56,24 @@ export function sudoersWord(word: string): string {
   return word.replace(/[\\,:=]/g, (c) => `\\${c}`);
 }
 
-/** `user` is a user name, or `%group` for a group. */
-export function sudoersLine(principal: string, systemctl: string, unit: string): string {
-  return `${principal} ALL=(root) NOPASSWD: ${sudoersWord(systemctl)} restart ${sudoersWord(unit)}`;
+/** One command as sudoers writes it: each word escaped, so it matches exactly this argv. */
+export function sudoersCommand(argv: readonly string[]): string {
+  return argv.map(sudoersWord).join(' ');
 }
+
+/** `principal` is a user name, or `%group` for a group; `argv` the exact command allowed. */
+export function sudoersLine(principal: string, argv: readonly string[]): string {
+  return `${principal} ALL=(root) NOPASSWD: ${sudoersCommand(argv)}`;
+}
+
+/** systemctl on a host whose PID 1 is not systemd (containers, WSL, OpenRC, supervisord). */
+const NO_SYSTEMD = /System has not been booted with systemd|Failed to connect to bus|Host is down/i;
 
 /** What sudo says when the rule is missing, lacks NOPASSWD, or the user may not use sudo at all. */
 const NEEDS_RULE = /password is required|a terminal is required|may not run sudo|not allowed to execute|is not in the sudoers|must have a tty/i;
 
 export async function restartUnit(opts: {
-  systemctl: string;
+  manager: ServiceManager;
   unit: string;
   allowlist: readonly string[];
   target: string;
@@ -54,7 +81,7 @@ export async function restartUnit(opts: {
   cwd: string;
   timeoutMs?: number;
 }): Promise<void> {
-  const argv = restartArgv(opts.systemctl, opts.unit, opts.allowlist, opts.target);
+  const argv = restartArgv(opts.manager, opts.unit, opts.allowlist, opts.target);
   const result = await run(argv, { cwd: opts.cwd, timeoutMs: opts.timeoutMs ?? 90_000, env: SUDO_ENV, killGraceMs: 2000 });
   if (result.exitCode === 0) return;
   if (result.spawnError === 'ENOENT') {
@@ -63,18 +90,25 @@ export async function restartUnit(opts: {
   if (NEEDS_RULE.test(result.stderr)) {
     throw new SudoError(`sudo refused to restart ${opts.unit} without a password`, {
       target: opts.target,
-      hint: `allow it with this sudoers line (sudo pollpray sudoers --install writes it): ${sudoersLine(opts.user, opts.systemctl, opts.unit)}`,
+      hint: `allow it with this sudoers line (sudo pollpray sudoers --install writes it): ${sudoersLine(opts.user, argv.slice(2))}`,
+    });
+  }
+  if (opts.manager.kind === 'systemd' && NO_SYSTEMD.test(result.stderr)) {
+    throw new SudoError(`systemd is not running on this host, so ${opts.unit} cannot be restarted with systemctl`, {
+      target: opts.target,
+      hint: 'set service_manager: service (SysV/OpenRC) or supervisorctl in the config, then sudo pollpray sudoers --install again (README "Hosts without systemd")',
     });
   }
   if (result.timedOut) {
     throw new SudoError(`restart of ${opts.unit} did not finish in time and was killed`, {
       target: opts.target,
-      hint: `check the unit: systemctl status ${opts.unit}`,
+      hint: `check it: ${statusCommand(opts.manager, opts.unit)}`,
     });
   }
-  const last = result.stderr.trim().split('\n').pop() ?? '';
+  // supervisorctl reports "app: ERROR (no such process)" on stdout.
+  const last = (result.stderr.trim() || result.stdout.trim()).split('\n').pop() ?? '';
   throw new SudoError(`restart of ${opts.unit} failed (exit ${result.exitCode})${last ? `: ${last}` : ''}`, {
     target: opts.target,
-    hint: `check the unit: systemctl status ${opts.unit}`,
+    hint: `check it: ${statusCommand(opts.manager, opts.unit)}`,
   });
 }

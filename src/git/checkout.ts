@@ -10,6 +10,8 @@ import { GitError } from '../errors.js';
 import { isFullSha } from './ref-name.js';
 import { git, gitOrThrow } from './git.js';
 import { removeStaleIndexLock } from './stale-lock.js';
+import { splitRepoCredentials } from './repo-credentials.js';
+import { log } from '../log/logger.js';
 
 export function isCheckout(path: string): boolean {
   return existsSync(`${path}/.git`);
@@ -38,7 +40,10 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
     );
     how = 'cloned';
   }
-  if (how === 'fetched') removeStaleIndexLock(target.path, target.name);
+  if (how === 'fetched') {
+    removeStaleIndexLock(target.path, target.name);
+    await forgetStoredCredentials(target);
+  }
   if (how === 'fetched' || tag !== undefined) {
     // `+` on the tag too: a re-pointed tag is followed like a force-pushed branch.
     const refspec = tag === undefined ? `+refs/heads/${target.branch}:refs/remotes/origin/${target.branch}` : `+refs/tags/${tag}:refs/tags/${tag}`;
@@ -54,6 +59,28 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
 }
 
 /**
+ * A checkout cloned before credentials were kept off command lines (or by hand) may
+ * hold them in .git/config's remote URL, inside a directory that is often served:
+ * replaced by the bare URL. Only for targets whose URL carries credentials.
+ */
+async function forgetStoredCredentials(target: Target): Promise<void> {
+  if (!target.repoCredentials) return;
+  const stored = await git(['config', '--get', 'remote.origin.url'], { cwd: target.path, target });
+  if (stored.exitCode !== 0 || !splitRepoCredentials(stored.stdout.trim()).credentials) return;
+  await gitOrThrow(['config', 'remote.origin.url', target.repo], { cwd: target.path, target }, 'config');
+  log.info('removed the credentials stored in the checkout\'s remote URL (git gets them from its environment now)', { target: target.name, step: 'fetch' });
+}
+
+/**
+ * `%s` prints one line, but run() also ends a line at a lone CR, so a subject holding
+ * one would come back as two lines: a second line a pusher wrote, in the log and in
+ * `history`. Joined back with the CR, the redactor shows it as ^M.
+ */
+function subjectOf(stdout: string): string {
+  return stdout.trim().split('\n').join('\r');
+}
+
+/**
  * Subjects of the commits hasCommit found. A commit id fixes the commit's content, so
  * the deploy that checked a commit after its fetch needs no second git call for the
  * subject it records.
@@ -66,7 +93,7 @@ export async function hasCommit(target: Target, sha: string, repoDir = target.pa
   if (result.exitCode !== 0) return false;
   // `pollpray daemon` lives for months: only the current cycles' commits are worth keeping.
   if (subjects.size >= 256) subjects.clear();
-  subjects.set(sha, result.stdout.trim());
+  subjects.set(sha, subjectOf(result.stdout));
   return true;
 }
 
@@ -101,5 +128,5 @@ export async function commitSubject(target: Target, sha: string, repoDir = targe
   const known = subjects.get(sha);
   if (known !== undefined) return known;
   const result = await git(['log', '-1', '--format=%s', sha], { cwd: repoDir, target });
-  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+  return result.exitCode === 0 ? subjectOf(result.stdout) : undefined;
 }

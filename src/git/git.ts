@@ -11,6 +11,7 @@ import { classifyGitFailure } from './errors.js';
 import { formatDuration } from '../duration.js';
 import { GitError } from '../errors.js';
 import { multiplexOptions } from './multiplex.js';
+import { credentialEnv } from './repo-credentials.js';
 import { gitSshCommand } from './ssh.js';
 
 /** Hardening flags put before every git subcommand. */
@@ -40,6 +41,8 @@ function gitEnv(target: Target): Record<string, string | undefined> {
     // git must not guess the ssh flavour from the command's name (it decides -p handling).
     GIT_SSH_VARIANT: 'ssh',
     LC_ALL: 'C',
+    // Credentials from an http(s) repo URL: here, never on the command line.
+    ...credentialEnv(target.repo, target.repoCredentials),
   };
 }
 
@@ -49,6 +52,9 @@ export interface GitCall {
   timeoutMs?: number;
   /** Extra variables for this call only (e.g. GNUPGHOME for signature checks). */
   env?: Record<string, string>;
+  /** Sees every output line as it arrives, for output too big to keep (a whole tree listing). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  maxOutput?: number;
 }
 
 export function git(args: string[], call: GitCall): Promise<RunResult> {
@@ -60,6 +66,8 @@ export function git(args: string[], call: GitCall): Promise<RunResult> {
     // above it (a /srv kept in git); the ceiling keeps every call to cwd itself.
     env: { ...gitEnv(call.target), GIT_CEILING_DIRECTORIES: dirname(resolve(call.cwd)), ...call.env },
     killGraceMs: 2000,
+    onLine: call.onLine,
+    maxOutput: call.maxOutput,
   });
 }
 

@@ -3,7 +3,7 @@
  * by exact branch, and `git archive` of an exact commit, so a release directory holds
  * the commit's files and nothing else (no .git to serve by accident, no stale files).
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
@@ -11,6 +11,27 @@ import { run } from '../exec/run.js';
 import { hasCommit } from './checkout.js';
 import { gitOrThrow } from './git.js';
 import { isFullSha } from './ref-name.js';
+import { removeAbandonedTemps } from '../state/store.js';
+
+/** The export's tar in the state dir: `.export.tar.tmp-<pid>`, so a dead writer's is recognised. */
+const EXPORT_TEMP = '.export.tar.tmp-';
+
+/**
+ * Removes export tars whose run died (kill -9 mid-export: one per kill, each the size
+ * of the commit). Releases are exported under the target's lock, so another run's
+ * tar is only ever a dead one; the PID check keeps even that assumption out of it.
+ * `export-<pid>.tar` is the name before 0.2.
+ */
+export function removeAbandonedExports(scratch: string): void {
+  removeAbandonedTemps(scratch, EXPORT_TEMP);
+  let names: string[];
+  try {
+    names = readdirSync(scratch);
+  } catch {
+    return;
+  }
+  for (const name of names) if (/^export-\d+\.tar$/.test(name)) rmSync(join(scratch, name), { force: true });
+}
 
 export function mirrorDir(workDir: string): string {
   return join(workDir, 'mirror.git');
@@ -40,10 +61,15 @@ export async function fetchIntoMirror(target: Target, mirror: string, sha: strin
 /** Writes the files of exactly `sha` into `dir` (which must exist), through a tar file in `scratch`. */
 export async function exportCommit(target: Target, mirror: string, sha: string, dir: string, scratch: string): Promise<void> {
   if (!isFullSha(sha)) throw new GitError(`refusing to export ${sha}: not a full commit id`, { target: target.name });
-  const tarFile = join(scratch, `export-${process.pid}.tar`);
+  removeAbandonedExports(scratch);
+  const tarFile = join(scratch, `${EXPORT_TEMP}${process.pid}`);
   try {
-    await gitOrThrow(['archive', '--format=tar', `--output=${tarFile}`, sha], { cwd: mirror, target }, 'archive');
-    const untar = await run(['tar', '-x', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
+    // Modes are fixed here, not left to the caller's umask: git archive records 0664/0775 by
+    // default (tar.umask 002), and root's tar restores recorded modes as they are, so a run
+    // as root made group-writable releases. The archive says 0644/0755; -p applies exactly that.
+    chmodSync(dir, 0o755);
+    await gitOrThrow(['-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${tarFile}`, sha], { cwd: mirror, target }, 'archive');
+    const untar = await run(['tar', '-x', '-p', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
     if (untar.exitCode !== 0 && isDiskFull(untar.stderr)) {
       throw new GitError(`no space left on device (ENOSPC) unpacking ${sha.slice(0, 12)} into ${dir}: ${tarCause(untar.stderr)}`, {
         target: target.name,

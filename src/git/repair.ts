@@ -6,13 +6,17 @@
  * object of the new commit once, before anything live is touched. When git cannot read
  * the repository, `git fsck` decides whether it is corrupt; a corrupt one is moved aside
  * and fetched again from the remote, which has everything it held that matters.
+ *
+ * A commit git refuses for its content (a `.git` path, see tree-paths.ts) is not
+ * damage: it is reported as the commit's fault and never sent to fsck.
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
-import { GitError, SshError } from '../errors.js';
+import { CommitContentError, GitError, SshError } from '../errors.js';
 import { log } from '../log/logger.js';
 import { git, gitOrThrow } from './git.js';
+import { refuseForbiddenPaths, refusedPath } from './tree-paths.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
 
@@ -56,6 +60,7 @@ export function mirrorRepo(mirror: string): OwnedRepo {
 export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, fetchOnly: () => Promise<'cloned' | 'fetched'>): Promise<Fetched> {
   const fetch = async () => {
     const how = await fetchOnly();
+    await refuseForbiddenPaths(target, repo.dir, sha);
     await readWhole(target, repo.dir, sha);
     return how;
   };
@@ -69,7 +74,7 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
     return replaced ? 're-cloned' : how;
   } catch (err) {
     // The remote or the network failed, not the clone: nothing to repair here.
-    if (replaced || err instanceof SshError || !existsSync(repo.gitDir)) throw err;
+    if (replaced || err instanceof SshError || err instanceof CommitContentError || !existsSync(repo.gitDir)) throw err;
     const problem = await fsckProblem(target, repo);
     if (!problem) throw err;
     await replace(target, repo, problem);
@@ -82,6 +87,9 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
 async function readWhole(target: Target, dir: string, sha: string): Promise<void> {
   const result = await git(['archive', '--format=tar', '--output=/dev/null', sha], { cwd: dir, target });
   if (result.exitCode === 0) return;
+  // A path git will not write (its rules may grow beyond tree-paths.ts): the commit's content, not the disk.
+  const invalid = /^error: invalid path '(.+)'$/m.exec(result.stderr)?.[1];
+  if (invalid !== undefined) throw refusedPath(target.name, sha, invalid);
   const last = result.stderr.trim().split('\n').filter(Boolean).pop() ?? result.spawnError ?? 'no output';
   throw new GitError(`cannot read commit ${sha.slice(0, 12)} whole in ${dir}: ${last}`, {
     target: target.name,

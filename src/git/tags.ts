@@ -2,9 +2,11 @@
  * Tag tracking: which tag a `tags:` pattern deploys. A pattern is a glob (`v*`,
  * `release-*`) or an npm-style version range (`>=1.0.0 <2`, `^1.4`); either way the
  * newest matching *version* wins, so `v10.0.0` beats `v9.9.9` where a string sort
- * would not. A tag's version is what follows its non-digit prefix (`v`, `release-`);
- * tags that do not read as versions never deploy. Pure: tested on canned
- * `git ls-remote --tags` output.
+ * would not. A version tag is a prefix of letters (`v`, `release-`, `app/`) and a
+ * version, nothing else; tags that do not read that way never deploy. Tag names come
+ * from whoever can push: `v$(touch${IFS}/tmp/x)9.9.9` must not count as 9.9.9, so the
+ * whole name is matched, anchored, and every tag that deploys is made only of
+ * `A-Z a-z 0-9 . _ / + -`. Pure: tested on canned `git ls-remote --tags` output.
  */
 import { compareVersions, parseRange, parseVersion, satisfies, type Version } from './version.js';
 
@@ -28,10 +30,13 @@ export function tagPatternProblem(pattern: string): string | undefined {
   return undefined;
 }
 
+/** A letter, then letters and `_ . / -`, then the version (parseVersion anchors its end). */
+const VERSION_TAG = /^(?:[A-Za-z][A-Za-z_./-]*)?(\d[0-9A-Za-z.+-]*)$/;
+
 /** The version a tag names: `v1.2.3`, `release-1.2.3` and `app/1.2.3` all name 1.2.3. */
 export function tagVersion(tag: string): Version | undefined {
-  const start = tag.search(/\d/);
-  return start < 0 ? undefined : parseVersion(tag.slice(start));
+  const m = VERSION_TAG.exec(tag);
+  return m?.[1] === undefined ? undefined : parseVersion(m[1]);
 }
 
 function globToRegExp(glob: string): RegExp {

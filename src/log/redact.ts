@@ -4,6 +4,14 @@
  * into a repo URL or echoed by a deploy script never reaches a log file, cron mail,
  * state file or chat channel.
  *
+ * It also neutralises control characters, for the same reason at the same door: commit
+ * subjects and script output are written by whoever can push, and an escape sequence
+ * (`ESC ]0;…`, `ESC [2J`, a lone CR) would retitle or clear the reader's terminal, or
+ * hide text, in `status`, `history`, cron mail or `less` of the log. Each C0, DEL and C1
+ * character except newline and tab is shown in caret notation (`^[`, `^M`, `M-^[`, as
+ * `cat -v` does), and bidirectional overrides as `<U+202E>`: visible, inert, and
+ * never joined back into a secret the way deleting a sequence could.
+ *
  * Two kinds of secret: shapes (credentials in URLs, GitHub/GitLab/AWS tokens, Bearer
  * tokens, private key blocks), and exact values registered with addSecrets() — the
  * values of variables named in `secret_env`, webhook and heartbeat URLs.
@@ -30,12 +38,49 @@ export function addSecrets(values: Iterable<string>): void {
   extraSecrets = [...new Set([...extraSecrets, ...fresh])].sort((a, b) => b.length - a.length);
 }
 
-export function redact(text: string): string {
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+function caret(c: string): string {
+  const code = c.charCodeAt(0);
+  if (code < 0x20) return `^${String.fromCharCode(code + 64)}`;
+  if (code === 0x7f) return '^?';
+  if (code < 0xa0) return `M-^${String.fromCharCode(code - 0x80 + 64)}`;
+  return `<U+${code.toString(16).toUpperCase()}>`;
+}
+
+/** Control characters (but newline and tab) made visible and inert; see the module comment. */
+export function neutralise(text: string): string {
+  return text.replace(CONTROL, caret);
+}
+
+function hideSecrets(text: string): string {
   let out = text;
   // Exact values first: a secret DATABASE_URL is hidden whole, not only its password.
   for (const secret of extraSecrets) out = out.split(secret).join('[REDACTED]');
+  return out;
+}
+
+function applyRules(text: string): string {
+  let out = text;
   for (const [pattern, replacement] of RULES) out = out.replace(pattern, replacement);
   return out;
+}
+
+/** For text on its way out (printed, logged, stored, sent): secrets hidden, control characters inert. */
+export function redact(text: string): string {
+  // Secrets are hidden before and after neutralising: a secret holding a control
+  // character is found as written, and one a script split with an escape stays split.
+  return applyRules(hideSecrets(neutralise(hideSecrets(text))));
+}
+
+/**
+ * Secrets hidden, control characters kept: for a child's captured output, which
+ * pollpray also parses (git's `%x00`-separated fields). It is neutralised by redact()
+ * when it leaves through a sink.
+ */
+function redactCaptured(text: string): string {
+  return applyRules(hideSecrets(text));
 }
 
 const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
@@ -44,7 +89,8 @@ const KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY-----/;
 /**
  * A redactor for output that arrives line by line (a deploy script's stdout): a
  * private key block spans lines, so the lines between BEGIN and END are hidden too,
- * which redact() on each line alone could not know. One per stream.
+ * which redact() on each line alone could not know. One per stream. Control
+ * characters are kept (the caller may parse the output; see redactCaptured).
  */
 export function lineRedactor(): (line: string) => string {
   let inKey = false;
@@ -52,11 +98,11 @@ export function lineRedactor(): (line: string) => string {
     if (inKey) {
       if (!KEY_END.test(line)) return '[REDACTED PRIVATE KEY]';
       inKey = false;
-      return redact(line.replace(/^[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/, '[REDACTED PRIVATE KEY]'));
+      return redactCaptured(line.replace(/^[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY-----/, '[REDACTED PRIVATE KEY]'));
     }
     const begin = KEY_BEGIN.exec(line);
     if (begin && !KEY_END.test(line.slice(begin.index))) inKey = true;
-    return redact(line);
+    return redactCaptured(line);
   };
 }
 

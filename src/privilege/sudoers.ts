@@ -1,17 +1,17 @@
 /**
- * The sudoers drop-in that lets pollpray restart exactly its allowlisted units: one
- * line per unit, the absolute systemctl path, no wildcards, NOPASSWD (pollpray only
+ * The sudoers drop-in that lets pollpray restart exactly its allowlisted units and
+ * programs: one line per command, the service manager's absolute path, no wildcards, NOPASSWD (pollpray only
  * ever calls `sudo -n`). Every text is checked with `visudo -cf` before anyone sees
  * or installs it: a broken drop-in in /etc/sudoers.d can lock every user out of sudo.
  */
 import { closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync, fchmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { Config } from '../config/normalise.js';
+import type { Config, ServiceManager } from '../config/normalise.js';
 import { EnvironmentError, UsageError } from '../errors.js';
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
-import { sudoersLine } from '../exec/sudo.js';
+import { managerArgv, sudoersLine } from '../exec/sudo.js';
 
 export const SUDOERS_FILE = '/etc/sudoers.d/pollpray';
 
@@ -40,9 +40,38 @@ export function allowlistedUnits(config: Config): string[] {
   return [...new Set(config.targets.flatMap((t) => t.restart))];
 }
 
+export interface AllowedCommand {
+  /** The unit or program. */
+  name: string;
+  manager: ServiceManager;
+  verb: 'restart' | 'status';
+  /** Exactly what pollpray runs after `sudo -n`. */
+  argv: string[];
+}
+
+/**
+ * Every command pollpray runs through sudo, each once, in config order: the restart of
+ * each entry, and for supervisorctl also its `status` (supervisord's socket is root's,
+ * so doctor can only ask whether a program exists through sudo).
+ */
+export function allowlistedCommands(config: Config): AllowedCommand[] {
+  const seen = new Map<string, AllowedCommand>();
+  for (const t of config.targets) {
+    const verbs = t.serviceManager.kind === 'supervisorctl' ? (['restart', 'status'] as const) : (['restart'] as const);
+    for (const name of t.restart) {
+      for (const verb of verbs) {
+        const argv = managerArgv(t.serviceManager, verb, name);
+        const key = argv.join('\0');
+        if (!seen.has(key)) seen.set(key, { name, manager: t.serviceManager, verb, argv });
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
 export function renderSudoers(config: Config, principal: Principal): string {
-  const units = allowlistedUnits(config);
-  if (units.length === 0) {
+  const commands = allowlistedCommands(config);
+  if (commands.length === 0) {
     throw new UsageError(`no target in ${config.file} has a restart: list, so pollpray needs no sudo rule`, {
       hint: 'add the units to restart, e.g. restart: [app.service], then run this again',
     });
@@ -52,7 +81,7 @@ export function renderSudoers(config: Config, principal: Principal): string {
   return [
     `# pollpray: restart allowlist, written by \`pollpray sudoers\` from ${source}.`,
     '# Regenerate it after changing restart: lists; do not widen it by hand (no wildcards).',
-    ...units.map((unit) => sudoersLine(who, config.systemctl, unit)),
+    ...commands.map((c) => sudoersLine(who, c.argv)),
     '',
   ].join('\n');
 }

@@ -241,7 +241,7 @@ export async function writeFileAtomicAsync(file: string, content: string, mode =
  * Temp files whose writer is gone (the PID is in the name). A live writer's temp is
  * left alone: the metrics file, for one, is written by overlapping runs without a lock.
  */
-function removeAbandonedTemps(dir: string, prefix: string): void {
+export function removeAbandonedTemps(dir: string, prefix: string): void {
   let names: string[];
   try {
     names = readdirSync(dir);

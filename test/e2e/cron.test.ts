@@ -1,5 +1,10 @@
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { requireBinary } from '../helpers/require-env.js';
+import { cronDaemonPid } from '../../src/schedule/cron-daemon.js';
+import { needs, requireBinary } from '../helpers/require-env.js';
 import { BIN } from '../helpers/pollpray-cli.js';
 import { makeSudoFixture, requireSudoFixture } from '../helpers/sudo-user.js';
 import { makeUserWorld } from '../helpers/user-world.js';
@@ -52,5 +57,31 @@ describe.skipIf(requireSudoFixture() || requireBinary('crontab', 'cron'))('pollp
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('--every 7m cannot be written as a cron schedule');
     expect((await sudo.runAs(['crontab', '-l'])).stdout).not.toContain('pollpray-managed');
+  });
+
+  it('doctor warns that nothing runs when a crontab line runs pollpray but no cron daemon runs, and is ok once one does', async (ctx) => {
+    const running = cronDaemonPid();
+    if (needs('no cron daemon running', running === undefined, `cron already runs here (PID ${running}): the no-daemon case cannot be shown`)) ctx.skip();
+    const sudo = await makeSudoFixture();
+    const { cli } = await makeUserWorld(sudo, { restart: [] });
+    onTestFinished(async () => {
+      await sudo.runAs(['crontab', '-r']);
+    });
+    expect((await cli(['cron', 'install'])).exitCode).toBe(0);
+    const none = await cli(['doctor']);
+    expect(none.stdout).toMatch(/WARN\s+schedule\s+crontab: .* but no cron daemon runs on this host, so the line never runs \(fix: start cron/);
+
+    // A process named cron (a copy of sleep, so it runs no crontab), started and ended here by PID.
+    const dir = mkdtempSync(join(tmpdir(), 'pollpray-crond-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    copyFileSync('/bin/sleep', join(dir, 'cron'));
+    chmodSync(join(dir, 'cron'), 0o755);
+    const daemon = execa(join(dir, 'cron'), ['60'], { reject: false });
+    onTestFinished(async () => {
+      daemon.kill('SIGKILL');
+      await daemon;
+    });
+    const ok = await cli(['doctor']);
+    expect(ok.stdout).toMatch(new RegExp(`ok\\s+schedule\\s+crontab: .*\\(cron runs, PID ${daemon.pid}\\)`));
   });
 });

@@ -34,6 +34,7 @@ describe('pipelines (steps instead of one deploy script)', () => {
     const world = makeWorld();
     const sink = await messageSink();
     const record = recorder(world);
+    const recordOutput = world.script('record-output.sh', `printf '%s\\n' "$1: $POLLPRAY_STEP_OUTPUT" >> "${world.dir}/order.log"`);
     const install = world.script('install.sh', `printf '%s\\n' install "$1" >> "${world.dir}/order.log"; echo "installed 3 packages"`);
     const fail = world.script('fail.sh', 'echo "migration 0042 is broken" >&2; exit 3');
     world.writeConfig({
@@ -42,7 +43,7 @@ describe('pipelines (steps instead of one deploy script)', () => {
           repo: origin.url,
           path: join(world.dir, 'app'),
           steps: [
-            { name: 'install', run: [install, '{{short_sha}}'], on_success: { run: [record, 'install ok: {{step.output}}'] }, on_failure: { run: [record, 'install failed'] } },
+            { name: 'install', run: [install, '{{short_sha}}'], on_success: { run: [recordOutput, 'install ok'] }, on_failure: { run: [record, 'install failed'] } },
             { name: 'migrate', run: fail, timeout: '5s', on_success: { run: [record, 'migrate ok'] }, on_failure: { message: '{{target}}: {{step.name}} failed at {{short_sha}}: {{step.output}}', webhook: sink.url } },
             { name: 'never', run: [record, 'never'] },
           ],
@@ -93,21 +94,21 @@ describe('pipelines (steps instead of one deploy script)', () => {
           branch,
           path,
           steps: [
-            { name: 'args', run: [record, '{{branch}}', '{{subject}}'], on_success: { message: 'deployed {{subject}} from {{branch}}', webhook: sink.url } },
-            // The safe way to use a value in a shell: as an argument, never in the script text.
-            { name: 'shell', run: ['sh', '-c', 'printf "%s\\n" "$1" "$POLLPRAY_SUBJECT" >> ../order.log', 'sh', '{{branch}}'] },
+            { name: 'args', run: [record, '{{sha}}', '{{target}}'], on_success: { message: 'deployed {{subject}} from {{branch}}', webhook: sink.url } },
+            // Text from the repository reaches a shell only as data: the POLLPRAY_* environment.
+            { name: 'shell', run: ['sh', '-c', 'printf "%s\\n" "$POLLPRAY_BRANCH" "$POLLPRAY_SUBJECT" >> ../order.log'] },
           ],
         },
       },
     });
     const r = await world.cli(['run']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(order(world)).toEqual([branch, subject, branch, subject]);
+    expect(order(world)).toEqual([sha, 'app', branch, subject]);
     expect(sink.bodies[0]?.text).toBe(`deployed ${subject} from ${branch}`);
     for (const dir of [world.dir, path]) expect(readdirSync(dir).filter((f) => f.startsWith('pwned'))).toEqual([]);
   });
 
-  it('validate refuses a placeholder inside a sh -c script, an unknown placeholder, and deploy with steps', async () => {
+  it('validate refuses commit text in a command, an unknown placeholder, and deploy with steps', async () => {
     const world = makeWorld();
     world.writeConfig({
       targets: {
@@ -115,13 +116,13 @@ describe('pipelines (steps instead of one deploy script)', () => {
           repo: 'file:///nowhere.git',
           path: '/srv/app',
           deploy: 'deploy.sh',
-          steps: [{ name: 'bad', run: ['bash', '-ec', 'echo {{branch}}'], on_failure: { message: 'failed {{brnach}}' } }],
+          steps: [{ name: 'bad', run: ['nice', 'bash', '-ec', 'echo {{branch}}'], on_failure: { message: 'failed {{brnach}}' } }],
         },
       },
     });
     const r = await world.cli(['validate']);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toMatch(/targets\.app\.steps\[0\]\.run\[2\]: a placeholder inside a shell script would be spliced into shell code/);
+    expect(r.stderr).toMatch(/pollpray\.yaml:\d+ targets\.app\.steps\[0\]\.run\[3\]: \{\{branch\}\} carries text from the repository .* use \$POLLPRAY_BRANCH in your script instead/);
     expect(r.stderr).toMatch(/targets\.app\.steps\[0\]\.on_failure\.message: unknown placeholder \{\{brnach\}\}/);
     expect(r.stderr).toMatch(/targets\.app\.steps: a target has either deploy \(one script\) or steps/);
   });

@@ -124,7 +124,7 @@ describe('pollpray run, releases strategy', { timeout: 60_000 }, () => {
     victim.kill('SIGKILL');
     await victim;
     expect(current()).toBe(first);
-    expect(existsSync(join(path, 'releases', partial ?? '', '.pollpray-release'))).toBe(false);
+    expect(existsSync(join(path, '.pollpray', 'releases', `${partial ?? ''}.json`))).toBe(false);
 
     await origin.commit({ slow: '0\n' }, 'Fast again');
     const head = await origin.head();

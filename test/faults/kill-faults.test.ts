@@ -51,7 +51,7 @@ async function killAt(step: Step) {
   expect(r.exitCode, r.stderr).toBe(0);
   expect(f.live()).toBe(short(next));
   expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
-  for (const name of releaseDirs(f.path)) expect(existsSync(join(f.path, 'releases', name, '.pollpray-release')), name).toBe(true);
+  for (const name of releaseDirs(f.path)) expect(existsSync(join(f.path, '.pollpray', 'releases', `${name}.json`)), name).toBe(true);
   expect(readFileSync(join(f.path, 'current', 'v.txt'), 'utf8')).toBe('2\n');
   await until(() => processGone(orphan), 10_000, `the ${step} of the killed run to be gone`);
   return f;
@@ -217,7 +217,7 @@ async function killInStateWrite(strategy: 'in-place' | 'releases') {
     expect(readlinkSync(join(f.path, 'current'))).toBe(`releases/${state.currentRelease}`);
     // The previous release is the one of the previous commit, so a rollback really goes back.
     expect(state.previousRelease.slice(-12)).toBe(short(good));
-    for (const name of releaseDirs(f.path)) expect(existsSync(join(f.path, 'releases', name, '.pollpray-release')), name).toBe(true);
+    for (const name of releaseDirs(f.path)) expect(existsSync(join(f.path, '.pollpray', 'releases', `${name}.json`)), name).toBe(true);
   }
   expect(readFileSync(join(strategy === 'releases' ? join(f.path, 'current') : f.path, 'v.txt'), 'utf8')).toBe('2\n');
 

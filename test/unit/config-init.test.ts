@@ -19,7 +19,7 @@ function tempDir(): string {
 describe('init', () => {
   it('writes the starter config with mode 0640, and it passes loadConfig as written', async () => {
     const path = join(tempDir(), 'pollpray.yaml');
-    expect(await init({ path })).toEqual({ path });
+    expect(await init({ path, uid: 1000 })).toEqual({ path });
     expect(readFileSync(path, 'utf8')).toBe(STARTER_CONFIG);
     expect(statSync(path).mode & 0o777).toBe(0o640);
     const config = loadConfig(path, { uid: 1000, home: '/home/deploy' });

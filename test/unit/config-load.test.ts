@@ -56,8 +56,26 @@ describe('loadConfig reports each problem with its line and key', () => {
     ['an unsafe target name, at the name', 'targets:\n  Todo App:\n    repo: x\n    path: /srv/x\n', '2 targets.Todo App: target names must match [a-z0-9][a-z0-9._-]* (lowercase letters, digits, ".", "_", "-")'],
     ['a missing required key, at its target', 'targets:\n  todo:\n    path: /srv/x\n', '2 targets.todo.repo: is required'],
     ['a repo URL starting with "-"', 'targets:\n  todo:\n    repo: -oProxyCommand=x\n    path: /srv/x\n', '3 targets.todo.repo: must not start with "-" (it would be read as an option)'],
-    ['a unit name with an argument', `${TARGET}    restart: ["app.service --now"]\n`, '5 targets.todo.restart[0]: must be a systemd unit name like app.service (no spaces, globs, options or arguments)'],
-    ['a list item on its own line', `${TARGET}    restart:\n      - ok.service\n      - "*"\n`, '7 targets.todo.restart[1]: must be a systemd unit name like app.service (no spaces, globs, options or arguments)'],
+    ['a unit name with an argument', `${TARGET}    restart: ["app.service --now"]\n`, '5 targets.todo.restart[0]: must be a systemd unit name like app.service (or, with service_manager service or supervisorctl, an init script or program name): no spaces, globs, options or arguments'],
+    ['a unit name systemctl would read as an option', `${TARGET}    restart: ["-Hx@evil.service"]\n`, '5 targets.todo.restart[0]: must be a systemd unit name like app.service (or, with service_manager service or supervisorctl, an init script or program name): no spaces, globs, options or arguments'],
+    ['a unit name starting with "--"', `${TARGET}    restart: ["--host=evil.service"]\n`, '5 targets.todo.restart[0]: must be a systemd unit name like app.service (or, with service_manager service or supervisorctl, an init script or program name): no spaces, globs, options or arguments'],
+    ['a list item on its own line', `${TARGET}    restart:\n      - ok.service\n      - "*"\n`, '7 targets.todo.restart[1]: must be a systemd unit name like app.service (or, with service_manager service or supervisorctl, an init script or program name): no spaces, globs, options or arguments'],
+    [
+      'a bare program name while systemd restarts the target',
+      `${TARGET}    restart: [app]\n`,
+      '5 targets.todo.restart[0]: must be a systemd unit name like app.service (no spaces, globs, options or arguments); on a host without systemd set service_manager: service or supervisorctl',
+    ],
+    [
+      'supervisorctl all (every program) as a restart entry',
+      `service_manager: supervisorctl\n${TARGET}    restart: [all]\n`,
+      '6 targets.todo.restart[0]: must be a supervisord program name like app or group:app (not all, no globs, spaces or options)',
+    ],
+    [
+      'a supervisor config path with a space (it would split the sudoers rule)',
+      `supervisor_config: /etc/super visor.conf\n${TARGET}`,
+      '1 supervisor_config: must not contain spaces or control characters (it is one word of the sudoers rule)',
+    ],
+    ['an unknown service manager', `service_manager: runit\n${TARGET}`, '1 service_manager: must be one of systemd, service, supervisorctl, got "runit"'],
     ['a shared path escaping the release', `${TARGET}    strategy: releases\n    shared: [../etc]\n`, '6 targets.todo.shared[0]: must be a relative path inside the release, without ".."'],
     ['health with neither http nor command', `${TARGET}    health: { retries: 2 }\n`, '5 targets.todo.health: needs exactly one of http or command'],
     ['a bad environment variable name', `${TARGET}    env:\n      1BAD: x\n`, '6 targets.todo.env.1BAD: is not an allowed name (must match /^[A-Za-z_][A-Za-z0-9_]*$/)'],
@@ -153,6 +171,45 @@ describe('cross-field rules', () => {
     expect(problems(yaml)).toEqual(expected);
   });
 
+  const step = (yaml: string) => `${TARGET}    steps:\n      - name: s\n${yaml}`;
+  const refused = (key: string, placeholder: string, variable: string) =>
+    `${key}: {{${placeholder}}} carries text from the repository (whoever can push chooses it) and is refused in ${
+      key.includes('.env.') ? 'an env value, where a variable such as BASH_ENV or NODE_OPTIONS is read as code' : 'a command, where a shell or interpreter could run it'
+    }: use $${variable} in your script instead`;
+  it.each([
+    ['subject after env sh -c', step(`        run: [env, sh, -c, "echo {{subject}}"]\n`), 'targets.todo.steps[0].run[3]', 'subject', 'POLLPRAY_SUBJECT'],
+    ['subject after nice bash -c', step(`        run: [nice, bash, -c, "echo {{subject}}"]\n`), 'targets.todo.steps[0].run[3]', 'subject', 'POLLPRAY_SUBJECT'],
+    ['tag after timeout 5s sh -c', step(`        run: [timeout, 5s, sh, -c, "deploy {{tag}}"]\n`), 'targets.todo.steps[0].run[4]', 'tag', 'POLLPRAY_TAG'],
+    ['tag in python3 -c', step(`        run: [python3, -c, "print('{{tag}}')"]\n`), 'targets.todo.steps[0].run[2]', 'tag', 'POLLPRAY_TAG'],
+    ['subject as a plain argument', step(`        run: [./notify, "{{subject}}"]\n`), 'targets.todo.steps[0].run[1]', 'subject', 'POLLPRAY_SUBJECT'],
+    ['branch as a plain argument', step(`        run: [./notify, "--branch={{branch}}"]\n`), 'targets.todo.steps[0].run[1]', 'branch', 'POLLPRAY_BRANCH'],
+    ['step output in a handler command', step(`        run: [make]\n        on_failure: { run: [perl, -e, "warn q({{step.output}})"] }\n`), 'targets.todo.steps[0].on_failure.run[2]', 'step.output', 'POLLPRAY_STEP_OUTPUT'],
+    ['subject in an env value (BASH_ENV is sourced by bash)', step(`        run: [./build.sh]\n        env: { BASH_ENV: "{{subject}}" }\n`), 'targets.todo.steps[0].env.BASH_ENV', 'subject', 'POLLPRAY_SUBJECT'],
+    ['tag inside an env value (NODE_OPTIONS)', step(`        run: [node, app.js]\n        env: { NODE_OPTIONS: "--title={{tag}}" }\n`), 'targets.todo.steps[0].env.NODE_OPTIONS', 'tag', 'POLLPRAY_TAG'],
+    ['subject with spaces in the braces, in an on_success command', step(`        run: [make]\n        on_success: { run: [ruby, -e, "{{ subject }}"] }\n`), 'targets.todo.steps[0].on_success.run[2]', 'subject', 'POLLPRAY_SUBJECT'],
+  ])('refuses %s, naming the variable to use instead', (_name, yaml, key, placeholder, variable) => {
+    expect(problems(yaml)).toEqual([expect.stringMatching(/^\d+ /)]);
+    expect(problems(yaml)[0]?.replace(/^\d+ /, '')).toBe(refused(key, placeholder, variable));
+  });
+
+  it('names the line of the refused placeholder', () => {
+    expect(problems(step(`        run: [sh, -c, "echo {{subject}}"]\n`))[0]).toMatch(/^7 targets\.todo\.steps\[0\]\.run\[2\]: /);
+  });
+
+  it('allows placeholders pollpray checks itself in commands and env values, and commit text in messages', () => {
+    const file = configFile(
+      step(
+        [
+          '        run: [sh, -c, "echo {{sha}} {{short_sha}} {{previous_sha}} {{target}} {{step.name}}"]',
+          '        env: { DEPLOYED: "{{short_sha}} of {{target}}" }',
+          '        on_failure: { message: "{{subject}} {{tag}} {{branch}} {{step.output}}" }',
+          '',
+        ].join('\n'),
+      ),
+    );
+    expect(loadConfig(file, host).targets[0]?.steps).toHaveLength(1);
+  });
+
   it('allows releases keys with strategy releases and ssh verify with its signers file', () => {
     const file = configFile(`${TARGET}    strategy: releases\n    keep_releases: 3\n    shared: [media]\n    verify: { mode: ssh, allowed_signers: signers }\n`);
     expect(loadConfig(file, host).targets[0]?.keepReleases).toBe(3);
@@ -214,6 +271,7 @@ targets:
           deployTimeoutMs: 300_000,
           gitTimeoutMs: 120_000,
           restart: ['todo_gunicorn.service'],
+          serviceManager: { kind: 'systemd', binary: '/usr/bin/systemctl' },
           health: { http: 'http://127.0.0.1:8000/healthz', command: undefined, expectStatus: 200, body: undefined, timeoutMs: 30_000, retries: 5, intervalMs: 2000 },
           verify: { mode: 'ssh', allowedSigners: '/etc/pollpray/allowed_signers', keyring: undefined },
           env: { DJANGO_SETTINGS_MODULE: 'todo.settings' },
@@ -235,6 +293,7 @@ targets:
           deployTimeoutMs: 90_000,
           gitTimeoutMs: 120_000,
           restart: [],
+          serviceManager: { kind: 'systemd', binary: '/usr/bin/systemctl' },
           health: undefined,
           verify: undefined,
           env: {},

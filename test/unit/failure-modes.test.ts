@@ -30,9 +30,10 @@ function faultTestNumbers(): Set<number> {
   return numbers;
 }
 
-it('the Failure modes table has rows 1-31, each with a #<n> test in test/faults or marked not covered yet', () => {
+it('the Failure modes table has rows 1-N without gaps, each with a #<n> test in test/faults or marked not covered yet', () => {
   const rows = readmeRows();
-  expect([...rows.keys()]).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+  expect(rows.size).toBeGreaterThanOrEqual(26);
+  expect([...rows.keys()]).toEqual(Array.from({ length: rows.size }, (_, i) => i + 1));
   const tested = faultTestNumbers();
   const untested = [...rows.keys()].filter((n) => !tested.has(n));
   expect(untested).toEqual(NOT_COVERED);

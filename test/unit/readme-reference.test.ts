@@ -49,3 +49,11 @@ it('the README config reference lists exactly the schema keys', () => {
   expect(needed.filter((k) => !documented.includes(k)), 'schema keys missing from the README').toEqual([]);
   expect(documented.filter((k) => !schemaKeys.includes(k)), 'README keys that are not in the schema').toEqual([]);
 });
+
+it('every section the README points to with see "…" or (see "…") exists as a heading', () => {
+  const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+  const headings = new Set([...readme.matchAll(/^#{2,4} (.+)$/gm)].map((m) => (m[1] ?? '').replace(/`/g, '').trim()));
+  const pointed = [...readme.matchAll(/\bsee "([^"]+)"/gi)].map((m) => m[1] ?? '');
+  expect(pointed.length).toBeGreaterThan(5);
+  expect(pointed.filter((name) => !headings.has(name))).toEqual([]);
+});

@@ -45,3 +45,31 @@ describe('redactDeep', () => {
     expect(redactDeep(value)).toEqual({ a: 'https://u:***@h/x', b: [1, '[REDACTED]'], c: { d: null, e: true } });
   });
 });
+
+describe('control characters (commit subjects and script output are written by whoever can push)', () => {
+  it.each([
+    ['an OSC title and a CSI clear', 'x\u001b]0;owned\u0007\u001b[2Jy', 'x^[]0;owned^G^[[2Jy'],
+    ['a carriage return that would overwrite the line', 'deploy ok\rdeploy FAILED', 'deploy ok^Mdeploy FAILED'],
+    ['a one-byte C1 CSI and DEL', 'a\u009b31mb\u007f', 'aM-^[31mb^?'],
+    ['a bidirectional override', 'fix \u202Egnp.exe', 'fix <U+202E>gnp.exe'],
+    ['newline and tab, which stay', 'a\tb\nc', 'a\tb\nc'],
+    ['plain UTF-8, which stays', 'déployé ✓', 'déployé ✓'],
+  ])('%s', (_name, input, expected) => {
+    expect(redact(input)).toBe(expected);
+  });
+
+  it('a secret split by an escape sequence is not joined back together', () => {
+    addSecrets(['joinme-secret-77']);
+    expect(redact('joinme-\u001b[0msecret-77')).not.toContain('joinme-secret-77');
+    expect(redact('x joinme-secret-77\u001b[0m')).toBe('x [REDACTED]^[[0m');
+  });
+
+  it('captured output keeps them for its parser (git log --format=%G?%x00%GK), redacted all the same', () => {
+    const redactLine = lineRedactor();
+    expect(redactLine('G\u0000SHA256:abc\u0000ghp_abcdefghijklmnopqrstuvwxyz0123456789')).toBe('G\u0000SHA256:abc\u0000[REDACTED]');
+  });
+
+  it('applies to every string redactDeep writes (state, history, notifications)', () => {
+    expect(redactDeep({ subject: 'a\u001b[31mb', list: ['\u0007'] })).toEqual({ subject: 'a^[[31mb', list: ['^G'] });
+  });
+});

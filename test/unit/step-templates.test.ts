@@ -1,8 +1,9 @@
 /**
  * Placeholders in a pipeline's commands and messages, as `pollpray validate` and every run
- * report them: a placeholder spliced into a shell script is refused wherever a command
- * can appear (a step's run and its on_success / on_failure hooks), however the shell
- * is spelled, and an unknown one is refused in hook messages too.
+ * report them: text from the repository (branch, tag, subject, step output) is refused
+ * wherever a command can appear (a step's run and its on_success / on_failure hooks),
+ * whatever the command and however a shell is spelled, and an unknown placeholder is
+ * refused in hook messages too.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,23 +46,25 @@ function problems(stepLines: string): string[] {
   return [];
 }
 
-const SHELL = /: a placeholder inside a shell script would be spliced into shell code/;
+const REFUSED = /: \{\{(branch|tag|subject|step\.output)\}\} carries text from the repository .* use \$POLLPRAY_(BRANCH|TAG|SUBJECT|STEP_OUTPUT) in your script instead$/;
 
-describe('a placeholder inside a shell script is refused', () => {
+describe('text from the repository in a command is refused', () => {
   it.each([
     ['in a step, shell by name', "run: [sh, -c, 'echo {{branch}}']", 'targets.todo.steps[0].run[2]'],
     ['in a step, shell by absolute path', "run: [/bin/sh, -c, 'echo {{branch}}']", 'targets.todo.steps[0].run[2]'],
     ['in a step, bash with combined flags', "run: [/usr/bin/bash, -ec, 'echo {{subject}}']", 'targets.todo.steps[0].run[2]'],
-    ['in on_success', "run: [make]\non_success: { run: [/bin/sh, -c, 'notify {{sha}}'] }", 'targets.todo.steps[0].on_success.run[2]'],
+    ['in a step, behind env', "run: [env, sh, -c, 'echo {{subject}}']", 'targets.todo.steps[0].run[3]'],
+    ['in a step, as the argument of a shell script', `run: [/bin/sh, -c, 'echo "$1"', sh, '{{branch}}']`, 'targets.todo.steps[0].run[4]'],
+    ['in on_success', "run: [make]\non_success: { run: [mark-deployed, '{{tag}}'] }", 'targets.todo.steps[0].on_success.run[1]'],
     ['in on_failure', "run: [make]\non_failure: { run: [dash, -c, 'page {{step.output}}'] }", 'targets.todo.steps[0].on_failure.run[2]'],
   ])('%s', (_name, step, path) => {
     const found = problems(step);
     expect(found).toHaveLength(1);
-    expect(found[0]).toMatch(new RegExp(`^${path.replace(/[.[\]]/g, '\\$&')}${SHELL.source}`));
+    expect(found[0]).toMatch(new RegExp(`^${path.replace(/[.[\]]/g, '\\$&')}${REFUSED.source}`));
   });
 
-  it('the same value passed as an argument to the script is accepted, in a step and in its hooks', () => {
-    const safe = `[/bin/sh, -c, 'echo "$1"', sh, '{{branch}}']`;
+  it('values pollpray checks itself, and the POLLPRAY_* variables, are accepted in a shell script, a step and its hooks', () => {
+    const safe = `[/bin/sh, -c, 'echo {{sha}} {{target}} "$POLLPRAY_BRANCH"']`;
     expect(problems(`run: ${safe}\non_success: { run: ${safe} }\non_failure: { run: ${safe} }`)).toEqual([]);
   });
 });

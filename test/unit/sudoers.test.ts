@@ -22,16 +22,55 @@ const config = normalise(
 );
 
 describe('restart allowlist', () => {
+  const systemd = { kind: 'systemd', binary: '/bin/systemctl' } as const;
   it('builds exactly sudo -n <systemctl> restart <unit> for a listed unit', () => {
-    expect(restartArgv('/bin/systemctl', 'web.service', ['web.service'], 'a')).toEqual(['sudo', '-n', '/bin/systemctl', 'restart', 'web.service']);
+    expect(restartArgv(systemd, 'web.service', ['web.service'], 'a')).toEqual(['sudo', '-n', '/bin/systemctl', 'restart', 'web.service']);
   });
 
-  it.each(['other.service', 'web.service --now', '-H evil web.service', '*.service'])('refuses %j before sudo runs', (unit) => {
-    expect(() => restartArgv('/bin/systemctl', unit, ['web.service', unit.startsWith('other') ? 'x.service' : unit], 'a')).toThrow(SudoError);
+  it('builds sudo -n <service> <name> restart and sudo -n <supervisorctl> -c <file> restart <program>', () => {
+    expect(restartArgv({ kind: 'service', binary: '/usr/sbin/service' }, 'nginx', ['nginx'], 'a')).toEqual(['sudo', '-n', '/usr/sbin/service', 'nginx', 'restart']);
+    expect(restartArgv({ kind: 'supervisorctl', binary: '/usr/bin/supervisorctl', config: '/etc/s.conf' }, 'web:app', ['web:app'], 'a')).toEqual([
+      'sudo', '-n', '/usr/bin/supervisorctl', '-c', '/etc/s.conf', 'restart', 'web:app',
+    ]);
+    expect(restartArgv({ kind: 'supervisorctl', binary: '/usr/bin/supervisorctl' }, 'app', ['app'], 'a')).toEqual(['sudo', '-n', '/usr/bin/supervisorctl', 'restart', 'app']);
+  });
+
+  it.each(['other.service', 'web.service --now', '-H evil web.service', '*.service', '-H.service', '-Hx@evil.service', '--now.service'])('refuses %j before sudo runs', (unit) => {
+    expect(() => restartArgv(systemd, unit, ['web.service', unit.startsWith('other') ? 'x.service' : unit], 'a')).toThrow(SudoError);
+  });
+
+  it.each([
+    ['service', '-f'],
+    ['service', '../../tmp/x'],
+    ['supervisorctl', 'all'],
+    ['supervisorctl', 'web:*'],
+    ['supervisorctl', '-c'],
+  ] as const)('refuses %s entry %j before sudo runs, even when listed', (kind, name) => {
+    expect(() => restartArgv({ kind, binary: '/usr/bin/x' }, name, [name], 'a')).toThrow(SudoError);
   });
 
   it('escapes sudoers syntax characters in a unit name', () => {
-    expect(sudoersLine('pp', '/bin/systemctl', 'w@a:b,c=d.service')).toBe('pp ALL=(root) NOPASSWD: /bin/systemctl restart w@a\\:b\\,c\\=d.service');
+    expect(sudoersLine('pp', ['/bin/systemctl', 'restart', 'w@a:b,c=d.service'])).toBe('pp ALL=(root) NOPASSWD: /bin/systemctl restart w@a\\:b\\,c\\=d.service');
+  });
+
+  it('renders restart and status lines for supervisorctl programs, restart lines for init scripts', () => {
+    const c = normalise(
+      {
+        supervisorctl: '/usr/bin/supervisorctl',
+        supervisor_config: '/etc/supervisor/supervisord.conf',
+        targets: {
+          a: { repo: 'git@h:a.git', path: '/srv/a', service_manager: 'supervisorctl', restart: ['web:app'] },
+          b: { repo: 'git@h:b.git', path: '/srv/b', service_manager: 'service', restart: ['nginx'] },
+        },
+      },
+      '/etc/pollpray/config.yaml',
+      host,
+    );
+    expect(renderSudoers(c, { user: 'pollpray' }).split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
+      'pollpray ALL=(root) NOPASSWD: /usr/bin/supervisorctl -c /etc/supervisor/supervisord.conf restart web\\:app',
+      'pollpray ALL=(root) NOPASSWD: /usr/bin/supervisorctl -c /etc/supervisor/supervisord.conf status web\\:app',
+      'pollpray ALL=(root) NOPASSWD: /usr/sbin/service nginx restart',
+    ]);
   });
 
   it('renders one line per unit over all targets, each once', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newestTag, peeledTags, tagPatternProblem } from '../../src/git/tags.js';
+import { newestTag, peeledTags, tagPatternProblem, tagVersion } from '../../src/git/tags.js';
 import { compareVersions, parseRange, parseVersion, satisfies } from '../../src/git/version.js';
 import { parseLsRemote } from '../../src/git/errors.js';
 
@@ -79,4 +79,36 @@ describe('versions and ranges', () => {
       expect(tagPatternProblem(pattern)).toBe(problem);
     },
   );
+});
+
+describe('a tag is a version tag only when all of it reads as one', () => {
+  // Each of these outranks v1.10.0 if any prefix before the first digit counted.
+  const HOSTILE = [
+    'v$(touch${IFS}/tmp/x)9.9.9',
+    'v`id`9.9.9',
+    'release;rm -rf ~;9.9.9',
+    '$(id)9.9.9',
+    'v9.9.9$(id)',
+    '-v9.9.9',
+    'v 9.9.9',
+    'v\u001b]0;x\u00079.9.9',
+  ];
+  const withHostile = new Map([...refs, ...HOSTILE.map((t, i): [string, string] => [`refs/tags/${t}`, sha(String(i % 10))])]);
+
+  it.each(['v*', '*', '>=1', '>=1.0.0 <10', '^9'])('%s never picks a tag with shell text around its version', (pattern) => {
+    const pick = newestTag(withHostile, pattern);
+    if (pick) expect(HOSTILE).not.toContain(pick.tag);
+    expect(HOSTILE.map((t) => tagVersion(t))).toEqual(HOSTILE.map(() => undefined));
+  });
+
+  it.each([
+    ['v1.2.3', '1.2.3'],
+    ['1.2.3', '1.2.3'],
+    ['release-3.1.0', '3.1.0'],
+    ['app/1.2.3', '1.2.3'],
+    ['web_v2.0.0-rc.1', '2.0.0'],
+  ])('%s is version %s', (tag, version) => {
+    const v = tagVersion(tag);
+    expect(v && `${v.major}.${v.minor}.${v.patch}`).toBe(version);
+  });
 });
