@@ -1,18 +1,18 @@
 /**
  * The only top-level try/catch and the only process.exit: error classes become exit
- * codes (0 ok, 1 a target failed, 2 usage or config error; nothing ran).
+ * codes (0 ok, 1 a target failed, 2 usage or config error, 3 run as the wrong user; nothing ran).
  *
  * Everything but the version is imported inside main(): `pollpray --version` alone is
  * answered by this file and version.ts, at the cost of Node's own start-up.
  */
+import type { ExitCode } from './errors.js';
 import { VERSION } from './version.js';
 
-type ExitCode = 0 | 1 | 2;
-
 async function main(argv: string[]): Promise<ExitCode> {
-  const [{ EXIT, PollprayError, errorMessage }, { killAllChildren }, { logFatal }, { problem }, { handleSignals }, { buildCli, CommanderError }] = await Promise.all([
+  const [{ EXIT, PollprayError, errorMessage }, { killAllChildren }, { fsFault }, { logFatal }, { problem }, { handleSignals }, { buildCli, CommanderError }] = await Promise.all([
     import('./errors.js'),
     import('./exec/groups.js'),
+    import('./host/fs-fault.js'),
     import('./log/exit-hooks.js'),
     import('./log/console.js'),
     import('./signals.js'),
@@ -37,10 +37,12 @@ async function main(argv: string[]): Promise<ExitCode> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (err instanceof PollprayError) {
-      for (const line of err.lines()) problem(line);
-      logFatal(err.oneLine());
-      return err.exitCode;
+    // A filesystem error (EACCES, EROFS, ENOSPC, a missing parent) is the host's: it names the key to fix.
+    const known = err instanceof PollprayError ? err : fsFault(err);
+    if (known) {
+      for (const line of known.lines()) problem(line);
+      logFatal(known.oneLine());
+      return known.exitCode;
     }
     problem(`internal error: ${errorMessage(err)} (fix: this is a bug in pollpray; please report it)`);
     logFatal(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);

@@ -13,6 +13,7 @@ import { createTask, validate as validCron, type ScheduledTask } from 'node-cron
 import type { Config } from '../config/normalise.js';
 import { errorMessage, PollprayError, EXIT, UsageError } from '../errors.js';
 import { killAllChildren } from '../exec/groups.js';
+import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { handleSignals, type Signal } from '../signals.js';
@@ -45,6 +46,7 @@ export interface DaemonResult {
 
 export async function daemon(o: DaemonOptions): Promise<DaemonResult> {
   let config = o.config;
+  requireOwnership(config, config.targets);
   configureLogging(config.log);
   let running: Promise<void> | undefined;
   let cycles = 0;

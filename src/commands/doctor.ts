@@ -5,8 +5,9 @@
  */
 import type { Config } from '../config/normalise.js';
 import { errorMessage, PollprayError, EXIT } from '../errors.js';
+import { fsFault } from '../host/fs-fault.js';
 import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
-import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, runningUser, scheduled } from '../doctor/checks.js';
+import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, ownership, repositoryTools, runningUser, scheduled, targetPaths } from '../doctor/checks.js';
 import { knownHosts } from '../doctor/known-hosts-check.js';
 import { sshReachability } from '../doctor/ssh-check.js';
 import { serviceManagers } from '../doctor/service-manager-check.js';
@@ -23,10 +24,13 @@ const HOST_CHECKS: readonly Check[] = [runningUser, gitVersion];
 /** Checks of the config's targets, in the order a new user would fix them. */
 export const CONFIG_CHECKS: readonly Check[] = [
   directories,
+  ownership,
+  targetPaths,
   keyPermissions,
   knownHosts,
   sshReachability,
   deployScripts,
+  repositoryTools,
   sudoRules,
   serviceManagers,
   diskSpace,
@@ -51,6 +55,9 @@ async function guarded(check: Check, ctx: DoctorContext): Promise<CheckResult[]>
   try {
     return await check(ctx);
   } catch (err) {
+    // A directory it may not read is the host's problem, named by its key; anything else is a bug.
+    const host = fsFault(err);
+    if (host) return [{ name: check.name || 'check', status: 'fail', detail: `could not check: ${host.message}`, ...(host.hint ? { fix: host.hint } : {}) }];
     return [{ name: check.name || 'check', status: 'fail', detail: `could not check: ${errorMessage(err)}`, fix: 'see the message; report it if it looks like a bug' }];
   }
 }

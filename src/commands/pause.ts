@@ -17,8 +17,10 @@ export interface PauseOptions {
 export interface PauseResult {
   target: string;
   paused: boolean;
-  /** False when the target already was in that state. */
+  /** False when the target already was in that state (and nothing was written). */
   changed: boolean;
+  /** Why it is paused now (kept from before when it already was). */
+  reason: string | null;
 }
 
 /** `pause` / `resume`: a paused target is skipped by every run until resumed (run --force overrides). */
@@ -28,12 +30,11 @@ export async function setPaused(options: PauseOptions): Promise<PauseResult> {
   return withTargetLock(options.config, target, async () => {
     const { state } = readState(options.config.stateDir, target.name, target.branch);
     const changed = state.paused !== options.paused;
-    writeState(options.config.stateDir, {
-      ...state,
-      paused: options.paused,
-      pausedReason: options.paused ? (options.reason ?? `paused by hand at ${new Date().toISOString()}`) : null,
-    });
-    return { target: target.name, paused: options.paused, changed };
+    // Pausing a paused target changes nothing: the reason it has (a rollback's, say) stays.
+    if (!changed) return { target: target.name, paused: options.paused, changed, reason: state.pausedReason };
+    const reason = options.paused ? (options.reason ?? `paused by hand at ${new Date().toISOString()}`) : null;
+    writeState(options.config.stateDir, { ...state, paused: options.paused, pausedReason: reason });
+    return { target: target.name, paused: options.paused, changed, reason };
   });
 }
 
@@ -44,7 +45,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
       const r = await setPaused({ config: await configFrom(cmd), target, paused: true });
-      out(`${r.target}: ${r.changed ? 'paused' : 'was already paused'}`);
+      out(`${r.target}: ${r.changed ? 'paused' : `was already paused${r.reason ? ` (${r.reason})` : ''}`}`);
     });
 
   program

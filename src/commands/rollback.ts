@@ -8,6 +8,7 @@ import { errorMessage, PollprayError, UsageError } from '../errors.js';
 import { rollBackTo } from '../deploy/go-live.js';
 import { currentRelease, listReleases, type Release } from '../deploy/releases.js';
 import { strategyFor, type Version } from '../deploy/strategy.js';
+import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { appendHistory, readHistory, readState, writeState, type HistoryEntry, type TargetState } from '../state/store.js';
 import { selectTargets } from './select.js';
@@ -78,6 +79,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
   const { config } = options;
   const [target] = selectTargets(config, [options.target]);
   if (!target) throw new Error('unreachable: selectTargets returns the named target');
+  requireOwnership(config, [target]);
   configureLogging(config.log);
   return withTargetLock(config, target, async (workDir) => {
     const started = Date.now();

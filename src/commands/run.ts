@@ -5,6 +5,7 @@ import { checkTarget, deployChecked, type Checked, type PendingDeploy, type Targ
 import { limiter, mapLimit } from '../deploy/pool.js';
 import { formatDuration } from '../duration.js';
 import { closeMultiplexing, connectionGroup, openMasters, startMultiplexing } from '../git/multiplex.js';
+import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
 import { selectTargets } from './select.js';
@@ -35,6 +36,8 @@ export async function run(options: RunOptions): Promise<RunReport> {
   const started = Date.now();
   const { config } = options;
   const targets = selectTargets(config, options.targets);
+  // Run as the wrong user (sudo pollpray run): stop before the first write, log included.
+  requireOwnership(config, targets);
   // No deploy without an audit trail: an unwritable log dir stops the run here.
   configureLogging(config.log);
   // splay spreads a fleet's cron runs; a dry run has no herd to spread.

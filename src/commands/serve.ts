@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
 import { runCycle } from '../deploy/cycle.js';
 import { ConfigError, EnvironmentError, UsageError } from '../errors.js';
+import { requireOwnership } from '../host/ownership.js';
 import { resolveSsh } from '../git/diagnose.js';
 import { sshDestination } from '../git/ssh-url.js';
 import { configureLogging, log } from '../log/logger.js';
@@ -90,6 +91,7 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   if (!listen) throw new UsageError(`--listen ${listenText} is not host:port`, { hint: 'use e.g. --listen 127.0.0.1:9876' });
   const secret = readSecret(settings.secretFile);
   addSecrets([secret]);
+  requireOwnership(config, config.targets);
   configureLogging(config.log);
 
   const byName = new Map(config.targets.map((t) => [t.name, t]));

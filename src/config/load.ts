@@ -13,6 +13,7 @@ import { symlinkFindings } from './symlink-rules.js';
 import { configSchema } from './schema.js';
 import { configSecrets } from './secrets.js';
 import { addSecrets } from '../log/redact.js';
+import { registerPathKeys } from '../host/path-keys.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export { locateConfig, type LocateOptions } from './locate.js';
@@ -47,6 +48,8 @@ export function loadConfig(file: string, host?: HostFacts): Config {
   const config = normalise(parsed.data, file, host);
   // Registered before anything runs, so not even the first log line can carry them.
   addSecrets(configSecrets(config, process.env));
+  // From now on a filesystem error names the config key whose directory to fix.
+  registerPathKeys(config);
   return config;
 }
 

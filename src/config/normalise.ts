@@ -108,6 +108,16 @@ export interface Target {
   maxAttempts: number;
   /** releases: no new release is created while free space at path is below this. */
   minFreeSpaceBytes: number;
+  /** The first fetch into an empty clone or mirror (and what it reads right after) gets this instead of gitTimeoutMs. */
+  cloneTimeoutMs: number;
+  /** Fetch and deploy submodules (recursively); otherwise they are empty directories, with one warning. */
+  submodules: boolean;
+  /** Fetch Git LFS objects and deploy their content; otherwise a commit using LFS is refused. */
+  lfs: boolean;
+  /** Partial (filter) and shallow (depth) first fetch. */
+  clone: { filter?: string; depth?: number };
+  /** Sparse checkout: only these repository paths are deployed (empty: everything). */
+  paths: string[];
 }
 
 export interface LogSettings {
@@ -267,6 +277,11 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     onForcePush: t.on_force_push ?? d.on_force_push ?? 'follow',
     maxAttempts: t.max_attempts ?? d.max_attempts ?? 3,
     minFreeSpaceBytes: parseSize(t.min_free_space ?? d.min_free_space ?? '100MB') ?? 0,
+    cloneTimeoutMs: ms(t.clone_timeout ?? d.clone_timeout, '30m'),
+    submodules: t.submodules === 'recursive',
+    lfs: t.lfs ?? false,
+    clone: { ...(t.clone?.filter ? { filter: t.clone.filter } : {}), ...(t.clone?.depth ? { depth: t.clone.depth } : {}) },
+    paths: t.paths ?? [],
   });
 
   return {

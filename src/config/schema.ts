@@ -164,10 +164,29 @@ export const stepSchema = z.strictObject({
   on_failure: stepHandlerSchema.optional(),
 });
 
+/** A path for sparse checkout: plain names only, so it cannot become a glob or an option. */
+const repoPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.startsWith('-') && !p.split('/').includes('..') && !p.split('/').includes('.'), {
+    message: 'must be a relative path inside the repository, without "." or ".." (like site/ or docs)',
+  })
+  .refine((p) => !/[*?[\]\\!#\s\x00-\x1f]/.test(p), { message: 'must be a plain path: no globs (*?[]), "!", "#", spaces or backslashes' });
+
+/** Partial and shallow clones (README "Big repositories"). */
+export const cloneSchema = z.strictObject({
+  filter: z
+    .string()
+    .regex(/^(?:blob:none|blob:limit=\d+[kmg]?)$/, { message: 'must be blob:none or blob:limit=<size> (like blob:limit=1m)' })
+    .optional(),
+  depth: z.number().int().min(1).max(1_000_000).optional(),
+});
+
 const targetFields = {
   branch: branch.optional(),
   deploy_timeout: duration.optional(),
   git_timeout: duration.optional(),
+  clone_timeout: duration.optional(),
   on_force_push: z.enum(['follow', 'refuse']).optional(),
   max_attempts: z.number().int().min(1).max(100).optional(),
   min_free_space: size.optional(),
@@ -189,6 +208,10 @@ export const targetSchema = z.strictObject({
   verify: verifySchema.optional(),
   env: envVars.optional(),
   secret_env: z.array(envName).optional(),
+  submodules: z.enum(['none', 'recursive']).optional(),
+  lfs: z.boolean().optional(),
+  clone: cloneSchema.optional(),
+  paths: z.array(repoPath).min(1).optional(),
   ...targetFields,
 });
 

@@ -114,6 +114,12 @@ targets:
     # keep_releases: 5             # releases only: how many old releases to keep for rollback
     # shared: [media, .env]        # releases only: paths linked into every release from <path>/shared/
     # min_free_space: 500MB        # releases only: overrides defaults.min_free_space (B, KB, MB, GB, TB)
+    # Big repositories and monorepos (see "Submodules, Git LFS and big repositories"):
+    # clone: { filter: blob:none }   # partial clone: file contents fetched only for the deployed commit
+    # clone_timeout: 30m           # limit for the first fetch into an empty clone (git_timeout after)
+    # paths: [site/]               # deploy only these paths (sparse checkout / partial export)
+    # submodules: recursive        # fetch submodules with this target's key; otherwise a warning names them
+    # lfs: true                    # fetch Git LFS objects (needs git-lfs); otherwise an LFS commit is refused
     deploy: deploy.sh              # executable run in the new code's directory after the update
     # Or, instead of deploy:, a pipeline of steps run in order (the first failure stops it).
     # run is a command as a list (never a shell line) or a script path. {{target}} {{sha}}

@@ -7,6 +7,7 @@ import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { fetchCommit, hasCommit, headCommit, isCheckout, resetTo } from '../git/checkout.js';
 import { checkoutRepo, fetchSound } from '../git/repair.js';
+import { describeSubmodules, exportSubmodules, inspectCommit, removeGoneSubmodules, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
 import type { Strategy } from './strategy.js';
 
@@ -14,6 +15,22 @@ const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'non
 
 export function inPlaceStrategy(target: Target, workDir: string): Strategy {
   const repo = checkoutRepo(target, workDir);
+  const warn = (line: string) => log.warn(line, { target: target.name, step: 'submodules' });
+  // What fetch found in the commit, for prepare to put on disk with it.
+  let inspected: { sha: string; subs: SubmoduleCommit[] } | undefined;
+  const submodulesOf = async (sha: string): Promise<SubmoduleCommit[]> => {
+    if (inspected?.sha !== sha) inspected = { sha, subs: await inspectCommit(target, target.path, sha, workDir, warn) };
+    return inspected.subs;
+  };
+  /** After the checkout moved from `old` to `sha`: the submodules' files into their directories. */
+  const checkOutSubmodules = async (sha: string, old: string | undefined): Promise<void> => {
+    const subs = await submodulesOf(sha);
+    // git leaves a removed submodule's directory alone once it has files (ours): remove it.
+    if (target.submodules && old && old !== sha) await removeGoneSubmodules(target, old, sha);
+    if (subs.length === 0) return;
+    await exportSubmodules(target, subs, target.path, workDir);
+    log.info(`submodules: ${describeSubmodules(subs)}`, { target: target.name, commit: sha, step: 'submodules' });
+  };
   return {
     kind: 'in-place',
     repoDir: target.path,
@@ -21,7 +38,12 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
     recover: async () => [],
     liveCommit: () => headCommit(target),
     hasRepo: () => isCheckout(target.path),
-    fetch: (sha, tag) => fetchSound(target, repo, sha, () => fetchCommit(target, sha, tag)),
+    async fetch(sha, tag) {
+      const how = await fetchSound(target, repo, sha, () => fetchCommit(target, sha, tag));
+      inspected = undefined;
+      await submodulesOf(sha);
+      return how;
+    },
     async prepare(sha, state) {
       const onDisk = await headCommit(target);
       if (onDisk && state.deployedSha && onDisk !== state.deployedSha) {
@@ -32,6 +54,7 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
       }
       await resetTo(target, sha);
       log.info(`checked out ${sha}`, { target: target.name, commit: sha, step: 'reset' });
+      await checkOutSubmodules(sha, onDisk);
       return { sha, dir: target.path };
     },
     discard: async () => undefined,
@@ -43,8 +66,10 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
           hint: 'name a commit that was deployed before (pollpray history shows them)',
         });
       }
+      const from = await headCommit(target);
       await resetTo(target, to.sha);
       log.info(`checked out ${to.sha} again`, { target: target.name, commit: to.sha, step: 'rollback' });
+      await checkOutSubmodules(to.sha, from);
       const prepared = { sha: to.sha, dir: target.path };
       await rebuild(prepared);
       return prepared;

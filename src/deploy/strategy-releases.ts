@@ -10,6 +10,7 @@ import type { Target } from '../config/normalise.js';
 import { EnvironmentError, GitError } from '../errors.js';
 import { exportCommit, fetchIntoMirror, mirrorDir, removeAbandonedExports } from '../git/mirror.js';
 import { fetchSound, mirrorRepo } from '../git/repair.js';
+import { describeSubmodules, exportSubmodules, inspectCommit, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
 import type { TargetState } from '../state/store.js';
 import { requireFreeSpace } from './disk.js';
@@ -31,6 +32,13 @@ import type { Strategy } from './strategy.js';
 export function releasesStrategy(target: Target, workDir: string): Strategy {
   const mirror = mirrorDir(workDir);
   const fields = { target: target.name };
+  const warn = (line: string) => log.warn(line, { ...fields, step: 'submodules' });
+  // What fetch found in the commit, for prepare to export with it.
+  let inspected: { sha: string; subs: SubmoduleCommit[] } | undefined;
+  const submodulesOf = async (sha: string): Promise<SubmoduleCommit[]> => {
+    if (inspected?.sha !== sha) inspected = { sha, subs: await inspectCommit(target, mirror, sha, workDir, warn) };
+    return inspected.subs;
+  };
   return {
     kind: 'releases',
     repoDir: mirror,
@@ -48,7 +56,12 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
       return name ? readRecord(target.path, name)?.sha : undefined;
     },
     hasRepo: () => existsSync(join(mirror, 'HEAD')),
-    fetch: (sha, tag) => fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag)),
+    async fetch(sha, tag) {
+      const how = await fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag));
+      inspected = undefined;
+      await submodulesOf(sha);
+      return how;
+    },
     async prepare(sha) {
       requireFreeSpace(target.path, target.minFreeSpaceBytes, target.name);
       const name = releaseName(sha, new Date());
@@ -56,6 +69,10 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
       mkdirSync(dir, { recursive: true });
       try {
         await exportCommit(target, mirror, sha, dir, workDir);
+        // Releases hold no .git: each submodule's files are exported into it like the commit's.
+        const subs = await submodulesOf(sha);
+        await exportSubmodules(target, subs, dir, workDir);
+        if (subs.length) log.info(`submodules: ${describeSubmodules(subs)}`, { ...fields, commit: sha, step: 'submodules' });
         for (const note of linkShared(target.path, dir, target.shared, target.name)) log.info(note, { ...fields, commit: sha, step: 'shared' });
       } catch (err) {
         // The caller never gets this release to discard; on a full disk it holds the space the next run needs.

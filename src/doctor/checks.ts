@@ -4,13 +4,16 @@
  * pollpray unattended. Each returns lines with a fix a user can copy.
  */
 import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { judgeKeyFile } from '../git/key-file.js';
 import { shellQuote } from '../git/ssh.js';
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
 import { formatSize } from '../size.js';
+import { commandLine, ownershipHint, ownershipProblems } from '../host/ownership.js';
+import { nearestExisting } from '../host/path-keys.js';
+import { userName } from '../host/users.js';
 import { readCrontab } from '../schedule/user-crontab.js';
 import { anyPollprayLine } from '../schedule/crontab.js';
 import { cronDaemonPid } from '../schedule/cron-daemon.js';
@@ -48,11 +51,35 @@ export const gitVersion: Check = async () => {
   ];
 };
 
-function nearestExisting(path: string): string {
-  let p = path;
-  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
-  return p;
-}
+/** Oldest git whose `sparse-checkout set --no-cone` (targets with `paths`) exists. */
+const MIN_GIT_SPARSE = [2, 35];
+
+/**
+ * What the repository keys need on this host: git-lfs for `lfs: true`, a git with
+ * `sparse-checkout --no-cone` for `paths`. No line when no target uses them.
+ */
+export const repositoryTools: Check = async ({ config }) => {
+  const results: CheckResult[] = [];
+  const lfs = config.targets.filter((t) => t.lfs).map((t) => t.name);
+  if (lfs.length) {
+    const r = await run(['git', 'lfs', 'version'], { cwd: '/', timeoutMs: 10_000 });
+    results.push(
+      r.exitCode === 0 && !r.spawnError
+        ? { name: 'git-lfs', status: 'ok', detail: `${r.stdout.trim().split(' ')[0] ?? 'git-lfs'} (for ${lfs.join(', ')})` }
+        : { name: 'git-lfs', status: 'fail', detail: `lfs: true on ${lfs.join(', ')}, but git-lfs is not installed`, fix: 'apt-get install git-lfs' },
+    );
+  }
+  const sparse = config.targets.filter((t) => t.paths.length > 0 && t.strategy === 'in-place').map((t) => t.name);
+  if (sparse.length) {
+    const r = await run(['git', '--version'], { cwd: '/', timeoutMs: 10_000 });
+    const m = /(\d+)\.(\d+)/.exec(r.stdout);
+    const [major = 0, minor = 0] = m ? [Number(m[1]), Number(m[2])] : [];
+    const old = major < (MIN_GIT_SPARSE[0] ?? 0) || (major === MIN_GIT_SPARSE[0] && minor < (MIN_GIT_SPARSE[1] ?? 0));
+    if (old) results.push({ name: 'paths', status: 'fail', detail: `paths on ${sparse.join(', ')} needs git ${MIN_GIT_SPARSE.join('.')} or newer (sparse-checkout --no-cone)`, fix: 'upgrade git, or use strategy: releases (which exports only those paths with git archive)' });
+  }
+  return results;
+};
+
 
 function writable(path: string): boolean {
   try {
@@ -81,6 +108,46 @@ export const directories: Check = async ({ config, user }) => [
   dirCheck('state dir', config.stateDir, user),
   dirCheck('log dir', config.log.dir, user),
 ];
+
+/**
+ * Each target's `path`: pollpray writes there (clone, reset, releases), so it must be
+ * writable, or creatable where it does not exist yet. A parent pollpray cannot write
+ * passed every check before, and the first deploy then failed to clone.
+ */
+export const targetPaths: Check = async ({ config, user }) =>
+  config.targets.map((t): CheckResult => {
+    const name = `path (${t.name})`;
+    const key = `targets.${t.name}.path`;
+    const give = `install -d -o ${user} -m 0755 ${q(t.path)} (as root), or set ${key}`;
+    if (existsSync(t.path)) {
+      if (!statSync(t.path).isDirectory()) return { name, status: 'fail', detail: `${t.path} is not a directory`, fix: `move it away, or set ${key}` };
+      return writable(t.path)
+        ? { name, status: 'ok', detail: `${t.path} is writable by ${user}` }
+        : { name, status: 'fail', detail: `${t.path} is not writable by ${user}`, fix: `chown -R ${user} ${q(t.path)} (as root), or set ${key}` };
+    }
+    const parent = nearestExisting(t.path);
+    return writable(parent)
+      ? { name, status: 'ok', detail: `${t.path} does not exist yet; ${user} can create it (the first deploy clones there)` }
+      : { name, status: 'fail', detail: `${t.path} does not exist and ${user} cannot create it in ${parent}: the first deploy would fail`, fix: give };
+  });
+
+/**
+ * Who owns what pollpray writes: a `sudo pollpray run` (or a run as any other user)
+ * leaves files the right user cannot change; run then stops with exit 3. One line per
+ * path that belongs to someone else, or one ok line.
+ */
+export const ownership: Check = async ({ config, user, uid }) => {
+  const problems = ownershipProblems(config, config.targets, uid);
+  if (problems.length === 0) {
+    return [{ name: 'ownership', status: 'ok', detail: `every checkout, release, state and log dir that exists belongs to ${user}` }];
+  }
+  return problems.map((p) => ({
+    name: p.target ? `ownership (${p.target})` : 'ownership',
+    status: 'fail' as const,
+    detail: `${p.what} ${p.path} (${p.key}) belongs to ${userName(p.owner)}, not ${user}: pollpray run stops there (exit 3)`,
+    fix: ownershipHint(p, uid, commandLine(['run'])),
+  }));
+};
 
 export const keyPermissions: Check = async ({ config, uid, user }) =>
   config.targets.flatMap((t) => (t.ssh.key ? [{ name: `key (${t.name})`, ...judgeKeyFile(t.ssh.key, { uid, user }, `pollpray ${t.name}`) }] : []));
@@ -140,24 +207,40 @@ export function diskVerdict(free: number, fs: Pick<Filesystem, 'paths' | 'releas
   return { name: 'disk', status: 'ok', detail };
 }
 
-/** One line per filesystem holding a checkout, the state dir or the log dir. */
-export const diskSpace: Check = async ({ config }) => {
+/**
+ * One line per filesystem holding a checkout, the state dir or the log dir. A path that
+ * does not exist and cannot be created is no "ok disk": it gets a failing line of its own.
+ */
+export const diskSpace: Check = async ({ config, user }) => {
   const byDevice = new Map<number, Filesystem>();
-  const add = (path: string, target?: Target): void => {
+  const uncreatable: CheckResult[] = [];
+  const add = (path: string, key: string, target?: Target): void => {
     const probe = nearestExisting(path);
+    if (probe !== resolve(path) && !writable(probe)) {
+      uncreatable.push({
+        name: 'disk',
+        status: 'fail',
+        detail: `${path} does not exist and ${user} cannot create it in ${probe}: nothing can be written there`,
+        fix: `install -d -o ${user} ${q(path)} (as root), or set ${key}`,
+      });
+      return;
+    }
     const dev = statSync(probe).dev;
     const entry = byDevice.get(dev) ?? { paths: [], probe, releases: [] };
     entry.paths.push(path);
     if (target?.strategy === 'releases') entry.releases.push(target);
     byDevice.set(dev, entry);
   };
-  for (const t of config.targets) add(t.path, t);
-  add(config.stateDir);
-  add(config.log.dir);
-  return [...byDevice.values()].map((fs) => {
-    const stats = statfsSync(fs.probe);
-    return diskVerdict(stats.bavail * stats.bsize, fs);
-  });
+  for (const t of config.targets) add(t.path, `targets.${t.name}.path`, t);
+  add(config.stateDir, 'state_dir');
+  add(config.log.dir, 'log.dir');
+  return [
+    ...[...byDevice.values()].map((fs) => {
+      const stats = statfsSync(fs.probe);
+      return diskVerdict(stats.bavail * stats.bsize, fs);
+    }),
+    ...uncreatable,
+  ];
 };
 
 const UNIT_DIRS = ['/etc/systemd/system', '/lib/systemd/system', '/usr/lib/systemd/system'];

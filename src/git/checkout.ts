@@ -4,10 +4,11 @@
  * followed to the exact remote commit and local edits cannot produce a conflict.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { isFullSha } from './ref-name.js';
+import { fetchLfsObjects, fetchTracked, lfsConfig } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { removeStaleIndexLock } from './stale-lock.js';
 import { splitRepoCredentials } from './repo-credentials.js';
@@ -22,9 +23,6 @@ export function isCheckout(path: string): boolean {
  * locally; clones when `path` has no checkout.
  */
 export async function fetchCommit(target: Target, sha: string, tag?: string): Promise<'cloned' | 'fetched'> {
-  // A tag target's clone takes the remote's default branch; the tag is fetched below.
-  const cloneBranch = tag === undefined ? ['--branch', target.branch] : [];
-  let how: 'cloned' | 'fetched' = 'fetched';
   if (!isCheckout(target.path)) {
     if (existsSync(target.path) && readdirSync(target.path).length > 0) {
       throw new GitError(`path ${target.path} exists but is not a git checkout`, {
@@ -32,30 +30,25 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
         hint: 'move its contents away (pollpray clones into an empty or absent directory) or point path elsewhere',
       });
     }
-    mkdirSync(dirname(target.path), { recursive: true });
-    await gitOrThrow(
-      ['clone', '--no-checkout', '--origin', 'origin', ...cloneBranch, '--', target.repo, target.path],
-      { cwd: dirname(target.path), target },
-      'clone',
-    );
-    how = 'cloned';
-  }
-  if (how === 'fetched') {
+    mkdirSync(target.path, { recursive: true });
+    // init + fetch of the one tracked ref is the clone: `git clone` would take every
+    // branch and tag (1,008 tags of git.git into a 305 MB .git).
+    await gitOrThrow(['init', '--quiet', `--initial-branch=${target.branch}`, '--', target.path], { cwd: dirname(target.path), target }, 'init');
+  } else {
     removeStaleIndexLock(target.path, target.name);
     await forgetStoredCredentials(target);
   }
-  if (how === 'fetched' || tag !== undefined) {
-    // `+` on the tag too: a re-pointed tag is followed like a force-pushed branch.
-    const refspec = tag === undefined ? `+refs/heads/${target.branch}:refs/remotes/origin/${target.branch}` : `+refs/tags/${tag}:refs/tags/${tag}`;
-    await gitOrThrow(['fetch', '--no-tags', '--', target.repo, refspec], { cwd: target.path, target }, 'fetch');
-  }
+  // `+` on the tag too: a re-pointed tag is followed like a force-pushed branch.
+  const refspec = tag === undefined ? `+refs/heads/${target.branch}:refs/remotes/origin/${target.branch}` : `+refs/tags/${tag}:refs/tags/${tag}`;
+  const first = await fetchTracked(target, target.path, refspec);
   if (!(await hasCommit(target, sha))) {
     throw new GitError(`commit ${sha.slice(0, 12)} is not on ${tag ?? target.branch} after fetching`, {
       target: target.name,
       hint: 'the branch moved during the fetch; the next run will pick up the new head',
     });
   }
-  return how;
+  if (target.lfs) await fetchLfsObjects(target, target.path, sha, first);
+  return first ? 'cloned' : 'fetched';
 }
 
 /**
@@ -114,7 +107,22 @@ export async function resetTo(target: Target, sha: string): Promise<void> {
   // --force already does what `reset --hard` would: index and tracked files become
   // exactly `sha`, local edits and local commits are dropped (untracked files stay).
   const where = target.tags === undefined ? ['-B', target.branch] : ['--detach'];
-  await gitOrThrow(['checkout', '--force', ...where, sha], { cwd: target.path, target }, 'checkout');
+  await applySparse(target);
+  await gitOrThrow([...lfsConfig(target), 'checkout', '--force', ...where, sha], { cwd: target.path, target }, 'checkout');
+}
+
+/**
+ * `paths`: a sparse checkout of exactly those paths (non-cone patterns anchored at the
+ * root, so `site/` is the top-level site/ and nothing else). Without paths, a checkout
+ * made sparse before is made whole again.
+ */
+async function applySparse(target: Target): Promise<void> {
+  const call = { cwd: target.path, target };
+  if (target.paths.length > 0) {
+    await gitOrThrow(['sparse-checkout', 'set', '--no-cone', '--', ...target.paths.map((p) => `/${p}`)], call, 'sparse-checkout');
+  } else if (existsSync(join(target.path, '.git', 'info', 'sparse-checkout'))) {
+    await gitOrThrow(['sparse-checkout', 'disable'], call, 'sparse-checkout');
+  }
 }
 
 export async function headCommit(target: Target): Promise<string | undefined> {

@@ -10,9 +10,11 @@ import { run, type RunResult } from '../exec/run.js';
 import { classifyGitFailure } from './errors.js';
 import { formatDuration } from '../duration.js';
 import { GitError } from '../errors.js';
+import { progress, progressEnd, stderrIsTty } from '../log/console.js';
 import { multiplexOptions } from './multiplex.js';
 import { credentialEnv } from './repo-credentials.js';
 import { gitSshCommand } from './ssh.js';
+import { sshDestination } from './ssh-url.js';
 
 /** Hardening flags put before every git subcommand. */
 const SAFE_CONFIG = [
@@ -52,12 +54,30 @@ export interface GitCall {
   timeoutMs?: number;
   /** Extra variables for this call only (e.g. GNUPGHOME for signature checks). */
   env?: Record<string, string>;
+  /** The config key timeoutMs comes from, for the message when it is exceeded (default git_timeout). */
+  timeoutKey?: string;
+  /** A clone or fetch that may take long: its stderr is shown on a terminal (pair with progressArgs()). */
+  progress?: boolean;
   /** Sees every output line as it arrives, for output too big to keep (a whole tree listing). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   maxOutput?: number;
 }
 
-export function git(args: string[], call: GitCall): Promise<RunResult> {
+/** `--progress` when pollpray's stderr is a terminal: git then reports progress although its stderr is our pipe. */
+export function progressArgs(): string[] {
+  return stderrIsTty() ? ['--progress'] : [];
+}
+
+export async function git(args: string[], call: GitCall): Promise<RunResult> {
+  const show = call.progress === true && stderrIsTty();
+  try {
+    return await runGit(args, call, show);
+  } finally {
+    if (show) progressEnd();
+  }
+}
+
+function runGit(args: string[], call: GitCall, show: boolean): Promise<RunResult> {
   return run(['git', ...SAFE_CONFIG, ...args], {
     cwd: call.cwd,
     timeoutMs: call.timeoutMs ?? call.target.gitTimeoutMs,
@@ -66,7 +86,12 @@ export function git(args: string[], call: GitCall): Promise<RunResult> {
     // above it (a /srv kept in git); the ceiling keeps every call to cwd itself.
     env: { ...gitEnv(call.target), GIT_CEILING_DIRECTORIES: dirname(resolve(call.cwd)), ...call.env },
     killGraceMs: 2000,
-    onLine: call.onLine,
+    onLine: show
+      ? (line: string, stream: 'stdout' | 'stderr') => {
+          if (stream === 'stderr') progress(line);
+          call.onLine?.(line, stream);
+        }
+      : call.onLine,
     maxOutput: call.maxOutput,
   });
 }
@@ -76,13 +101,16 @@ export async function gitOrThrow(args: string[], call: GitCall, what: string): P
   const result = await git(args, call);
   if (result.timedOut) {
     // Our own limit, not ssh's: the fix is git_timeout (or the server), not connect_timeout.
-    throw new GitError(`${what} did not finish within git_timeout (${formatDuration(call.timeoutMs ?? call.target.gitTimeoutMs)}) and was killed`, {
+    const key = call.timeoutKey ?? 'git_timeout';
+    throw new GitError(`${what} did not finish within ${key} (${formatDuration(call.timeoutMs ?? call.target.gitTimeoutMs)}) and was killed`, {
       target: call.target.name,
-      hint: 'check that the server answers (pollpray test-ssh), or raise git_timeout for a large repository',
+      hint: sshDestination(call.target.repo)
+        ? `check that the server answers (pollpray test-ssh), or raise ${key} for a large repository`
+        : `check that ${call.target.repo} answers from this host, or raise ${key} for a large repository`,
     });
   }
   if (result.exitCode !== 0 || result.spawnError) {
-    throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what);
+    throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what, call.cwd);
   }
   return result;
 }

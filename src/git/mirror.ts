@@ -9,6 +9,7 @@ import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { run } from '../exec/run.js';
 import { hasCommit } from './checkout.js';
+import { fetchLfsObjects, fetchTracked, lfsConfig } from './fetch.js';
 import { gitOrThrow } from './git.js';
 import { isFullSha } from './ref-name.js';
 import { removeAbandonedTemps } from '../state/store.js';
@@ -48,18 +49,31 @@ export async function fetchIntoMirror(target: Target, mirror: string, sha: strin
   }
   // `+` on a tag too: a re-pointed tag is followed like a force-pushed branch.
   const ref = tag === undefined ? `refs/heads/${target.branch}` : `refs/tags/${tag}`;
-  await gitOrThrow(['fetch', '--no-tags', '--', target.repo, `+${ref}:${ref}`], { cwd: mirror, target }, 'fetch');
+  const first = await fetchTracked(target, mirror, `+${ref}:${ref}`);
   if (!(await hasCommit(target, sha, mirror))) {
     throw new GitError(`commit ${sha.slice(0, 12)} is not on ${tag ?? target.branch} after fetching`, {
       target: target.name,
       hint: 'the branch moved during the fetch; the next run will pick up the new head',
     });
   }
-  return how;
+  if (target.lfs) await fetchLfsObjects(target, mirror, sha, first);
+  return first ? 'cloned' : how;
 }
 
-/** Writes the files of exactly `sha` into `dir` (which must exist), through a tar file in `scratch`. */
-export async function exportCommit(target: Target, mirror: string, sha: string, dir: string, scratch: string): Promise<void> {
+/**
+ * What `git archive` takes after the commit: the target's `paths` as literal pathspecs
+ * (a monorepo's release holds only those), or nothing for the whole commit.
+ */
+export function archivePathspecs(paths: readonly string[]): string[] {
+  return paths.length ? ['--', ...paths.map((p) => `:(literal)${p.replace(/\/+$/, '')}`)] : [];
+}
+
+/**
+ * Writes the files of exactly `sha` into `dir` (which must exist), through a tar file in
+ * `scratch`. `paths`: only those (default: the target's paths); LFS files are
+ * written with their content when the target has lfs (git-lfs smudges them).
+ */
+export async function exportCommit(target: Target, mirror: string, sha: string, dir: string, scratch: string, paths: readonly string[] = target.paths): Promise<void> {
   if (!isFullSha(sha)) throw new GitError(`refusing to export ${sha}: not a full commit id`, { target: target.name });
   removeAbandonedExports(scratch);
   const tarFile = join(scratch, `${EXPORT_TEMP}${process.pid}`);
@@ -68,12 +82,14 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
     // default (tar.umask 002), and root's tar restores recorded modes as they are, so a run
     // as root made group-writable releases. The archive says 0644/0755; -p applies exactly that.
     chmodSync(dir, 0o755);
-    await gitOrThrow(['-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${tarFile}`, sha], { cwd: mirror, target }, 'archive');
+    await gitOrThrow([...lfsConfig(target), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${tarFile}`, sha, ...archivePathspecs(paths)], { cwd: mirror, target }, 'archive');
     const untar = await run(['tar', '-x', '-p', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
     if (untar.exitCode !== 0 && isDiskFull(untar.stderr)) {
       throw new GitError(`no space left on device (ENOSPC) unpacking ${sha.slice(0, 12)} into ${dir}: ${tarCause(untar.stderr)}`, {
         target: target.name,
         hint: 'free space at path (old releases, logs) or lower keep_releases; the unfinished release is removed',
+        // A full disk is the host's: once there is room, the next run deploys this commit.
+        fault: 'host',
       });
     }
     if (untar.exitCode !== 0) {

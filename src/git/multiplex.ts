@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { killGroup } from '../exec/groups.js';
 import { run } from '../exec/run.js';
+import { fsFault } from '../host/fs-fault.js';
 import { log } from '../log/logger.js';
 import { sshArgv } from './ssh.js';
 import { sshDestination } from './ssh-url.js';
@@ -69,7 +70,12 @@ export function startMultiplexing(stateDir: string): boolean {
     log.warn(`ssh connection sharing is off: ${dir} is too long for a unix socket path`, { step: 'ssh' });
     return false;
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // A read-only or foreign state_dir: say which key to fix, not "internal error: ENOENT".
+    throw fsFault(err) ?? err;
+  }
   session = { dir, used: new Map(), opening: [] };
   return true;
 }

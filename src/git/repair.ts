@@ -13,9 +13,12 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
-import { CommitContentError, GitError, SshError } from '../errors.js';
+import { CommitContentError, GitError, PollprayError, SshError } from '../errors.js';
+import { requireOwnedByMe } from '../host/ownership.js';
 import { log } from '../log/logger.js';
+import { cloneCall, lfsConfig } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
+import { archivePathspecs } from './mirror.js';
 import { refuseForbiddenPaths, refusedPath } from './tree-paths.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
@@ -32,6 +35,8 @@ export interface OwnedRepo {
   quarantine: string;
   /** Makes `gitDir` an empty repository again once the corrupt one is gone. */
   recreate(): Promise<void>;
+  /** The config key naming it, for messages. */
+  key: string;
 }
 
 /** The checkout of an in-place target: only its .git is replaced, so untracked files (uploads, .env) stay. */
@@ -41,6 +46,7 @@ export function checkoutRepo(target: Target, workDir: string): OwnedRepo {
     dir: target.path,
     gitDir: join(target.path, '.git'),
     quarantine: join(workDir, 'corrupt-checkout.git'),
+    key: `targets.${target.name}.path`,
     async recreate() {
       await gitOrThrow(['init', '--quiet', `--initial-branch=${target.branch}`, '--', target.path], { cwd: target.path, target }, 'init');
     },
@@ -49,7 +55,7 @@ export function checkoutRepo(target: Target, workDir: string): OwnedRepo {
 
 /** A releases target's bare mirror: fetchIntoMirror creates it again when it is absent. */
 export function mirrorRepo(mirror: string): OwnedRepo {
-  return { label: 'mirror', dir: mirror, gitDir: mirror, quarantine: `${mirror}.corrupt`, recreate: async () => undefined };
+  return { label: 'mirror', dir: mirror, gitDir: mirror, quarantine: `${mirror}.corrupt`, key: 'state_dir', recreate: async () => undefined };
 }
 
 /**
@@ -61,7 +67,8 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
   const fetch = async () => {
     const how = await fetchOnly();
     await refuseForbiddenPaths(target, repo.dir, sha);
-    await readWhole(target, repo.dir, sha);
+    // A partial clone downloads the commit's blobs here: after a clone, that is the whole tree.
+    await readWhole(target, repo.dir, sha, how === 'cloned');
     return how;
   };
   let replaced = false;
@@ -73,8 +80,10 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
     const how = await fetch();
     return replaced ? 're-cloned' : how;
   } catch (err) {
-    // The remote or the network failed, not the clone: nothing to repair here.
-    if (replaced || err instanceof SshError || err instanceof CommitContentError || !existsSync(repo.gitDir)) throw err;
+    // The remote or the network failed, the commit's own tree was refused, or the host (a
+    // directory pollpray may not write, a full disk, another user's repository), not the
+    // clone: nothing to repair here.
+    if (replaced || err instanceof SshError || err instanceof CommitContentError || (err instanceof PollprayError && err.fault === 'host') || !existsSync(repo.gitDir)) throw err;
     const problem = await fsckProblem(target, repo);
     if (!problem) throw err;
     await replace(target, repo, problem);
@@ -84,13 +93,27 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
 }
 
 /** Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout. */
-async function readWhole(target: Target, dir: string, sha: string): Promise<void> {
-  const result = await git(['archive', '--format=tar', '--output=/dev/null', sha], { cwd: dir, target });
+async function readWhole(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
+  // Only the target's paths: reading the rest would download all of a sparse monorepo's blobs.
+  // With lfs, git-lfs produces every LFS file too, so a missing object fails here.
+  const result = await git([...lfsConfig(target), 'archive', '--format=tar', '--output=/dev/null', sha, ...archivePathspecs(target.paths)], cloneCall(target, dir, first));
+  if (result.timedOut) {
+    throw new GitError(`reading commit ${sha.slice(0, 12)} did not finish within ${first ? 'clone_timeout' : 'git_timeout'} and was killed`, {
+      target: target.name,
+      hint: `raise ${first ? 'clone_timeout' : 'git_timeout'} for a large repository (a partial clone downloads the commit's files here)`,
+    });
+  }
   if (result.exitCode === 0) return;
   // A path git will not write (its rules may grow beyond tree-paths.ts): the commit's content, not the disk.
   const invalid = /^error: invalid path '(.+)'$/m.exec(result.stderr)?.[1];
   if (invalid !== undefined) throw refusedPath(target.name, sha, invalid);
   const last = result.stderr.trim().split('\n').filter(Boolean).pop() ?? result.spawnError ?? 'no output';
+  if (/from promisor remote/.test(result.stderr)) {
+    throw new GitError(`downloading the files of commit ${sha.slice(0, 12)} into the partial clone failed: ${last}`, {
+      target: target.name,
+      hint: 'the server must serve objects by id to a partial clone (protocol v2 over ssh, i.e. sshd AcceptEnv GIT_PROTOCOL, or uploadpack.allowAnySHA1InWant), or remove clone.filter',
+    });
+  }
   throw new GitError(`cannot read commit ${sha.slice(0, 12)} whole in ${dir}: ${last}`, {
     target: target.name,
     hint: 'the local repository may be damaged; check the disk (dmesg) and run pollpray again, which checks it with git fsck',
@@ -111,8 +134,13 @@ async function fsckProblem(target: Target, repo: OwnedRepo): Promise<string | un
   return lines.find((l) => l && !l.startsWith('notice:')) ?? `git fsck exited ${result.exitCode}`;
 }
 
-/** Moves the corrupt repository aside (or deletes it when that cannot be done in place) and starts an empty one. */
+/**
+ * Moves the corrupt repository aside (or deletes it when that cannot be done in place) and starts an empty one.
+ * Never one another user owns: git refuses such a repository ("dubious ownership"), which
+ * is no corruption, and moving it would leave the owner an empty repository of ours.
+ */
 async function replace(target: Target, repo: OwnedRepo, problem: string): Promise<void> {
+  for (const path of [repo.dir, repo.gitDir]) requireOwnedByMe(repo.label, path, repo.key, target.name);
   rmSync(repo.quarantine, { recursive: true, force: true });
   let kept = true;
   try {

@@ -23,6 +23,24 @@ export function problem(text: string): void {
 
 export const stdinIsTty = (): boolean => process.stdin.isTTY === true;
 
+/** git's progress is shown only to a person at a terminal: never in cron mail, logs or pipes. */
+export const stderrIsTty = (): boolean => process.stderr.isTTY === true;
+
+let progressShown = false;
+
+/** One progress update (git writes them ending in \r), drawn over the previous one. */
+export function progress(line: string): void {
+  if (!line.trim()) return;
+  process.stderr.write(`\r\x1b[K${redact(line)}`);
+  progressShown = true;
+}
+
+/** Ends the progress line so the next output starts on its own line. */
+export function progressEnd(): void {
+  if (progressShown) process.stderr.write('\n');
+  progressShown = false;
+}
+
 /** Asks one question on the terminal (stderr, so stdout stays data) and returns the answer line. */
 export async function ask(question: string): Promise<string> {
   const { createInterface } = await import('node:readline/promises');

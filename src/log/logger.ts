@@ -9,8 +9,10 @@
  * while it loads wait in order, with the time they were logged.
  */
 import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { fsFault } from '../host/fs-fault.js';
+import { keyOfPath, nearestExisting } from '../host/path-keys.js';
 import type { LogSettings } from '../config/normalise.js';
 import type { FileSink, LogEntry } from './file-sink.js';
 import { redact, redactDeep } from './redact.js';
@@ -72,6 +74,12 @@ export function configureLogging(settings: LogSettings, now: Date = new Date()):
     // when winston opened it here; winston appends to it once a line is written.
     closeSync(openSync(join(settings.dir, `${LOG_FILE_PREFIX}${now.toISOString().slice(0, 10)}.log`), 'a'));
   } catch (cause) {
+    // The log dir may be missing because the directory above it (often state_dir) is not
+    // writable: then that directory's key is the one to fix, not log.dir.
+    const blocking = nearestExisting(settings.dir);
+    const owner = keyOfPath(blocking);
+    const fault = blocking !== resolve(settings.dir) && owner && owner.key !== 'log.dir' ? fsFault(cause) : undefined;
+    if (fault) throw new EnvironmentError(`log directory ${settings.dir} cannot be created: ${fault.message}`, fault.options());
     throw new EnvironmentError(`log directory ${settings.dir} is not writable`, {
       hint: `create it and give it to this user (chown $(id -un) ${settings.dir}), or set log.dir`,
       cause,

@@ -23,6 +23,7 @@ import {
 import { open, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { fsFault } from '../host/fs-fault.js';
 import { failpoint, type Failpoint } from '../failpoints.js';
 import { redactDeep } from '../log/redact.js';
 import { tryLock } from './lock.js';
@@ -165,6 +166,9 @@ export function ensureStateDir(stateDir: string, target: string): string {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
   } catch (cause) {
+    // Read-only, full, or another user's: the reason and the directory to fix, named by its key.
+    const fault = fsFault(cause, target);
+    if (fault) throw new EnvironmentError(`state directory ${stateDir} is not usable: ${fault.message}`, fault.options());
     throw new EnvironmentError(`state directory ${stateDir} is not writable`, {
       target,
       hint: `create it and give it to this user (chown -R $(id -un) ${stateDir}), or set state_dir`,

@@ -156,7 +156,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     await sshd.stop();
     const down = await world.cli(['test-ssh']);
     expect(down.exitCode).toBe(1);
-    expect(lineOf(down.stdout, 'app: FAIL connection:')).toMatch(/host unreachable: connection refused \(fix: check the host and port/);
+    expect(lineOf(down.stdout, 'app: FAIL connection:')).toMatch(/host unreachable: connection refused by 127\.0\.0\.1 port \d+ \(fix: check the host and port/);
   }, SLOW);
 
   it('trust-host pins the host key only when confirmed or the fingerprint matches, once, and refuses a changed key without --replace', async () => {

@@ -216,6 +216,21 @@ describe('cross-field rules', () => {
   });
 });
 
+describe('repository keys (submodules, lfs, clone, paths)', () => {
+  it.each([
+    ['    paths: [../etc]\n', /paths\[0\]: must be a relative path inside the repository/],
+    ['    paths: ["*.md"]\n', /paths\[0\]: must be a plain path: no globs/],
+    ['    paths: [-x]\n', /paths\[0\]: must be a relative path/],
+    ['    paths: [/site]\n', /paths\[0\]: must be a relative path/],
+    ['    clone: { filter: "tree:0" }\n', /clone\.filter: must be blob:none or blob:limit=<size>/],
+    ['    clone: { depth: 0 }\n', /clone\.depth: /],
+    ['    submodules: yes\n', /submodules: /],
+    ['    lfs: sometimes\n', /lfs: /],
+  ])('%s is refused with its key', (extra, message) => {
+    expect(problems(`${TARGET}${extra}`).join('\n')).toMatch(message);
+  });
+});
+
 describe('a valid config normalises', () => {
   it('to durations in ms, defaults filled in and relative paths resolved against the file', () => {
     const file = configFile(`
@@ -224,7 +239,7 @@ log: { dir: /var/log/pollpray, level: debug, retention: 7d, compress: false, for
 concurrency: 2
 splay: 30s
 schedule: "*/10 * * * *"
-defaults: { branch: develop, deploy_timeout: 5m, on_force_push: refuse, max_attempts: 4 }
+defaults: { branch: develop, deploy_timeout: 5m, on_force_push: refuse, max_attempts: 4, clone_timeout: 1h }
 targets:
   todo:
     repo: git@github.com-repo-todo:acme/todo.git
@@ -238,6 +253,11 @@ targets:
     health: { http: "http://127.0.0.1:8000/healthz", timeout: 30s, retries: 5 }
     verify: { mode: ssh, allowed_signers: /etc/pollpray/allowed_signers }
     env: { DJANGO_SETTINGS_MODULE: todo.settings }
+    submodules: recursive
+    lfs: true
+    clone: { filter: "blob:none", depth: 50 }
+    paths: [site/, docs]
+    clone_timeout: 45m
   blog:
     repo: git@github.com:acme/blog.git
     branch: main
@@ -279,6 +299,11 @@ targets:
           onForcePush: 'refuse',
           maxAttempts: 4,
           minFreeSpaceBytes: 100 * 1024 ** 2,
+          cloneTimeoutMs: 45 * 60_000,
+          submodules: true,
+          lfs: true,
+          clone: { filter: 'blob:none', depth: 50 },
+          paths: ['site/', 'docs'],
         },
         {
           name: 'blog',
@@ -301,6 +326,11 @@ targets:
           onForcePush: 'refuse',
           maxAttempts: 4,
           minFreeSpaceBytes: 100 * 1024 ** 2,
+          cloneTimeoutMs: 60 * 60_000,
+          submodules: false,
+          lfs: false,
+          clone: {},
+          paths: [],
         },
       ],
       secretEnv: [],

@@ -1,0 +1,73 @@
+/**
+ * The one fetch both strategies use: exactly the ref the target tracks (its branch, or
+ * the one tag it deploys) from remote `origin`, never every branch and tag of the
+ * repository. The first fetch into an empty repository is the clone: it gets
+ * clone_timeout, the target's partial-clone filter and depth, and shows git's progress
+ * on a terminal. `origin` is set to the target's repo before each fetch, so a changed
+ * repo URL is followed and a partial clone's lazy fetches (of the blobs a checkout or
+ * archive needs) go to the same place, through the same ssh command.
+ */
+import type { Target } from '../config/normalise.js';
+import { GitError } from '../errors.js';
+import { git, gitOrThrow, progressArgs, type GitCall } from './git.js';
+
+/** True when `dir` holds no ref yet: nothing was fetched into it (or its first fetch was cut short). */
+export async function isEmptyRepo(target: Target, dir: string): Promise<boolean> {
+  const result = await git(['for-each-ref', '--count=1', '--format=%(objectname)'], { cwd: dir, target });
+  return result.exitCode === 0 && result.stdout.trim() === '';
+}
+
+/** The call options for a step that may download a whole repository (first fetch, first read of a partial clone). */
+export function cloneCall(target: Target, cwd: string, first: boolean): GitCall {
+  return first ? { cwd, target, timeoutMs: target.cloneTimeoutMs, timeoutKey: 'clone_timeout', progress: true } : { cwd, target, progress: true };
+}
+
+/** Fetches `refspec` (one exact ref) into `dir`; returns whether this was the first fetch (the clone). */
+export async function fetchTracked(target: Target, dir: string, refspec: string): Promise<boolean> {
+  await gitOrThrow(['config', '--replace-all', 'remote.origin.url', target.repo], { cwd: dir, target }, 'config');
+  const first = await isEmptyRepo(target, dir);
+  const args = [
+    'fetch',
+    '--no-tags',
+    // Submodules are pollpray's to fetch (submodules.ts), with their URLs checked first.
+    '--recurse-submodules=no',
+    // Every fetch of a partial clone asks for the same filter: also after a repair started it anew.
+    ...(target.clone.filter ? [`--filter=${target.clone.filter}`] : []),
+    // Only the first: later fetches into a shallow clone stop at its boundary by themselves,
+    // and keep the deployed commit reachable for the force-push check.
+    ...(first && target.clone.depth ? [`--depth=${target.clone.depth}`] : []),
+    ...progressArgs(),
+    '--',
+    'origin',
+    refspec,
+  ];
+  await gitOrThrow(args, cloneCall(target, dir, first), first ? 'clone' : 'fetch');
+  return first;
+}
+
+/** The configuration that makes git run git-lfs for LFS files (checkout, archive); none without lfs. */
+export function lfsConfig(target: Target): string[] {
+  if (!target.lfs) return [];
+  return [
+    '-c', 'filter.lfs.smudge=git-lfs smudge -- %f',
+    '-c', 'filter.lfs.clean=git-lfs clean -- %f',
+    '-c', 'filter.lfs.process=git-lfs filter-process',
+    // A file git-lfs cannot produce fails the checkout instead of leaving its pointer.
+    '-c', 'filter.lfs.required=true',
+  ];
+}
+
+/** Downloads the LFS objects `sha` needs into `dir`'s LFS store (before anything goes live). */
+export async function fetchLfsObjects(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
+  const include = target.paths.length ? [`--include=${target.paths.flatMap((p) => [p.replace(/\/+$/, ''), `${p.replace(/\/+$/, '')}/**`]).join(',')}`] : [];
+  const result = await git(['lfs', 'fetch', ...include, 'origin', sha], cloneCall(target, dir, first));
+  if (result.exitCode === 0 && !result.timedOut) return;
+  if (/'lfs' is not a git command/.test(result.stderr) || result.spawnError) {
+    throw new GitError('lfs: true, but git-lfs is not installed', { target: target.name, hint: 'install it (apt-get install git-lfs) and run pollpray again' });
+  }
+  const last = result.timedOut ? 'timed out' : (result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.exitCode}`);
+  throw new GitError(`fetching the Git LFS objects of ${sha.slice(0, 12)} failed: ${last}`, {
+    target: target.name,
+    hint: 'check that the LFS server (the forge) has the objects and that the deploy key may read them; git lfs fetch shows more',
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * Repositories as they come (rows 43-46): submodules, Git LFS, a first clone slower
+ * than git_timeout. Real git, real git-lfs, a real sshd.
+ */
+import { execa } from 'execa';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeOrigin } from '../helpers/origin.js';
+import { BIN, makeWorld } from '../helpers/pollpray-cli.js';
+import { requireBinary } from '../helpers/require-env.js';
+import { startSshd } from '../helpers/sshd.js';
+import { addSubmodule, lfsOrigin, warnings } from '../helpers/repos.js';
+
+describe('repository faults', { timeout: 120_000 }, () => {
+  it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
+    const origin = await makeOrigin();
+    const lib = await makeOrigin();
+    const theme = await makeOrigin();
+    await addSubmodule(origin, lib, 'vendor/lib');
+    await addSubmodule(origin, theme, 'themes/ananke');
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path } } });
+    const r = await world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readdirSync(join(path, 'vendor', 'lib'))).toEqual([]);
+    const warned = warnings(world.logText(), 'submodules');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toContain('vendor/lib');
+    expect(warned[0]).toContain('themes/ananke');
+    expect(warned[0]).toContain('submodules: recursive');
+  });
+
+  it('#44 a submodule URL using ext:: (or a local path for an ssh repo): refused before anything goes live; its command never runs', async () => {
+    const origin = await makeOrigin();
+    const lib = await makeOrigin();
+    await addSubmodule(origin, lib, 'vendor/lib');
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, submodules: 'recursive' } } });
+    expect((await world.cli(['run'])).exitCode).toBe(0);
+    const deployed = await origin.head();
+    const pwned = join(world.dir, 'pwned');
+    await origin.git(['config', '-f', '.gitmodules', 'submodule.vendor/lib.url', `ext::sh -c touch% ${pwned}`]);
+    await origin.git(['add', '.gitmodules']);
+    await origin.commit({ 'app.txt': 'new\n' }, 'Point the submodule at ext::');
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/submodule vendor\/lib url ext::.*remote helper/);
+    expect(existsSync(pwned)).toBe(false);
+    expect(existsSync(join(path, 'app.txt'))).toBe(false);
+    expect(world.state('app')?.deployedSha).toBe(deployed);
+  });
+
+});
+
+describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS', { timeout: 120_000 }, () => {
+  it('#45 a commit using Git LFS without lfs: true: one line naming lfs: true, before anything goes live, not counted', async () => {
+    const origin = await makeOrigin();
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, strategy: 'releases' } } });
+    expect((await world.cli(['run'])).exitCode).toBe(0);
+    const deployed = await origin.head();
+    const release = readlinkSync(join(path, 'current'));
+    const content = 'x'.repeat(5000);
+    await lfsOrigin(content).then(async (lfs) => {
+      world.writeConfig({ targets: { app: { repo: lfs.url, path, strategy: 'releases' } } });
+    });
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/uses Git LFS .* \(fix: set lfs: true on target app/);
+    expect(readlinkSync(join(path, 'current'))).toBe(release);
+    expect(world.state('app')?.deployedSha).toBe(deployed);
+    // A config issue, not the commit's fault: it is not counted towards quarantine.
+    expect(world.state('app')?.failures ?? {}).toEqual({});
+  });
+
+});
+
+describe.skipIf(requireBinary('sshd', 'openssh-server'))('repository faults: slow first clone', { timeout: 120_000 }, () => {
+  it('#46 a first clone slower than git_timeout gets clone_timeout; a later fetch that slow is killed at git_timeout', async () => {
+    const sshd = await startSshd();
+    const origin = await makeOrigin();
+    // Every second ssh session (the fetch after each ls-remote) is slow on the server side.
+    const counter = join(sshd.dir, 'sessions');
+    const slow = join(sshd.dir, 'slow-upload-pack.sh');
+    writeFileSync(slow, `#!/bin/sh\nn=$(cat ${counter} 2>/dev/null || echo 0)\necho $((n + 1)) > ${counter}\n[ $((n % 2)) -eq 1 ] && sleep 4\nexec sh -c "$SSH_ORIGINAL_COMMAND"\n`, { mode: 0o755 });
+    writeFileSync(join(sshd.dir, 'authorized_keys'), `command="${slow}" ${readFileSync(sshd.clientKeyPub, 'utf8').trim()}\n`, { mode: 0o600 });
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    const target = { repo: sshd.repoUrl(origin.bare), path, git_timeout: '2s', clone_timeout: '1m', ssh: { key: sshd.clientKey, known_hosts: sshd.knownHostsFile } };
+    world.writeConfig({ targets: { app: target } });
+    const first = await world.cli(['run']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(readFileSync(join(path, 'README'), 'utf8')).toBe('pollpray test origin\n');
+
+    await origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const later = await world.cli(['run']);
+    expect(later.exitCode).toBe(1);
+    expect(later.stderr).toMatch(/fetch did not finish within git_timeout \(2(?:\.0)?s\) and was killed \(fix: .*raise git_timeout/);
+  });
+});
+
+describe.skipIf(requireBinary('script', 'bsdutils'))('repositories: progress on a terminal', { timeout: 120_000 }, () => {
+  it('a clone shows git\'s progress when stderr is a terminal, and never in cron-like (piped) output', async () => {
+    const origin = await makeOrigin();
+    await origin.commit({ 'a.txt': 'a\n'.repeat(1000) }, 'Some content');
+    const world = makeWorld();
+    world.writeConfig({ targets: { app: { repo: origin.url, path: join(world.dir, 'app') } } });
+    const piped = await world.cli(['run']);
+    expect(piped.exitCode, piped.stderr).toBe(0);
+    expect(piped.stderr).not.toMatch(/Receiving objects|Enumerating objects/);
+    expect(world.logText()).not.toMatch(/Enumerating objects|Receiving objects/);
+
+    const other = makeWorld();
+    other.writeConfig({ targets: { app: { repo: origin.url, path: join(other.dir, 'app') } } });
+    // script(1) gives the run a pseudo-terminal, as an operator's shell would.
+    const tty = await execa('script', ['-qfec', `node ${BIN} run`, '/dev/null'], { cwd: other.dir, env: other.env, reject: false, stdin: 'ignore' });
+    expect(tty.exitCode, tty.stdout).toBe(0);
+    expect(tty.stdout).toMatch(/Enumerating objects|Receiving objects/);
+    expect(other.logText()).not.toMatch(/Enumerating objects|Receiving objects/);
+  });
+});
