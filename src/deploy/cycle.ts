@@ -289,7 +289,8 @@ export class Cycle {
       prepared = await strategy.prepare(sha, this.state);
       live = strategy.liveOnPrepare;
       const t1 = Date.now();
-      await runDeployment(target, { oldSha: this.state.deployedSha, newSha: sha, tag: this.tag, releaseDir: prepared.dir, dryRun: false, workDir: this.workDir });
+      const subject = await commitSubject(target, sha, this.strategy.repoDir).catch(() => undefined);
+      await runDeployment(target, { oldSha: this.state.deployedSha, newSha: sha, tag: this.tag, releaseDir: prepared.dir, dryRun: false, workDir: this.workDir, subject });
       if (target.deploy || target.steps) log.info(target.steps ? 'pipeline succeeded' : 'deploy script succeeded', { ...fields, commit: sha, step: 'script', durationMs: Date.now() - t1 });
       await strategy.activate(prepared);
       live = true;

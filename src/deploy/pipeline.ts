@@ -36,7 +36,7 @@ function describeFailure(result: RunResult, timeoutMs: number): string {
 }
 
 export async function runPipeline(target: Target, steps: readonly PipelineStep[], ctx: ScriptContext): Promise<void> {
-  const subject = (await commitSubject(target, ctx.newSha).catch(() => undefined)) ?? '';
+  const subject = ctx.subject ?? (await commitSubject(target, ctx.newSha).catch(() => undefined)) ?? '';
   const base: TemplateValues = {
     target: target.name,
     sha: ctx.newSha,
@@ -46,7 +46,7 @@ export async function runPipeline(target: Target, steps: readonly PipelineStep[]
     previous_sha: ctx.oldSha ?? '',
     subject,
   };
-  const env = { ...scriptEnv(target, ctx), POLLPRAY_SUBJECT: subject };
+  const env = scriptEnv(target, { ...ctx, subject });
 
   for (const step of steps) {
     const fields = { target: target.name, commit: ctx.newSha, step: `step ${step.name}` };

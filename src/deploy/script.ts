@@ -23,6 +23,8 @@ export interface ScriptContext {
   workDir: string;
   /** Set when the script rebuilds a previous commit to roll back (in-place). */
   rollback?: boolean;
+  /** The commit's subject: text from the repository, so only ever an environment value. */
+  subject?: string;
 }
 
 export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, string> {
@@ -37,6 +39,7 @@ export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, st
     POLLPRAY_REPO_DIR: target.path,
     POLLPRAY_DRY_RUN: ctx.dryRun ? '1' : '0',
     POLLPRAY_ROLLBACK: ctx.rollback ? '1' : '0',
+    POLLPRAY_SUBJECT: ctx.subject ?? '',
   };
 }
 

@@ -47,6 +47,15 @@ describe('pollpray run, in-place strategy', () => {
     expect(world.state('app')).toMatchObject({ deployedSha: head, lastResult: 'deployed', lastError: null });
   });
 
+  it('the deploy script reads the commit subject from POLLPRAY_SUBJECT, as text', async () => {
+    const { origin, world } = await setup({ script: `printf '%s\\n' "$POLLPRAY_SUBJECT" > "$POLLPRAY_REPO_DIR/../subject.txt"` });
+    await origin.commit({ 'a.txt': '1\n' }, 'release $(touch pwned) `id`');
+    const r = await world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(world.dir, 'www', 'subject.txt'), 'utf8')).toBe('release $(touch pwned) `id`\n');
+    expect(existsSync(join(world.dir, 'www', 'app', 'pwned'))).toBe(false);
+  });
+
   it('an unchanged remote runs neither fetch nor the script', async () => {
     const { world } = await setup();
     await world.cli(['run']);
