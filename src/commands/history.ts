@@ -1,6 +1,10 @@
 import type { Config } from '../config/normalise.js';
 import { readHistory, type CycleResult } from '../state/store.js';
 import { selectTargets } from './select.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
+import { historyLines } from '../render/text.js';
 
 /** One line of `history --json`; field names are a stable contract (only ever added to). */
 export interface HistoryRow {
@@ -41,4 +45,18 @@ export function history(config: Config, names: string[] = [], limit?: number): H
     )
     .sort((a, b) => a.time.localeCompare(b.time));
   return { version: 1, entries: limit ? entries.slice(-limit) : entries };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('history')
+    .description('what was deployed, failed, refused or rolled back, oldest first')
+    .argument('[target]', 'one target (default: all)')
+    .option('--json', 'machine-readable output (stable; see README)')
+    .option('-n, --limit <count>', 'only the last <count> entries', (v) => Number.parseInt(v, 10))
+    .action(async (target: string | undefined, opts: { json?: boolean; limit?: number }, cmd: Command) => {
+      const report = history(await configFrom(cmd), target ? [target] : [], opts.limit);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of historyLines(report)) out(line);
+    });
 }
