@@ -6,7 +6,7 @@
 import { configFileProblem } from '../config/file-trust.js';
 import type { Config } from '../config/normalise.js';
 import { userName } from '../host/users.js';
-import { errorMessage, PollprayError } from '../errors.js';
+import { errorMessage, PollprayError, EXIT } from '../errors.js';
 import { fsFault } from '../host/fs-fault.js';
 import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
 import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, namedFileTrust, ownership, repositoryTools, runningUser, scheduled, targetPaths } from '../doctor/checks.js';
@@ -14,6 +14,11 @@ import { knownHosts } from '../doctor/known-hosts-check.js';
 import { sshReachability } from '../doctor/ssh-check.js';
 import { serviceManagers } from '../doctor/service-manager-check.js';
 import { sudoRules } from '../doctor/sudo-check.js';
+import type { Command } from 'commander';
+import { configLoader, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
+import { doctorLines } from '../render/doctor.js';
+import { currentUserName } from './sudoers.js';
 
 /** Checks that need no config, in the order shown. */
 const HOST_CHECKS: readonly Check[] = [runningUser, gitVersion];
@@ -80,4 +85,17 @@ export async function doctor(o: DoctorOptions): Promise<DoctorReport> {
   for (const check of HOST_CHECKS) results.push(...(await guarded(check, hostCtx)));
   if (config) for (const check of o.checks ?? CONFIG_CHECKS) results.push(...(await guarded(check, { ...hostCtx, config })));
   return { checks: results, failed: results.some((r) => r.status === 'fail') };
+}
+
+export function defineCommands(program: Command, cli: CliContext): void {
+  program
+    .command('doctor')
+    .description('check this host and the config for everything an unattended run needs; every problem with its fix')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const report = await doctor({ loadConfig: await configLoader(cmd, 'report', true), uid: process.getuid?.() ?? 1000, user: currentUserName() });
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of doctorLines(report)) out(line);
+      cli.setExit(report.failed ? EXIT.failed : EXIT.ok);
+    });
 }

@@ -1,6 +1,10 @@
 import type { Config } from '../config/normalise.js';
 import { HISTORY_DEFAULT_LIMIT, readHistory, type CycleResult } from '../state/store.js';
 import { selectTargets } from './select.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
+import { historyLines } from '../render/text.js';
 
 /** One line of `history --json`; field names are a stable contract (only ever added to). */
 export interface HistoryRow {
@@ -45,4 +49,18 @@ export function history(config: Config, names: string[] = [], limit = HISTORY_DE
     )
     .sort((a, b) => a.time.localeCompare(b.time));
   return { version: 1, entries: entries.slice(-limit) };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('history')
+    .description('what was deployed, failed, refused or rolled back, oldest first')
+    .argument('[target]', 'one target (default: all)')
+    .option('--json', 'machine-readable output (stable; see README)')
+    .option('-n, --limit <count>', 'only the last <count> entries', (v) => Number.parseInt(v, 10))
+    .action(async (target: string | undefined, opts: { json?: boolean; limit?: number }, cmd: Command) => {
+      const report = history(await configFrom(cmd, 'report'), target ? [target] : [], opts.limit);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of historyLines(report)) out(line);
+    });
 }

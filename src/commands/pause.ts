@@ -2,6 +2,9 @@ import type { Config } from '../config/normalise.js';
 import { readState, writeState } from '../state/store.js';
 import { selectTargets } from './select.js';
 import { withTargetLock } from './target-lock.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
 
 export interface PauseOptions {
   config: Config;
@@ -33,4 +36,24 @@ export async function setPaused(options: PauseOptions): Promise<PauseResult> {
     writeState(options.config.stateDir, { ...state, paused: options.paused, pausedReason: reason });
     return { target: target.name, paused: options.paused, changed, reason };
   });
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('pause')
+    .description('stop deploying a target until resume (run --force still deploys)')
+    .argument('<target>', 'target name')
+    .action(async (target: string, _opts: unknown, cmd: Command) => {
+      const r = await setPaused({ config: await configFrom(cmd, 'report'), target, paused: true });
+      out(`${r.target}: ${r.changed ? 'paused' : `was already paused${r.reason ? ` (${r.reason})` : ''}`}`);
+    });
+
+  program
+    .command('resume')
+    .description('deploy a paused target again from the next run on')
+    .argument('<target>', 'target name')
+    .action(async (target: string, _opts: unknown, cmd: Command) => {
+      const r = await setPaused({ config: await configFrom(cmd, 'report'), target, paused: false });
+      out(`${r.target}: ${r.changed ? 'resumed: the next run deploys the branch head' : 'was not paused'}`);
+    });
 }

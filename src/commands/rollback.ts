@@ -13,6 +13,9 @@ import { configureLogging, log } from '../log/logger.js';
 import { appendHistory, readHistory, readState, writeState, type HistoryEntry, type TargetState } from '../state/store.js';
 import { selectTargets } from './select.js';
 import { withTargetLock } from './target-lock.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
 
 export interface RollbackOptions {
   config: Config;
@@ -144,4 +147,16 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
     log.info(`rolled back to ${short(to.sha)}; paused until pollpray resume ${target.name}`, fields);
     return { target: target.name, from, to: to.sha, release: to.release, paused: true, durationMs: Date.now() - started };
   });
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('rollback')
+    .description('go back to the previous deploy (or the named commit or release) and pause the target')
+    .argument('<target>', 'target name')
+    .argument('[commit|release]', 'a commit (7+ hex digits) or release name (default: the previous deploy)')
+    .action(async (target: string, to: string | undefined, _opts: unknown, cmd: Command) => {
+      const r = await rollback({ config: await configFrom(cmd), target, to });
+      out(`${r.target}: rolled back to ${r.to.slice(0, 12)}${r.release ? ` (release ${r.release})` : ''} from ${r.from ? r.from.slice(0, 12) : 'none'}; paused until pollpray resume ${r.target}`);
+    });
 }

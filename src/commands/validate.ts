@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { hostFindings } from '../config/host-rules.js';
 import { loadConfig, locateConfig } from '../config/load.js';
+import type { Command } from 'commander';
+import { homedir } from 'node:os';
+import type { CliContext, GlobalOptions } from './cli-context.js';
+import { out } from '../log/console.js';
 import { configProblemsError, locateFindings } from '../config/report.js';
 import { parseYamlSource } from '../config/yaml-source.js';
 
@@ -28,4 +32,15 @@ export async function validate(o: ValidateOptions): Promise<ValidateResult> {
   const host = hostFindings(config);
   if (host.length > 0) throw configProblemsError(file, locateFindings(host, parseYamlSource(readFileSync(file, 'utf8'))));
   return { file, targets: config.targets.map((t) => t.name) };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('validate')
+    .description('check the config file and report every problem with its line')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { config } = cmd.optsWithGlobals<GlobalOptions>();
+      const result = await validate({ config, cwd: process.cwd(), env: process.env, home: homedir() });
+      out(`${result.file}: ok (${result.targets.length} target${result.targets.length === 1 ? '' : 's'}: ${result.targets.join(', ')})`);
+    });
 }

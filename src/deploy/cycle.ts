@@ -21,6 +21,7 @@ import {
   ensureStateDir,
   readState,
   writeState,
+  writeStateAsync,
   type CycleResult,
   type HistoryEntry,
   type TargetState,
@@ -39,6 +40,11 @@ export interface CycleOptions {
   force: boolean;
   /** Fleets: asked before the code is touched; see src/coordination/fleet.ts. */
   fleet?: FleetGate;
+  /**
+   * Settles when this target may go to the remote: `run` starts a cycle's local part
+   * (lock, leftovers, state) while its ssh connection is still being opened.
+   */
+  connected?: Promise<unknown>;
 }
 
 export interface TargetOutcome {
@@ -152,6 +158,11 @@ export class Cycle {
     if (!this.options.dryRun) writeState(this.config.stateDir, { ...this.state, ...patch });
   }
 
+  /** save() without holding the event loop for the fsyncs: for the unchanged check, twenty at a time. */
+  private async saveAsync(patch: Partial<TargetState>): Promise<void> {
+    if (!this.options.dryRun) await writeStateAsync(this.config.stateDir, { ...this.state, ...patch });
+  }
+
   private entry(result: CycleResult, sha: string, extra: Partial<HistoryEntry> = {}): HistoryEntry {
     return { time: this.now(), target: this.target.name, result, sha, previousSha: this.state.deployedSha, durationMs: Date.now() - this.started, ...extra };
   }
@@ -160,6 +171,7 @@ export class Cycle {
   async check(): Promise<TargetOutcome | string> {
     const { state, target, fields } = this;
     let remoteSha: string;
+    await this.options.connected;
     try {
       const t0 = Date.now();
       const wanted = await resolveWanted(target, this.workDir);
@@ -172,7 +184,7 @@ export class Cycle {
 
     const plan: Plan = decide({ remoteSha, state, force: this.options.force, maxAttempts: target.maxAttempts });
     if (plan.action === 'unchanged') {
-      this.save({ lastCheck: this.now(), remoteSha, lastResult: 'unchanged', lastError: null, lastSuccess: this.now() });
+      await this.saveAsync({ lastCheck: this.now(), remoteSha, lastResult: 'unchanged', lastError: null, lastSuccess: this.now() });
       return this.done({ result: 'unchanged', sha: remoteSha, previousSha: state.deployedSha });
     }
     if (plan.action === 'skip') return this.skip(plan, remoteSha);

@@ -29,6 +29,7 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { z } from 'zod';
 import { EnvironmentError } from '../errors.js';
@@ -199,6 +200,39 @@ export function writeFileAtomic(file: string, content: string, mode = 0o640, pau
 }
 
 /**
+ * writeFileAtomic without holding the event loop: the same steps, on libuv's threads.
+ * An unchanged check writes its state this way, so twenty targets' fsyncs overlap each
+ * other and the git calls in flight instead of queueing on the main thread. The
+ * failpoint still pauses the whole process, synchronously, at the same point.
+ */
+export async function writeFileAtomicAsync(file: string, content: string, mode = 0o640, pause?: Failpoint): Promise<void> {
+  const dir = dirname(file);
+  const prefix = `.${basename(file)}.tmp-`;
+  removeAbandonedTemps(dir, prefix);
+  const tmp = join(dir, `${prefix}${process.pid}`);
+  try {
+    const handle = await open(tmp, 'w', mode);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (pause) failpoint(pause, `${tmp} is written and fsynced, not yet renamed over ${file}`);
+    await rename(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+/**
  * Temp files whose writer is gone (the PID is in the name). A live writer's temp is
  * left alone: the metrics file, for one, is written by overlapping runs without a lock.
  */
@@ -229,6 +263,12 @@ function processExists(pid: number): boolean {
 export function writeState(stateDir: string, state: TargetState): void {
   ensureStateDir(stateDir, state.target);
   writeFileAtomic(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`, 0o640, 'state-write');
+}
+
+/** writeState off the main thread (see writeFileAtomicAsync). */
+export async function writeStateAsync(stateDir: string, state: TargetState): Promise<void> {
+  ensureStateDir(stateDir, state.target);
+  await writeFileAtomicAsync(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`, 0o640, 'state-write');
 }
 
 /** How many webhook deliveries `serve` remembers: far more than a forge ever redelivers. */
@@ -337,9 +377,10 @@ export function readSignals(stateDir: string, target: string, options: { readOnl
   return whole.success ? whole.data : empty;
 }
 
-function writeSignals(stateDir: string, signals: TargetSignals): void {
+/** Off the main thread (writeFileAtomicAsync): a run records all its targets' outcomes at once. */
+async function writeSignals(stateDir: string, signals: TargetSignals): Promise<void> {
   ensureStateDir(stateDir, signals.target);
-  writeFileAtomic(signalsPath(stateDir, signals.target), `${JSON.stringify(redactDeep(signals), null, 2)}\n`);
+  await writeFileAtomicAsync(signalsPath(stateDir, signals.target), `${JSON.stringify(redactDeep(signals), null, 2)}\n`);
 }
 
 /**
@@ -367,7 +408,7 @@ export async function updateSignals<T>(
   }
   try {
     const { signals, value } = change(readSignals(stateDir, target));
-    writeSignals(stateDir, signals);
+    await writeSignals(stateDir, signals);
     return value;
   } finally {
     await lock.release();

@@ -15,7 +15,7 @@ import { requireBinary } from '../helpers/require-env.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** What a checkout of the repository holds that npm pack needs (dist/ is built, not copied). */
-const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'bin', 'src', 'schema', 'examples', 'deploy-scripts'];
+const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'scripts', 'bin', 'src', 'schema', 'examples', 'deploy-scripts'];
 
 describe.skipIf(requireBinary('npm'))('install from a packed tarball (README "Set up a real target", step 1)', { timeout: 180_000 }, () => {
   it('npm pack, then npm install -g of the tarball: the installed pollpray prints its version and runs the demo', async () => {
