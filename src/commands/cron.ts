@@ -65,7 +65,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
         throw new UsageError(`unknown cron action "${action}"`, { hint: 'use pollpray cron print, install or remove' });
       }
       const result = await cron({
-        config: await configFrom(cmd),
+        config: await configFrom(cmd, 'report'),
         action: action as CronAction,
         every: opts.every,
         node: process.execPath,

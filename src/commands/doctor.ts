@@ -3,11 +3,13 @@
  * fix. Exit 1 when any check fails. A config that does not load is itself the first
  * failure; the checks that need it are then left out (the host checks still run).
  */
+import { configFileProblem } from '../config/file-trust.js';
 import type { Config } from '../config/normalise.js';
+import { userName } from '../host/users.js';
 import { errorMessage, PollprayError, EXIT } from '../errors.js';
 import { fsFault } from '../host/fs-fault.js';
 import type { Check, CheckResult, DoctorContext } from '../doctor/check.js';
-import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, ownership, repositoryTools, runningUser, scheduled, targetPaths } from '../doctor/checks.js';
+import { deployScripts, directories, diskSpace, gitVersion, keyPermissions, namedFileTrust, ownership, repositoryTools, runningUser, scheduled, targetPaths } from '../doctor/checks.js';
 import { knownHosts } from '../doctor/known-hosts-check.js';
 import { sshReachability } from '../doctor/ssh-check.js';
 import { serviceManagers } from '../doctor/service-manager-check.js';
@@ -30,6 +32,7 @@ export const CONFIG_CHECKS: readonly Check[] = [
   knownHosts,
   sshReachability,
   deployScripts,
+  namedFileTrust,
   repositoryTools,
   sudoRules,
   serviceManagers,
@@ -67,7 +70,13 @@ export async function doctor(o: DoctorOptions): Promise<DoctorReport> {
   let config: Config | undefined;
   try {
     config = o.loadConfig();
-    results.push({ name: 'config', status: 'ok', detail: `${config.file}: ${config.targets.length} target(s): ${config.targets.map((t) => t.name).join(', ')}` });
+    // Loaded even when another user owns it (doctor only looks), but run would stop there: the same rule, as a failure.
+    const untrusted = configFileProblem(config.file, { uid: o.uid, user: o.user });
+    results.push(
+      untrusted
+        ? { name: 'config', status: 'fail', detail: untrusted.message, fix: untrusted.owner !== undefined ? `run it as its owner (sudo -u ${userName(untrusted.owner)} pollpray …), or ${untrusted.fix}` : untrusted.fix }
+        : { name: 'config', status: 'ok', detail: `${config.file}: ${config.targets.length} target(s): ${config.targets.map((t) => t.name).join(', ')}` },
+    );
   } catch (err) {
     const detail = err instanceof PollprayError ? err.lines().join('; ') : errorMessage(err);
     results.push({ name: 'config', status: 'fail', detail, fix: 'fix the config (pollpray validate lists every problem with its line), then run doctor again' });
@@ -84,7 +93,7 @@ export function defineCommands(program: Command, cli: CliContext): void {
     .description('check this host and the config for everything an unattended run needs; every problem with its fix')
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const report = await doctor({ loadConfig: await configLoader(cmd), uid: process.getuid?.() ?? 1000, user: currentUserName() });
+      const report = await doctor({ loadConfig: await configLoader(cmd, 'report', true), uid: process.getuid?.() ?? 1000, user: currentUserName() });
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of doctorLines(report)) out(line);
       cli.setExit(report.failed ? EXIT.failed : EXIT.ok);

@@ -83,7 +83,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output (stable; see README)')
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = await fleetStatus(await configFrom(cmd), targets);
+      const report = await fleetStatus(await configFrom(cmd, 'report'), targets);
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of fleetStatusLines(report)) out(line);
     });

@@ -33,6 +33,9 @@ export interface RollbackResult {
   durationMs: number;
 }
 
+/** How far back a commit prefix is looked up: the newest entries only, so a huge history costs no more. */
+const ROLLBACK_HISTORY = 10_000;
+
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
 /** Which version `rollback` goes to; pure, so every way of naming one is table-tested. */
@@ -83,7 +86,9 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
   configureLogging(config.log);
   return withTargetLock(config, target, async (workDir) => {
     const started = Date.now();
-    const { state } = readState(config.stateDir, target.name, target.branch);
+    const loaded = readState(config.stateDir, target.name, target.branch);
+    const { state } = loaded;
+    if (loaded.movedAside) log.warn(`state file was corrupt (it ${loaded.why}), moved aside to ${loaded.movedAside}`, { target: target.name, step: 'state' });
     const strategy = strategyFor(target, workDir);
     const current = target.strategy === 'releases' ? currentRelease(target.path) : null;
     const to = chooseRollback({
@@ -93,7 +98,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
       arg: options.to,
       releases: target.strategy === 'releases' ? listReleases(target.path) : [],
       current,
-      history: readHistory(config.stateDir, target.name),
+      history: readHistory(config.stateDir, target.name, ROLLBACK_HISTORY),
     });
     const fields = { target: target.name, commit: to.sha, step: 'rollback' };
     const from = state.deployedSha;

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Config } from '../config/normalise.js';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { trustProblem } from '../config/file-trust.js';
 import { checkSudoersText, installSudoers, renderSudoers, SUDOERS_FILE, type Principal } from '../privilege/sudoers.js';
 import { Option, type Command } from 'commander';
 import { configFrom, type CliContext } from './cli-context.js';
@@ -37,6 +38,9 @@ export function choosePrincipal(o: Pick<SudoersOptions, 'user' | 'group' | 'uid'
 
 /** `pollpray sudoers`: the drop-in, checked by visudo before it is returned or installed. */
 export async function sudoers(o: SudoersOptions): Promise<SudoersResult> {
+  // The drop-in lets the pollpray user run this file as root: only root may be able to change it.
+  const untrusted = trustProblem(o.config.systemctl, { uid: 0, user: 'root' }, 'run commands as root through this sudo rule');
+  if (untrusted) throw new ConfigError(`systemctl: ${untrusted.message}`, { hint: untrusted.fix });
   const text = renderSudoers(o.config, choosePrincipal(o));
   if (!o.install) {
     await checkSudoersText(text);
@@ -66,7 +70,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .addOption(new Option('--destination <file>', 'where --install writes (tests)').hideHelp())
     .action(async (opts: { user?: string; group?: string; install?: boolean; destination?: string }, cmd: Command) => {
       const result = await sudoers({
-        config: await configFrom(cmd),
+        config: await configFrom(cmd, 'report', true),
         user: opts.user,
         group: opts.group,
         install: !!opts.install,

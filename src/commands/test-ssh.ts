@@ -43,7 +43,7 @@ export function defineCommands(program: Command, cli: CliContext): void {
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output')
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = await testSsh({ config: await configFrom(cmd), targets });
+      const report = await testSsh({ config: await configFrom(cmd, 'report'), targets });
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const t of report.targets) for (const check of t.checks) out(checkLine(t.target, check));
       cli.setExit(report.ok ? EXIT.ok : EXIT.failed);

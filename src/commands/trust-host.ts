@@ -154,7 +154,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .option('--replace', 'replace a different key already pinned for this host (a changed host key)')
     .option('--known-hosts <file>', 'write here instead of the known_hosts of the targets on this host')
     .action(async (host: string, opts: { yes?: boolean; fingerprint?: string; replace?: boolean; knownHosts?: string }, cmd: Command) => {
-      const config = opts.knownHosts ? undefined : await configFrom(cmd);
+      const config = opts.knownHosts ? undefined : await configFrom(cmd, 'report');
       const report = await trustHost({
         host,
         config,

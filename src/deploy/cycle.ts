@@ -94,7 +94,7 @@ export async function checkTarget(config: Config, target: Target, options: Cycle
     const state = loaded.state;
     if (loaded.movedAside) {
       state.deployedSha = (await strategy.liveCommit().catch(() => undefined)) ?? null;
-      log.warn(`state file was corrupt, moved aside to ${loaded.movedAside}; recovered deployed commit ${short(state.deployedSha)} from disk`, {
+      log.warn(`state file was corrupt (it ${loaded.why}), moved aside to ${loaded.movedAside}; recovered deployed commit ${short(state.deployedSha)} from disk`, {
         ...fields,
         step: 'state',
       });

@@ -16,6 +16,8 @@ import { nearestExisting } from '../host/path-keys.js';
 import { userName } from '../host/users.js';
 import { readCrontab } from '../schedule/user-crontab.js';
 import { anyPollprayLine } from '../schedule/crontab.js';
+import { trustProblem, untrustedNamedFiles } from '../config/file-trust.js';
+import { keyPathText } from '../config/report.js';
 import { cronDaemonPid } from '../schedule/cron-daemon.js';
 import type { Check, CheckResult } from './check.js';
 
@@ -152,7 +154,7 @@ export const ownership: Check = async ({ config, user, uid }) => {
 export const keyPermissions: Check = async ({ config, uid, user }) =>
   config.targets.flatMap((t) => (t.ssh.key ? [{ name: `key (${t.name})`, ...judgeKeyFile(t.ssh.key, { uid, user }, `pollpray ${t.name}`) }] : []));
 
-export const deployScripts: Check = async ({ config, user }) =>
+export const deployScripts: Check = async ({ config, uid, user }) =>
   config.targets.flatMap((t): CheckResult[] => {
     if (!t.deploy) return [];
     const name = `deploy script (${t.name})`;
@@ -163,9 +165,9 @@ export const deployScripts: Check = async ({ config, user }) =>
       return [{ name, status: 'fail', detail: `${t.deploy} does not exist`, fix: `create it, or fix targets.${t.name}.deploy in ${config.file}` }];
     }
     if (!st.isFile()) return [{ name, status: 'fail', detail: `${t.deploy} is not a file`, fix: `fix targets.${t.name}.deploy in ${config.file}` }];
-    if ((st.mode & 0o002) !== 0) {
-      return [{ name, status: 'fail', detail: `${t.deploy} is world-writable: any local user could run commands as ${user}`, fix: `chmod o-w ${q(t.deploy)}` }];
-    }
+    // The same rule run refuses on (src/config/file-trust.ts).
+    const untrusted = trustProblem(t.deploy, { uid, user }, `run commands as ${user}`);
+    if (untrusted) return [{ name, status: 'fail', detail: untrusted.message, fix: untrusted.fix }];
     try {
       accessSync(t.deploy, constants.X_OK);
     } catch {
@@ -281,4 +283,15 @@ export const scheduled: Check = async () => {
     if (unit) return [{ name: 'schedule', status: 'ok', detail: `systemd unit ${dir}/${unit}` }];
   }
   return [{ name: 'schedule', status: 'warn', detail: 'no crontab line or systemd unit runs pollpray unattended', fix }];
+};
+
+/**
+ * The other scripts, hooks and files the config names (steps, health and notify
+ * commands, known_hosts, signers, secret files; the deploy script and key have checks
+ * of their own): the rule `run` refuses on, one FAIL line per file.
+ */
+export const namedFileTrust: Check = async ({ config, uid, user }) => {
+  const problems = untrustedNamedFiles(config, { uid, user }).filter((p) => !(p.key.at(-1) === 'deploy' || keyPathText(p.key).endsWith('ssh.key')));
+  if (problems.length === 0) return [];
+  return problems.map((p) => ({ name: `file (${keyPathText(p.key)})`, status: 'fail', detail: p.message, fix: p.fix }));
 };

@@ -110,6 +110,6 @@ describe('pollpray doctor, any user', () => {
     world.writeConfig({ targets: { app: { repo: 'file:///nowhere.git', path: join(world.dir, 'app'), deploy } } });
     const r = await world.cli(['doctor']);
     expect(r.exitCode).toBe(1);
-    expect(line(r.stdout, 'deploy script \\(app\\)')).toMatch(new RegExp(`^FAIL .*world-writable.*\\(fix: chmod o-w ${deploy}\\)$`));
+    expect(line(r.stdout, 'deploy script \\(app\\)')).toMatch(new RegExp(`^FAIL .*world-writable.*\\(fix: chmod go-w ${deploy}\\)$`));
   });
 });

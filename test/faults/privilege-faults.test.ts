@@ -80,7 +80,8 @@ describe.skipIf(requireSudoFixture())('privilege faults', { timeout: 60_000 }, (
     // `sudo pollpray run`: root, same config, the user's checkout, state and logs.
     const r = await u.world.cli(['run']);
     expect(r.exitCode, r.stderr).toBe(3);
-    expectOneLineError(r.stderr, 'app', new RegExp(`checkout ${u.path} \\(targets\\.app\\.path\\) is owned by pollpray-test, not root: stopped before writing anything`));
+    // The user's config is the first thing of theirs root meets (src/config/load.ts): stopped before it is even read.
+    expect(r.stderr.trim()).toMatch(new RegExp(`^pollpray: config ${u.world.configFile} lies in a directory owned by pollpray-test, not root: stopped before reading it`));
     expect(r.stderr).toMatch(/\(fix: run it as pollpray-test: sudo -u pollpray-test pollpray run\)$/m);
     // Not a byte changed: no .git moved aside, nothing root-owned left behind, nothing counted.
     expect(snapshot(u.world.dir)).toEqual(before);
