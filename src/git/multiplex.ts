@@ -115,6 +115,11 @@ export function openMasters(targets: readonly Target[]): Map<string, Promise<boo
     const argv = [
       ...base,
       '-o', 'ControlMaster=yes',
+      // The master forwards a session's environment only for names in its OWN SendEnv
+      // (clientloop.c checks the master's options, not the mux client's): without this,
+      // git's GIT_PROTOCOL=version=2 never reaches sshd, and partial clones, which need
+      // v2's fetch by object id, fail. git's own ssh, when it became the master, set it.
+      '-o', 'SendEnv=GIT_PROTOCOL',
       '-o', `ControlPath=${path}`,
       '-o', `ControlPersist=${PERSIST}`,
       '-N',
