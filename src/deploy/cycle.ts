@@ -87,10 +87,21 @@ export async function checkTarget(config: Config, target: Target, options: Cycle
   }
   let checked: Checked | undefined;
   try {
-    await endLeftovers(workDir, target.name);
-    const strategy = strategyFor(target, workDir);
-    if (!options.dryRun) await strategy.recover();
-    const loaded = readState(config.stateDir, target.name, target.branch);
+    let strategy: Strategy;
+    let loaded: ReturnType<typeof readState>;
+    try {
+      await endLeftovers(workDir, target.name);
+      strategy = strategyFor(target, workDir);
+      if (!options.dryRun) await strategy.recover();
+      loaded = readState(config.stateDir, target.name, target.branch);
+    } catch (err) {
+      // This target's own files (its state, leftovers, releases) are the problem: it
+      // fails alone, and the other targets of the run still run. Nothing was written.
+      const error = asPollprayError(err, target.name);
+      log.error(error.oneLine(), { ...fields, step: 'state' });
+      checked = { kind: 'done', outcome: done({ result: 'error', sha: null, previousSha: null, error }) };
+      return checked;
+    }
     const state = loaded.state;
     if (loaded.movedAside) {
       state.deployedSha = (await strategy.liveCommit().catch(() => undefined)) ?? null;
