@@ -5,7 +5,7 @@
 // lock, state, git) happens before the line arrives. EOF instead of a line: exit quietly.
 const dist = new URL('../dist/', import.meta.url);
 // Only a head start: a module that moved is simply loaded later, by pollpray itself.
-await Promise.allSettled(['cli.js', 'commands/run.js', 'config/load.js', 'render/text.js'].map((m) => import(new URL(m, dist).href)));
+await Promise.allSettled(['commands/run.js'].map((m) => import(new URL(m, dist).href)));
 const go = await new Promise((resolve) => {
   process.stdin.once('data', () => resolve(true));
   process.stdin.once('end', () => resolve(false));

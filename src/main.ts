@@ -1,31 +1,48 @@
 /**
  * The only top-level try/catch and the only process.exit: error classes become exit
- * codes (0 ok, 1 a target failed, 2 usage or config error; nothing ran).
+ * codes (0 ok, 1 a target failed, 2 usage or config error, 3 run as the wrong user; nothing ran).
+ *
+ * Everything but the version is imported inside main(): `pollpray --version` alone is
+ * answered by this file and version.ts, at the cost of Node's own start-up.
  */
-import { CommanderError } from 'commander';
-import { buildCli } from './cli.js';
-import { EXIT, PollprayError, errorMessage, type ExitCode } from './errors.js';
-import { killAllChildren } from './exec/groups.js';
-import { flushLogs, logFatal } from './log/exit-hooks.js';
-import { problem } from './log/console.js';
-import { handleSignals } from './signals.js';
+import type { ExitCode } from './errors.js';
+import { VERSION } from './version.js';
 
 async function main(argv: string[]): Promise<ExitCode> {
-  let exitCode: ExitCode = EXIT.ok;
-  const program = buildCli((code) => {
-    exitCode = code;
+  const [{ EXIT, PollprayError, errorMessage }, { killAllChildren }, { fsFault }, { logFatal }, { problem }, { handleSignals }, { buildCli, CommanderError }] = await Promise.all([
+    import('./errors.js'),
+    import('./exec/groups.js'),
+    import('./host/fs-fault.js'),
+    import('./log/exit-hooks.js'),
+    import('./log/console.js'),
+    import('./signals.js'),
+    import('./cli.js'),
+  ]);
+  // A signal to pollpray ends its own process groups too: nothing it started outlives it.
+  // Commands that must finish work first (daemon, serve) put their own handler on top of this one.
+  handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
+    killAllChildren('SIGTERM');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   });
+  let exitCode: ExitCode = EXIT.ok;
   try {
+    const program = await buildCli(argv, VERSION, {
+      setExit: (code) => {
+        exitCode = code;
+      },
+    });
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (err instanceof PollprayError) {
-      for (const line of err.lines()) problem(line);
-      logFatal(err.oneLine());
-      return err.exitCode;
+    // A filesystem error (EACCES, EROFS, ENOSPC, a missing parent) is the host's: it names the key to fix.
+    const known = err instanceof PollprayError ? err : fsFault(err);
+    if (known) {
+      for (const line of known.lines()) problem(line);
+      logFatal(known.oneLine());
+      return known.exitCode;
     }
     problem(`internal error: ${errorMessage(err)} (fix: this is a bug in pollpray; please report it)`);
     logFatal(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
@@ -33,13 +50,11 @@ async function main(argv: string[]): Promise<ExitCode> {
   }
 }
 
-// A signal to pollpray ends its own process groups too: nothing it started outlives it.
-// Commands that must finish work first (daemon, serve) put their own handler on top of this one.
-handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
-  killAllChildren('SIGTERM');
-  process.exit(signal === 'SIGINT' ? 130 : 143);
-});
-
-const code = await main(process.argv);
-await flushLogs();
+const argv = process.argv;
+if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
+  process.stdout.write(`${VERSION}\n`);
+  process.exit(0);
+}
+const code = await main(argv);
+await (await import('./log/exit-hooks.js')).flushLogs();
 process.exit(code);

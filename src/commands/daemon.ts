@@ -11,12 +11,18 @@
  */
 import { createTask, validate as validCron, type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/normalise.js';
-import { errorMessage, PollprayError } from '../errors.js';
+import { errorMessage, PollprayError, EXIT, UsageError } from '../errors.js';
 import { killAllChildren } from '../exec/groups.js';
+import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
-import { formatDuration } from '../duration.js';
+import { formatDuration, parseDuration } from '../duration.js';
 import { handleSignals, type Signal } from '../signals.js';
 import { run, type RunReport } from './run.js';
+import type { Command } from 'commander';
+import { configFileFrom, type CliContext } from './cli-context.js';
+import { loadConfig } from '../config/load.js';
+import { out, problem } from '../log/console.js';
+import { problemLines } from '../render/text.js';
 
 export interface DaemonOptions {
   config: Config;
@@ -40,6 +46,7 @@ export interface DaemonResult {
 
 export async function daemon(o: DaemonOptions): Promise<DaemonResult> {
   let config = o.config;
+  requireOwnership(config, config.targets);
   configureLogging(config.log);
   let running: Promise<void> | undefined;
   let cycles = 0;
@@ -159,4 +166,30 @@ export async function daemon(o: DaemonOptions): Promise<DaemonResult> {
   const line = `daemon stopped after ${cycles} cycle(s)${cutShort ? ' (the last one was cut short)' : ''}`;
   log.info(line, { step: 'daemon' });
   return { cycles, cutShort };
+}
+
+export function defineCommands(program: Command, cli: CliContext): void {
+  program
+    .command('daemon')
+    .description('run cycles on schedule: in the foreground, for a systemd service (SIGHUP reloads the config)')
+    .option('--grace <duration>', 'on SIGTERM/SIGINT, how long a running deploy may take to finish', '10m')
+    .option('--run-now', 'run a cycle at once, then follow the schedule')
+    .action(async (opts: { grace: string; runNow?: boolean }, cmd: Command) => {
+      const graceMs = parseDuration(opts.grace);
+      if (graceMs === undefined) throw new UsageError(`--grace ${opts.grace} is not a duration`, { hint: 'e.g. --grace 10m' });
+      const file = await configFileFrom(cmd);
+      const result = await daemon({
+        config: loadConfig(file),
+        // Reload re-reads the file the daemon started with: a changed cwd or env must not switch configs.
+        reload: () => loadConfig(file),
+        graceMs,
+        runNow: !!opts.runNow,
+        say: out,
+        complain: problem,
+        onReport: (report) => {
+          for (const line of problemLines(report)) problem(line);
+        },
+      });
+      cli.setExit(result.cutShort ? EXIT.failed : EXIT.ok);
+    });
 }

@@ -7,11 +7,15 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import { InternalError } from '../errors.js';
+import { InternalError, EXIT } from '../errors.js';
 import { run as exec } from '../exec/run.js';
 import { closeLogging } from '../log/logger.js';
 import { run, type RunReport } from './run.js';
 import { status, type StatusReport } from './status.js';
+import type { Command } from 'commander';
+import type { CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
+import { outcomeLine, statusLines } from '../render/text.js';
 
 export interface DemoOptions {
   keep: boolean;
@@ -105,4 +109,29 @@ export async function demo(options: DemoOptions): Promise<DemoResult> {
     await closeLogging();
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export function defineCommands(program: Command, cli: CliContext): void {
+  program
+    .command('demo')
+    .description('show a full deploy cycle on local temp repos (no network, no root)')
+    .option('--keep', 'keep the demo directory to look around')
+    .action(async (opts: { keep?: boolean }) => {
+      const result = await demo({
+        keep: !!opts.keep,
+        show: (step) => {
+          if (step.kind === 'say') out(`\n# ${step.text}`);
+          if (step.kind === 'run') {
+            out(`\n$ ${step.title}`);
+            for (const o of step.report.outcomes) out(`  ${outcomeLine(o, false)}`);
+          }
+          if (step.kind === 'status') {
+            out('\n$ pollpray status');
+            for (const line of statusLines(step.report)) out(`  ${line}`);
+          }
+        },
+      });
+      out(result.kept ? `\nKept ${result.dir} (config: ${result.dir}/pollpray.yaml, logs in log/).` : '\nDemo finished; temp files removed (pass --keep to look around).');
+      cli.setExit(result.deploys === 2 ? EXIT.ok : EXIT.failed);
+    });
 }

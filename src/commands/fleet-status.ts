@@ -3,6 +3,10 @@ import { fleetRows } from '../coordination/gate.js';
 import { FleetStore, redisLabel } from '../coordination/store.js';
 import { ConfigError } from '../errors.js';
 import { selectTargets } from './select.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
+import { fleetStatusLines } from '../render/text.js';
 
 /** One host of one target as `fleet status --json` shows it (fields are only ever added). */
 export interface FleetHostStatus {
@@ -68,4 +72,19 @@ export async function fleetStatus(config: Config, names: string[] = [], now: () 
   } finally {
     await store.close();
   }
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('fleet')
+    .description('hosts coordinated through Redis (see coordination in the config)')
+    .command('status')
+    .description('every host of the group: deployed commit, last result, age, stale hosts')
+    .argument('[targets...]', 'target names (default: all)')
+    .option('--json', 'machine-readable output (stable; see README)')
+    .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
+      const report = await fleetStatus(await configFrom(cmd, 'report'), targets);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of fleetStatusLines(report)) out(line);
+    });
 }

@@ -1,6 +1,10 @@
 import type { Config } from '../config/normalise.js';
-import { readHistory, type CycleResult } from '../state/store.js';
+import { HISTORY_DEFAULT_LIMIT, readHistory, type CycleResult } from '../state/store.js';
 import { selectTargets } from './select.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
+import { historyLines } from '../render/text.js';
 
 /** One line of `history --json`; field names are a stable contract (only ever added to). */
 export interface HistoryRow {
@@ -21,10 +25,14 @@ export interface HistoryReport {
   entries: HistoryRow[];
 }
 
-/** Deploys, failures, refusals and rollbacks of the named targets (all when none), oldest first. */
-export function history(config: Config, names: string[] = [], limit?: number): HistoryReport {
+/**
+ * The last `limit` (default HISTORY_DEFAULT_LIMIT) deploys, failures, refusals and
+ * rollbacks of the named targets (all when none), oldest first. Only that many lines
+ * are read per target, from the end of its history: a huge history costs no more.
+ */
+export function history(config: Config, names: string[] = [], limit = HISTORY_DEFAULT_LIMIT): HistoryReport {
   const entries = selectTargets(config, names)
-    .flatMap((t) => readHistory(config.stateDir, t.name))
+    .flatMap((t) => readHistory(config.stateDir, t.name, limit))
     .map(
       (h): HistoryRow => ({
         time: h.time,
@@ -40,5 +48,19 @@ export function history(config: Config, names: string[] = [], limit?: number): H
       }),
     )
     .sort((a, b) => a.time.localeCompare(b.time));
-  return { version: 1, entries: limit ? entries.slice(-limit) : entries };
+  return { version: 1, entries: entries.slice(-limit) };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('history')
+    .description('what was deployed, failed, refused or rolled back, oldest first')
+    .argument('[target]', 'one target (default: all)')
+    .option('--json', 'machine-readable output (stable; see README)')
+    .option('-n, --limit <count>', 'only the last <count> entries', (v) => Number.parseInt(v, 10))
+    .action(async (target: string | undefined, opts: { json?: boolean; limit?: number }, cmd: Command) => {
+      const report = history(await configFrom(cmd, 'report'), target ? [target] : [], opts.limit);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of historyLines(report)) out(line);
+    });
 }

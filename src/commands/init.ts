@@ -3,6 +3,9 @@ import { dirname } from 'node:path';
 import { STARTER_CONFIG } from '../config/starter.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { run } from '../exec/run.js';
+import type { Command } from 'commander';
+import type { CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
 
 export interface InitOptions {
   /** Where to write the starter config; relative paths are relative to the caller's cwd. */
@@ -86,4 +89,17 @@ export async function init(o: InitOptions): Promise<InitResult> {
     };
   }
   return { path: o.path };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('init')
+    .description('write a commented starter config (never overwrites)')
+    .argument('[file]', 'where to write it', 'pollpray.yaml')
+    .option('--group <group>', "give the file (mode 0640) to this group: the pollpray user's, so it can read a config root writes")
+    .action(async (file: string, opts: { group?: string }) => {
+      const result = await init({ path: file, group: opts.group });
+      out(`wrote ${result.path}${result.group ? ` (mode 0640, group ${result.group})` : ''}: edit the target, then run pollpray validate`);
+      if (result.note) out(result.note);
+    });
 }

@@ -8,10 +8,14 @@ import { errorMessage, PollprayError, UsageError } from '../errors.js';
 import { rollBackTo } from '../deploy/go-live.js';
 import { currentRelease, listReleases, type Release } from '../deploy/releases.js';
 import { strategyFor, type Version } from '../deploy/strategy.js';
+import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { appendHistory, readHistory, readState, writeState, type HistoryEntry, type TargetState } from '../state/store.js';
 import { selectTargets } from './select.js';
 import { withTargetLock } from './target-lock.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
 
 export interface RollbackOptions {
   config: Config;
@@ -28,6 +32,9 @@ export interface RollbackResult {
   paused: true;
   durationMs: number;
 }
+
+/** How far back a commit prefix is looked up: the newest entries only, so a huge history costs no more. */
+const ROLLBACK_HISTORY = 10_000;
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
@@ -75,10 +82,13 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
   const { config } = options;
   const [target] = selectTargets(config, [options.target]);
   if (!target) throw new Error('unreachable: selectTargets returns the named target');
+  requireOwnership(config, [target]);
   configureLogging(config.log);
   return withTargetLock(config, target, async (workDir) => {
     const started = Date.now();
-    const { state } = readState(config.stateDir, target.name, target.branch);
+    const loaded = readState(config.stateDir, target.name, target.branch);
+    const { state } = loaded;
+    if (loaded.movedAside) log.warn(`state file was corrupt (it ${loaded.why}), moved aside to ${loaded.movedAside}`, { target: target.name, step: 'state' });
     const strategy = strategyFor(target, workDir);
     const current = target.strategy === 'releases' ? currentRelease(target.path) : null;
     const to = chooseRollback({
@@ -88,7 +98,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
       arg: options.to,
       releases: target.strategy === 'releases' ? listReleases(target.path) : [],
       current,
-      history: readHistory(config.stateDir, target.name),
+      history: readHistory(config.stateDir, target.name, ROLLBACK_HISTORY),
     });
     const fields = { target: target.name, commit: to.sha, step: 'rollback' };
     const from = state.deployedSha;
@@ -137,4 +147,16 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
     log.info(`rolled back to ${short(to.sha)}; paused until pollpray resume ${target.name}`, fields);
     return { target: target.name, from, to: to.sha, release: to.release, paused: true, durationMs: Date.now() - started };
   });
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('rollback')
+    .description('go back to the previous deploy (or the named commit or release) and pause the target')
+    .argument('<target>', 'target name')
+    .argument('[commit|release]', 'a commit (7+ hex digits) or release name (default: the previous deploy)')
+    .action(async (target: string, to: string | undefined, _opts: unknown, cmd: Command) => {
+      const r = await rollback({ config: await configFrom(cmd), target, to });
+      out(`${r.target}: rolled back to ${r.to.slice(0, 12)}${r.release ? ` (release ${r.release})` : ''} from ${r.from ? r.from.slice(0, 12) : 'none'}; paused until pollpray resume ${r.target}`);
+    });
 }

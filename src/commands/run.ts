@@ -1,13 +1,20 @@
 import type { Config, Target } from '../config/normalise.js';
+import { refuseUntrustedFiles, runningUser } from '../config/file-trust.js';
 import { Fleet, type FleetTurn } from '../coordination/fleet.js';
 import { splayDelayMs } from '../coordination/splay.js';
 import { checkTarget, deployChecked, type Checked, type PendingDeploy, type TargetOutcome } from '../deploy/cycle.js';
-import { mapLimit } from '../deploy/pool.js';
+import { limiter, mapLimit } from '../deploy/pool.js';
 import { formatDuration } from '../duration.js';
-import { closeMultiplexing, connectionGroup, startMultiplexing } from '../git/multiplex.js';
+import { closeMultiplexing, connectionGroup, openMasters, startMultiplexing } from '../git/multiplex.js';
+import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
 import { selectTargets } from './select.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { EXIT } from '../errors.js';
+import { out, problem, stdinIsTty, stdoutIsTty } from '../log/console.js';
+import { outcomeLine, problemLines } from '../render/text.js';
 
 export interface RunOptions {
   config: Config;
@@ -30,6 +37,11 @@ export async function run(options: RunOptions): Promise<RunReport> {
   const started = Date.now();
   const { config } = options;
   const targets = selectTargets(config, options.targets);
+  // Run as the wrong user (sudo pollpray run): stop before the first write, log included.
+  requireOwnership(config, targets);
+  // Checked at load too; again here because a daemon runs many cycles on one load, and a
+  // script that became writable by others since must not run.
+  refuseUntrustedFiles(config, runningUser());
   // No deploy without an audit trail: an unwritable log dir stops the run here.
   configureLogging(config.log);
   // splay spreads a fleet's cron runs; a dry run has no herd to spread.
@@ -46,26 +58,42 @@ export async function run(options: RunOptions): Promise<RunReport> {
     return outcome;
   };
   startMultiplexing(config.stateDir);
+  // Each ssh host's handshake starts now and overlaps the locks, state reads and leftover
+  // checks below; see multiplex.ts.
+  const masters = openMasters(targets);
   try {
-    // Resolve every target before any fetch. The first target of each ssh connection
-    // group goes alone so it becomes the group's master; the rest then share it
-    // instead of racing to open connections of their own.
-    const { leaders, followers } = splitByConnection(targets);
     // When each outcome was known, for the metrics' per-target durations.
     const finishedAt = new Map<TargetOutcome, number>();
     const stamp = (outcome: TargetOutcome) => (finishedAt.set(outcome, Date.now()), outcome);
-    const check = async (target: Target) => {
-      const turn = fleet?.turn(config, target);
-      if (turn) turns.set(target, turn);
-      const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn });
-      if (c.kind === 'done') stamp(await ended(target, c.outcome));
-      return c;
-    };
     const checked = new Map<Target, Checked>();
-    for (const batch of [leaders, followers]) {
-      const results = await mapLimit(batch, config.concurrency, check);
-      batch.forEach((target, i) => checked.set(target, results[i] as Checked));
-    }
+    const slot = limiter(config.concurrency);
+    const check = (target: Target, connected?: Promise<unknown>) =>
+      slot(async () => {
+        const turn = fleet?.turn(config, target);
+        if (turn) turns.set(target, turn);
+        const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn, connected });
+        if (c.kind === 'done') stamp(await ended(target, c.outcome));
+        checked.set(target, c);
+      });
+    // Resolve every target before any fetch. Every target of a connection group whose
+    // master is being opened starts at once and waits for it only before going to the
+    // remote; if that master does not come up, the group's first target connects alone
+    // and becomes the master, and the rest wait for it and then share it instead of
+    // racing to open connections of their own.
+    await Promise.all(
+      groupByConnection(targets).map(async ([group, members]) => {
+        const [first, ...rest] = members as [Target, ...Target[]];
+        const master = masters.get(group);
+        if (!master) {
+          await check(first);
+          await Promise.all(rest.map((t) => check(t)));
+          return;
+        }
+        const firstDone = check(first, master);
+        const shared = master.then((up) => (up ? undefined : firstDone.catch(() => undefined)));
+        await Promise.all([firstDone, ...rest.map((t) => check(t, shared))]);
+      }),
+    );
     const inOrder = targets.map((t) => checked.get(t) as Checked);
     const pending = inOrder.filter((c): c is PendingDeploy => c.kind === 'pending');
     const deployed = new Map<PendingDeploy, TargetOutcome>();
@@ -85,18 +113,38 @@ export async function run(options: RunOptions): Promise<RunReport> {
   }
 }
 
-export function splitByConnection(targets: readonly Target[]): { leaders: Target[]; followers: Target[] } {
-  const seen = new Set<string>();
-  const leaders: Target[] = [];
-  const followers: Target[] = [];
+/** Targets by ssh connection group, in config order (a target not over ssh is a group of its own). */
+export function groupByConnection(targets: readonly Target[]): Array<[string, Target[]]> {
+  const groups = new Map<string, Target[]>();
   for (const target of targets) {
     const group = connectionGroup(target);
-    (seen.has(group) ? followers : leaders).push(target);
-    seen.add(group);
+    const members = groups.get(group);
+    if (members) members.push(target);
+    else groups.set(group, [target]);
   }
-  return { leaders, followers };
+  return [...groups];
 }
 
 export function runFailed(report: RunReport): boolean {
   return report.outcomes.some((o) => FAILED_RESULTS.has(o.result));
+}
+
+export function defineCommands(program: Command, cli: CliContext): void {
+  program
+    .command('run')
+    .description('check every target (or the named ones) once and deploy what changed')
+    .argument('[targets...]', 'target names (default: all)')
+    .option('-n, --dry-run', 'say what would happen and change nothing')
+    .option('-f, --force', 'redeploy the current head even when it is already deployed')
+    .option('--no-splay', 'start at once, without the per-host splay delay (already off on a terminal)')
+    .action(async (targets: string[], opts: { dryRun?: boolean; force?: boolean; splay: boolean }, cmd: Command) => {
+      // splay spreads a fleet's cron runs; a person at a terminal should not wait for it.
+      const splay = opts.splay && !stdoutIsTty() && !stdinIsTty();
+      const report = await run({ config: await configFrom(cmd), targets, dryRun: !!opts.dryRun, force: !!opts.force, splay });
+      // Cron mails whatever a job prints: on a non-TTY a healthy run is silent.
+      if (stdoutIsTty() || report.dryRun) for (const o of report.outcomes) out(outcomeLine(o, report.dryRun));
+      else for (const line of problemLines(report)) problem(line);
+      if (stdoutIsTty()) for (const line of problemLines(report)) problem(line);
+      cli.setExit(runFailed(report) ? EXIT.failed : EXIT.ok);
+    });
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
 import { runCycle } from '../deploy/cycle.js';
 import { ConfigError, EnvironmentError, UsageError } from '../errors.js';
+import { requireOwnership } from '../host/ownership.js';
 import { resolveSsh } from '../git/diagnose.js';
 import { sshDestination } from '../git/ssh-url.js';
 import { configureLogging, log } from '../log/logger.js';
@@ -19,6 +20,9 @@ import { parseListen } from '../serve/listen.js';
 import { allowEntryHasHost, allowNamesTarget, targetLocation, type LocatedTarget } from '../serve/match.js';
 import { CycleQueue } from '../serve/queue.js';
 import { startWebhookServer } from '../serve/server.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
 
 export interface ServeOptions {
   config: Config;
@@ -87,6 +91,7 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   if (!listen) throw new UsageError(`--listen ${listenText} is not host:port`, { hint: 'use e.g. --listen 127.0.0.1:9876' });
   const secret = readSecret(settings.secretFile);
   addSecrets([secret]);
+  requireOwnership(config, config.targets);
   configureLogging(config.log);
 
   const byName = new Map(config.targets.map((t) => [t.name, t]));
@@ -141,4 +146,14 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   await closing;
   log.info(`serve: stopped (${dropped} queued cycle${dropped === 1 ? '' : 's'} left to the next poll)`, { step: 'serve' });
   return { signal, dropped };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('serve')
+    .description('optional webhook accelerator: a verified push queues an immediate cycle of its targets')
+    .option('--listen <host:port>', 'address to listen on (default: serve.listen, else 127.0.0.1:9876)')
+    .action(async (opts: { listen?: string }, cmd: Command) => {
+      await serve({ config: await configFrom(cmd), listen: opts.listen, onListening: (url) => out(`pollpray serve: listening on ${url}`) });
+    });
 }

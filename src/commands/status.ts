@@ -3,6 +3,10 @@ import { errorMessage } from '../errors.js';
 import { retryVerdict } from '../deploy/policy.js';
 import { emptyState, readState, type CycleResult, type TargetState } from '../state/store.js';
 import { selectTargets } from './select.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
+import { statusLines } from '../render/text.js';
 
 /** One target as `status --json` shows it. Field names are a stable, documented contract. */
 export interface TargetStatus {
@@ -89,4 +93,17 @@ function retryStatus(state: TargetState, maxAttempts: number, now: Date) {
     quarantined: verdict.verdict === 'quarantined',
     next_retry: verdict.verdict === 'wait' ? verdict.nextRetry : null,
   };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('status')
+    .description('where every target stands: deployed commit, last check, last result')
+    .argument('[targets...]', 'target names (default: all)')
+    .option('--json', 'machine-readable output (stable; see README)')
+    .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
+      const report = status(await configFrom(cmd, 'report'), targets);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const line of statusLines(report)) out(line);
+    });
 }

@@ -1,7 +1,11 @@
 import { userInfo } from 'node:os';
 import type { Config } from '../config/normalise.js';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { trustProblem } from '../config/file-trust.js';
 import { checkSudoersText, installSudoers, renderSudoers, SUDOERS_FILE, type Principal } from '../privilege/sudoers.js';
+import { Option, type Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { out } from '../log/console.js';
 
 export interface SudoersOptions {
   config: Config;
@@ -34,6 +38,9 @@ export function choosePrincipal(o: Pick<SudoersOptions, 'user' | 'group' | 'uid'
 
 /** `pollpray sudoers`: the drop-in, checked by visudo before it is returned or installed. */
 export async function sudoers(o: SudoersOptions): Promise<SudoersResult> {
+  // The drop-in lets the pollpray user run this file as root: only root may be able to change it.
+  const untrusted = trustProblem(o.config.systemctl, { uid: 0, user: 'root' }, 'run commands as root through this sudo rule');
+  if (untrusted) throw new ConfigError(`systemctl: ${untrusted.message}`, { hint: untrusted.fix });
   const text = renderSudoers(o.config, choosePrincipal(o));
   if (!o.install) {
     await checkSudoersText(text);
@@ -51,4 +58,28 @@ export async function sudoers(o: SudoersOptions): Promise<SudoersResult> {
 
 export function currentUserName(): string {
   return userInfo().username;
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('sudoers')
+    .description('print the sudoers drop-in for the restart allowlist (checked with visudo -cf), or install it')
+    .option('--user <user>', 'the user pollpray runs as (default: $SUDO_USER under sudo, else you)')
+    .option('--group <group>', 'allow a group instead of a user')
+    .option('--install', 'write /etc/sudoers.d/pollpray atomically, mode 0440 (root only)')
+    .addOption(new Option('--destination <file>', 'where --install writes (tests)').hideHelp())
+    .action(async (opts: { user?: string; group?: string; install?: boolean; destination?: string }, cmd: Command) => {
+      const result = await sudoers({
+        config: await configFrom(cmd, 'report', true),
+        user: opts.user,
+        group: opts.group,
+        install: !!opts.install,
+        destination: opts.destination,
+        uid: process.getuid?.() ?? 1000,
+        currentUser: currentUserName(),
+        sudoUser: process.env.SUDO_USER,
+      });
+      if (result.installed) out(`installed ${result.installed} (mode 0440, checked with visudo -cf):`);
+      out(result.text.trimEnd());
+    });
 }

@@ -1,5 +1,6 @@
 import type { Config, Target } from '../config/normalise.js';
 import { EnvironmentError } from '../errors.js';
+import { requireOwnership } from '../host/ownership.js';
 import { tryLock } from '../state/lock.js';
 import { ensureStateDir } from '../state/store.js';
 
@@ -8,6 +9,8 @@ import { ensureStateDir } from '../state/store.js';
  * Never waits: a busy target is an error naming what to do.
  */
 export async function withTargetLock<T>(config: Config, target: Target, work: (workDir: string) => Promise<T>): Promise<T> {
+  // An operator command as the wrong user stops before it writes, like run.
+  requireOwnership(config, [target]);
   const workDir = ensureStateDir(config.stateDir, target.name);
   const lock = await tryLock(config.stateDir, target.name);
   if (!lock) {

@@ -2,6 +2,11 @@ import type { Config } from '../config/normalise.js';
 import { mapLimit } from '../deploy/pool.js';
 import { checkTargetSsh, type Check } from '../git/diagnose.js';
 import { selectTargets } from './select.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { EXIT } from '../errors.js';
+import { out } from '../log/console.js';
+import { checkLine } from '../render/checks.js';
 
 export interface TestSshOptions {
   config: Config;
@@ -29,4 +34,18 @@ export async function testSsh(options: TestSshOptions): Promise<TestSshReport> {
     return { target: target.name, repo: target.repo, ok: reached && !checks.some((c) => c.status === 'fail'), checks };
   });
   return { ok: results.every((r) => r.ok), targets: results };
+}
+
+export function defineCommands(program: Command, cli: CliContext): void {
+  program
+    .command('test-ssh')
+    .description('check each target\'s deploy key, pinned host key, connection, repository and branch')
+    .argument('[targets...]', 'target names (default: all)')
+    .option('--json', 'machine-readable output')
+    .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
+      const report = await testSsh({ config: await configFrom(cmd, 'report'), targets });
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else for (const t of report.targets) for (const check of t.checks) out(checkLine(t.target, check));
+      cli.setExit(report.ok ? EXIT.ok : EXIT.failed);
+    });
 }

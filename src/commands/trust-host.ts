@@ -16,6 +16,9 @@ import { resolveSsh } from '../git/diagnose.js';
 import { fingerprint, hostFieldNames, keyLineText, parseKnownHosts, type KeyLine } from '../git/host-keys.js';
 import { knownHostsName, parseHostArg, sshDestination } from '../git/ssh-url.js';
 import { writeFileAtomic } from '../state/store.js';
+import type { Command } from 'commander';
+import { configFrom, type CliContext } from './cli-context.js';
+import { ask, out, stdinIsTty } from '../log/console.js';
 
 export interface TrustHostOptions {
   host: string;
@@ -139,4 +142,39 @@ export async function trustHost(options: TrustHostOptions): Promise<TrustHostRep
     return { file, added: fresh.length, replaced: conflicts.length, alreadyPinned: trusted.length - fresh.length };
   });
   return { name, keys, trusted, files: results };
+}
+
+export function defineCommands(program: Command, _cli: CliContext): void {
+  program
+    .command('trust-host')
+    .description('fetch a host\'s ssh keys, show their fingerprints and pin them after confirmation')
+    .argument('<host>', 'host or host:port, e.g. github.com or git.example.com:2222')
+    .option('-y, --yes', 'pin the keys without asking (check the printed fingerprints first)')
+    .option('--fingerprint <sha256>', 'pin only the key with this fingerprint (SHA256:…, as your forge publishes it)')
+    .option('--replace', 'replace a different key already pinned for this host (a changed host key)')
+    .option('--known-hosts <file>', 'write here instead of the known_hosts of the targets on this host')
+    .action(async (host: string, opts: { yes?: boolean; fingerprint?: string; replace?: boolean; knownHosts?: string }, cmd: Command) => {
+      const config = opts.knownHosts ? undefined : await configFrom(cmd, 'report');
+      const report = await trustHost({
+        host,
+        config,
+        knownHosts: opts.knownHosts,
+        yes: !!opts.yes,
+        fingerprint: opts.fingerprint,
+        replace: !!opts.replace,
+        confirm: stdinIsTty()
+          ? async (keys, files) => {
+              for (const k of keys) out(`${host}: ${k.type} ${k.fingerprint}`);
+              const answer = await ask(`Pin ${keys.length === 1 ? 'this key' : `these ${keys.length} keys`} in ${files.join(', ')}? Compare with your forge's published fingerprints first. [y/N] `);
+              return /^y(es)?$/i.test(answer);
+            }
+          : undefined,
+      });
+      if (!stdinIsTty() || opts.yes || opts.fingerprint) for (const k of report.keys) out(`${host}: ${k.type} ${k.fingerprint}`);
+      if (report.trusted.length === 0) out('nothing pinned');
+      for (const f of report.files) {
+        const parts = [f.added ? `added ${f.added}` : '', f.replaced ? `replaced ${f.replaced}` : '', f.alreadyPinned ? `${f.alreadyPinned} already pinned` : ''].filter(Boolean);
+        out(`${f.file}: ${parts.join(', ')} (${report.name})`);
+      }
+    });
 }

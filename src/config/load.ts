@@ -4,7 +4,10 @@
  * line, and only then normalise. Nothing runs on a config with a problem.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, OwnershipError } from '../errors.js';
+import { ownershipHint } from '../host/ownership.js';
+import { userName } from '../host/users.js';
+import { configFileProblem, refuseUntrustedFiles, runningUser, type Runner } from './file-trust.js';
 import { normalise, type Config, type HostFacts } from './normalise.js';
 import { configProblemsError, issueFindings, locateFindings, type Problem } from './report.js';
 import { targetPaths } from './path-facts.js';
@@ -13,12 +16,31 @@ import { symlinkFindings } from './symlink-rules.js';
 import { configSchema } from './schema.js';
 import { configSecrets } from './secrets.js';
 import { addSecrets } from '../log/redact.js';
+import { registerPathKeys } from '../host/path-keys.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export { locateConfig, type LocateOptions } from './locate.js';
 
-export function loadConfig(file: string, host?: HostFacts): Config {
-  refuseUnsafeFile(file);
+export interface LoadOptions {
+  /**
+   * `refuse` (default): a script, hook or key the config names that another local user
+   * could change is a config error, so nothing runs. `report`: left to the caller
+   * (doctor and test-ssh report it with the same rule, among their other checks).
+   */
+  namedFiles?: 'refuse' | 'report';
+  /** Who runs pollpray (tests); the process's user by default. */
+  runner?: Runner;
+  /**
+   * Trust the config file's owner for the config file itself: `sudo pollpray sudoers`
+   * reads, as root, a config the pollpray user owns, to write that user's own rule
+   * (the rule's systemctl is checked against root alone, in commands/sudoers.ts).
+   */
+  trustConfigOwner?: boolean;
+}
+
+export function loadConfig(file: string, host?: HostFacts, options: LoadOptions = {}): Config {
+  const me = options.runner ?? runningUser();
+  refuseUnsafeFile(file, me, options.trustConfigOwner ?? false);
   const text = readConfigText(file);
   const source = parseYamlSource(text);
 
@@ -47,25 +69,33 @@ export function loadConfig(file: string, host?: HostFacts): Config {
   const config = normalise(parsed.data, file, host);
   // Registered before anything runs, so not even the first log line can carry them.
   addSecrets(configSecrets(config, process.env));
+  if (options.namedFiles !== 'report') refuseUntrustedFiles(config, me, (key) => source.lineOf(key));
+  // From now on a filesystem error names the config key whose directory to fix.
+  registerPathKeys(config);
   return config;
 }
 
 /**
  * The config names commands that run as pollpray (deploy scripts, health commands):
- * a file any local user can write is a way to run commands as pollpray.
+ * a file another local user can change is a way to run commands as pollpray.
  */
-function refuseUnsafeFile(file: string): void {
-  let mode: number;
+function refuseUnsafeFile(file: string, me: Runner, trustOwner: boolean): void {
+  let owner: number;
   try {
-    mode = statSync(file).mode;
+    owner = statSync(file).uid;
   } catch (err) {
     throw unreadable(file, err);
   }
-  if ((mode & 0o002) !== 0) {
-    throw new ConfigError(`${file} is world-writable: any local user could make pollpray run their commands`, {
-      hint: `chmod o-w ${shellWord(file)}`,
+  const problem = configFileProblem(file, trustOwner ? { ...me, alsoTrusted: [owner] } : me);
+  // Another user's config is the wrong-user case (`sudo pollpray run` against pollpray's
+  // config): the fix is to run as its owner, as for the files a run would write.
+  if (problem?.owner !== undefined) {
+    const whose = problem.at === 'file' ? 'is owned by' : 'lies in a directory owned by';
+    throw new OwnershipError(`config ${file} ${whose} ${userName(problem.owner)}, not ${me.user}: stopped before reading it`, {
+      hint: ownershipHint({ what: 'config', path: file, key: 'config', owner: problem.owner }, me.uid),
     });
   }
+  if (problem) throw new ConfigError(problem.message, { hint: problem.fix });
 }
 
 function readConfigText(file: string): string {
@@ -84,9 +114,4 @@ function unreadable(file: string, err: unknown): ConfigError {
     hint: code === 'EACCES' ? `run pollpray as the user that owns ${file}, or give that user read access` : 'check the --config path or POLLPRAY_CONFIG',
     cause: err,
   });
-}
-
-/** A path as it would be typed in a shell, for hints the user copies. */
-function shellWord(text: string): string {
-  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }

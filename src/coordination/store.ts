@@ -99,7 +99,12 @@ export class FleetStore {
 
   /** Connects once, without retrying: an unreachable Redis is reported at once. */
   static async connect(settings: CoordinationSettings, connectTimeoutMs = 3000): Promise<FleetStore> {
-    createClient ??= (await import('@redis/client')).createClient;
+    if (!createClient) {
+      const redis = await import('@redis/client');
+      // In the bundled CLI this CommonJS package is its default export only (esbuild does
+      // not lift a dynamically imported CommonJS module's names the way Node does).
+      createClient = redis.createClient ?? (redis as unknown as { default: typeof redis }).default.createClient;
+    }
     const password = readRedisPassword(settings);
     const label = redisLabel(settings.redis);
     let connected = false;

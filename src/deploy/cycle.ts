@@ -8,8 +8,9 @@
  * (strategy.ts); this file only sequences the steps and records what happened.
  */
 import type { Config, Target } from '../config/normalise.js';
-import { CommitContentError, EnvironmentError, errorMessage, PollprayError, InternalError, SignatureError, type PollprayErrorOptions } from '../errors.js';
+import { CommitContentError, errorMessage, PollprayError, InternalError, SignatureError, type PollprayErrorOptions } from '../errors.js';
 import { commitSubject, isAncestor } from '../git/checkout.js';
+import { fsFault } from '../host/fs-fault.js';
 import { resolveWanted } from '../git/remote.js';
 import { signedBy, verifyCommit } from '../git/verify.js';
 import { endLeftovers } from '../exec/leftovers.js';
@@ -20,6 +21,7 @@ import {
   ensureStateDir,
   readState,
   writeState,
+  writeStateAsync,
   type CycleResult,
   type HistoryEntry,
   type TargetState,
@@ -27,9 +29,10 @@ import {
 import type { FleetGate } from '../coordination/fleet.js';
 import { decide, onHistoryRewrite, type Plan } from './decide.js';
 import { restartAndCheck, rollBackTo } from './go-live.js';
-import { clearFailures, recordFailure } from './policy.js';
+import { afterFailedAttempt, clearFailures, countsAgainstCommit } from './policy.js';
 import { currentRelease } from './releases.js';
 import { runDeployment } from './pipeline.js';
+import { requireRunnableScript } from './script.js';
 import { strategyFor, type Prepared, type Strategy, type Version } from './strategy.js';
 
 export interface CycleOptions {
@@ -37,6 +40,11 @@ export interface CycleOptions {
   force: boolean;
   /** Fleets: asked before the code is touched; see src/coordination/fleet.ts. */
   fleet?: FleetGate;
+  /**
+   * Settles when this target may go to the remote: `run` starts a cycle's local part
+   * (lock, leftovers, state) while its ssh connection is still being opened.
+   */
+  connected?: Promise<unknown>;
 }
 
 export interface TargetOutcome {
@@ -79,14 +87,25 @@ export async function checkTarget(config: Config, target: Target, options: Cycle
   }
   let checked: Checked | undefined;
   try {
-    await endLeftovers(workDir, target.name);
-    const strategy = strategyFor(target, workDir);
-    if (!options.dryRun) await strategy.recover();
-    const loaded = readState(config.stateDir, target.name, target.branch);
+    let strategy: Strategy;
+    let loaded: ReturnType<typeof readState>;
+    try {
+      await endLeftovers(workDir, target.name);
+      strategy = strategyFor(target, workDir);
+      if (!options.dryRun) await strategy.recover();
+      loaded = readState(config.stateDir, target.name, target.branch);
+    } catch (err) {
+      // This target's own files (its state, leftovers, releases) are the problem: it
+      // fails alone, and the other targets of the run still run. Nothing was written.
+      const error = asPollprayError(err, target.name);
+      log.error(error.oneLine(), { ...fields, step: 'state' });
+      checked = { kind: 'done', outcome: done({ result: 'error', sha: null, previousSha: null, error }) };
+      return checked;
+    }
     const state = loaded.state;
     if (loaded.movedAside) {
       state.deployedSha = (await strategy.liveCommit().catch(() => undefined)) ?? null;
-      log.warn(`state file was corrupt, moved aside to ${loaded.movedAside}; recovered deployed commit ${short(state.deployedSha)} from disk`, {
+      log.warn(`state file was corrupt (it ${loaded.why}), moved aside to ${loaded.movedAside}; recovered deployed commit ${short(state.deployedSha)} from disk`, {
         ...fields,
         step: 'state',
       });
@@ -150,6 +169,11 @@ export class Cycle {
     if (!this.options.dryRun) writeState(this.config.stateDir, { ...this.state, ...patch });
   }
 
+  /** save() without holding the event loop for the fsyncs: for the unchanged check, twenty at a time. */
+  private async saveAsync(patch: Partial<TargetState>): Promise<void> {
+    if (!this.options.dryRun) await writeStateAsync(this.config.stateDir, { ...this.state, ...patch });
+  }
+
   private entry(result: CycleResult, sha: string, extra: Partial<HistoryEntry> = {}): HistoryEntry {
     return { time: this.now(), target: this.target.name, result, sha, previousSha: this.state.deployedSha, durationMs: Date.now() - this.started, ...extra };
   }
@@ -158,6 +182,7 @@ export class Cycle {
   async check(): Promise<TargetOutcome | string> {
     const { state, target, fields } = this;
     let remoteSha: string;
+    await this.options.connected;
     try {
       const t0 = Date.now();
       const wanted = await resolveWanted(target, this.workDir);
@@ -170,7 +195,7 @@ export class Cycle {
 
     const plan: Plan = decide({ remoteSha, state, force: this.options.force, maxAttempts: target.maxAttempts });
     if (plan.action === 'unchanged') {
-      this.save({ lastCheck: this.now(), remoteSha, lastResult: 'unchanged', lastError: null, lastSuccess: this.now() });
+      await this.saveAsync({ lastCheck: this.now(), remoteSha, lastResult: 'unchanged', lastError: null, lastSuccess: this.now() });
       return this.done({ result: 'unchanged', sha: remoteSha, previousSha: state.deployedSha });
     }
     if (plan.action === 'skip') return this.skip(plan, remoteSha);
@@ -213,7 +238,8 @@ export class Cycle {
       log.info(how, { ...this.fields, commit: sha, step: 'fetch', durationMs: Date.now() - t0 });
     } catch (err) {
       // The commit's own tree is refused (a .git path): its fault, so backoff and quarantine apply.
-      if (err instanceof CommitContentError) return this.failed(sha, err, { rolledBack: false, counts: true });
+      // (CommitContentError's fault is 'commit', which the policy counts.)
+      if (err instanceof CommitContentError) return this.failed(sha, err, { rolledBack: false });
       return this.error(err, 'fetch', sha);
     }
     const refused = await this.forcePushPolicy(sha);
@@ -270,10 +296,12 @@ export class Cycle {
     let prepared: Prepared | undefined;
     let live = false;
     try {
+      requireRunnableScript(target);
       prepared = await strategy.prepare(sha, this.state);
       live = strategy.liveOnPrepare;
       const t1 = Date.now();
-      await runDeployment(target, { oldSha: this.state.deployedSha, newSha: sha, tag: this.tag, releaseDir: prepared.dir, dryRun: false, workDir: this.workDir });
+      const subject = await commitSubject(target, sha, this.strategy.repoDir).catch(() => undefined);
+      await runDeployment(target, { oldSha: this.state.deployedSha, newSha: sha, tag: this.tag, releaseDir: prepared.dir, dryRun: false, workDir: this.workDir, subject });
       if (target.deploy || target.steps) log.info(target.steps ? 'pipeline succeeded' : 'deploy script succeeded', { ...fields, commit: sha, step: 'script', durationMs: Date.now() - t1 });
       await strategy.activate(prepared);
       live = true;
@@ -282,7 +310,7 @@ export class Cycle {
       const error = asPollprayError(err, target.name);
       if (!live) {
         if (prepared) await strategy.discard(prepared).catch(() => undefined);
-        return this.failed(sha, error, { rolledBack: false, counts: !(error instanceof EnvironmentError) });
+        return this.failed(sha, error, { rolledBack: false });
       }
       return this.failed(sha, error, await this.rollBack(sha, error));
     }
@@ -290,22 +318,22 @@ export class Cycle {
   }
 
   /** Back to the version that was live before `sha`; says whether that worked. */
-  private async rollBack(sha: string, cause: PollprayError): Promise<{ rolledBack: boolean; counts: boolean; rollbackError?: string }> {
+  private async rollBack(sha: string, cause: PollprayError): Promise<{ rolledBack: boolean; rollbackError?: string }> {
     const { state, target } = this;
     log.error(cause.oneLine(), { ...this.fields, commit: sha, step: 'live' });
     if (!state.deployedSha) {
       log.warn('no previous deploy to roll back to: the failed commit stays on disk', { ...this.fields, commit: sha, step: 'rollback' });
-      return { rolledBack: false, counts: true };
+      return { rolledBack: false };
     }
     const to: Version = { sha: state.deployedSha, release: state.currentRelease };
     try {
       await rollBackTo(this.config, target, this.strategy, this.workDir, to, sha);
       log.warn(`rolled back to ${short(to.sha)}`, { ...this.fields, commit: to.sha, step: 'rollback' });
-      return { rolledBack: true, counts: true };
+      return { rolledBack: true };
     } catch (err) {
       const e = asPollprayError(err, target.name);
       log.error(`rollback to ${short(to.sha)} failed too: ${e.oneLine()}`, { ...this.fields, commit: to.sha, step: 'rollback' });
-      return { rolledBack: false, counts: true, rollbackError: e.message };
+      return { rolledBack: false, rollbackError: e.message };
     }
   }
 
@@ -339,14 +367,16 @@ export class Cycle {
   private async failed(
     sha: string,
     error: PollprayError,
-    how: { rolledBack: boolean; counts: boolean; rollbackError?: string },
+    how: { rolledBack: boolean; rollbackError?: string },
   ): Promise<TargetOutcome> {
     const { state, target } = this;
-    const suffix = how.rolledBack
+    const rolled = how.rolledBack
       ? `; rolled back to ${short(state.deployedSha)}`
       : how.rollbackError
         ? `; rollback to ${short(state.deployedSha)} failed too: ${how.rollbackError}`
         : '';
+    // A host fault is the machine's: the operator fixes it and the next run deploys, no --force.
+    const suffix = countsAgainstCommit(error.fault) ? rolled : `${rolled}; not counted against ${short(sha)}: the next run deploys it once this is fixed`;
     const shown = withSuffix(error, suffix);
     const line = shown.oneLine();
     log.error(line, { ...this.fields, commit: sha, step: 'failed' });
@@ -356,7 +386,7 @@ export class Cycle {
       lastResult: 'failed',
       lastError: line,
       rolledBack: how.rolledBack,
-      failures: how.counts ? recordFailure(state.failures, sha, new Date(this.started), error.message) : state.failures,
+      failures: afterFailedAttempt(state.failures, sha, new Date(this.started), error),
     });
     appendHistory(this.config.stateDir, {
       ...this.entry('failed', sha),
@@ -380,10 +410,13 @@ export class Cycle {
 function withSuffix(error: PollprayError, suffix: string): PollprayError {
   if (!suffix) return error;
   const Same = error.constructor as new (message: string, options: PollprayErrorOptions) => PollprayError;
-  return new Same(`${error.message}${suffix}`, { target: error.target, hint: error.hint, cause: error });
+  return new Same(`${error.message}${suffix}`, error.options());
 }
 
+/** A filesystem error is the host's (named by the config key to fix); anything else unknown is a bug. */
 function asPollprayError(err: unknown, target: string): PollprayError {
   if (err instanceof PollprayError) return err;
+  const host = fsFault(err, target);
+  if (host) return host;
   return new InternalError(errorMessage(err), { target, cause: err, hint: 'this is a bug in pollpray; please report it with the log' });
 }

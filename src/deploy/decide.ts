@@ -29,6 +29,8 @@ export function decide({ remoteSha, state, force, maxAttempts = 3, now = new Dat
     // was rolled back leaves deployedSha on the good one, so this stays quiet.
     return { action: 'unchanged' };
   }
+  // state.failures holds only the commit's own faults (policy.ts afterFailedAttempt): a
+  // host fault last time leaves none, so the commit is tried again at once.
   const verdict = retryVerdict(state.failures[remoteSha], maxAttempts, now);
   if (verdict.verdict === 'quarantined') return { action: 'skip', reason: 'quarantined', attempts: verdict.attempts };
   if (verdict.verdict === 'wait') return { action: 'skip', reason: 'backoff', attempts: verdict.attempts, nextRetry: verdict.nextRetry };

@@ -6,6 +6,7 @@
  * repository (branch, tag, commit subject, step output) reaches commands only as the
  * fixed POLLPRAY_* variables, never as arguments or other env values (template.ts).
  */
+import { isAbsolute, relative } from 'node:path';
 import type { PipelineStep, StepHandler, Target } from '../config/normalise.js';
 import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
@@ -35,7 +36,7 @@ function describeFailure(result: RunResult, timeoutMs: number): string {
 }
 
 export async function runPipeline(target: Target, steps: readonly PipelineStep[], ctx: ScriptContext): Promise<void> {
-  const subject = (await commitSubject(target, ctx.newSha).catch(() => undefined)) ?? '';
+  const subject = ctx.subject ?? (await commitSubject(target, ctx.newSha).catch(() => undefined)) ?? '';
   const base: TemplateValues = {
     target: target.name,
     sha: ctx.newSha,
@@ -45,7 +46,7 @@ export async function runPipeline(target: Target, steps: readonly PipelineStep[]
     previous_sha: ctx.oldSha ?? '',
     subject,
   };
-  const env = { ...scriptEnv(target, ctx), POLLPRAY_SUBJECT: subject };
+  const env = scriptEnv(target, { ...ctx, subject });
 
   for (const step of steps) {
     const fields = { target: target.name, commit: ctx.newSha, step: `step ${step.name}` };
@@ -74,9 +75,14 @@ export async function runPipeline(target: Target, steps: readonly PipelineStep[]
     const why = describeFailure(result, step.timeoutMs);
     log.error(`step failed: ${why}`, { ...fields, durationMs: Date.now() - t0 });
     if (step.onFailure) await runHandler(step.onFailure, 'failure', done, handlerEnv, ctx, fields);
+    // A step program from the config (outside the new code) that cannot start is the host's
+    // fault; one shipped in the commit, or one that ran and failed, is the commit's.
+    const program = step.run[0] ?? '';
+    const hostProgram = !!result.spawnError && isAbsolute(program) && relative(ctx.releaseDir, program).startsWith('..');
     throw new DeployScriptError(`step "${step.name}" ${why}`, {
       target: target.name,
-      hint: 'see the log for its full output; fix and push a new commit',
+      hint: hostProgram ? `check that ${program} exists and is executable (chmod +x), or fix the step's run: in the config` : 'see the log for its full output; fix and push a new commit',
+      fault: hostProgram ? 'host' : 'commit',
     });
   }
 }

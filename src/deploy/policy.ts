@@ -3,6 +3,7 @@
  * (5m, 15m, 45m, ... capped at 6h) until it has failed `max_attempts` times, then it is
  * quarantined until a new commit appears. A commit that never failed is tried at once.
  */
+import type { Fault } from '../errors.js';
 import type { CommitFailures } from '../state/store.js';
 
 const FIRST_DELAY_MS = 5 * 60_000;
@@ -49,6 +50,27 @@ export function recordFailure(
     .sort(([, a], [, b]) => b.lastAttempt.localeCompare(a.lastAttempt))
     .slice(0, keep);
   return Object.fromEntries(newest);
+}
+
+/**
+ * Whether a failed attempt counts against the commit. Only the commit's own faults do
+ * (its build, its restart, its health check); a host fault (a non-executable deploy
+ * script, a missing sudo rule, an unreachable service manager, an unwritable or full
+ * directory) says nothing about the commit, so it neither backs off nor quarantines it:
+ * the first run after the host is fixed deploys it, without --force.
+ */
+export function countsAgainstCommit(fault: Fault): boolean {
+  return fault === 'commit';
+}
+
+/** The failures map after a failed attempt at `sha`: one more for a commit fault, unchanged for a host fault. */
+export function afterFailedAttempt(
+  failures: Record<string, CommitFailures>,
+  sha: string,
+  attemptStarted: Date,
+  error: { message: string; fault: Fault },
+): Record<string, CommitFailures> {
+  return countsAgainstCommit(error.fault) ? recordFailure(failures, sha, attemptStarted, error.message) : failures;
 }
 
 /** A successful deploy of `sha` forgets its failures. */

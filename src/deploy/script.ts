@@ -9,6 +9,7 @@ import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { beginRunning, clearRunning, recordRunning, SCRIPT_ID_VAR } from '../exec/leftovers.js';
 import { run } from '../exec/run.js';
+import { currentUser } from '../host/users.js';
 import { log } from '../log/logger.js';
 
 export interface ScriptContext {
@@ -22,6 +23,8 @@ export interface ScriptContext {
   workDir: string;
   /** Set when the script rebuilds a previous commit to roll back (in-place). */
   rollback?: boolean;
+  /** The commit's subject: text from the repository, so only ever an environment value. */
+  subject?: string;
 }
 
 export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, string> {
@@ -36,21 +39,35 @@ export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, st
     POLLPRAY_REPO_DIR: target.path,
     POLLPRAY_DRY_RUN: ctx.dryRun ? '1' : '0',
     POLLPRAY_ROLLBACK: ctx.rollback ? '1' : '0',
+    POLLPRAY_SUBJECT: ctx.subject ?? '',
   };
 }
 
-export async function runDeployScript(target: Target, ctx: ScriptContext): Promise<void> {
+/**
+ * Before the code moves: a deploy script that cannot run fails the deploy while the live
+ * code is still the old one (in-place would otherwise reset the checkout and then need a
+ * rollback that cannot run the script either). A host fault: never counted.
+ */
+export function requireRunnableScript(target: Target): void {
   const script = target.deploy;
   if (!script) return;
   try {
     accessSync(script, constants.X_OK);
   } catch (cause) {
-    throw new DeployScriptError(`deploy script ${script} is missing or not executable`, {
+    // The script is the config's (the host's), not the commit's: never counted against it.
+    throw new DeployScriptError(`deploy script ${script} is missing or not executable by ${currentUser()}`, {
       target: target.name,
-      hint: `chmod +x ${script}, or fix deploy: in the config`,
+      hint: `chmod +x ${script}, or fix targets.${target.name}.deploy in the config`,
       cause,
+      fault: 'host',
     });
   }
+}
+
+export async function runDeployScript(target: Target, ctx: ScriptContext): Promise<void> {
+  const script = target.deploy;
+  if (!script) return;
+  requireRunnableScript(target);
   const fields = { target: target.name, commit: ctx.newSha, step: 'script' };
   const id = beginRunning(ctx.workDir);
   const result = await run([script], {
@@ -72,6 +89,7 @@ export async function runDeployScript(target: Target, ctx: ScriptContext): Promi
     throw new DeployScriptError(`deploy script ${script} could not start (${result.spawnError})`, {
       target: target.name,
       hint: 'check its #! line and that it is executable',
+      fault: 'host',
     });
   }
   if (result.exitCode !== 0) {

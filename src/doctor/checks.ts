@@ -4,15 +4,20 @@
  * pollpray unattended. Each returns lines with a fix a user can copy.
  */
 import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { judgeKeyFile } from '../git/key-file.js';
 import { shellQuote } from '../git/ssh.js';
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
 import { formatSize } from '../size.js';
+import { commandLine, ownershipHint, ownershipProblems } from '../host/ownership.js';
+import { nearestExisting } from '../host/path-keys.js';
+import { userName } from '../host/users.js';
 import { readCrontab } from '../schedule/user-crontab.js';
 import { anyPollprayLine } from '../schedule/crontab.js';
+import { trustProblem, untrustedNamedFiles } from '../config/file-trust.js';
+import { keyPathText } from '../config/report.js';
 import { cronDaemonPid } from '../schedule/cron-daemon.js';
 import type { Check, CheckResult } from './check.js';
 
@@ -77,11 +82,6 @@ export const repositoryTools: Check = async ({ config }) => {
   return results;
 };
 
-function nearestExisting(path: string): string {
-  let p = path;
-  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
-  return p;
-}
 
 function writable(path: string): boolean {
   try {
@@ -111,10 +111,50 @@ export const directories: Check = async ({ config, user }) => [
   dirCheck('log dir', config.log.dir, user),
 ];
 
+/**
+ * Each target's `path`: pollpray writes there (clone, reset, releases), so it must be
+ * writable, or creatable where it does not exist yet. A parent pollpray cannot write
+ * passed every check before, and the first deploy then failed to clone.
+ */
+export const targetPaths: Check = async ({ config, user }) =>
+  config.targets.map((t): CheckResult => {
+    const name = `path (${t.name})`;
+    const key = `targets.${t.name}.path`;
+    const give = `install -d -o ${user} -m 0755 ${q(t.path)} (as root), or set ${key}`;
+    if (existsSync(t.path)) {
+      if (!statSync(t.path).isDirectory()) return { name, status: 'fail', detail: `${t.path} is not a directory`, fix: `move it away, or set ${key}` };
+      return writable(t.path)
+        ? { name, status: 'ok', detail: `${t.path} is writable by ${user}` }
+        : { name, status: 'fail', detail: `${t.path} is not writable by ${user}`, fix: `chown -R ${user} ${q(t.path)} (as root), or set ${key}` };
+    }
+    const parent = nearestExisting(t.path);
+    return writable(parent)
+      ? { name, status: 'ok', detail: `${t.path} does not exist yet; ${user} can create it (the first deploy clones there)` }
+      : { name, status: 'fail', detail: `${t.path} does not exist and ${user} cannot create it in ${parent}: the first deploy would fail`, fix: give };
+  });
+
+/**
+ * Who owns what pollpray writes: a `sudo pollpray run` (or a run as any other user)
+ * leaves files the right user cannot change; run then stops with exit 3. One line per
+ * path that belongs to someone else, or one ok line.
+ */
+export const ownership: Check = async ({ config, user, uid }) => {
+  const problems = ownershipProblems(config, config.targets, uid);
+  if (problems.length === 0) {
+    return [{ name: 'ownership', status: 'ok', detail: `every checkout, release, state and log dir that exists belongs to ${user}` }];
+  }
+  return problems.map((p) => ({
+    name: p.target ? `ownership (${p.target})` : 'ownership',
+    status: 'fail' as const,
+    detail: `${p.what} ${p.path} (${p.key}) belongs to ${userName(p.owner)}, not ${user}: pollpray run stops there (exit 3)`,
+    fix: ownershipHint(p, uid, commandLine(['run'])),
+  }));
+};
+
 export const keyPermissions: Check = async ({ config, uid, user }) =>
   config.targets.flatMap((t) => (t.ssh.key ? [{ name: `key (${t.name})`, ...judgeKeyFile(t.ssh.key, { uid, user }, `pollpray ${t.name}`) }] : []));
 
-export const deployScripts: Check = async ({ config, user }) =>
+export const deployScripts: Check = async ({ config, uid, user }) =>
   config.targets.flatMap((t): CheckResult[] => {
     if (!t.deploy) return [];
     const name = `deploy script (${t.name})`;
@@ -125,9 +165,9 @@ export const deployScripts: Check = async ({ config, user }) =>
       return [{ name, status: 'fail', detail: `${t.deploy} does not exist`, fix: `create it, or fix targets.${t.name}.deploy in ${config.file}` }];
     }
     if (!st.isFile()) return [{ name, status: 'fail', detail: `${t.deploy} is not a file`, fix: `fix targets.${t.name}.deploy in ${config.file}` }];
-    if ((st.mode & 0o002) !== 0) {
-      return [{ name, status: 'fail', detail: `${t.deploy} is world-writable: any local user could run commands as ${user}`, fix: `chmod o-w ${q(t.deploy)}` }];
-    }
+    // The same rule run refuses on (src/config/file-trust.ts).
+    const untrusted = trustProblem(t.deploy, { uid, user }, `run commands as ${user}`);
+    if (untrusted) return [{ name, status: 'fail', detail: untrusted.message, fix: untrusted.fix }];
     try {
       accessSync(t.deploy, constants.X_OK);
     } catch {
@@ -169,24 +209,40 @@ export function diskVerdict(free: number, fs: Pick<Filesystem, 'paths' | 'releas
   return { name: 'disk', status: 'ok', detail };
 }
 
-/** One line per filesystem holding a checkout, the state dir or the log dir. */
-export const diskSpace: Check = async ({ config }) => {
+/**
+ * One line per filesystem holding a checkout, the state dir or the log dir. A path that
+ * does not exist and cannot be created is no "ok disk": it gets a failing line of its own.
+ */
+export const diskSpace: Check = async ({ config, user }) => {
   const byDevice = new Map<number, Filesystem>();
-  const add = (path: string, target?: Target): void => {
+  const uncreatable: CheckResult[] = [];
+  const add = (path: string, key: string, target?: Target): void => {
     const probe = nearestExisting(path);
+    if (probe !== resolve(path) && !writable(probe)) {
+      uncreatable.push({
+        name: 'disk',
+        status: 'fail',
+        detail: `${path} does not exist and ${user} cannot create it in ${probe}: nothing can be written there`,
+        fix: `install -d -o ${user} ${q(path)} (as root), or set ${key}`,
+      });
+      return;
+    }
     const dev = statSync(probe).dev;
     const entry = byDevice.get(dev) ?? { paths: [], probe, releases: [] };
     entry.paths.push(path);
     if (target?.strategy === 'releases') entry.releases.push(target);
     byDevice.set(dev, entry);
   };
-  for (const t of config.targets) add(t.path, t);
-  add(config.stateDir);
-  add(config.log.dir);
-  return [...byDevice.values()].map((fs) => {
-    const stats = statfsSync(fs.probe);
-    return diskVerdict(stats.bavail * stats.bsize, fs);
-  });
+  for (const t of config.targets) add(t.path, `targets.${t.name}.path`, t);
+  add(config.stateDir, 'state_dir');
+  add(config.log.dir, 'log.dir');
+  return [
+    ...[...byDevice.values()].map((fs) => {
+      const stats = statfsSync(fs.probe);
+      return diskVerdict(stats.bavail * stats.bsize, fs);
+    }),
+    ...uncreatable,
+  ];
 };
 
 const UNIT_DIRS = ['/etc/systemd/system', '/lib/systemd/system', '/usr/lib/systemd/system'];
@@ -227,4 +283,15 @@ export const scheduled: Check = async () => {
     if (unit) return [{ name: 'schedule', status: 'ok', detail: `systemd unit ${dir}/${unit}` }];
   }
   return [{ name: 'schedule', status: 'warn', detail: 'no crontab line or systemd unit runs pollpray unattended', fix }];
+};
+
+/**
+ * The other scripts, hooks and files the config names (steps, health and notify
+ * commands, known_hosts, signers, secret files; the deploy script and key have checks
+ * of their own): the rule `run` refuses on, one FAIL line per file.
+ */
+export const namedFileTrust: Check = async ({ config, uid, user }) => {
+  const problems = untrustedNamedFiles(config, { uid, user }).filter((p) => !(p.key.at(-1) === 'deploy' || keyPathText(p.key).endsWith('ssh.key')));
+  if (problems.length === 0) return [];
+  return problems.map((p) => ({ name: `file (${keyPathText(p.key)})`, status: 'fail', detail: p.message, fix: p.fix }));
 };

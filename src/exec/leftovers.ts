@@ -13,15 +13,12 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { log } from '../log/logger.js';
+import { runningRecordSchema, type RunningRecord } from '../state/records.js';
 import { writeFileAtomic } from '../state/store.js';
 import { groupAlive, killGroup } from './groups.js';
 import { procStat } from './proc-stat.js';
 
-interface Running {
-  id: string;
-  pgid?: number;
-  start?: string;
-}
+type Running = RunningRecord;
 
 const FILE = 'running.pgid';
 export const SCRIPT_ID_VAR = 'POLLPRAY_SCRIPT_ID';
@@ -67,15 +64,30 @@ function groupsCarrying(id: string): Set<number> {
 
 /** Ends the process group a killed run left behind, if it is still the same one. */
 export async function endLeftovers(workDir: string, target: string): Promise<void> {
-  let record: Running;
+  const file = join(workDir, FILE);
+  let text: string;
   try {
-    record = JSON.parse(readFileSync(join(workDir, FILE), 'utf8')) as Running;
+    text = readFileSync(file, 'utf8');
   } catch {
     return;
   }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  // Its group id goes to kill(2): a record that is not one pollpray wrote ends nothing.
+  const parsed = runningRecordSchema.safeParse(json);
+  if (!parsed.success) {
+    log.warn(`${file} is not a valid running-script record; removed without ending any process`, { target, step: 'lock' });
+    clearRunning(workDir);
+    return;
+  }
+  const record = parsed.data;
   let groups: number[] = [];
   if (record.pgid === undefined) {
-    groups = typeof record.id === 'string' ? [...groupsCarrying(record.id)] : [];
+    groups = [...groupsCarrying(record.id)];
   } else {
     // The script itself may have finished and been reaped while a child it started in the
     // background lives on in its group. Linux does not hand out a PID again while it still

@@ -8,7 +8,7 @@ import { isAbsolute } from 'node:path';
 import type { ServiceManager } from '../config/normalise.js';
 import { restartNameProblem } from '../config/schema.js';
 import { SudoError } from '../errors.js';
-import { run } from './run.js';
+import { run, type RunResult } from './run.js';
 
 /**
  * sudo's messages are matched below, so they must be in English whatever the host's
@@ -83,32 +83,65 @@ export async function restartUnit(opts: {
 }): Promise<void> {
   const argv = restartArgv(opts.manager, opts.unit, opts.allowlist, opts.target);
   const result = await run(argv, { cwd: opts.cwd, timeoutMs: opts.timeoutMs ?? 90_000, env: SUDO_ENV, killGraceMs: 2000 });
-  if (result.exitCode === 0) return;
+  const error = restartFailure(result, { ...opts, argv });
+  if (error) throw error;
+}
+
+/** The manager itself does not answer: supervisord not running, the binary missing. */
+const MANAGER_UNREACHABLE = /unix:\/\/\S+ (?:no such file|refused connection)|Failed to get D-Bus connection|Launch helper exited|command not found/i;
+/** The unit or program named in the config does not exist here. */
+const UNIT_MISSING = /Unit \S+ not found|ERROR \(no such process\)|unrecognized service/i;
+
+/**
+ * What a failed `sudo -n <manager> restart <name>` means, pure so each case is
+ * table-tested. Host faults (sudo missing, no rule, a service manager that does not
+ * answer, a unit that does not exist) are never counted against the commit; a unit that
+ * the manager tried and that failed or hung is the commit's.
+ */
+export function restartFailure(
+  result: Pick<RunResult, 'exitCode' | 'stderr' | 'stdout' | 'timedOut' | 'spawnError'>,
+  opts: { manager: ServiceManager; unit: string; target: string; user: string; argv: readonly string[] },
+): SudoError | undefined {
+  if (result.exitCode === 0 && !result.timedOut && !result.spawnError) return undefined;
   if (result.spawnError === 'ENOENT') {
-    throw new SudoError('sudo is not installed', { target: opts.target, hint: 'install sudo (apt-get install sudo), then run pollpray sudoers --install' });
+    return new SudoError('sudo is not installed', { target: opts.target, hint: 'install sudo (apt-get install sudo), then run pollpray sudoers --install' });
   }
   if (NEEDS_RULE.test(result.stderr)) {
-    throw new SudoError(`sudo refused to restart ${opts.unit} without a password`, {
+    return new SudoError(`sudo refused to restart ${opts.unit} without a password`, {
       target: opts.target,
-      hint: `allow it with this sudoers line (sudo pollpray sudoers --install writes it): ${sudoersLine(opts.user, argv.slice(2))}`,
+      hint: `allow it with this sudoers line (sudo pollpray sudoers --install writes it): ${sudoersLine(opts.user, opts.argv.slice(2))}`,
     });
   }
   if (opts.manager.kind === 'systemd' && NO_SYSTEMD.test(result.stderr)) {
-    throw new SudoError(`systemd is not running on this host, so ${opts.unit} cannot be restarted with systemctl`, {
+    return new SudoError(`systemd is not running on this host, so ${opts.unit} cannot be restarted with systemctl`, {
       target: opts.target,
       hint: 'set service_manager: service (SysV/OpenRC) or supervisorctl in the config, then sudo pollpray sudoers --install again (README "Hosts without systemd")',
     });
   }
   if (result.timedOut) {
-    throw new SudoError(`restart of ${opts.unit} did not finish in time and was killed`, {
+    // A unit that does not come up in time is what the new code did: the commit's fault.
+    return new SudoError(`restart of ${opts.unit} did not finish in time and was killed`, {
       target: opts.target,
       hint: `check it: ${statusCommand(opts.manager, opts.unit)}`,
+      fault: 'commit',
     });
   }
   // supervisorctl reports "app: ERROR (no such process)" on stdout.
+  const output = `${result.stderr}\n${result.stdout}`;
   const last = (result.stderr.trim() || result.stdout.trim()).split('\n').pop() ?? '';
-  throw new SudoError(`restart of ${opts.unit} failed (exit ${result.exitCode})${last ? `: ${last}` : ''}`, {
-    target: opts.target,
-    hint: `check it: ${statusCommand(opts.manager, opts.unit)}`,
-  });
+  const failed = `restart of ${opts.unit} failed (exit ${result.exitCode})${last ? `: ${last}` : ''}`;
+  if (MANAGER_UNREACHABLE.test(output)) {
+    return new SudoError(`${failed}: the service manager does not answer`, {
+      target: opts.target,
+      hint: `start the service manager (${opts.manager.binary}), or set service_manager: to the one this host runs`,
+    });
+  }
+  if (UNIT_MISSING.test(output)) {
+    return new SudoError(`${failed}: no such unit or program on this host`, {
+      target: opts.target,
+      hint: `install ${opts.unit}, or fix restart: in the config (${statusCommand(opts.manager, opts.unit)} shows it)`,
+    });
+  }
+  // The unit exists and the manager answered: the new code did not start.
+  return new SudoError(failed, { target: opts.target, hint: `check it: ${statusCommand(opts.manager, opts.unit)}`, fault: 'commit' });
 }

@@ -13,6 +13,7 @@ import { run } from '../exec/run.js';
 import { classifyTransport, explain, parseLsRemote } from './errors.js';
 import { git } from './git.js';
 import { judgeKeyFile } from './key-file.js';
+import { runningUser, trustProblem } from '../config/file-trust.js';
 import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG, type ResolvedSsh } from './host-keys.js';
 import { knownHostsName, sshDestination } from './ssh-url.js';
 import { sshArgv } from './ssh.js';
@@ -113,6 +114,13 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
   const dest = sshDestination(target.repo);
   if (!dest) {
     return [ok('transport', `${target.repo} is not reached over ssh: no key or host key to check`), ...(await checkRemote(target, cwd, target.repo))];
+  }
+  // An ssh config or known_hosts another local user could change decides what ssh runs
+  // (ProxyCommand) and whom it trusts: not even read by ssh then (src/config/file-trust.ts).
+  const me = runningUser();
+  for (const [key, file] of [['ssh.config', target.ssh.config], ['ssh.known_hosts', target.ssh.knownHosts]] as const) {
+    const untrusted = file ? trustProblem(file, me, key === 'ssh.config' ? 'make ssh run their commands' : 'make ssh trust their host key') : undefined;
+    if (untrusted) return [fail(key === 'ssh.config' ? 'ssh config' : 'known_hosts', untrusted.message, untrusted.fix), { name: 'connection', status: 'warn', detail: 'not tried: fix the problem above first' }];
   }
   const resolved = await resolveSsh(target, cwd);
   if ('error' in resolved) {

@@ -4,7 +4,14 @@
  * `classifyTransport` names the kind of failure (test-ssh shows it as a check),
  * `classifyGitFailure` turns the same kind into the error a run reports.
  */
-import { GitError, SshError, type PollprayError } from '../errors.js';
+import { lstatSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { GitError, OwnershipError, SshError, type PollprayError } from '../errors.js';
+import { fsFault } from '../host/fs-fault.js';
+import { ownershipHint } from '../host/ownership.js';
+import { keyOfPath } from '../host/path-keys.js';
+import { currentUid, currentUser, userName } from '../host/users.js';
+import { sshDestination } from './ssh-url.js';
 
 export type TransportFailure =
   | 'host-key-changed'
@@ -21,6 +28,8 @@ export interface Classified {
   kind: TransportFailure;
   /** `host` or `host:port` as trust-host takes it, when ssh named it. */
   host?: string;
+  /** The host name ssh could not resolve or reach, as written (an ssh alias included). */
+  unreachable?: string;
   /** The fingerprint ssh reported for the key the server presented (host key changed). */
   fingerprint?: string;
 }
@@ -49,8 +58,10 @@ export function classifyTransport(stderr: string): Classified | undefined {
     if (!pattern.test(stderr)) continue;
     const named = /Host key for (\S+) has changed/.exec(stderr)?.[1] ?? /host key is known for (\S+)/.exec(stderr)?.[1];
     const fingerprint = /(SHA256:[A-Za-z0-9+/=]+)/.exec(stderr)?.[1];
+    const unreachable = /Could not resolve hostname ([^\s:]+)/.exec(stderr)?.[1] ?? /connect to host (\S+) port (\d+)/.exec(stderr)?.slice(1, 3).join(' port ');
     return {
       kind,
+      ...(unreachable && (kind === 'unreachable' || kind === 'connection-refused' || kind === 'timeout') ? { unreachable } : {}),
       ...(named && (kind === 'host-key-changed' || kind === 'host-key-unknown') ? { host: trustHostArg(named) } : {}),
       ...(fingerprint && kind === 'host-key-changed' ? { fingerprint } : {}),
     };
@@ -83,11 +94,23 @@ export function explain(c: Classified, repo: string): Explained {
         hint: 'add the key\'s .pub as a read-only deploy key of this repository, or point ssh.key at the right key',
       };
     case 'timeout':
-      return { message: 'connection timed out', hint: 'check the host name, port and outbound firewall rules (or raise ssh.connect_timeout)' };
+      if (!isSshRemote(repo)) {
+        return { message: `connection to ${remoteHost(repo)} timed out`, hint: 'check the URL\'s host, the outbound firewall and any proxy (https_proxy); raise git_timeout for a slow server' };
+      }
+      return { message: `connection${c.unreachable ? ` to ${c.unreachable}` : ''} timed out`, hint: 'check the host name, port and outbound firewall rules (or raise ssh.connect_timeout)' };
     case 'connection-refused':
-      return { message: 'host unreachable: connection refused', hint: 'check the host and port in repo/ssh settings, and that the ssh server is running' };
+      return {
+        message: `host unreachable: connection refused${c.unreachable ? ` by ${c.unreachable}` : ''}`,
+        hint: 'check the host and port in repo/ssh settings, and that the ssh server is running',
+      };
     case 'unreachable':
-      return { message: 'host unreachable', hint: 'check the host name in repo and the network (DNS, routes)' };
+      if (c.unreachable && !c.unreachable.includes(' port ')) {
+        return {
+          message: `host unreachable: cannot resolve host name ${c.unreachable}`,
+          hint: `check the host in repo; if ${c.unreachable} is an ssh alias (Host entry), set ssh.config to the file that defines it, or write the real host name in repo`,
+        };
+      }
+      return { message: `host unreachable${c.unreachable ? `: ${c.unreachable}` : ''}`, hint: 'check the host name in repo and the network (DNS, routes)' };
     case 'key-unusable':
       return {
         message: 'deploy key unusable (missing, unreadable or too open)',
@@ -103,14 +126,78 @@ export function explain(c: Classified, repo: string): Explained {
   }
 }
 
-export function classifyGitFailure(stderr: string, target: string, repo: string, what: string): PollprayError {
+const isSshRemote = (repo: string) => sshDestination(repo) !== undefined;
+const remoteHost = (repo: string) => /^[a-z+]+:\/\/(?:[^@/]*@)?([^/:]+)/i.exec(repo)?.[1] ?? repo;
+
+/** git's refusal of a repository another user owns: not damage, the wrong user. */
+const DUBIOUS = /detected dubious ownership in repository at '([^']+)'/;
+
+/**
+ * A local directory git could not write (or read): `could not create work tree dir
+ * '/srv/app': Permission denied`, `unable to create temporary file: No space left on
+ * device`. The path, when git names one, decides the config key in the message.
+ */
+const REASONS = '(Permission denied|Read-only file system|No space left on device|Disk quota exceeded)';
+/** Most specific first: a quoted path, an unquoted one (`unable to create file sub/b.txt`), the reason alone. */
+const LOCAL_FS = [
+  new RegExp(`'([^']+)'[^\\n]*?: ${REASONS}`),
+  new RegExp(`(?:^|\\s)([^\\s':]*[./][^\\s':]*): ${REASONS}`),
+  new RegExp(`()${REASONS}`),
+];
+const ERRNO: Record<string, string> = {
+  'Permission denied': 'EACCES',
+  'Read-only file system': 'EROFS',
+  'No space left on device': 'ENOSPC',
+  'Disk quota exceeded': 'EDQUOT',
+};
+
+function hostFault(stderr: string, target: string, cwd: string | undefined): PollprayError | undefined {
+  const dubious = DUBIOUS.exec(stderr)?.[1];
+  if (dubious) {
+    let owner: number | undefined;
+    try {
+      owner = lstatSync(dubious).uid;
+    } catch {
+      owner = undefined;
+    }
+    const key = keyOfPath(dubious)?.key ?? 'the repository';
+    if (owner !== undefined && owner !== currentUid()) {
+      return new OwnershipError(`git refuses ${dubious} (${key}): it is owned by ${userName(owner)}, not ${currentUser()}`, {
+        target,
+        hint: ownershipHint({ what: 'repository', path: dubious, key, owner }),
+      });
+    }
+  }
+  // ssh's own "Permission denied (publickey)" and key-file complaints are the transport's.
+  if (/Permission denied \(|Load key|UNPROTECTED PRIVATE KEY/.test(stderr)) return undefined;
+  // What the server says about its own disk is not this host's fault, and git's
+  // warnings (an unreadable ~/.config/git/ignore) are not what failed.
+  const local = stderr.split('\n').filter((l) => !/^(remote|warning):/.test(l)).join('\n');
+  let m: RegExpExecArray | null = null;
+  for (const pattern of LOCAL_FS) if (!m) m = pattern.exec(local);
+  if (!m?.[2]) return undefined;
+  const named = m[1] || undefined;
+  // git names paths relative to where it runs (`unable to unlink old 'app.txt'`).
+  const path = named && cwd && !isAbsolute(named) ? join(cwd, named) : (named ?? cwd);
+  if (!path) return undefined;
+  return fsFault({ code: ERRNO[m[2]], path, syscall: 'git' }, target);
+}
+
+export function classifyGitFailure(stderr: string, target: string, repo: string, what: string, cwd?: string): PollprayError {
+  const local = hostFault(stderr, target, cwd);
+  if (local) return local;
   const c = classifyTransport(stderr);
   if (c) {
     const { message, hint } = explain(c, repo);
     return c.kind === 'repo-not-found' ? new GitError(message, { target, hint }) : new SshError(message, { target, hint });
   }
   const last = stderr.trim().split('\n').filter(Boolean).pop() ?? 'no output';
-  return new GitError(`${what} failed: ${last}`, { target, hint: 'run pollpray test-ssh for a diagnosis' });
+  const hint = isSshRemote(repo)
+    ? 'run pollpray test-ssh for a diagnosis'
+    : repo.startsWith('file://') || repo.startsWith('/')
+      ? `check that ${repo} is a git repository ${currentUser()} can read`
+      : `check that ${repo} answers from this host (git ls-remote ${repo})`;
+  return new GitError(`${what} failed: ${last}`, { target, hint });
 }
 
 /** `git ls-remote` output: `<sha>\t<ref>` per line. */

@@ -14,6 +14,7 @@ import { progress, progressEnd, stderrIsTty } from '../log/console.js';
 import { multiplexOptions } from './multiplex.js';
 import { credentialEnv } from './repo-credentials.js';
 import { gitSshCommand } from './ssh.js';
+import { sshDestination } from './ssh-url.js';
 
 /** Hardening flags put before every git subcommand. */
 const SAFE_CONFIG = [
@@ -103,11 +104,13 @@ export async function gitOrThrow(args: string[], call: GitCall, what: string): P
     const key = call.timeoutKey ?? 'git_timeout';
     throw new GitError(`${what} did not finish within ${key} (${formatDuration(call.timeoutMs ?? call.target.gitTimeoutMs)}) and was killed`, {
       target: call.target.name,
-      hint: `check that the server answers (pollpray test-ssh), or raise ${key} for a large repository`,
+      hint: sshDestination(call.target.repo)
+        ? `check that the server answers (pollpray test-ssh), or raise ${key} for a large repository`
+        : `check that ${call.target.repo} answers from this host, or raise ${key} for a large repository`,
     });
   }
   if (result.exitCode !== 0 || result.spawnError) {
-    throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what);
+    throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what, call.cwd);
   }
   return result;
 }

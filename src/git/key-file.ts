@@ -1,10 +1,12 @@
 /**
  * Whether a deploy key file is fit for ssh, judged from its metadata alone (the key is
  * never read out). One verdict for `doctor` and `test-ssh`, following ssh's own rule:
- * ssh refuses a key its user owns when group or others may read it; a key owned by
- * someone else works but can be swapped by them, so it is only a warning.
+ * ssh refuses a key its user owns when group or others may read it. A key another
+ * local user could swap (owned by them, or in a directory they can write) fails, by
+ * the rule `run` refuses on (src/config/file-trust.ts).
  */
 import { accessSync, constants, statSync } from 'node:fs';
+import { trustProblem } from '../config/file-trust.js';
 import { shellQuote } from './ssh.js';
 
 export interface KeyVerdict {
@@ -47,8 +49,11 @@ export function judgeKeyFile(key: string, me: Runner, label = 'pollpray'): KeyVe
   } catch {
     return { status: 'fail', detail: `${key} is not readable by ${me.user} (mode ${mode})`, fix: own };
   }
+  // The rule run refuses on (src/config/file-trust.ts): the key, and every directory on its way, root's or ours alone.
+  const untrusted = trustProblem(key, me, 'swap the deploy key');
+  if (untrusted) return { status: 'fail', detail: untrusted.message, fix: untrusted.at === 'file' ? own : untrusted.fix };
   if (!mine) {
-    return { status: 'warn', detail: `${key} is owned by uid ${st.uid}, not by ${me.user} (uid ${me.uid}) who runs pollpray: that user can replace the key`, fix: own };
+    return { status: 'ok', detail: `${key} is mode ${mode}, owned by root` };
   }
   return { status: 'ok', detail: `${key} is mode ${mode}, owned by ${me.user}` };
 }

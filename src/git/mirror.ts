@@ -88,6 +88,8 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
       throw new GitError(`no space left on device (ENOSPC) unpacking ${sha.slice(0, 12)} into ${dir}: ${tarCause(untar.stderr)}`, {
         target: target.name,
         hint: 'free space at path (old releases, logs) or lower keep_releases; the unfinished release is removed',
+        // A full disk is the host's: once there is room, the next run deploys this commit.
+        fault: 'host',
       });
     }
     if (untar.exitCode !== 0) {

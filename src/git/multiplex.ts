@@ -11,6 +11,12 @@
  * - A unix socket path holds at most 107 bytes, and ssh binds `<path>.<16 random>`
  *   first, so the path itself must stay under 90; a longer state_dir turns
  *   multiplexing off (with a warning) rather than failing.
+ * - `run` opens each group's master itself as soon as the config is read
+ *   (`openMasters`), so the handshake overlaps the rest of start-up (lock, state,
+ *   leftovers) instead of following it, and every target of a group whose master is
+ *   up can start at once. When that master cannot be opened, the group's first git call
+ *   goes alone as before and becomes the master (ControlMaster=auto), with git's own
+ *   diagnosis of what is wrong.
  * - The master daemonizes into its own session, so neither a git timeout nor the
  *   deploy script's leftover-group kill can end it early; `closeMultiplexing` sends
  *   `ssh -O exit` to each one at the end of the run, and ControlPersist bounds its
@@ -20,7 +26,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
+import { killGroup } from '../exec/groups.js';
 import { run } from '../exec/run.js';
+import { fsFault } from '../host/fs-fault.js';
 import { log } from '../log/logger.js';
 import { sshArgv } from './ssh.js';
 import { sshDestination } from './ssh-url.js';
@@ -32,6 +40,8 @@ const PERSIST = '60s';
 interface Session {
   dir: string;
   used: Map<string, string[]>;
+  /** Masters being opened: closing waits for them, so none comes up after its -O exit. */
+  opening: Array<Promise<boolean>>;
 }
 
 let session: Session | undefined;
@@ -60,8 +70,13 @@ export function startMultiplexing(stateDir: string): boolean {
     log.warn(`ssh connection sharing is off: ${dir} is too long for a unix socket path`, { step: 'ssh' });
     return false;
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  session = { dir, used: new Map() };
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // A read-only or foreign state_dir: say which key to fix, not "internal error: ENOENT".
+    throw fsFault(err) ?? err;
+  }
+  session = { dir, used: new Map(), opening: [] };
   return true;
 }
 
@@ -75,11 +90,70 @@ export function multiplexOptions(target: Target): string[] {
   return ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path}`, '-o', `ControlPersist=${PERSIST}`];
 }
 
+/**
+ * Starts the master of each connection group of `targets` that has none yet; the
+ * promise of each group says whether its master is up. `ssh -N` with ControlPersist
+ * exits 0 once the master is authenticated and has gone to the background (its stdio
+ * on /dev/null). Any failure only means "no early master": the group's first git call
+ * then connects itself and reports what is wrong.
+ */
+export function openMasters(targets: readonly Target[]): Map<string, Promise<boolean>> {
+  const opened = new Map<string, Promise<boolean>>();
+  const current = session;
+  if (!current) return opened;
+  for (const target of targets) {
+    const group = connectionGroup(target);
+    const path = controlPath(current.dir, target);
+    const dest = sshDestination(target.repo);
+    if (!path || !dest || opened.has(group)) continue;
+    // A socket already there (another run's master, or a stale one) is left to git's ssh,
+    // which uses a live master and replaces a dead one; a host or user that would read as
+    // an option is left to git, which refuses it.
+    if (existsSync(path) || dest.host.startsWith('-') || dest.user?.startsWith('-')) continue;
+    const base = sshArgv(target);
+    current.used.set(path, base);
+    const argv = [
+      ...base,
+      '-o', 'ControlMaster=yes',
+      // The master forwards a session's environment only for names in its OWN SendEnv
+      // (clientloop.c checks the master's options, not the mux client's): without this,
+      // git's GIT_PROTOCOL=version=2 never reaches sshd, and partial clones, which need
+      // v2's fetch by object id, fail. git's own ssh, when it became the master, set it.
+      '-o', 'SendEnv=GIT_PROTOCOL',
+      '-o', `ControlPath=${path}`,
+      '-o', `ControlPersist=${PERSIST}`,
+      '-N',
+      ...(dest.port ? ['-p', String(dest.port)] : []),
+      '--',
+      dest.user ? `${dest.user}@${dest.host}` : dest.host,
+    ];
+    let pgid: number | undefined;
+    const up = run(argv, {
+      cwd: current.dir,
+      timeoutMs: Math.min(target.gitTimeoutMs, target.ssh.connectTimeoutMs + 5000),
+      env: { SSH_AUTH_SOCK: undefined, SSH_ASKPASS: '/bin/false', LC_ALL: 'C' },
+      onSpawn: (pid) => (pgid = pid),
+      // Two runs racing for one socket: the loser would stay a plain connection with
+      // nothing to do (-N) until its timeout. The winner's master serves this run too.
+      onLine: (line, stream) => {
+        if (stream === 'stderr' && /already exists, disabling multiplexing/.test(line) && pgid !== undefined) void killGroup(pgid, 1000);
+      },
+    }).then((r) => {
+      if (r.exitCode !== 0) log.debug(`ssh master for ${dest.authority} not opened early (exit ${r.exitCode}): ${r.stderr.trim()}`, { step: 'ssh' });
+      return r.exitCode === 0 && existsSync(path);
+    });
+    opened.set(group, up);
+    current.opening.push(up);
+  }
+  return opened;
+}
+
 /** Ends every master this run started (ssh -O exit), then turns multiplexing off. */
 export async function closeMultiplexing(): Promise<void> {
   const current = session;
   session = undefined;
   if (!current) return;
+  await Promise.allSettled(current.opening);
   await Promise.all(
     [...current.used.entries()].map(async ([path, base]) => {
       if (!existsSync(path)) return;

@@ -13,7 +13,8 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
-import { CommitContentError, GitError, SshError } from '../errors.js';
+import { CommitContentError, GitError, PollprayError, SshError } from '../errors.js';
+import { requireOwnedByMe } from '../host/ownership.js';
 import { log } from '../log/logger.js';
 import { cloneCall, lfsConfig } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
@@ -34,6 +35,8 @@ export interface OwnedRepo {
   quarantine: string;
   /** Makes `gitDir` an empty repository again once the corrupt one is gone. */
   recreate(): Promise<void>;
+  /** The config key naming it, for messages. */
+  key: string;
 }
 
 /** The checkout of an in-place target: only its .git is replaced, so untracked files (uploads, .env) stay. */
@@ -43,6 +46,7 @@ export function checkoutRepo(target: Target, workDir: string): OwnedRepo {
     dir: target.path,
     gitDir: join(target.path, '.git'),
     quarantine: join(workDir, 'corrupt-checkout.git'),
+    key: `targets.${target.name}.path`,
     async recreate() {
       await gitOrThrow(['init', '--quiet', `--initial-branch=${target.branch}`, '--', target.path], { cwd: target.path, target }, 'init');
     },
@@ -51,7 +55,7 @@ export function checkoutRepo(target: Target, workDir: string): OwnedRepo {
 
 /** A releases target's bare mirror: fetchIntoMirror creates it again when it is absent. */
 export function mirrorRepo(mirror: string): OwnedRepo {
-  return { label: 'mirror', dir: mirror, gitDir: mirror, quarantine: `${mirror}.corrupt`, recreate: async () => undefined };
+  return { label: 'mirror', dir: mirror, gitDir: mirror, quarantine: `${mirror}.corrupt`, key: 'state_dir', recreate: async () => undefined };
 }
 
 /**
@@ -76,8 +80,10 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
     const how = await fetch();
     return replaced ? 're-cloned' : how;
   } catch (err) {
-    // The remote or the network failed, not the clone: nothing to repair here.
-    if (replaced || err instanceof SshError || err instanceof CommitContentError || !existsSync(repo.gitDir)) throw err;
+    // The remote or the network failed, the commit's own tree was refused, or the host (a
+    // directory pollpray may not write, a full disk, another user's repository), not the
+    // clone: nothing to repair here.
+    if (replaced || err instanceof SshError || err instanceof CommitContentError || (err instanceof PollprayError && err.fault === 'host') || !existsSync(repo.gitDir)) throw err;
     const problem = await fsckProblem(target, repo);
     if (!problem) throw err;
     await replace(target, repo, problem);
@@ -128,8 +134,13 @@ async function fsckProblem(target: Target, repo: OwnedRepo): Promise<string | un
   return lines.find((l) => l && !l.startsWith('notice:')) ?? `git fsck exited ${result.exitCode}`;
 }
 
-/** Moves the corrupt repository aside (or deletes it when that cannot be done in place) and starts an empty one. */
+/**
+ * Moves the corrupt repository aside (or deletes it when that cannot be done in place) and starts an empty one.
+ * Never one another user owns: git refuses such a repository ("dubious ownership"), which
+ * is no corruption, and moving it would leave the owner an empty repository of ours.
+ */
 async function replace(target: Target, repo: OwnedRepo, problem: string): Promise<void> {
+  for (const path of [repo.dir, repo.gitDir]) requireOwnedByMe(repo.label, path, repo.key, target.name);
   rmSync(repo.quarantine, { recursive: true, force: true });
   let kept = true;
   try {

@@ -21,6 +21,20 @@ export function problem(text: string): void {
   process.stderr.write(`pollpray: ${redact(text)}\n`);
 }
 
+/**
+ * Resolves once stderr has taken everything written to it. A pipe whose reader is slow
+ * (cron, a supervisor) makes writes queue in the process, and process.exit drops the queue.
+ */
+export async function stderrDrained(): Promise<void> {
+  if (process.stderr.writableLength === 0) return;
+  await new Promise<void>((resolve) => process.stderr.once('drain', () => resolve()));
+}
+
+/** A log line, when the log file cannot be written (see logger.ts): already formatted and redacted. */
+export function logLine(text: string): void {
+  process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
 export const stdinIsTty = (): boolean => process.stdin.isTTY === true;
 
 /** git's progress is shown only to a person at a terminal: never in cron mail, logs or pipes. */

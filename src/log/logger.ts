@@ -3,13 +3,18 @@
  * gzipped when rotated, removed past log.retention. Everything is redacted first.
  * Until configureLogging() runs (e.g. during config loading) messages go nowhere, so
  * an invalid config never creates log directories.
+ *
+ * winston (file-sink.ts) is loaded with the first line at an enabled level, not before:
+ * an unchanged run at `info` writes no line and so never pays for it. Lines logged
+ * while it loads wait in order, with the time they were logged.
  */
-import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import winston from 'winston';
-import DailyRotateFile from 'winston-daily-rotate-file';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import { fsFault } from '../host/fs-fault.js';
+import { keyOfPath, nearestExisting } from '../host/path-keys.js';
 import type { LogSettings } from '../config/normalise.js';
+import type { FileSink, LogEntry } from './file-sink.js';
 import { redact, redactDeep } from './redact.js';
 import { registerLogExitHooks } from './exit-hooks.js';
 
@@ -22,29 +27,59 @@ export interface LogFields {
   [key: string]: unknown;
 }
 
-let fileLogger: winston.Logger | undefined;
-let fileTransport: DailyRotateFile | undefined;
-
 export const LOG_FILE_PREFIX = 'pollpray-';
 const LOG_FILE = /^pollpray-(\d{4}-\d{2}-\d{2})\.log(?:\.gz)?$/;
+/** winston's npm levels, the ones pollpray uses: a line is written when its rank is at most the setting's. */
+const RANK: Record<Level, number> = { error: 0, warn: 1, info: 2, debug: 5 };
 
-const textFormat = winston.format.printf((info) => {
-  const { timestamp, level, message, target, commit, step, durationMs } = info as Record<string, unknown>;
-  const parts = [String(timestamp), String(level).toUpperCase().padEnd(5)];
-  if (target) parts.push(`[${String(target)}]`);
-  if (commit) parts.push(`@${String(commit).slice(0, 12)}`);
-  if (step) parts.push(`${String(step)}:`);
-  parts.push(String(message));
-  if (typeof durationMs === 'number') parts.push(`(${durationMs}ms)`);
-  return parts.join(' ');
-});
+/** One configureLogging(): its settings, and winston once a line needed it. */
+class FileLog {
+  private sink: FileSink | undefined;
+  private loading: Promise<void> | undefined;
+  private queue: LogEntry[] = [];
+  private closed = false;
+
+  constructor(readonly settings: LogSettings) {}
+
+  enabled(level: Level): boolean {
+    return !this.closed && RANK[level] <= RANK[this.settings.level];
+  }
+
+  write(entry: LogEntry): void {
+    if (this.sink) return this.sink.write(entry);
+    this.queue.push(entry);
+    this.loading ??= import('./file-sink.js').then(({ openFileSink }) => {
+      const sink = openFileSink(this.settings, LOG_FILE_PREFIX);
+      for (const queued of this.queue) sink.write(queued);
+      this.queue = [];
+      this.sink = sink;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.loading;
+    await this.sink?.close();
+  }
+}
+
+let current: FileLog | undefined;
 
 /** Opens the day's log file; throws EnvironmentError when the directory is unusable. */
 export function configureLogging(settings: LogSettings, now: Date = new Date()): void {
   try {
     mkdirSync(settings.dir, { recursive: true, mode: 0o750 });
     accessSync(settings.dir, constants.W_OK);
+    // The day's file exists from the first run of the day on, lines or not, as it did
+    // when winston opened it here; winston appends to it once a line is written.
+    closeSync(openSync(join(settings.dir, `${LOG_FILE_PREFIX}${now.toISOString().slice(0, 10)}.log`), 'a'));
   } catch (cause) {
+    // The log dir may be missing because the directory above it (often state_dir) is not
+    // writable: then that directory's key is the one to fix, not log.dir.
+    const blocking = nearestExisting(settings.dir);
+    const owner = keyOfPath(blocking);
+    const fault = blocking !== resolve(settings.dir) && owner && owner.key !== 'log.dir' ? fsFault(cause) : undefined;
+    if (fault) throw new EnvironmentError(`log directory ${settings.dir} cannot be created: ${fault.message}`, fault.options());
     throw new EnvironmentError(`log directory ${settings.dir} is not writable`, {
       hint: `create it and give it to this user (chown $(id -un) ${settings.dir}), or set log.dir`,
       cause,
@@ -52,24 +87,7 @@ export function configureLogging(settings: LogSettings, now: Date = new Date()):
   }
   pruneOldLogs(settings.dir, settings.retentionDays, now);
   void closeLogging();
-  fileTransport = new DailyRotateFile({
-    dirname: settings.dir,
-    filename: `${LOG_FILE_PREFIX}%DATE%.log`,
-    datePattern: 'YYYY-MM-DD',
-    utc: true,
-    zippedArchive: settings.compress,
-    maxFiles: `${settings.retentionDays}d`,
-    auditFile: join(settings.dir, '.audit.json'),
-    createSymlink: false,
-  });
-  fileLogger = winston.createLogger({
-    level: settings.level,
-    format: winston.format.combine(
-      winston.format.timestamp(),
-      settings.format === 'json' ? winston.format.json() : textFormat,
-    ),
-    transports: [fileTransport],
-  });
+  current = new FileLog(settings);
 }
 
 /**
@@ -91,34 +109,18 @@ export function pruneOldLogs(dir: string, retentionDays: number, now: Date): str
   return removed;
 }
 
-/**
- * Flushes the day's file before the process exits. The logger's 'finish' only means
- * every line reached the transport; the file stream behind it is ended separately,
- * or the last lines of a short run (a lock-busy skip) would be lost at exit.
- */
+/** Flushes the day's file before the process exits (or the config is reloaded). */
 export async function closeLogging(): Promise<void> {
-  const logger = fileLogger;
-  const transport = fileTransport;
-  fileLogger = undefined;
-  fileTransport = undefined;
-  if (!logger) return;
-  await new Promise<void>((resolve) => {
-    logger.once('finish', () => resolve());
-    logger.end();
-  });
-  const stream = (transport as unknown as { logStream?: { end(cb: () => void): void } } | undefined)?.logStream;
-  if (stream) {
-    // Bounded: a stuck disk must not keep a finished run from exiting.
-    const bound = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
-    await Promise.race([new Promise<void>((resolve) => stream.end(() => resolve())), bound]);
-  }
+  const log = current;
+  current = undefined;
+  await log?.close();
 }
 
 function write(level: Level, message: string, fields: LogFields = {}): void {
-  // Before configureLogging (or after close) there is no sink: skip the redaction too.
-  if (!fileLogger) return;
+  // Before configureLogging (or after close), or below the level, there is no line: skip the redaction too.
+  if (!current?.enabled(level)) return;
   // Fields are written as-is by the JSON format, so they are redacted too.
-  fileLogger.log(level, redact(message), redactDeep(fields));
+  current.write({ level, message: redact(message), fields: redactDeep(fields) as Record<string, unknown>, timestamp: new Date().toISOString() });
 }
 
 export const log = {

@@ -34,12 +34,16 @@ export interface AfterRunInput {
 export async function afterRun({ config, finished, failed, started }: AfterRunInput): Promise<void> {
   const host = hostname();
   const sends: Promise<unknown>[] = [];
-  for (const { outcome, finishedAt } of finished) {
+  // Each target's bookkeeping has its own lock and file: all of them at once, so twenty
+  // unchanged targets do not wait on each other's fsyncs.
+  const known = finished.flatMap(({ outcome, finishedAt }) => {
     const target = config.targets.find((t) => t.name === outcome.target);
-    if (!target) continue;
-    const events = await record(config, outcome, finishedAt);
-    for (const event of events) sends.push(...notify(config, target, outcome, event, host));
-  }
+    return target ? [{ target, outcome, finishedAt }] : [];
+  });
+  const recorded = await Promise.all(known.map(({ outcome, finishedAt }) => record(config, outcome, finishedAt)));
+  known.forEach(({ target, outcome }, i) => {
+    for (const event of recorded[i] ?? []) sends.push(...notify(config, target, outcome, event, host));
+  });
   if (config.metricsFile) {
     try {
       writeMetrics(config, config.metricsFile, Date.now() - started, new Date());

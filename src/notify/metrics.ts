@@ -107,7 +107,7 @@ export function writeMetrics(config: Config, file: string, runDurationMs: number
     } catch {
       state = emptyState(t.name, t.branch);
     }
-    return { state, signals: readSignals(config.stateDir, t.name) };
+    return { state, signals: readSignals(config.stateDir, t.name, { readOnly: true }) };
   });
   // 0644: node_exporter runs as its own user and only needs to read it.
   writeFileAtomic(file, renderMetrics({ targets, runDurationMs, runFinished }), 0o644);

@@ -6,74 +6,51 @@
  * (what was notified and the deploy counters behind the metrics; a file of its own so
  * the cycle's state writes and the after-run bookkeeping never overwrite each other).
  * Every string written is redacted first: an error that quotes a token stays a secret.
+ *
+ * Every file read back is checked against its schema (records.ts): one that does not
+ * match is moved aside as `<file>.corrupt-<time>` with one warn line, and the run goes
+ * on as from an empty file. The target a file belongs to is the directory it was read
+ * from (the config's name), never a field inside it. history.jsonl is read from its
+ * end, only as many lines as asked for, and rotated to history.jsonl.1 past
+ * HISTORY_ROTATE_BYTES, so neither reading nor the file grows without bound.
  */
 import {
   appendFileSync,
   closeSync,
+  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
-  existsSync,
 } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { z } from 'zod';
 import { EnvironmentError } from '../errors.js';
+import { fsFault } from '../host/fs-fault.js';
 import { failpoint, type Failpoint } from '../failpoints.js';
+import { log } from '../log/logger.js';
 import { redactDeep } from '../log/redact.js';
 import { tryLock } from './lock.js';
+import {
+  firstIssue,
+  historyEntrySchema,
+  storedSignalsSchema,
+  storedStateSchema,
+  targetStateSchema,
+  targetSignalsSchema,
+  type HistoryEntry,
+  type TargetSignals,
+  type TargetState,
+} from './records.js';
 
-export type CycleResult = 'deployed' | 'unchanged' | 'failed' | 'skipped' | 'refused' | 'error' | 'rolled-back' | 'unverified';
-
-/** Failed attempts at one commit: the input of the retry policy (src/deploy/policy.ts). */
-export interface CommitFailures {
-  attempts: number;
-  /** When the last failed attempt started (ISO 8601 UTC). */
-  lastAttempt: string;
-  lastError: string;
-}
-
-export interface TargetState {
-  version: 1;
-  target: string;
-  branch: string;
-  /** The commit the code on disk is at, as far as pollpray knows; null before the first deploy. */
-  deployedSha: string | null;
-  previousSha: string | null;
-  /** Last remote head seen by ls-remote. */
-  remoteSha: string | null;
-  lastCheck: string | null;
-  lastSuccess: string | null;
-  lastResult: CycleResult | null;
-  lastError: string | null;
-  paused: boolean;
-  /** Why the target is paused (e.g. "rolled back by hand to 3f2a9c1b7d0e"), null when not paused. */
-  pausedReason: string | null;
-  /** The last failed deploy went live and was switched back to the previous version. */
-  rolledBack: boolean;
-  /** Failed attempts per commit (full SHA); a success of that commit clears its entry. */
-  failures: Record<string, CommitFailures>;
-  /** releases: the release directory names `current` and the one before point at. */
-  currentRelease: string | null;
-  previousRelease: string | null;
-}
-
-export interface HistoryEntry {
-  time: string;
-  target: string;
-  result: CycleResult;
-  sha: string | null;
-  previousSha: string | null;
-  durationMs: number;
-  subject?: string;
-  error?: string;
-  dryRun?: boolean;
-  rolledBack?: boolean;
-  release?: string;
-}
+export type { CommitFailures, CycleResult, HistoryEntry, OpenProblem, TargetSignals, TargetState } from './records.js';
 
 export function emptyState(target: string, branch: string): TargetState {
   return {
@@ -110,13 +87,32 @@ function historyPath(stateDir: string, target: string): string {
 
 export interface LoadedState {
   state: TargetState;
-  /** Set when the file was unreadable and moved aside; the caller recovers from disk. */
+  /** Set when the file was unreadable or invalid and moved aside; the caller recovers from disk. */
   movedAside?: string;
+  /** Why it was moved aside, for the caller's warn line. */
+  why?: string;
 }
 
-function isTargetState(value: unknown): value is TargetState {
-  const v = value as Partial<TargetState> | null;
-  return !!v && typeof v === 'object' && v.version === 1 && typeof v.target === 'string';
+/**
+ * A file read back as data, parsed and checked: its value, or why it is not one.
+ * `parse` errors and schema mismatches are the same to the caller: not usable.
+ */
+function parseRecord<T>(text: string, schema: z.ZodType<T>): { ok: true; value: T } | { ok: false; why: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, why: 'is not JSON (torn or truncated)' };
+  }
+  const parsed = schema.safeParse(json);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, why: `does not match its schema (${firstIssue(parsed.error)})` };
+}
+
+/** `<file>.corrupt-<time>`: kept for a look, never read again. */
+function moveAside(file: string): string {
+  const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`;
+  renameSync(file, aside);
+  return aside;
 }
 
 export function readState(
@@ -137,16 +133,13 @@ export function readState(
       cause: err,
     });
   }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (isTargetState(parsed)) return { state: { ...emptyState(target, branch), ...parsed, branch } };
-  } catch {
-    // fall through: corrupt
-  }
-  if (options.readOnly) return { state: { ...emptyState(target, branch), lastError: `state file ${file} is corrupt` } };
-  const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`;
-  renameSync(file, aside);
-  return { state: emptyState(target, branch), movedAside: aside };
+  const stored = parseRecord(text, storedStateSchema);
+  // The file's own target and branch are not trusted: a renamed target's state stays where it is read from.
+  const whole = stored.ok ? targetStateSchema.safeParse({ ...emptyState(target, branch), ...stored.value, target, branch }) : undefined;
+  if (whole?.success) return { state: whole.data };
+  const why = stored.ok ? 'does not match its schema' : stored.why;
+  if (options.readOnly) return { state: { ...emptyState(target, branch), lastError: `state file ${file} is corrupt: it ${why}` } };
+  return { state: emptyState(target, branch), movedAside: moveAside(file), why };
 }
 
 /** fsync of a file or directory: after a rename, the directory's fsync makes it durable. */
@@ -164,6 +157,9 @@ export function ensureStateDir(stateDir: string, target: string): string {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o750 });
   } catch (cause) {
+    // Read-only, full, or another user's: the reason and the directory to fix, named by its key.
+    const fault = fsFault(cause, target);
+    if (fault) throw new EnvironmentError(`state directory ${stateDir} is not usable: ${fault.message}`, fault.options());
     throw new EnvironmentError(`state directory ${stateDir} is not writable`, {
       target,
       hint: `create it and give it to this user (chown -R $(id -un) ${stateDir}), or set state_dir`,
@@ -204,6 +200,39 @@ export function writeFileAtomic(file: string, content: string, mode = 0o640, pau
 }
 
 /**
+ * writeFileAtomic without holding the event loop: the same steps, on libuv's threads.
+ * An unchanged check writes its state this way, so twenty targets' fsyncs overlap each
+ * other and the git calls in flight instead of queueing on the main thread. The
+ * failpoint still pauses the whole process, synchronously, at the same point.
+ */
+export async function writeFileAtomicAsync(file: string, content: string, mode = 0o640, pause?: Failpoint): Promise<void> {
+  const dir = dirname(file);
+  const prefix = `.${basename(file)}.tmp-`;
+  removeAbandonedTemps(dir, prefix);
+  const tmp = join(dir, `${prefix}${process.pid}`);
+  try {
+    const handle = await open(tmp, 'w', mode);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (pause) failpoint(pause, `${tmp} is written and fsynced, not yet renamed over ${file}`);
+    await rename(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+/**
  * Temp files whose writer is gone (the PID is in the name). A live writer's temp is
  * left alone: the metrics file, for one, is written by overlapping runs without a lock.
  */
@@ -234,6 +263,12 @@ function processExists(pid: number): boolean {
 export function writeState(stateDir: string, state: TargetState): void {
   ensureStateDir(stateDir, state.target);
   writeFileAtomic(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`, 0o640, 'state-write');
+}
+
+/** writeState off the main thread (see writeFileAtomicAsync). */
+export async function writeStateAsync(stateDir: string, state: TargetState): Promise<void> {
+  ensureStateDir(stateDir, state.target);
+  await writeFileAtomicAsync(statePath(stateDir, state.target), `${JSON.stringify(redactDeep(state), null, 2)}\n`, 0o640, 'state-write');
 }
 
 /** How many webhook deliveries `serve` remembers: far more than a forge ever redelivers. */
@@ -269,6 +304,27 @@ export function readDeliveries<T>(stateDir: string, valid: (value: unknown) => T
   return { movedAside: aside };
 }
 
+/**
+ * A small record file: its value; undefined when it is absent, or when it is invalid,
+ * in which case it is moved aside with one warn line and the caller starts from empty.
+ */
+function readRecordFile<T>(file: string, schema: z.ZodType<T>, step: string, options: { readOnly?: boolean; target?: string } = {}): T | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new EnvironmentError(`cannot read ${file}`, { target: options.target, hint: 'make the state dir readable and writable by this user', cause: err });
+  }
+  const parsed = parseRecord(text, schema);
+  if (parsed.ok) return parsed.value;
+  if (!options.readOnly) {
+    const aside = moveAside(file);
+    log.warn(`${file} ${parsed.why}: moved aside to ${aside}; starting from empty`, { target: options.target, step });
+  }
+  return undefined;
+}
+
 /** Saves the delivery memory, so a redelivery or replay after a restart is still recognised. */
 export function writeDeliveries(stateDir: string, records: unknown): void {
   const dir = join(stateDir, 'serve');
@@ -283,46 +339,48 @@ export function writeDeliveries(stateDir: string, records: unknown): void {
   writeFileAtomic(deliveriesPath(stateDir), `${JSON.stringify(records, null, 2)}\n`);
 }
 
+/**
+ * Past this size history.jsonl becomes history.jsonl.1 (replacing the one before) and a
+ * new file starts: at most twice this on disk per target, some 25 000 entries in all.
+ */
+export const HISTORY_ROTATE_BYTES = 4 * 1024 * 1024;
+
+/** Callers hold the target's lock, so the rotation and the append are one writer's. */
 export function appendHistory(stateDir: string, entry: HistoryEntry): void {
   ensureStateDir(stateDir, entry.target);
-  appendFileSync(historyPath(stateDir, entry.target), `${JSON.stringify(redactDeep(entry))}\n`, { mode: 0o640 });
-}
-
-/** A problem that was notified and not yet followed by a recovery (see src/notify/events.ts). */
-export interface OpenProblem {
-  event: string;
-  sha: string | null;
-}
-
-export interface TargetSignals {
-  version: 1;
-  target: string;
-  openProblem: OpenProblem | null;
-  /** Deploy attempts by result, across runs: the metrics counter must never go down. */
-  deploys: Record<string, number>;
-  lastDeployDurationMs: number | null;
-  /** When the outcome recorded last finished (ms since epoch): an older one from an overlapping run is not applied. */
-  updatedAt: number;
+  const file = historyPath(stateDir, entry.target);
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    // no history yet
+  }
+  if (size >= HISTORY_ROTATE_BYTES) renameSync(file, `${file}.1`);
+  appendFileSync(file, `${JSON.stringify(redactDeep(entry))}\n`, { mode: 0o640 });
 }
 
 function signalsPath(stateDir: string, target: string): string {
   return join(targetDir(stateDir, target), 'signals.json');
 }
 
-export function readSignals(stateDir: string, target: string): TargetSignals {
+/**
+ * Absent or invalid: counters restart from zero, which Prometheus reads as a counter
+ * reset. An invalid file is moved aside unless `readOnly` (the metrics writer, which
+ * holds no lock).
+ */
+export function readSignals(stateDir: string, target: string, options: { readOnly?: boolean } = {}): TargetSignals {
   const empty: TargetSignals = { version: 1, target, openProblem: null, deploys: {}, lastDeployDurationMs: null, updatedAt: 0 };
-  try {
-    const parsed = JSON.parse(readFileSync(signalsPath(stateDir, target), 'utf8')) as Partial<TargetSignals> | null;
-    if (parsed && parsed.version === 1) return { ...empty, ...parsed, target };
-  } catch {
-    // absent or torn: counters restart from zero, which Prometheus reads as a counter reset
-  }
-  return empty;
+  const file = signalsPath(stateDir, target);
+  const stored = readRecordFile(file, storedSignalsSchema, 'signals', { ...options, target });
+  if (!stored) return empty;
+  const whole = targetSignalsSchema.safeParse({ ...empty, ...stored, target });
+  return whole.success ? whole.data : empty;
 }
 
-function writeSignals(stateDir: string, signals: TargetSignals): void {
+/** Off the main thread (writeFileAtomicAsync): a run records all its targets' outcomes at once. */
+async function writeSignals(stateDir: string, signals: TargetSignals): Promise<void> {
   ensureStateDir(stateDir, signals.target);
-  writeFileAtomic(signalsPath(stateDir, signals.target), `${JSON.stringify(redactDeep(signals), null, 2)}\n`);
+  await writeFileAtomicAsync(signalsPath(stateDir, signals.target), `${JSON.stringify(redactDeep(signals), null, 2)}\n`);
 }
 
 /**
@@ -350,25 +408,90 @@ export async function updateSignals<T>(
   }
   try {
     const { signals, value } = change(readSignals(stateDir, target));
-    writeSignals(stateDir, signals);
+    await writeSignals(stateDir, signals);
     return value;
   } finally {
     await lock.release();
   }
 }
 
-/** History lines of one target, oldest first; a torn last line (crash mid-append) is skipped. */
-export function readHistory(stateDir: string, target: string): HistoryEntry[] {
+/** How many entries `history` shows when not told (-n). */
+export const HISTORY_DEFAULT_LIMIT = 1000;
+/** Bytes read from the end of one history file at most, whatever it holds: bounds time and memory. */
+const HISTORY_READ_BUDGET = 16 * 1024 * 1024;
+/** A longer line is not one pollpray wrote: skipped without being held in memory. */
+const HISTORY_MAX_LINE = 1024 * 1024;
+const CHUNK = 64 * 1024;
+
+/**
+ * The newest `limit` valid history entries of one target, oldest first. Read from the
+ * end of history.jsonl (then history.jsonl.1) in 64 KiB chunks, only as far as needed
+ * and never past HISTORY_READ_BUDGET per file: a history of any size costs the same.
+ * A line that is not a valid entry (a torn last line, garbage) is skipped. Each entry
+ * names the target it was read for.
+ */
+export function readHistory(stateDir: string, target: string, limit = HISTORY_DEFAULT_LIMIT): HistoryEntry[] {
   const file = historyPath(stateDir, target);
-  if (!existsSync(file)) return [];
-  const entries: HistoryEntry[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      entries.push(JSON.parse(line) as HistoryEntry);
-    } catch {
-      // a line cut by a crash; the rest stays readable
-    }
+  const newestFirst: HistoryEntry[] = [];
+  let skipped = 0;
+  for (const f of [file, `${file}.1`]) {
+    if (newestFirst.length >= limit) break;
+    readLinesBackward(f, HISTORY_READ_BUDGET, HISTORY_MAX_LINE, (line) => {
+      const parsed = parseRecord(line, historyEntrySchema);
+      if (parsed.ok) newestFirst.push({ ...parsed.value, target });
+      else skipped++;
+      return newestFirst.length < limit;
+    });
   }
-  return entries;
+  if (skipped > 0) log.debug(`${skipped} line(s) of ${file} are not valid history entries; skipped`, { target, step: 'history' });
+  return newestFirst.reverse();
+}
+
+/**
+ * Calls `visit` with each non-empty line of `file`, last line first, until it returns
+ * false, the start of the file, or `budget` bytes read. A line longer than `maxLine`
+ * is skipped (with `visit` never seeing it). A missing file has no lines.
+ */
+export function readLinesBackward(file: string, budget: number, maxLine: number, visit: (line: string) => boolean): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.alloc(CHUNK);
+    let pos = size;
+    /** The start of the line that continues past the chunk read last (it ends where `carry` ends). */
+    let carry = Buffer.alloc(0);
+    /** The line being read is longer than maxLine: drop it up to its start. */
+    let overlong = false;
+    const emit = (bytes: Buffer): boolean => (bytes.length === 0 ? true : visit(bytes.toString('utf8')));
+    while (pos > 0 && size - pos < budget) {
+      const len = Math.min(CHUNK, pos);
+      pos -= len;
+      readSync(fd, chunk, 0, len, pos);
+      let end = len;
+      for (let i = len - 1; i >= 0; i--) {
+        if (chunk[i] !== 0x0a) continue;
+        const going = overlong ? true : emit(Buffer.concat([chunk.subarray(i + 1, end), carry]));
+        overlong = false;
+        carry = Buffer.alloc(0);
+        end = i;
+        if (!going) return;
+      }
+      if (!overlong) {
+        carry = Buffer.concat([chunk.subarray(0, end), carry]);
+        if (carry.length > maxLine) {
+          carry = Buffer.alloc(0);
+          overlong = true;
+        }
+      }
+    }
+    if (pos === 0 && !overlong) emit(carry);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,7 +1,9 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeWorld } from '../helpers/pollpray-cli.js';
+import { makeSudoFixture, requireSudoFixture } from '../helpers/sudo-user.js';
+import { makeUserWorld } from '../helpers/user-world.js';
 
 /** Each bad config, run through the real CLI: exit 2, a line naming file:line and key, nothing touched. */
 describe('a bad config stops everything with exit 2', () => {
@@ -47,5 +49,30 @@ describe('a bad config stops everything with exit 2', () => {
     const r = await world.cli(['run'], { env: { POLLPRAY_CONFIG: '' } });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/pollpray init/);
+  });
+});
+
+describe('validate checks what the config names on this host', () => {
+  it('a deploy script that is not executable fails validate with its line and the chmod (exit 2)', async () => {
+    const world = makeWorld();
+    const script = world.script('deploy.sh', 'exit 0');
+    chmodSync(script, 0o644);
+    world.writeConfig({ targets: { app: { repo: 'file:///x.git', path: join(world.dir, 'www', 'app'), deploy: script } } });
+    const r = await world.cli(['validate']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`pollpray\\.yaml:\\d+ targets\\.app\\.deploy: ${script} is not executable by root \\(fix: chmod \\+x ${script}\\)`));
+    chmodSync(script, 0o755);
+    expect((await world.cli(['validate'])).exitCode).toBe(0);
+  });
+
+  it.skipIf(requireSudoFixture())('a target path whose parent the user cannot write fails validate (before: ok, then the first clone failed)', async () => {
+    const sudo = await makeSudoFixture();
+    const u = await makeUserWorld(sudo);
+    const locked = join(u.world.dir, 'www');
+    mkdirSync(locked);
+    chmodSync(locked, 0o555);
+    const r = await u.cli(['validate']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`targets\\.app\\.path: ${u.path} does not exist and pollpray-test cannot create it in ${locked} \\(fix: install -d -o pollpray-test ${u.path} as root\\)`));
   });
 });

@@ -1,4 +1,4 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeWorld } from '../helpers/pollpray-cli.js';
@@ -51,6 +51,37 @@ describe.skipIf(requireSudoFixture())('pollpray doctor, as the unprivileged user
   });
 });
 
+describe.skipIf(requireSudoFixture())('pollpray doctor: who owns what pollpray writes, and paths it cannot create', () => {
+  it("as root against the user's checkout and state: FAIL ownership with the command to run instead", async () => {
+    const sudo = await makeSudoFixture();
+    const u = await makeUserWorld(sudo);
+    expect((await u.cli(['run'])).exitCode).toBe(0);
+    expect(line((await u.cli(['doctor'])).stdout, 'ownership')).toMatch(/^ok /);
+
+    const r = await u.world.cli(['doctor']);
+    expect(r.exitCode).toBe(1);
+    expect(line(r.stdout, 'ownership \\(app\\)')?.replace(/\s+/g, ' ')).toBe(
+      `FAIL ownership (app) checkout ${u.path} (targets.app.path) belongs to pollpray-test, not root: pollpray run stops there (exit 3) (fix: run it as pollpray-test: sudo -u pollpray-test pollpray run)`,
+    );
+    expect(r.stdout).toMatch(new RegExp(`^FAIL\\s+ownership\\s+state dir ${u.world.stateDir} \\(state_dir\\) belongs to pollpray-test`, 'm'));
+  });
+
+  it('a target path whose parent the user cannot write fails the path and disk checks (before: ok)', async () => {
+    const sudo = await makeSudoFixture();
+    const u = await makeUserWorld(sudo);
+    const locked = join(u.world.dir, 'www');
+    mkdirSync(locked);
+    chmodSync(locked, 0o555);
+    const r = await u.cli(['doctor']);
+    expect(r.exitCode).toBe(1);
+    expect(line(r.stdout, 'path \\(app\\)')?.replace(/\s+/g, ' ')).toBe(
+      `FAIL path (app) ${u.path} does not exist and pollpray-test cannot create it in ${locked}: the first deploy would fail (fix: install -d -o pollpray-test -m 0755 ${u.path} (as root), or set targets.app.path)`,
+    );
+    expect(r.stdout).toMatch(new RegExp(`^FAIL\\s+disk\\s+${u.path} does not exist and pollpray-test cannot create it`, 'm'));
+    expect(r.stdout).not.toMatch(new RegExp(`^ok\\s+disk\\s.*${u.path}`, 'm'));
+  });
+});
+
 describe('pollpray doctor, any user', () => {
   it('an invalid config is the first failure, and the host checks still run', async () => {
     const world = makeWorld();
@@ -79,6 +110,6 @@ describe('pollpray doctor, any user', () => {
     world.writeConfig({ targets: { app: { repo: 'file:///nowhere.git', path: join(world.dir, 'app'), deploy } } });
     const r = await world.cli(['doctor']);
     expect(r.exitCode).toBe(1);
-    expect(line(r.stdout, 'deploy script \\(app\\)')).toMatch(new RegExp(`^FAIL .*world-writable.*\\(fix: chmod o-w ${deploy}\\)$`));
+    expect(line(r.stdout, 'deploy script \\(app\\)')).toMatch(new RegExp(`^FAIL .*world-writable.*\\(fix: chmod go-w ${deploy}\\)$`));
   });
 });

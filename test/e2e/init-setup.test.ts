@@ -29,8 +29,12 @@ describe.skipIf(requireSudoFixture())('pollpray init as root, read by the pollpr
     expect(statSync(file).mode & 0o777).toBe(0o640);
     expect(statSync(join(file, '..')).gid).toBe(sudo.gid);
     const v = await sudo.runAs(['node', BIN, 'validate', '-c', file]);
-    expect(v.exitCode, v.stderr).toBe(0);
-    expect(v.stdout).toContain(`${file}: ok`);
+    // The user can read it. validate also checks the host as that user, so what is left
+    // are the starter's placeholders (its deploy script and /var/www/todo do not exist here).
+    expect(v.stderr).not.toMatch(/cannot read|permission denied|EACCES/i);
+    const problems = v.stderr.split('\n').filter((l) => l.includes(`${file}:`) && !/ has \d+ problems?:/.test(l));
+    expect(problems.length, v.stderr).toBeGreaterThan(0);
+    for (const line of problems) expect(line).toMatch(/ targets\.todo\.(path|deploy): /);
   });
 
   it('init as root without --group says the pollpray user cannot read it and prints the chgrp that fixes it', async () => {

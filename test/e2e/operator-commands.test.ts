@@ -49,6 +49,10 @@ describe('operator commands', { timeout: 60_000 }, () => {
     expect(r.stdout).toMatch(new RegExp(`^app: rolled back to ${first.slice(0, 12)} \\(release .+\\) from ${second.slice(0, 12)}; paused until pollpray resume app$`));
     expect(current()).toBe(firstRelease);
     expect((await statusJson(world)).targets[0]).toMatchObject({ paused: true, deployed_commit: first, paused_reason: expect.stringMatching(/rolled back by hand/) });
+    // pause on the rolled-back (already paused) target keeps the rollback's reason.
+    const reason = (await statusJson(world)).targets[0]?.paused_reason;
+    expect((await world.cli(['pause', 'app'])).stdout).toBe(`app: was already paused (${reason})`);
+    expect((await statusJson(world)).targets[0]?.paused_reason).toBe(reason);
 
     const skipped = await world.cli(['run']);
     expect(skipped.exitCode).toBe(0);
@@ -95,7 +99,7 @@ describe('operator commands', { timeout: 60_000 }, () => {
     expect(busy.stderr).toMatch(/^pollpray: app: busy: a run holds this target's lock \(fix: wait for it to finish/m);
     expect((await run).exitCode).toBe(0);
     expect((await world.cli(['pause', 'app'])).stdout).toBe('app: paused');
-    expect((await world.cli(['pause', 'app'])).stdout).toBe('app: was already paused');
+    expect((await world.cli(['pause', 'app'])).stdout).toMatch(/^app: was already paused \(paused by hand at \S+Z\)$/);
     expect((await statusJson(world)).targets[0]?.paused).toBe(true);
     expect((await world.cli(['resume', 'app'])).exitCode).toBe(0);
     expect((await statusJson(world)).targets[0]?.paused).toBe(false);

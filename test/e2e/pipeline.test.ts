@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -125,5 +125,21 @@ describe('pipelines (steps instead of one deploy script)', () => {
     expect(r.stderr).toMatch(/pollpray\.yaml:\d+ targets\.app\.steps\[0\]\.run\[3\]: \{\{branch\}\} carries text from the repository .* use \$POLLPRAY_BRANCH in your script instead/);
     expect(r.stderr).toMatch(/targets\.app\.steps\[0\]\.on_failure\.message: unknown placeholder \{\{brnach\}\}/);
     expect(r.stderr).toMatch(/targets\.app\.steps: a target has either deploy \(one script\) or steps/);
+  });
+
+  it('a step program from the config that cannot start is a host fault: not counted, the next run after chmod +x deploys', async () => {
+    const origin = await makeOrigin();
+    const world = makeWorld();
+    const build = world.script('build.sh', 'exit 0');
+    chmodSync(build, 0o644);
+    world.writeConfig({ targets: { app: { repo: origin.url, path: join(world.dir, 'app'), steps: [{ name: 'build', run: [build] }] } } });
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`app: step "build" could not start .*not counted against \\w{12}.*\\(fix: check that ${build} exists and is executable`));
+    expect(world.state('app')).toMatchObject({ failures: {} });
+    chmodSync(build, 0o755);
+    const ok = await world.cli(['run']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(world.state('app')).toMatchObject({ lastResult: 'deployed', deployedSha: await origin.head() });
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
@@ -45,6 +45,34 @@ describe('pollpray run, in-place strategy', () => {
     expect(headOf(path)).toBe(head);
     expect(calls(world)).toEqual([['', head, 'main', 'app', path]]);
     expect(world.state('app')).toMatchObject({ deployedSha: head, lastResult: 'deployed', lastError: null });
+  });
+
+  it('the deploy script reads the commit subject from POLLPRAY_SUBJECT, as text', async () => {
+    const { origin, world } = await setup({ script: `printf '%s\\n' "$POLLPRAY_SUBJECT" > "$POLLPRAY_REPO_DIR/../subject.txt"` });
+    await origin.commit({ 'a.txt': '1\n' }, 'release $(touch pwned) `id`');
+    const r = await world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(world.dir, 'www', 'subject.txt'), 'utf8')).toBe('release $(touch pwned) `id`\n');
+    expect(existsSync(join(world.dir, 'www', 'app', 'pwned'))).toBe(false);
+  });
+
+  it('a target whose state cannot be read fails alone; the other targets still deploy', async () => {
+    const origin = await makeOrigin();
+    const world = makeWorld();
+    const deploy = recordingScript(world);
+    world.writeConfig({
+      targets: {
+        broken: { repo: origin.url, branch: 'main', path: join(world.dir, 'www', 'broken'), deploy },
+        good: { repo: origin.url, branch: 'main', path: join(world.dir, 'www', 'good'), deploy },
+      },
+    });
+    // A directory where broken's state.json should be: reading it fails (EISDIR), as root too.
+    mkdirSync(join(world.stateDir, 'targets', 'broken', 'state.json'), { recursive: true });
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/broken: .*state\.json/);
+    expect(world.state('good')).toMatchObject({ deployedSha: await origin.head(), lastResult: 'deployed' });
+    expect(existsSync(join(world.dir, 'www', 'broken'))).toBe(false);
   });
 
   it('an unchanged remote runs neither fetch nor the script', async () => {

@@ -99,7 +99,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
   }, SLOW);
 
   // Giving the key to another uid takes root; through the gate, so a non-root CI run fails instead of dropping it.
-  it.skipIf(requireRoot())('test-ssh warns about a key owned by someone else and still connects with it', async () => {
+  it.skipIf(requireRoot())('test-ssh fails a key owned by someone else (that user could swap it) and does not connect with it; run refuses it', async () => {
     const [sshd, origin] = await Promise.all([startSshd(), makeOrigin()]);
     const world = makeWorld();
     const foreign = join(world.dir, 'foreign_ed25519');
@@ -107,11 +107,14 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     chownSync(foreign, 65534, 65534);
     world.writeConfig({ targets: { foreign: target(sshd, origin, world, 'foreign', { ssh: { key: foreign } }) } });
     const r = await world.cli(['test-ssh']);
-    // ssh takes a key someone else owns, so it is a warning and the connection is tried.
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(lineOf(r.stdout, 'foreign: warn key:')).toMatch(/is owned by uid 65534, not by root \(uid 0\) who runs pollpray: that user can replace the key .*\(fix: chown root /);
-    expect(await sshd.acceptedConnections()).toBe(1);
-    expect(r.stdout + r.stderr).not.toContain(keySecret(sshd.clientKey));
+    // ssh would take it, but the rule run refuses on (src/config/file-trust.ts) does not.
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(lineOf(r.stdout, 'foreign: FAIL key:')).toMatch(/is owned by uid 65534, not by root or root who runs pollpray: that user could change it and swap the deploy key \(fix: chown root /);
+    expect(await sshd.acceptedConnections()).toBe(0);
+    const run = await world.cli(['run']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(/targets\.foreign\.ssh\.key: \S+foreign_ed25519 is owned by uid 65534.*\(fix: chown root /);
+    expect(r.stdout + r.stderr + run.stderr).not.toContain(keySecret(sshd.clientKey));
   }, SLOW);
 
   it('test-ssh says a key the running user cannot read is unreadable', async () => {
@@ -156,7 +159,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     await sshd.stop();
     const down = await world.cli(['test-ssh']);
     expect(down.exitCode).toBe(1);
-    expect(lineOf(down.stdout, 'app: FAIL connection:')).toMatch(/host unreachable: connection refused \(fix: check the host and port/);
+    expect(lineOf(down.stdout, 'app: FAIL connection:')).toMatch(/host unreachable: connection refused by 127\.0\.0\.1 port \d+ \(fix: check the host and port/);
   }, SLOW);
 
   it('trust-host pins the host key only when confirmed or the fingerprint matches, once, and refuses a changed key without --replace', async () => {

@@ -1,8 +1,10 @@
-/** Faults in the configuration (rows 21, 22, 23's config side and 26 of the failure-modes table): exit 2, nothing touched. */
-import { chmodSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+/** Faults in the configuration (rows 21, 22, 23's config side, 26 and 53 of the failure-modes table): exit 2, nothing touched. */
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { until } from '../helpers/pollpray-cli.js';
+import { requireRoot } from '../helpers/require-env.js';
 import { faultWorld, short } from './fault-world.js';
 
 /** Everything a run could touch: the state dir's files and the checkout's HEAD. */
@@ -138,4 +140,174 @@ describe('config faults', { timeout: 30_000 }, () => {
     chmodSync(f.world.configFile, 0o640);
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
   });
+
+  it('#53 a config in a world-writable directory, or reached through a symlink in one: validate and run refuse it (exit 2, one line with the fix), nothing touched', async () => {
+    const f = await faultWorld();
+    // The world dir itself, where the config lives, writable by everyone (no sticky bit).
+    chmodSync(f.world.dir, 0o777);
+    for (const command of ['validate', 'run']) {
+      const r = await f.world.cli([command]);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `pollpray: ${f.world.configFile} is in ${f.world.dir}, which is group- and world-writable (mode 0777): any local user could replace ${f.world.configFile} and make pollpray run their commands (fix: chmod go-w ${f.world.dir})`,
+      );
+    }
+    expect(existsSync(f.world.stateDir)).toBe(false);
+    chmodSync(f.world.dir, 0o700);
+
+    // A symlink to the (safe) config, in a directory anyone can write.
+    const open = join(f.world.dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o757);
+    symlinkSync(f.world.configFile, join(open, 'pollpray.yaml'));
+    const viaLink = await f.world.cli(['run'], { env: { POLLPRAY_CONFIG: join(open, 'pollpray.yaml') } });
+    expect(viaLink.exitCode, viaLink.stderr).toBe(2);
+    expect(viaLink.stderr).toMatch(new RegExp(`^pollpray: \\S+pollpray\\.yaml is in ${open}, which is world-writable \\(mode 0757\\).*\\(fix: chmod o-w ${open}\\)$`, 'm'));
+    expect(existsSync(f.world.stateDir)).toBe(false);
+
+    // The same config through a symlink in a sticky directory, the link and the file mine: fine.
+    const sticky = join(f.world.dir, 'sticky');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    symlinkSync(f.world.configFile, join(sticky, 'pollpray.yaml'));
+    const ok = await f.world.cli(['run'], { env: { POLLPRAY_CONFIG: join(sticky, 'pollpray.yaml') } });
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(f.live()).toBe(short(await f.origin.head()));
+  });
+
+  it.skipIf(requireRoot())('#53 a config, a deploy script or a health command owned by another unprivileged user is refused by run (the config: run it as its owner, exit 3; a script: the chown, exit 2); doctor fails the same file with the same words', async () => {
+    const f = await faultWorld();
+    chownSync(f.world.configFile, 65534, 65534);
+    const r = await f.world.cli(['run']);
+    // Another user's config is the wrong-user case (exit 3): run as its owner.
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr.trim()).toBe(
+      `pollpray: config ${f.world.configFile} is owned by nobody, not root: stopped before reading it (fix: run it as nobody: sudo -u nobody pollpray run)`,
+    );
+    chownSync(f.world.configFile, 0, 0);
+
+    const deploy = join(f.world.dir, 'deploy.sh');
+    chownSync(deploy, 65534, 65534);
+    const health = f.world.script('health.sh', 'exit 0');
+    chownSync(health, 65534, 65534);
+    f.write({ health: { command: [health] } });
+    const both = await f.world.cli(['run']);
+    expect(both.exitCode, both.stderr).toBe(2);
+    const lines = both.stderr.trim().split('\n');
+    expect(lines[0]).toBe(`pollpray: 2 files ${f.world.configFile} names could be changed by other local users:`);
+    expect(lines[1]).toMatch(new RegExp(`^pollpray:   ${f.world.configFile}:\\d+ targets\\.app\\.deploy: ${deploy} is owned by uid 65534, not by root or root who runs pollpray: that user could change it and run commands as root \\(fix: chown root ${deploy} \\(as root\\)\\)$`));
+    expect(lines[2]).toMatch(new RegExp(`^pollpray:   ${f.world.configFile}:\\d+ targets\\.app\\.health\\.command: ${health} is owned by uid 65534`));
+    expect(f.calls()).toEqual([]);
+    expect(existsSync(f.path)).toBe(false);
+
+    const doctor = await f.world.cli(['doctor', '--json']);
+    const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ name: string; status: string; detail: string; fix?: string }> }).checks;
+    expect(checks.find((c) => c.name === 'deploy script (app)')).toMatchObject({ status: 'fail', detail: `${deploy} is owned by uid 65534, not by root or root who runs pollpray: that user could change it and run commands as root`, fix: `chown root ${deploy} (as root)` });
+    expect(checks.find((c) => c.name === 'file (targets.app.health.command)')).toMatchObject({ status: 'fail', fix: `chown root ${health} (as root)` });
+    expect(checks.find((c) => c.name === 'config')).toMatchObject({ status: 'ok' });
+  });
+
+  it('#53 a world-writable deploy script that doctor fails is refused by run, validate and daemon (exit 2) and never runs; a group-writable hook too', async () => {
+    const f = await faultWorld();
+    const deploy = join(f.world.dir, 'deploy.sh');
+    chmodSync(deploy, 0o757);
+    const doctor = await f.world.cli(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    const doctorLine = doctor.stdout.split('\n').find((l) => /^FAIL\s+deploy script \(app\)/.test(l));
+    expect(doctorLine).toMatch(new RegExp(`${deploy} is world-writable \\(mode 0757\\): any local user could change it and run commands as root \\(fix: chmod o-w ${deploy}\\)$`));
+    for (const command of [['run'], ['validate'], ['daemon', '--run-now']]) {
+      const r = await f.world.cli(command, { timeoutMs: 20_000 });
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `pollpray: ${f.world.configFile}:${lineOf(f.world.configFile, 'deploy:')} targets.app.deploy: ${deploy} is world-writable (mode 0757): any local user could change it and run commands as root (fix: chmod o-w ${deploy})`,
+      );
+    }
+    expect(f.calls()).toEqual([]);
+    chmodSync(deploy, 0o755);
+
+    const hook = f.world.script('notify.sh', 'exit 0');
+    chmodSync(hook, 0o775);
+    f.write({}, { notify: [{ command: [hook] }] });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`notify\\[0\\]\\.command: ${hook} is group-writable \\(mode 0775\\): any member of its group could change it and run commands as root \\(fix: chmod g-w ${hook}\\)$`));
+    chmodSync(hook, 0o755);
+    const ok = await f.world.cli(['run']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(f.calls()).toHaveLength(1);
+  });
 });
+
+describe('config faults: commands that only look', { timeout: 60_000 }, () => {
+  it('#53 status, history and pause still work on a target whose deploy script needs fixing; sudoers refuses a systemctl other users could change', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    chmodSync(join(f.world.dir, 'deploy.sh'), 0o757);
+    expect((await f.world.cli(['run'])).exitCode).toBe(2);
+    for (const command of [['status'], ['history'], ['pause', 'app']]) {
+      const r = await f.world.cli(command);
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    expect(f.world.state('app')).toMatchObject({ paused: true });
+
+    const systemctl = f.world.script('systemctl', 'exit 0');
+    chmodSync(systemctl, 0o757);
+    f.write({ restart: ['app.service'] }, { systemctl });
+    const r = await f.world.cli(['sudoers', '--user', 'nobody']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `pollpray: systemctl: ${systemctl} is world-writable (mode 0757): any local user could change it and run commands as root through this sudo rule (fix: chmod o-w ${systemctl})`,
+    );
+  });
+});
+
+describe('config faults: ssh files other users could change', { timeout: 60_000 }, () => {
+  it('#53 an ssh config others can write: run refuses it, test-ssh and doctor fail it without letting ssh read it (its ProxyCommand never runs)', async () => {
+    const f = await faultWorld();
+    const marker = join(f.world.dir, 'proxy-ran');
+    const sshConfig = join(f.world.dir, 'ssh_config');
+    writeFileSync(sshConfig, `Host *\n  ProxyCommand touch ${marker}\n`);
+    chmodSync(sshConfig, 0o646);
+    f.write({ repo: 'ssh://git@127.0.0.1:9/app.git', ssh: { config: sshConfig } });
+    const run = await f.world.cli(['run']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toMatch(new RegExp(`targets\\.app\\.ssh\\.config: ${sshConfig} is world-writable \\(mode 0646\\).*\\(fix: chmod o-w ${sshConfig}\\)$`, 'm'));
+    const t = await f.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL ssh config: ${sshConfig} is world-writable \\(mode 0646\\): any local user could change it and make ssh run their commands \\(fix: chmod o-w ${sshConfig}\\)$`, 'm'));
+    expect(t.stdout).toMatch(/^app: warn connection: not tried/m);
+    const d = await f.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(/^FAIL\s+file \(targets\.app\.ssh\.config\)/m);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('config faults in a long-running daemon', { timeout: 60_000 }, () => {
+  it('#53 a deploy script that becomes world-writable while the daemon runs is refused before the next cycle runs it', async () => {
+    const f = await faultWorld();
+    f.write({}, { schedule: '* * * * * *' });
+    const daemon = f.world.spawn(['daemon']);
+    let stderr = '';
+    daemon.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    onTestFinished(async () => {
+      daemon.kill('SIGTERM');
+      await daemon;
+    });
+    await until(() => f.calls().length === 1, 20_000, 'the first scheduled deploy');
+    const deploy = join(f.world.dir, 'deploy.sh');
+    chmodSync(deploy, 0o757);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    await until(() => stderr.includes(`targets.app.deploy: ${deploy} is world-writable (mode 0757)`), 20_000, 'the refusal');
+    expect(stderr).toMatch(new RegExp(`\\(fix: chmod o-w ${deploy}\\)`));
+    expect(f.calls()).toHaveLength(1);
+    chmodSync(deploy, 0o755);
+    await until(() => f.calls().length === 2, 20_000, 'the deploy once the script is safe again');
+    expect(f.calls()[1]).toMatch(new RegExp(`^${next} `));
+  });
+});
+
+/** The 1-based line of the first line containing `text`. */
+function lineOf(file: string, text: string): number {
+  return readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(text)) + 1;
+}

@@ -1,8 +1,9 @@
-/** Faults of the machine pollpray runs on: disk full, a corrupt state file, an unwritable log dir (rows 20, 24, 25). */
+/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52). */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, truncateSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { requireRoot } from '../helpers/require-env.js';
 import { makeSudoFixture, requireSudoFixture } from '../helpers/sudo-user.js';
@@ -10,7 +11,7 @@ import { makeUserWorld } from '../helpers/user-world.js';
 import { expectOneLineError, expectState, faultWorld, releaseDirs, short } from './fault-world.js';
 
 describe('disk and state faults', { timeout: 30_000 }, () => {
-  it.skipIf(requireRoot())('#20 disk full: ENOSPC message, partial release removed, state kept (a 1 MB tmpfs)', async () => {
+  it.skipIf(requireRoot())('#20 disk full: ENOSPC message, partial release removed, state kept, not counted against the commit (a 1 MB tmpfs)', async () => {
     const f = await faultWorld({ strategy: 'releases', target: { min_free_space: '1KB' } });
     mkdirSync(f.path, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', f.path]);
@@ -25,7 +26,9 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     expectOneLineError(r.stderr, 'app', /no space left on device \(ENOSPC\) unpacking \w{12} into /);
     expect(releaseDirs(f.path)).toEqual(before);
     expect(f.live()).toBe(short(good));
-    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed' });
+    // A full disk is the host's fault: not counted against the commit.
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed', failures: {} });
+    expect(r.stderr).toMatch(/not counted against \w{12}/);
 
     await f.origin.git(['rm', '-q', 'big.bin']);
     const fixed = await f.origin.commit({ 'v.txt': 'small again\n' }, 'Drop the big file');
@@ -53,6 +56,48 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     expectState(f.world, 'app', { deployedSha: next, previousSha: head });
   });
 
+  it.skipIf(requireRoot())('#49 read-only state_dir: one line naming state_dir and the fix, not counted; after remounting read-write the next run deploys (no --force)', async () => {
+    const f = await faultWorld();
+    mkdirSync(f.world.stateDir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', f.world.stateDir]);
+    onTestFinished(() => execFileSync('umount', [f.world.stateDir]));
+    const good = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    execFileSync('mount', ['-o', 'remount,ro', f.world.stateDir]);
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    const line = r.stderr.trim().split('\n').filter((l) => l.startsWith('pollpray: '));
+    expect(line, r.stderr).toHaveLength(1);
+    expect(line[0]).toMatch(new RegExp(`^pollpray: state_dir \\(${f.world.stateDir}\\): read-only file system \\(EROFS\\) .*\\(fix: .*remount it read-write, or set state_dir`));
+    expect(r.stderr).not.toMatch(/internal error|bug in pollpray|log dir|test-ssh/);
+    expect(f.live()).toBe(short(good));
+
+    execFileSync('mount', ['-o', 'remount,rw', f.world.stateDir]);
+    const again = await f.world.cli(['run']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+  });
+
+  it.skipIf(requireSudoFixture())('#49 state_dir not writable by the user: names state_dir (not the log dir inside it); after the fix the next run deploys', async () => {
+    const sudo = await makeSudoFixture();
+    const u = await makeUserWorld(sudo);
+    // The default layout for a user: the log dir inside the state dir.
+    await u.writeConfig({}, { log: { dir: join(u.world.stateDir, 'log') } });
+    mkdirSync(u.world.stateDir, { recursive: true });
+    await sudo.giveToUser(u.world.dir);
+    chmodSync(u.world.stateDir, 0o500);
+    const r = await u.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`state_dir \\(${u.world.stateDir}\\): permission denied \\(EACCES\\).*\\(fix: .*${u.world.stateDir}.*or set state_dir`));
+    expect(r.stderr).not.toMatch(/bug in pollpray|internal error/);
+
+    chmodSync(u.world.stateDir, 0o700);
+    const ok = await u.cli(['run']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expectState(u.world, 'app', { deployedSha: u.head });
+  });
+
   it.skipIf(requireSudoFixture())('#25 log dir not writable: clear error on stderr, no deploy without an audit trail (as an unprivileged user)', async () => {
     const sudo = await makeSudoFixture();
     const u = await makeUserWorld(sudo);
@@ -69,5 +114,144 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     const ok = await u.cli(['run']);
     expect(ok.exitCode, ok.stderr).toBe(0);
     expectState(u.world, 'app', { deployedSha: u.head });
+  });
+});
+
+/** A tmpfs of `size` mounted at `dir` for this test (root only; callers gate with requireRoot). */
+function smallTmpfs(dir: string, size: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  onTestFinished(() => execFileSync('umount', [dir]));
+}
+
+/** Fills the filesystem holding `dir` until a write fails with ENOSPC. */
+function fill(dir: string): void {
+  const fd = openSync(join(dir, 'filler'), 'w');
+  try {
+    const block = Buffer.alloc(4096, 1);
+    for (;;) writeSync(fd, block);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('log filesystem faults', { timeout: 30_000 }, () => {
+  it.skipIf(requireRoot())('#51 log filesystem fills during the deploy script: the deploy completes, state is written, one stderr line names the log dir, logging goes on on stderr (a 64 KiB tmpfs)', async () => {
+    // 4000 lines of output, each logged: far more than the 64 KiB log filesystem holds.
+    const f = await faultWorld({ script: 'for i in $(seq 1 4000); do echo "building step $i of the new release"; done' });
+    smallTmpfs(f.world.logDir, '64k');
+    const head = await f.origin.head();
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(head));
+    expectState(f.world, 'app', { deployedSha: head, lastResult: 'deployed' });
+    expect(f.world.history('app')).toHaveLength(1);
+    const notes = r.stderr.split('\n').filter((l) => l.includes(f.world.logDir));
+    expect(notes, r.stderr).toHaveLength(1);
+    expect(notes[0]).toMatch(/^pollpray: log directory \S+ is full \(ENOSPC\): logging to stderr from now on \(fix: free space in \S+ or point log\.dir elsewhere\)$/);
+    // What the run logs once the file failed goes to stderr (lines the file stream had
+    // already taken when the disk filled are lost with it): here, at least the outcome.
+    const after = r.stderr.slice(r.stderr.indexOf(notes[0] ?? ''));
+    expect(after).toMatch(/^\S+ INFO  \[app\] @\w{12} done: deployed \w{12} /m);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it.skipIf(requireRoot())('#51 log filesystem already full at start-up: a degraded run, one stderr line, no stack trace; the deploy still happens', async () => {
+    const f = await faultWorld();
+    smallTmpfs(f.world.logDir, '64k');
+    fill(f.world.logDir);
+    const head = await f.origin.head();
+    const r = await f.world.cli(['run']);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const notes = r.stderr.split('\n').filter((l) => l.includes(f.world.logDir));
+    expect(notes, r.stderr).toHaveLength(1);
+    expect(notes[0]).toMatch(/^pollpray: log directory \S+ is full \(ENOSPC\): logging to stderr from now on \(fix: /);
+    expectState(f.world, 'app', { deployedSha: head });
+    expect(f.live()).toBe(short(head));
+  });
+});
+
+describe('state files read back as data', { timeout: 30_000 }, () => {
+  it('#52 a state.json of valid JSON with wrong types ({"failures":null}) is moved aside with a warning; the run recovers the deployed commit from disk', async () => {
+    const f = await faultWorld();
+    const head = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const dir = join(f.world.stateDir, 'targets', 'app');
+    for (const broken of [{ failures: null }, { deployedSha: '--upload-pack=touch /tmp/owned' }, { currentRelease: '../../../etc' }]) {
+      const file = join(dir, 'state.json');
+      writeFileSync(file, JSON.stringify({ ...(JSON.parse(readFileSync(file, 'utf8')) as object), ...broken }));
+      const r = await f.world.cli(['run']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/internal error/);
+      expectState(f.world, 'app', { deployedSha: head, lastResult: 'unchanged' });
+    }
+    expect(readdirSync(dir).filter((n) => n.startsWith('state.json.corrupt-'))).toHaveLength(3);
+    expect(f.world.logText()).toMatch(/WARN .*state file was corrupt \(it does not match its schema \(failures: [^)]*\)\), moved aside to \S+state\.json\.corrupt-\S+; recovered deployed commit/);
+    // Nothing was redeployed.
+    expect(f.calls()).toHaveLength(1);
+  });
+
+  it('#52 a renamed target whose state dir moved with it: state is written where it was read, each commit deployed once (3 runs after the rename, 1 deploy)', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    // Rename the target app -> web in the config and move its state dir along; the file still says "app".
+    const config = parse(readFileSync(f.world.configFile, 'utf8')) as { targets: Record<string, unknown> };
+    config.targets = { web: config.targets.app };
+    writeFileSync(f.world.configFile, stringify(config), { mode: 0o640 });
+    renameSync(join(f.world.stateDir, 'targets', 'app'), join(f.world.stateDir, 'targets', 'web'));
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    for (let i = 0; i < 3; i++) {
+      const r = await f.world.cli(['run']);
+      expect(r.exitCode, r.stderr).toBe(0);
+    }
+    expect(f.calls()).toHaveLength(2);
+    expect(existsSync(join(f.world.stateDir, 'targets', 'app'))).toBe(false);
+    expectState(f.world, 'web', { target: 'web', deployedSha: next });
+    expect(f.world.history('web').filter((h) => h.result === 'deployed')).toHaveLength(2);
+  });
+
+  it('#52 an 800 MB history.jsonl: history and an in-place rollback by commit prefix read only its end (bounded time, no crash)', async () => {
+    const f = await faultWorld();
+    const first = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    // Grow history.jsonl to 800 MB in front of its real lines: a sparse hole, no disk used.
+    const file = join(f.world.stateDir, 'targets', 'app', 'history.jsonl');
+    const real = readFileSync(file, 'utf8');
+    truncateSync(file, 0);
+    truncateSync(file, 800 * 1024 * 1024);
+    appendFileSync(file, `\n${real}`);
+
+    const h = await f.world.cli(['history', 'app', '--json']);
+    expect(h.exitCode, h.stderr).toBe(0);
+    expect(h.durationMs).toBeLessThan(10_000);
+    expect((JSON.parse(h.stdout) as { entries: Array<{ commit: string }> }).entries.map((e) => e.commit)).toEqual([first, await f.origin.head()]);
+    const r = await f.world.cli(['rollback', 'app', first.slice(0, 10)]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.durationMs).toBeLessThan(10_000);
+    expect(f.live()).toBe(short(first));
+  });
+
+  it('#52 signals.json and the running-script record of the wrong shape are set aside; the run goes on and no process is signalled', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const dir = join(f.world.stateDir, 'targets', 'app');
+    writeFileSync(join(dir, 'signals.json'), JSON.stringify({ version: 1, target: 'app', openProblem: null, deploys: null, lastDeployDurationMs: null, updatedAt: 0 }));
+    // pgid 0 would be pollpray's own group; a string is no group at all.
+    writeFileSync(join(dir, 'running.pgid'), JSON.stringify({ id: 5, pgid: 0, start: 'x' }));
+    await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(await f.origin.head()));
+    expect(readdirSync(dir).filter((n) => n.startsWith('signals.json.corrupt-'))).toHaveLength(1);
+    expect(existsSync(join(dir, 'running.pgid'))).toBe(false);
+    expect(f.world.logText()).toMatch(/WARN .*signals\.json does not match its schema \(deploys: [^)]*\): moved aside to /);
+    expect(f.world.logText()).toMatch(/WARN .*running\.pgid is not a valid running-script record; removed without ending any process/);
+    const signals = JSON.parse(readFileSync(join(dir, 'signals.json'), 'utf8')) as { deploys: Record<string, number> };
+    expect(signals.deploys).toEqual({ deployed: 1 });
   });
 });

@@ -1,5 +1,5 @@
 /** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 of the failure-modes table). */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startHealthServer } from '../helpers/health-server.js';
@@ -44,6 +44,30 @@ describe('script faults', { timeout: 30_000 }, () => {
     const again = await f.world.cli(['run']);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(f.live()).toBe(short(fixed));
+  });
+
+  it('#48 deploy script not executable: a host fault, not counted; after chmod +x the next run deploys the same commit (no --force)', async () => {
+    const f = await faultWorld();
+    const script = f.world.script('build.sh', behaviours(f.world.dir));
+    f.write({ deploy: script });
+    const good = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    chmodSync(script, 0o644);
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', new RegExp(`deploy script ${script} is missing or not executable by root.*not counted against ${short(next)}.*\\(fix: chmod \\+x ${script}`));
+    expect(r.stderr).not.toMatch(/bug in pollpray|test-ssh/);
+    // Found before the checkout moved: the live code never changed, so nothing to roll back.
+    expect(f.live()).toBe(short(good));
+    expect(r.stderr).not.toMatch(/rolled back|rollback/);
+    expectState(f.world, 'app', { deployedSha: good, remoteSha: next, lastResult: 'failed', failures: {}, rolledBack: false });
+
+    chmodSync(script, 0o755);
+    const again = await f.world.cli(['run']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
   });
 
   it('#13 deploy script hangs: TERM then KILL of its process group at deploy_timeout', async () => {

@@ -35,15 +35,16 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(processesMentioning(s.sshd.clientKey)).toEqual([]);
     expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
   });
-  it('#26 world-writable deploy key: refused with the fix (chmod 600), recovers once fixed', async () => {
+  it('#26 world-writable deploy key: refused at load with the fix (chmod 600, exit 2), recovers once fixed', async () => {
     const s = await sshWorld();
     const key = join(s.world.dir, 'deploy_ed25519');
     copyFileSync(s.sshd.clientKey, key);
     chmodSync(key, 0o666);
     s.write({ key });
+    // Another local user could swap it: refused at load, like a world-writable deploy script (exit 2).
     const r = await s.world.cli(['run']);
-    expect(r.exitCode).toBe(1);
-    expectOneLineError(r.stderr, 'app', /deploy key unusable.*chmod 600/);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^pollpray: \\S+:\\d+ targets\\.app\\.ssh\\.key: ${key} is group- and world-writable \\(mode 0666\\).*\\(fix: chmod 600 ${key}\\)$`));
     expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
     chmodSync(key, 0o600);
     expect((await s.world.cli(['run'])).exitCode).toBe(0);

@@ -64,6 +64,10 @@ describe('validate', () => {
     const cwd = tempDir();
     const path = join(cwd, 'pollpray.yaml');
     await init({ path });
+    // validate also checks the host: the starter's deploy script must exist and run, and
+    // its path must be creatable by whoever runs the test (not only by root).
+    writeFileSync(join(cwd, 'deploy.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(path, readFileSync(path, 'utf8').replace('path: /var/www/todo ', `path: ${join(cwd, 'www', 'todo')} `));
     expect(await validate({ cwd, env: {}, home: cwd })).toEqual({ file: path, targets: ['todo'] });
   });
 

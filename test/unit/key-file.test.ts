@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,11 +28,33 @@ describe('deploy key file verdict (doctor and test-ssh)', () => {
     if (status === 'fail') expect(v.fix).toMatch(/^chmod 600 /);
   });
 
-  it("someone else's key is a warning ssh still accepts, and the fix takes it over", () => {
-    const other = { uid: me.uid + 1, user: 'deploy' };
-    const v = judgeKeyFile(key('foreign', 0o644 & ~0o004), other);
-    expect(v.status).toBe('warn');
-    expect(v.fix).toMatch(/^chown deploy .* && chmod 600 /);
+  it("a key owned by another non-root user fails (that user could swap it); root's key is trusted", () => {
+    const owned = key('foreign', 0o600);
+    if (me.uid === 0) {
+      // root's key, judged for an unprivileged runner: root is trusted.
+      expect(judgeKeyFile(owned, { uid: 65534, user: 'deploy' }).status).toBe('ok');
+      chownSync(owned, 65534, 65534);
+      const v = judgeKeyFile(owned, me);
+      expect(v.status).toBe('fail');
+      expect(v.detail).toMatch(/is owned by uid 65534, not by root or me who runs pollpray: that user could change it and swap the deploy key/);
+      expect(v.fix).toMatch(/^chown me /);
+    } else {
+      const v = judgeKeyFile(owned, { uid: me.uid + 1, user: 'deploy' });
+      expect(v.status).toBe('fail');
+      expect(v.fix).toMatch(/^chown deploy /);
+    }
+  });
+
+  it('a key in a directory others can write fails, naming the directory', () => {
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const path = join(open, 'id');
+    writeFileSync(path, 'k\n', { mode: 0o600 });
+    const v = judgeKeyFile(path, me);
+    expect(v.status).toBe('fail');
+    expect(v.detail).toMatch(new RegExp(`is in ${open}, which is group- and world-writable \\(mode 0777\\)`));
+    expect(v.fix).toBe(`chmod go-w ${open}`);
   });
 
   it('a missing key and a directory fail with what to do', () => {

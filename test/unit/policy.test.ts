@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, clearFailures, recordFailure, retryVerdict } from '../../src/deploy/policy.js';
+import { decide } from '../../src/deploy/decide.js';
+import { afterFailedAttempt, backoffDelayMs, clearFailures, countsAgainstCommit, recordFailure, retryVerdict } from '../../src/deploy/policy.js';
+import { emptyState } from '../../src/state/store.js';
 
 const M = 60_000;
 const at = (iso: string) => new Date(iso);
@@ -58,5 +60,31 @@ describe('recordFailure / clearFailures', () => {
     let f = {};
     for (let i = 0; i < 15; i++) f = recordFailure(f, `c${i}`, new Date(Date.UTC(2026, 0, 1, 0, i)), 'x', 10);
     expect(Object.keys(f).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `c${i + 5}`).sort());
+  });
+});
+
+describe('afterFailedAttempt: whose fault decides whether it counts', () => {
+  const sha = 'a'.repeat(40);
+  const started = at('2026-01-01T10:00:00Z');
+  it('a commit fault (its build, restart or health check) counts one more attempt', () => {
+    const next = afterFailedAttempt({}, sha, started, { message: 'deploy script exited with 1', fault: 'commit' });
+    expect(next[sha]).toMatchObject({ attempts: 1, lastError: 'deploy script exited with 1' });
+    expect(decide({ remoteSha: sha, state: { ...emptyState('app', 'main'), failures: next }, force: false, now: at('2026-01-01T10:01:00Z') })).toMatchObject({ action: 'skip', reason: 'backoff' });
+  });
+
+  it.each([
+    'deploy script /etc/pollpray/deploy.sh is missing or not executable',
+    'sudo refused to restart app.service without a password',
+    'state_dir (/var/lib/pollpray): read-only file system (EROFS)',
+  ])('a host fault (%s) leaves the failures as they were: the next run deploys without --force', (message) => {
+    const before = { [sha]: failed(1) };
+    expect(afterFailedAttempt({}, sha, started, { message, fault: 'host' })).toEqual({});
+    expect(afterFailedAttempt(before, sha, started, { message, fault: 'host' })).toBe(before);
+    expect(decide({ remoteSha: sha, state: emptyState('app', 'main'), force: false, now: at('2026-01-01T10:01:00Z') })).toMatchObject({ action: 'deploy' });
+  });
+
+  it('countsAgainstCommit: only the commit fault', () => {
+    expect(countsAgainstCommit('commit')).toBe(true);
+    expect(countsAgainstCommit('host')).toBe(false);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalise, type Target } from '../../src/config/normalise.js';
-import { splitByConnection } from '../../src/commands/run.js';
+import { groupByConnection } from '../../src/commands/run.js';
 import { classifyTransport, explain } from '../../src/git/errors.js';
 import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG } from '../../src/git/host-keys.js';
 import { controlPath, MAX_CONTROL_PATH } from '../../src/git/multiplex.js';
@@ -161,9 +161,8 @@ describe('connection sharing', () => {
     expect(path('a')!.length).toBeLessThanOrEqual(MAX_CONTROL_PATH);
   });
 
-  it('checks the first target of each connection before the others', () => {
-    const { leaders, followers } = splitByConnection(targets);
-    expect(leaders.map((t) => t.name)).toEqual(['a', 'c', 'd', 'e']);
-    expect(followers.map((t) => t.name)).toEqual(['b']);
+  it('groups the targets that share a connection, in config order', () => {
+    const groups = groupByConnection(targets).map(([, members]) => members.map((t) => t.name));
+    expect(groups).toEqual([['a', 'b'], ['c'], ['d'], ['e']]);
   });
 });

@@ -1,0 +1,267 @@
+/**
+ * Which files pollpray may trust: the one rule `run`, `validate`, `daemon` and `doctor`
+ * share. Root, the config's owner and the scripts the config names are trusted; other
+ * local users are not. So the config file, and every script, hook, key or secret file
+ * it names that pollpray runs or reads, may be changeable only by root or the user
+ * running pollpray: the file itself, and every directory a lookup of its path passes
+ * through, on its real path and on the path of every symlink on the way.
+ *
+ * Like OpenSSH's safe_path (misc.c): each component owned by root or the user, not
+ * writable by group or others. Unlike it, a directory such as /tmp that others may
+ * write but whose sticky bit keeps them from renaming or removing what is not theirs
+ * is allowed, as long as the entry looked up in it is owned by root or the user.
+ * A path that does not exist (yet) is no question of trust: whoever reports the
+ * missing file does.
+ */
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { userInfo } from 'node:os';
+import { posix } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { shellQuote } from '../git/ssh.js';
+import { keyPathText } from './report.js';
+import type { Config } from './normalise.js';
+import type { KeyPath } from './yaml-source.js';
+
+export interface Runner {
+  uid: number;
+  user: string;
+  /** Further owners trusted for this one check (sudoers: the config's owner, see load.ts). */
+  alsoTrusted?: readonly number[];
+}
+
+export interface TrustProblem {
+  /** What is wrong, naming the file (and the component at fault). */
+  message: string;
+  /** A command that fixes it. */
+  fix: string;
+  /** What is at fault: the file itself (its mode or owner), or a directory or link on its way. */
+  at: 'file' | 'path';
+  /** Set when the file, or a directory or link on its way, belongs to another (non-root) user: that uid. */
+  owner?: number;
+}
+
+/** Linux gives up after 40 links (ELOOP); so does this. */
+const MAX_LINKS = 40;
+
+const q = shellQuote;
+const mode4 = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
+const othersMayWrite = (mode: number) => (mode & 0o022) !== 0;
+const sticky = (mode: number) => (mode & 0o1000) !== 0;
+
+export function runningUser(): Runner {
+  const uid = process.getuid?.() ?? 1000;
+  try {
+    return { uid, user: userInfo().username };
+  } catch {
+    return { uid, user: '$(id -un)' };
+  }
+}
+
+function trustedOwner(uid: number, me: Runner): boolean {
+  return uid === 0 || uid === me.uid || (me.alsoTrusted?.includes(uid) ?? false);
+}
+
+/** `group-writable`, `world-writable` or both, and the chmod that removes exactly that. */
+function writableBy(mode: number): { what: string; chmod: string } {
+  const group = (mode & 0o020) !== 0;
+  const world = (mode & 0o002) !== 0;
+  if (group && world) return { what: 'group- and world-writable', chmod: 'go-w' };
+  return group ? { what: 'group-writable', chmod: 'g-w' } : { what: 'world-writable', chmod: 'o-w' };
+}
+
+function owner(uid: number): string {
+  return `uid ${uid}`;
+}
+
+/**
+ * Why `file` cannot be trusted by `me`, or undefined when it can (or does not exist).
+ * `harm` says what another user could do with it, e.g. "run commands as deploy".
+ */
+export function trustProblem(file: string, me: Runner, harm: string): TrustProblem | undefined {
+  const pending = file.split('/').filter(Boolean).reverse();
+  let here = '/';
+  let hereStat: Stats;
+  try {
+    hereStat = lstatSync(here);
+  } catch {
+    return undefined;
+  }
+  const rootProblem = directoryProblem(file, here, hereStat, me, harm);
+  if (rootProblem) return rootProblem;
+  let links = 0;
+  while (pending.length > 0) {
+    const part = pending.pop() as string;
+    if (part === '.') continue;
+    if (part === '..') {
+      // `here` was reached from / through checked directories: so was its parent.
+      here = posix.dirname(here);
+      hereStat = lstatSync(here);
+      continue;
+    }
+    const next = posix.join(here, part);
+    let st: Stats;
+    try {
+      st = lstatSync(next);
+    } catch {
+      return undefined;
+    }
+    // In a directory others may write, only its sticky bit protects the entry: it must be root's or ours.
+    if (othersMayWrite(hereStat.mode) && !trustedOwner(st.uid, me)) {
+      return {
+        message: `${describe(file, next)} is owned by ${owner(st.uid)} in ${here} (mode ${mode4(hereStat.mode)}), which others can write: that user could replace it and ${harm}`,
+        fix: `chown -h ${me.user} ${q(next)} (as root), or move ${q(file)} to a directory only ${me.user} or root can write`,
+        at: 'path',
+        owner: st.uid,
+      };
+    }
+    if (st.isSymbolicLink()) {
+      if (++links > MAX_LINKS) return undefined;
+      const to = readlinkSync(next);
+      if (to.startsWith('/')) {
+        here = '/';
+        hereStat = lstatSync('/');
+      }
+      pending.push(...to.split('/').filter(Boolean).reverse());
+      continue;
+    }
+    if (pending.length > 0) {
+      if (!st.isDirectory()) return undefined;
+      const problem = directoryProblem(file, next, st, me, harm);
+      if (problem) return problem;
+      here = next;
+      hereStat = st;
+      continue;
+    }
+    return fileProblem(file, next, st, me, harm);
+  }
+  return undefined;
+}
+
+/** `/etc/x.yaml` or `/etc/x.yaml (really /srv/x.yaml)`. */
+function describe(file: string, real: string): string {
+  return file === real ? file : `${file} (really ${real})`;
+}
+
+function directoryProblem(file: string, dir: string, st: Stats, me: Runner, harm: string): TrustProblem | undefined {
+  if (!trustedOwner(st.uid, me)) {
+    return {
+      message: `${file} is in ${dir}, owned by ${owner(st.uid)} (not root or ${me.user}): that user could replace ${file} and ${harm}`,
+      fix: `chown ${me.user} ${q(dir)} (as root), or move ${q(file)} to a directory only ${me.user} or root can write`,
+      at: 'path',
+      owner: st.uid,
+    };
+  }
+  if (othersMayWrite(st.mode) && !sticky(st.mode)) {
+    const w = writableBy(st.mode);
+    return {
+      message: `${file} is in ${dir}, which is ${w.what} (mode ${mode4(st.mode)}): any ${w.chmod === 'g-w' ? 'member of its group' : 'local user'} could replace ${file} and ${harm}`,
+      fix: `chmod ${w.chmod} ${q(dir)}`,
+      at: 'path',
+    };
+  }
+  return undefined;
+}
+
+function fileProblem(file: string, real: string, st: Stats, me: Runner, harm: string): TrustProblem | undefined {
+  if (!trustedOwner(st.uid, me)) {
+    return {
+      message: `${describe(file, real)} is owned by ${owner(st.uid)}, not by root or ${me.user} who runs pollpray: that user could change it and ${harm}`,
+      fix: `chown ${me.user} ${q(real)} (as root)`,
+      at: 'file',
+      owner: st.uid,
+    };
+  }
+  if (othersMayWrite(st.mode)) {
+    const w = writableBy(st.mode);
+    return {
+      message: `${describe(file, real)} is ${w.what} (mode ${mode4(st.mode)}): any ${w.chmod === 'g-w' ? 'member of its group' : 'local user'} could change it and ${harm}`,
+      fix: `chmod ${w.chmod} ${q(real)}`,
+      at: 'file',
+    };
+  }
+  return undefined;
+}
+
+/** A file the config names that pollpray runs or reads, with where it is named. */
+export interface NamedFile {
+  /** Config key path, e.g. ['targets', 'app', 'deploy']. */
+  key: KeyPath;
+  path: string;
+  use: 'runs' | 'reads' | 'key';
+}
+
+/** argv[0] when it is a path (a bare name is looked up on PATH, which is the environment's). */
+function commandFile(argv: readonly string[] | undefined): string | undefined {
+  const bin = argv?.[0];
+  return bin !== undefined && bin.startsWith('/') ? bin : undefined;
+}
+
+/** Every script, hook, key and secret file the config names, by the key naming it. */
+export function namedFiles(config: Config): NamedFile[] {
+  const files: NamedFile[] = [];
+  const add = (key: KeyPath, path: string | undefined, use: NamedFile['use']) => {
+    if (path) files.push({ key, path, use });
+  };
+  for (const t of config.targets) {
+    const at = ['targets', t.name];
+    add([...at, 'deploy'], t.deploy, 'runs');
+    t.steps?.forEach((step, i) => {
+      add([...at, 'steps', i, 'run'], commandFile(step.run), 'runs');
+      add([...at, 'steps', i, 'on_success', 'run'], commandFile(step.onSuccess?.run), 'runs');
+      add([...at, 'steps', i, 'on_failure', 'run'], commandFile(step.onFailure?.run), 'runs');
+    });
+    add([...at, 'health', 'command'], commandFile(t.health?.command), 'runs');
+    add([...at, 'ssh', 'key'], t.ssh.key, 'key');
+    add([...at, 'ssh', 'known_hosts'], t.ssh.knownHosts, 'reads');
+    add([...at, 'ssh', 'config'], t.ssh.config, 'reads');
+    add([...at, 'verify', 'allowed_signers'], t.verify?.allowedSigners, 'reads');
+    add([...at, 'verify', 'keyring'], t.verify?.keyring, 'reads');
+  }
+  config.notify.forEach((n, i) => add(['notify', i, 'command'], commandFile(n.command), 'runs'));
+  // Run through sudo as root: only when some target restarts units.
+  if (config.targets.some((t) => t.restart.length > 0)) add(['systemctl'], config.systemctl, 'runs');
+  add(['serve', 'secret_file'], config.serve?.secretFile, 'reads');
+  add(['coordination', 'password_file'], config.coordination?.passwordFile, 'reads');
+  return files;
+}
+
+function harmOf(use: NamedFile['use'], me: Runner): string {
+  if (use === 'runs') return `run commands as ${me.user}`;
+  if (use === 'key') return 'swap the deploy key';
+  return 'change what pollpray trusts';
+}
+
+export interface NamedFileProblem extends NamedFile, TrustProblem {}
+
+/** The files the config names that someone other than root or `me` could change. */
+export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProblem[] {
+  return namedFiles(config).flatMap((f) => {
+    const problem = trustProblem(f.path, me, harmOf(f.use, me));
+    if (!problem) return [];
+    // A deploy key must be private too: the fix that makes ssh accept it.
+    const fix = f.use === 'key' && problem.at === 'file' && /^chmod /.test(problem.fix) ? `chmod 600 ${q(f.path)}` : problem.fix;
+    return [{ ...f, ...problem, fix }];
+  });
+}
+
+/** The config file itself: anyone who can change it can make pollpray run their commands. */
+export function configFileProblem(file: string, me: Runner): TrustProblem | undefined {
+  return trustProblem(file, me, 'make pollpray run their commands');
+}
+
+/**
+ * Throws one ConfigError (exit 2) when a file the config names could be changed by
+ * another local user: one line for one file (`<config>:<line> <key>: <what> (fix: …)`),
+ * a line per file for several. `lineOf` gives the key's line in the config file, when
+ * the caller still has it (loading); a long-running daemon checks again before each
+ * cycle without it.
+ */
+export function refuseUntrustedFiles(config: Config, me: Runner, lineOf?: (key: KeyPath) => number): void {
+  const untrusted = untrustedNamedFiles(config, me);
+  const where = (key: KeyPath) => `${config.file}${lineOf ? `:${lineOf(key)}` : ''} ${keyPathText(key)}`;
+  const [first] = untrusted;
+  if (!first) return;
+  if (untrusted.length === 1) throw new ConfigError(`${where(first.key)}: ${first.message}`, { hint: first.fix });
+  const lines = untrusted.map((p) => `${where(p.key)}: ${p.message} (fix: ${p.fix})`);
+  throw new ConfigError([`${untrusted.length} files ${config.file} names could be changed by other local users:`, ...lines].join('\n'));
+}
