@@ -64,7 +64,7 @@ describe('state.json', () => {
   it.each([
     ['not JSON', '{"version": 1, "target"'],
     ['another version', '{"version": 2, "target": "app"}'],
-    ['no target', '{"version": 1}'],
+    ['a state of the wrong shape', '{"version": 1, "paused": "yes"}'],
     ['null', 'null'],
     ['a string', '"x"'],
   ])('a file that is %s is moved aside for a run and the target starts empty', (_what, text) => {
@@ -83,7 +83,7 @@ describe('state.json', () => {
     const file = join(ensureStateDir(dir, 'app'), 'state.json');
     writeFileSync(file, '{');
     const { state, movedAside } = readState(dir, 'app', 'main', { readOnly: true });
-    expect(state.lastError).toBe(`state file ${file} is corrupt`);
+    expect(state.lastError).toBe(`state file ${file} is corrupt: it is not JSON (torn or truncated)`);
     expect(state.deployedSha).toBeNull();
     expect(movedAside).toBeUndefined();
     expect(readFileSync(file, 'utf8')).toBe('{');
@@ -109,8 +109,7 @@ describe('state.json', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(EnvironmentError);
-    expect((err as EnvironmentError).message).toBe(`state directory ${dir} is not writable`);
-    expect((err as EnvironmentError).hint).toBe(`create it and give it to this user (chown -R $(id -un) ${dir}), or set state_dir`);
+    expect((err as EnvironmentError).message).toBe(`state directory ${dir} is not usable: ${dir}: a part of it is not a directory (ENOTDIR) on ${join(dir, 'targets', 'app')}`);
     expect((err as EnvironmentError).target).toBe('app');
   });
 });
