@@ -24,6 +24,16 @@ describe('may this host deploy the commit now', () => {
     expect(d.action === 'proceed' ? `proceed:${d.why}` : `hold:${d.reason}`).toBe(expected);
   });
 
+  it('a hold says what it waits for; a bad verdict without a reason names only the canary', () => {
+    expect(gate(base)).toEqual({ action: 'hold', reason: 'awaiting-canary', detail: `waiting for a canary to report ${SHA.slice(0, 12)} healthy` });
+    const { reason: _none, ...noReason } = bad;
+    expect(gate({ ...base, verdict: noReason })).toEqual({
+      action: 'hold',
+      reason: 'bad-commit',
+      detail: `commit ${SHA.slice(0, 12)} failed on canary canary-1: the group will not deploy it; push a fix (or run --force)`,
+    });
+  });
+
   it('says which canary refused the commit, why, and how to get past it', () => {
     const d = gate({ ...base, verdict: bad });
     expect(d).toMatchObject({ detail: `commit ${SHA.slice(0, 12)} failed on canary canary-1 (deploy script exited with 3): the group will not deploy it; push a fix (or run --force)` });
@@ -54,6 +64,12 @@ describe('fleet records', () => {
       ['web-1', 1800, true],
       ['web-2', 60, false],
     ]);
+  });
+
+  it('a host silent for exactly stale_after is not stale yet; one millisecond more is', () => {
+    const now = Date.parse('2026-01-01T01:00:00Z');
+    expect(fleetRows([rec('a', '2026-01-01T00:59:00.000Z')], now, 60_000)[0]?.stale).toBe(false);
+    expect(fleetRows([rec('a', '2026-01-01T00:58:59.999Z')], now, 60_000)[0]?.stale).toBe(true);
   });
 
   it('treats a record with an unreadable time as stale', () => {

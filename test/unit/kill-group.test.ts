@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, it, onTestFinished } from 'vitest';
-import { groupAlive, killGroup } from '../../src/exec/groups.js';
+import { groupAlive, killAllChildren, killGroup, trackGroup, untrackGroup } from '../../src/exec/groups.js';
 import { until } from '../helpers/pollpray-cli.js';
 
 const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
@@ -68,4 +68,64 @@ it('killing a group ends its leader and the children the leader started, not the
 
   await until(() => !running(leader.pid as number) && !running(child), 5_000, 'the leader and its child to end');
   expect(groupAlive(pgid)).toBe(false);
+});
+
+/** A detached group whose shell ignores SIGTERM (a script that traps it), with its pgid. */
+function stubbornGroup(): number {
+  const leader = spawn('sh', ['-c', "trap '' TERM; while :; do sleep 0.05; done"], { detached: true, stdio: 'ignore' });
+  const pgid = leader.pid as number;
+  onTestFinished(() => {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  return pgid;
+}
+
+it('a group that ignores SIGTERM is killed once the grace is over, not before', async () => {
+  const pgid = stubbornGroup();
+  await new Promise((r) => setTimeout(r, 200)); // let the trap be set
+  const started = Date.now();
+  await killGroup(pgid, 600);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+  await until(() => !groupAlive(pgid), 5_000, 'the group to end after SIGKILL');
+});
+
+it('killing a group that is already gone returns at once', async () => {
+  const gone = spawn('true', { detached: true, stdio: 'ignore' });
+  const pgid = gone.pid as number;
+  await new Promise((r) => gone.once('exit', r));
+  await until(() => !groupAlive(pgid), 5_000, 'the exited group to be reaped');
+  const started = Date.now();
+  await killGroup(pgid, 5_000);
+  expect(Date.now() - started).toBeLessThan(1_000);
+});
+
+it('on SIGINT/SIGTERM of pollpray, every tracked group gets the signal; an untracked one does not', async () => {
+  const tracked = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+  const untracked = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+  onTestFinished(() => {
+    untrackGroup(tracked.pid as number);
+    tracked.kill('SIGKILL');
+    untracked.kill('SIGKILL');
+  });
+  trackGroup(tracked.pid as number);
+  trackGroup(untracked.pid as number);
+  untrackGroup(untracked.pid as number);
+  const ended = new Promise<NodeJS.Signals | null>((r) => tracked.once('exit', (_code, signal) => r(signal)));
+  killAllChildren();
+  expect(await ended).toBe('SIGTERM');
+  expect(groupAlive(untracked.pid as number)).toBe(true);
+  const hup = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+  onTestFinished(() => {
+    untrackGroup(hup.pid as number);
+    hup.kill('SIGKILL');
+  });
+  untrackGroup(tracked.pid as number);
+  trackGroup(hup.pid as number);
+  const hupEnded = new Promise<NodeJS.Signals | null>((r) => hup.once('exit', (_code, signal) => r(signal)));
+  killAllChildren('SIGHUP');
+  expect(await hupEnded).toBe('SIGHUP');
 });

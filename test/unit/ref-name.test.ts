@@ -78,3 +78,33 @@ describe('isFullSha', () => {
     expect(isFullSha(value)).toBe(expected);
   });
 });
+
+describe('what validate says about a bad branch name', () => {
+  it.each([
+    ['', 'is empty'],
+    ['-x', 'starts with "-" and could be read as an option'],
+    ['@', 'is "@", which git reserves'],
+    ['HEAD', 'is "HEAD", which git reserves'],
+    ['a b', 'contains a space, control character or one of ~^:?*[\\'],
+    ['a..b', 'contains ".."'],
+    ['a@{b', 'contains "@{"'],
+    ['a//b', 'contains "//"'],
+    ['/a', 'starts or ends with "/"'],
+    ['a/', 'starts or ends with "/"'],
+    ['a.', 'ends with "."'],
+    ['a/.b', 'has a path component starting with "."'],
+    ['a.lock/b', 'has a path component ending in ".lock"'],
+  ])('%j %s', (name, problem) => {
+    expect(branchNameProblem(name)).toBe(problem);
+  });
+
+  it('a full SHA is exactly 40 or 64 lower-case hex digits, nothing around it', () => {
+    expect(isFullSha('a'.repeat(40))).toBe(true);
+    expect(isFullSha('b'.repeat(64))).toBe(true);
+    expect(isFullSha(`x${'a'.repeat(40)}`)).toBe(false);
+    expect(isFullSha(`${'a'.repeat(40)}\n`)).toBe(false);
+    expect(isFullSha(`${'a'.repeat(40)}x`)).toBe(false);
+    expect(isFullSha('a'.repeat(41))).toBe(false);
+    expect(isFullSha('A'.repeat(40))).toBe(false);
+  });
+});
