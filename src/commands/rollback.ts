@@ -6,6 +6,7 @@
 import type { Config, Target } from '../config/normalise.js';
 import { errorMessage, PollprayError, UsageError } from '../errors.js';
 import { rollBackTo } from '../deploy/go-live.js';
+import { isFullSha } from '../git/ref-name.js';
 import { currentRelease, listReleases, type Release } from '../deploy/releases.js';
 import { strategyFor, type Version } from '../deploy/strategy.js';
 import { requireOwnership } from '../host/ownership.js';
@@ -72,7 +73,7 @@ export function chooseRollback(input: {
   const deployed = [...new Set(input.history.filter((h) => h.result === 'deployed' && h.sha).map((h) => h.sha as string))];
   const matches = deployed.filter((sha) => sha.startsWith(arg));
   if (matches.length > 1) throw fail(`${arg} is ambiguous: ${matches.map(short).join(', ')}`, 'give more digits');
-  const sha = matches[0] ?? (/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(arg) ? arg : undefined);
+  const sha = matches[0] ?? (isFullSha(arg) ? arg : undefined);
   if (!sha) throw fail(`commit ${arg} was never deployed here`, 'give a full commit id, or one listed by pollpray history');
   if (sha === state.deployedSha) throw fail(`commit ${short(sha)} is already deployed`, 'name another commit, or run pollpray resume');
   return { sha, release: null };

@@ -38,6 +38,8 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { EnvironmentError, GitError } from '../errors.js';
 import { isWithin, realLocation } from '../real-location.js';
+import { isFullSha } from '../git/ref-name.js';
+import { fullShaSchema } from '../state/records.js';
 import { fsyncPath } from '../state/store.js';
 
 /** Where the completion records live, relative to `path`. */
@@ -47,12 +49,11 @@ const LEGACY_MARKER = '.pollpray-release';
 /** A record is a few dozen bytes; anything bigger is not one. */
 const MAX_RECORD_BYTES = 4096;
 
-const FULL_SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const recordSchema = z
   .object({
     version: z.literal(1),
     release: z.string(),
-    sha: z.string().regex(FULL_SHA),
+    sha: fullShaSchema,
     completed: z.string(),
   })
   .strict();
@@ -206,7 +207,7 @@ function adoptLegacyMarkers(path: string, target: string): string[] {
     } catch {
       continue;
     }
-    if (typeof sha !== 'string' || !FULL_SHA.test(sha) || !name.endsWith(`-${sha.slice(0, 12)}`)) continue;
+    if (typeof sha !== 'string' || !isFullSha(sha) || !name.endsWith(`-${sha.slice(0, 12)}`)) continue;
     writeRecord(path, name, sha, new Date(), target);
     adopted.push(name);
   }

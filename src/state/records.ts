@@ -8,11 +8,13 @@
  * come from the config, never from these files.
  */
 import { z } from 'zod';
+import { isFullSha } from '../git/ref-name.js';
 
 export const CYCLE_RESULTS = ['deployed', 'unchanged', 'failed', 'skipped', 'refused', 'error', 'rolled-back', 'unverified'] as const;
 
 /** A full commit id (SHA-1 or SHA-256): these reach git's command line and directory names. */
-const sha = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, { message: 'must be a full commit id' });
+export const fullShaSchema = z.string().refine(isFullSha, { message: 'must be a full commit id' });
+const sha = fullShaSchema;
 const time = z.string().max(64);
 /** A release directory name: one path component, so it can never lead out of releases/. */
 const releaseName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, { message: 'must be a release directory name' });

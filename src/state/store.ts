@@ -299,9 +299,7 @@ export function readDeliveries<T>(stateDir: string, valid: (value: unknown) => T
   } catch {
     // fall through: corrupt
   }
-  const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`;
-  renameSync(file, aside);
-  return { movedAside: aside };
+  return { movedAside: moveAside(file) };
 }
 
 /**
