@@ -3,7 +3,7 @@
  * scripts in a temp dir, the restart through real `sudo -n` (the test runs as root; the
  * service manager's binary is a script recording what it was asked to restart).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -12,6 +12,7 @@ import type { Target } from '../../src/config/normalise.js';
 import { restartAndCheck, restartUnits, rollBackTo } from '../../src/deploy/go-live.js';
 import type { Prepared, Strategy, Version } from '../../src/deploy/strategy.js';
 import { HealthCheckError, SudoError } from '../../src/errors.js';
+import { closeLogging, configureLogging } from '../../src/log/logger.js';
 import { requireBinary, requireRoot } from '../helpers/require-env.js';
 
 const OLD = 'a'.repeat(40);
@@ -40,6 +41,35 @@ function world(opts: { healthy?: boolean } = {}) {
   const target: Target = { ...config.targets[0]!, serviceManager: { kind: 'service', binary: manager } };
   const lines = () => (existsSync(events) ? readFileSync(events, 'utf8').trim().split('\n') : []);
   return { dir, config, target, lines };
+}
+
+/** The JSON lines the operator finds in the day's log file while `run` goes live. */
+async function logged(run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
+  const dir = mkdtempSync(join(tmpdir(), 'pollpray-golive-log-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  configureLogging({ dir, level: 'info', retentionMs: 86_400_000, retentionDays: 1, compress: false, format: 'json' });
+  try {
+    await run();
+  } finally {
+    await closeLogging();
+  }
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A strategy whose restore hands back `dir` for the version asked for, after running the rebuild. */
+function restoringInto(dir: string): Strategy {
+  return {
+    kind: 'releases',
+    async restore(to: Version, rebuild: (p: Prepared) => Promise<void>): Promise<Prepared> {
+      const p = { sha: to.sha, dir, release: to.release ?? undefined };
+      await rebuild(p);
+      return p;
+    },
+  } as unknown as Strategy;
 }
 
 describe.skipIf(requireRoot() || requireBinary('sudo'))('going live', () => {
@@ -82,5 +112,26 @@ describe.skipIf(requireRoot() || requireBinary('sudo'))('going live', () => {
     expect(restored).toEqual({ sha: OLD, dir: restoredDir, release: 'r1' });
     expect(asked).toEqual([{ sha: OLD, release: 'r1' }]);
     expect(lines()).toEqual([`deploy rollback=1 old=${NEW} new=${OLD} dir=${restoredDir} dry=0`, 'service app restart', 'service worker restart', 'health']);
+  });
+
+  it('logs one line per restarted unit, naming the unit, target, commit and how long it took', async () => {
+    const { config, target, dir } = world();
+    const lines = await logged(() => restartUnits(config, target, dir, NEW));
+    expect(lines.map(({ level, message, target: t, commit, step }) => ({ level, message, target: t, commit, step }))).toEqual([
+      { level: 'info', message: 'restarted app', target: 'app', commit: NEW, step: 'restart' },
+      { level: 'info', message: 'restarted worker', target: 'app', commit: NEW, step: 'restart' },
+    ]);
+    // The restart's own duration, not a time stamp: a restart of a stub takes well under a minute.
+    for (const line of lines) expect(line.durationMs).toSatisfy((ms: unknown) => typeof ms === 'number' && ms >= 0 && ms < 60_000);
+  });
+
+  it('a rollback is announced as a warning naming the release it goes back to, or the short commit without releases', async () => {
+    const { config, target, dir } = world();
+    const restoredDir = join(dir, 'releases', 'r1');
+    mkdirSync(restoredDir, { recursive: true });
+    const toRelease = await logged(() => rollBackTo(config, target, restoringInto(restoredDir), dir, { sha: OLD, release: 'r1' }, NEW));
+    expect(toRelease[0]).toMatchObject({ level: 'warn', message: 'rolling back to release r1', target: 'app', commit: OLD, step: 'rollback' });
+    const toCommit = await logged(() => rollBackTo(config, target, restoringInto(dir), dir, { sha: OLD }, NEW));
+    expect(toCommit[0]).toMatchObject({ level: 'warn', message: `rolling back to ${OLD.slice(0, 12)}`, target: 'app', commit: OLD, step: 'rollback' });
   });
 });

@@ -3,7 +3,7 @@
  * configs with their own state_dir) that happen to name a target alike must not
  * exclude each other, or one of them would skip its deploys for as long as the other runs.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
@@ -40,4 +40,30 @@ it('two targets in one state directory do not exclude each other', async () => {
   const dir = stateDir();
   await held(dir, 'app');
   await held(dir, 'api');
+});
+
+it('a state dir and target that spell the same characters when run together are still two locks', async () => {
+  // /tmp/x/app + target "s" and /tmp/x/ap + target "ps": the two names must not meet in the middle.
+  const base = stateDir();
+  await held(join(base, 'app'), 's');
+  await held(join(base, 'ap'), 'ps');
+});
+
+it('a lock that cannot be taken for another reason (no file descriptor left) is an error, not "held by another run"', async () => {
+  const dir = stateDir();
+  // Use up this process's descriptors, as a leak or a low ulimit would; give them back before asserting.
+  const fds: number[] = [];
+  let outcome: Lock | string | undefined;
+  try {
+    try {
+      for (;;) fds.push(openSync('/dev/null', 'r'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EMFILE') throw err;
+    }
+    outcome = await tryLock(dir, 'app').catch((err: NodeJS.ErrnoException) => err.code);
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+  if (typeof outcome === 'object') await outcome.release();
+  expect(outcome).toBe('EMFILE');
 });
