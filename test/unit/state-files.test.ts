@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { EnvironmentError } from '../../src/errors.js';
+import { closeLogging, configureLogging } from '../../src/log/logger.js';
 import { addSecrets } from '../../src/log/redact.js';
 import {
   appendHistory,
@@ -42,6 +43,35 @@ const entry = (patch: Partial<HistoryEntry> = {}): HistoryEntry => ({
   durationMs: 1200,
   ...patch,
 });
+
+/** What `run` makes pollpray log, as `level step: message` lines (debug included). */
+async function logged(run: () => unknown): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'pollpray-state-log-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  configureLogging({ dir, level: 'debug', retentionMs: 86_400_000, retentionDays: 1, compress: false, format: 'json' });
+  try {
+    await run();
+  } finally {
+    await closeLogging();
+  }
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { level: string; message: string; step?: string; target?: string })
+    .map((l) => `${l.level} ${l.target}/${l.step}: ${l.message}`);
+}
+
+/** The EnvironmentError `run` throws. */
+function thrown(run: () => unknown): EnvironmentError {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(EnvironmentError);
+    return err as EnvironmentError;
+  }
+  throw new Error('expected an EnvironmentError');
+}
 
 /** A PID no process has (a child that already exited and was reaped). */
 function deadPid(): number {
@@ -114,6 +144,27 @@ describe('state.json', () => {
   });
 });
 
+describe('the target directory', () => {
+  it('a target directory that is a file is an error naming the state dir and the fix', () => {
+    const dir = stateDir();
+    mkdirSync(join(dir, 'targets'));
+    writeFileSync(join(dir, 'targets', 'app'), 'a file where the directory should be');
+    const err = thrown(() => ensureStateDir(dir, 'app'));
+    expect(err).toMatchObject({
+      message: `state directory ${dir} is not writable`,
+      target: 'app',
+      hint: `create it and give it to this user (chown -R $(id -un) ${dir}), or set state_dir`,
+    });
+    expect(err.cause).toMatchObject({ code: 'EEXIST' });
+  });
+
+  it('is created with its parents for a state dir that does not exist yet', () => {
+    const dir = join(stateDir(), 'var', 'lib', 'pollpray');
+    expect(ensureStateDir(dir, 'app')).toBe(join(dir, 'targets', 'app'));
+    expect(statSync(join(dir, 'targets', 'app')).isDirectory()).toBe(true);
+  });
+});
+
 describe('history.jsonl', () => {
   it('appends oldest first, one JSON line each, and skips a line torn by a crash and blank lines', () => {
     const dir = stateDir();
@@ -128,6 +179,21 @@ describe('history.jsonl', () => {
       [2, 'failed'],
     ]);
     expect(readHistory(dir, 'other')).toEqual([]);
+  });
+
+  it('is created 0640 like the other state files', () => {
+    const dir = stateDir();
+    appendHistory(dir, entry());
+    expect(statSync(join(targetDir(dir, 'app'), 'history.jsonl')).mode & 0o777).toBe(0o640);
+  });
+
+  it('names the lines it skipped in one debug line, and says nothing when there were none', async () => {
+    const dir = stateDir();
+    appendHistory(dir, entry({ durationMs: 1 }));
+    expect(await logged(() => readHistory(dir, 'app'))).toEqual([]);
+    appendFileSync(join(targetDir(dir, 'app'), 'history.jsonl'), 'garbage\n{"torn":\n');
+    const file = join(targetDir(dir, 'app'), 'history.jsonl');
+    expect(await logged(() => readHistory(dir, 'app'))).toEqual([`debug app/history: 2 line(s) of ${file} are not valid history entries; skipped`]);
   });
 });
 
@@ -145,10 +211,37 @@ describe('signals.json (notification and metrics bookkeeping)', () => {
     expect(readSignals(dir, 'app')).toMatchObject({ target: 'app', deploys: { failed: 3 }, openProblem: null });
   });
 
-  it.each([['{'], ['null'], ['{"version":2,"deploys":{"deployed":9}}']])('a torn or foreign file (%s) reads as empty', (text) => {
+  it.each([['{'], ['null'], ['{"version":2,"deploys":{"deployed":9}}'], ['{"deploys":{"deployed":9}}']])('a torn or foreign file (%s) reads as empty', (text) => {
     const dir = stateDir();
     writeFileSync(join(ensureStateDir(dir, 'app'), 'signals.json'), text);
     expect(readSignals(dir, 'app').deploys).toEqual({});
+  });
+
+  it('a file moved aside is one warn line naming it, why, and where it went; a read-only reader logs nothing', async () => {
+    const dir = stateDir();
+    const file = join(ensureStateDir(dir, 'app'), 'signals.json');
+    writeFileSync(file, '{"version":1,"deploys":{"deployed":-1}}');
+    expect(await logged(() => readSignals(dir, 'app', { readOnly: true }))).toEqual([]);
+    const lines = await logged(() => readSignals(dir, 'app'));
+    const aside = readdirSync(targetDir(dir, 'app')).find((n) => n.startsWith('signals.json.corrupt-'));
+    expect(lines).toEqual([
+      `warn app/signals: ${file} does not match its schema (deploys.deployed: Too small: expected number to be >=0): moved aside to ${join(targetDir(dir, 'app'), aside!)}; starting from empty`,
+    ]);
+  });
+
+  it.each([
+    ['a run', {}],
+    ['the metrics writer (read-only)', { readOnly: true }],
+  ])('a signals file that cannot be read is an error for %s naming it, and is left in place', (_who, options) => {
+    const dir = stateDir();
+    const file = join(ensureStateDir(dir, 'app'), 'signals.json');
+    mkdirSync(file);
+    expect(thrown(() => readSignals(dir, 'app', options))).toMatchObject({
+      message: `cannot read ${file}`,
+      target: 'app',
+      hint: 'make the state dir readable and writable by this user',
+    });
+    expect(statSync(file).isDirectory()).toBe(true);
   });
 
   it('waits for another run holding the bookkeeping lock, then gives up with an error naming why', async () => {
@@ -156,7 +249,11 @@ describe('signals.json (notification and metrics bookkeeping)', () => {
     const held = await tryLock(dir, 'app#signals');
     onTestFinished(() => held?.release());
     const t0 = Date.now();
-    await expect(updateSignals(dir, 'app', bump, 200)).rejects.toThrow('notification and metrics bookkeeping is busy in another run');
+    await expect(updateSignals(dir, 'app', bump, 200)).rejects.toMatchObject({
+      message: 'notification and metrics bookkeeping is busy in another run',
+      target: 'app',
+      hint: 'another pollpray run is finishing this target; its run records the outcome',
+    });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
     expect(existsSync(join(targetDir(dir, 'app'), 'signals.json'))).toBe(false);
   });
@@ -198,10 +295,22 @@ describe('the delivery memory file', () => {
   it('an unreadable file is an error, left in place; an unwritable state dir is an error naming it', () => {
     const dir = stateDir();
     mkdirSync(join(dir, 'serve', 'deliveries.json'), { recursive: true });
-    expect(() => readDeliveries(dir, valid)).toThrow(`cannot read ${join(dir, 'serve', 'deliveries.json')}`);
+    expect(thrown(() => readDeliveries(dir, valid))).toMatchObject({
+      message: `cannot read ${join(dir, 'serve', 'deliveries.json')}`,
+      hint: `make ${dir} readable and writable by this user`,
+    });
     const blocked = stateDir();
     writeFileSync(join(blocked, 'serve'), '');
-    expect(() => writeDeliveries(blocked, [])).toThrow(`state directory ${blocked} is not writable`);
+    expect(thrown(() => writeDeliveries(blocked, []))).toMatchObject({
+      message: `state directory ${blocked} is not writable`,
+      hint: `create it and give it to this user (chown -R $(id -un) ${blocked}), or set state_dir`,
+    });
+  });
+
+  it('is written into a state dir that does not exist yet (a first serve)', () => {
+    const dir = join(stateDir(), 'var', 'lib', 'pollpray');
+    writeDeliveries(dir, ['a']);
+    expect(readDeliveries(dir, valid)).toEqual({ records: ['a'] });
   });
 });
 

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { EnvironmentError } from '../../src/errors.js';
 import { readState } from '../../src/state/store.js';
 
 function stateDir(): string {
@@ -32,7 +33,15 @@ describe('readState', () => {
     const dir = stateDir();
     const file = join(dir, 'targets', 'app', 'state.json');
     mkdirSync(file, { recursive: true });
-    expect(() => readState(dir, 'app', 'main', options)).toThrow(file);
+    let err: unknown;
+    try {
+      readState(dir, 'app', 'main', options);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(err).toMatchObject({ message: `cannot read state file ${file}`, target: 'app', hint: `make ${dir} readable and writable by this user` });
+    expect((err as Error).cause).toMatchObject({ code: 'EISDIR' });
     expect(statSync(file).isDirectory()).toBe(true);
     expect(readdirSync(join(dir, 'targets', 'app'))).toEqual(['state.json']);
   });

@@ -3,7 +3,7 @@
  * and one left by a writer that died before its rename is removed by the next write.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -15,8 +15,10 @@ import {
   readLinesBackward,
   readSignals,
   readState,
+  updateSignals,
   writeFileAtomic,
   writeState,
+  writeStateAsync,
   type HistoryEntry,
 } from '../../src/state/store.js';
 
@@ -67,6 +69,52 @@ describe('atomic writes and their temp files', () => {
     mkdirSync(file); // rename(2) of a file over a directory fails with EISDIR
     expect(() => writeFileAtomic(file, 'new\n')).toThrow(/EISDIR/);
     expect(readdirSync(dir)).toEqual(['state.json']);
+  });
+
+  it.each([
+    ['writeState', async (dir: string, state: ReturnType<typeof emptyState>) => writeState(dir, state)],
+    ['writeStateAsync (an unchanged check)', writeStateAsync],
+  ])("%s replaces state.json (0640), removes a dead writer's temp and keeps a live one's", async (_name, write) => {
+    const stateDir = tempDir();
+    const dir = join(stateDir, 'targets', 'app');
+    mkdirSync(dir, { recursive: true });
+    const dead = join(dir, `.state.json.tmp-${deadPid()}`);
+    const live = join(dir, `.state.json.tmp-${process.ppid}`);
+    for (const f of [dead, live]) writeFileSync(f, '{"half":');
+    await write(stateDir, { ...emptyState('app', 'main'), deployedSha: SHA });
+    await write(stateDir, { ...emptyState('app', 'main'), deployedSha: OTHER, paused: true });
+    const file = join(dir, 'state.json');
+    expect(readFileSync(file, 'utf8')).toBe(`${JSON.stringify({ ...emptyState('app', 'main'), deployedSha: OTHER, paused: true }, null, 2)}\n`);
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+    expect(readdirSync(dir).sort()).toEqual([`.state.json.tmp-${process.ppid}`, 'state.json']);
+  });
+
+  it('writeStateAsync whose rename fails removes its temp file and says why', async () => {
+    const stateDir = tempDir();
+    mkdirSync(join(stateDir, 'targets', 'app', 'state.json'), { recursive: true });
+    await expect(writeStateAsync(stateDir, emptyState('app', 'main'))).rejects.toThrow(/EISDIR/);
+    expect(readdirSync(join(stateDir, 'targets', 'app'))).toEqual(['state.json']);
+  });
+
+  it('a write into a directory that is gone fails with the error of the write, not of its clean-up', () => {
+    const dir = join(tempDir(), 'gone');
+    expect(() => writeFileAtomic(join(dir, 'state.json'), 'x')).toThrow(/ENOENT: no such file or directory, open/);
+  });
+
+  it('writes, reads and counts leave no file descriptor open (serve runs for months)', async () => {
+    const stateDir = tempDir();
+    const open = () => readdirSync('/proc/self/fd').length;
+    appendHistory(stateDir, entry(1));
+    await updateSignals(stateDir, 'app', (s) => ({ signals: s, value: 0 }));
+    const before = open();
+    for (let i = 0; i < 40; i++) {
+      writeState(stateDir, emptyState('app', 'main'));
+      await writeStateAsync(stateDir, emptyState('app', 'main'));
+      await updateSignals(stateDir, 'app', (s) => ({ signals: { ...s, updatedAt: i }, value: i }));
+      readHistory(stateDir, 'app');
+    }
+    // A leak is one descriptor per call, 40 or more; a few may come and go with the runtime.
+    expect(open() - before).toBeLessThan(10);
   });
 
   it('writeState leaves exactly state.json in a clean target dir', () => {
