@@ -43,8 +43,6 @@ import {
   historyEntrySchema,
   storedSignalsSchema,
   storedStateSchema,
-  targetStateSchema,
-  targetSignalsSchema,
   type HistoryEntry,
   type TargetSignals,
   type TargetState,
@@ -134,10 +132,11 @@ export function readState(
     });
   }
   const stored = parseRecord(text, storedStateSchema);
-  // The file's own target and branch are not trusted: a renamed target's state stays where it is read from.
-  const whole = stored.ok ? targetStateSchema.safeParse({ ...emptyState(target, branch), ...stored.value, target, branch }) : undefined;
-  if (whole?.success) return { state: whole.data };
-  const why = stored.ok ? 'does not match its schema' : stored.why;
+  // Every field present was checked; a field an older version did not write takes its
+  // default. The file's own target and branch are not trusted: a renamed target's state
+  // stays where it is read from.
+  if (stored.ok) return { state: { ...emptyState(target, branch), ...stored.value, target, branch } };
+  const why = stored.why;
   if (options.readOnly) return { state: { ...emptyState(target, branch), lastError: `state file ${file} is corrupt: it ${why}` } };
   return { state: emptyState(target, branch), movedAside: moveAside(file), why };
 }
@@ -234,7 +233,8 @@ export async function writeFileAtomicAsync(file: string, content: string, mode =
 
 /**
  * Temp files whose writer is gone (the PID is in the name). A live writer's temp is
- * left alone: the metrics file, for one, is written by overlapping runs without a lock.
+ * left alone (this process's own included): the metrics file, for one, is written by
+ * overlapping runs without a lock.
  */
 export function removeAbandonedTemps(dir: string, prefix: string): void {
   let names: string[];
@@ -246,7 +246,7 @@ export function removeAbandonedTemps(dir: string, prefix: string): void {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length));
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processExists(pid)) rmSync(join(dir, name), { force: true });
+    if (Number.isInteger(pid) && pid > 0 && !processExists(pid)) rmSync(join(dir, name), { force: true });
   }
 }
 
@@ -370,9 +370,7 @@ export function readSignals(stateDir: string, target: string, options: { readOnl
   const empty: TargetSignals = { version: 1, target, openProblem: null, deploys: {}, lastDeployDurationMs: null, updatedAt: 0 };
   const file = signalsPath(stateDir, target);
   const stored = readRecordFile(file, storedSignalsSchema, 'signals', { ...options, target });
-  if (!stored) return empty;
-  const whole = targetSignalsSchema.safeParse({ ...empty, ...stored, target });
-  return whole.success ? whole.data : empty;
+  return { ...empty, ...stored, target };
 }
 
 /** Off the main thread (writeFileAtomicAsync): a run records all its targets' outcomes at once. */

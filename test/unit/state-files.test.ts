@@ -4,7 +4,7 @@
  * file may never contain (secrets).
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -15,6 +15,7 @@ import {
   appendHistory,
   emptyState,
   ensureStateDir,
+  HISTORY_ROTATE_BYTES,
   readDeliveries,
   readHistory,
   readSignals,
@@ -181,6 +182,24 @@ describe('history.jsonl', () => {
     expect(readHistory(dir, 'other')).toEqual([]);
   });
 
+  it('rotates once it has reached its cap, not only once past it', () => {
+    const dir = stateDir();
+    const file = join(ensureStateDir(dir, 'app'), 'history.jsonl');
+    writeFileSync(file, `${JSON.stringify(entry({ durationMs: 1 }))}\n`);
+    truncateSync(file, HISTORY_ROTATE_BYTES - 1);
+    appendFileSync(file, '\n');
+    appendHistory(dir, entry({ durationMs: 2 }));
+    expect(readdirSync(targetDir(dir, 'app')).sort()).toEqual(['history.jsonl', 'history.jsonl.1']);
+    expect(statSync(`${file}.1`).size).toBe(HISTORY_ROTATE_BYTES);
+    expect(readFileSync(file, 'utf8')).toBe(`${JSON.stringify(entry({ durationMs: 2 }))}\n`);
+  });
+
+  it('a history that cannot be opened is an error, not an empty history', () => {
+    const dir = stateDir();
+    writeFileSync(join(dir, 'targets'), 'a file where the directory should be');
+    expect(() => readHistory(dir, 'app')).toThrow(/ENOTDIR/);
+  });
+
   it('is created 0640 like the other state files', () => {
     const dir = stateDir();
     appendHistory(dir, entry());
@@ -318,7 +337,20 @@ describe('abandoned temp files', () => {
   it("removes only temps of dead writers with this prefix, never a live writer's, its own, or other files", () => {
     const dir = stateDir();
     const dead = deadPid();
-    const names = [`.state.json.tmp-${dead}`, `.state.json.tmp-${process.pid}`, `.state.json.tmp-1`, '.state.json.tmp-0', '.state.json.tmp-x', `.other.tmp-${dead}`, 'state.json'];
+    const names = [
+      `.state.json.tmp-${dead}`,
+      `.state.json.tmp-${process.pid}`,
+      `.state.json.tmp-1`,
+      '.state.json.tmp-0',
+      '.state.json.tmp-x',
+      // Not a PID pollpray put there: a negative number names no process (and kill(2) would take it as a group).
+      '.state.json.tmp--4194000',
+      '.state.json.tmp-',
+      `.other.tmp-${dead}`,
+      // Another file whose name has a dead PID where the prefix ends.
+      `.state.json.old-${dead}`,
+      'state.json',
+    ];
     for (const n of names) writeFileSync(join(dir, n), '');
     removeAbandonedTemps(dir, '.state.json.tmp-');
     expect(readdirSync(dir).sort()).toEqual(names.filter((n) => n !== `.state.json.tmp-${dead}`).sort());

@@ -20,8 +20,24 @@ describe('readState', () => {
   it('a target with no state file yet starts empty', () => {
     const dir = stateDir();
     const { state, movedAside } = readState(dir, 'app', 'main');
-    expect(state.deployedSha).toBeNull();
-    expect(state.paused).toBe(false);
+    expect(state).toStrictEqual({
+      version: 1,
+      target: 'app',
+      branch: 'main',
+      deployedSha: null,
+      previousSha: null,
+      remoteSha: null,
+      lastCheck: null,
+      lastSuccess: null,
+      lastResult: null,
+      lastError: null,
+      paused: false,
+      pausedReason: null,
+      rolledBack: false,
+      failures: {},
+      currentRelease: null,
+      previousRelease: null,
+    });
     expect(movedAside).toBeUndefined();
   });
 

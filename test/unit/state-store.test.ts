@@ -3,7 +3,7 @@
  * and one left by a writer that died before its rename is removed by the next write.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -101,6 +101,31 @@ describe('atomic writes and their temp files', () => {
     expect(() => writeFileAtomic(join(dir, 'state.json'), 'x')).toThrow(/ENOENT: no such file or directory, open/);
   });
 
+  it.each([
+    ['writeState', async (dir: string) => writeState(dir, emptyState('app', 'main'))],
+    ['writeStateAsync', async (dir: string) => writeStateAsync(dir, emptyState('app', 'main'))],
+  ])('%s out of file descriptors fails with EMFILE (what to fix), not with the clean-up of a temp never made', async (_name, write) => {
+    const stateDir = tempDir();
+    mkdirSync(join(stateDir, 'targets', 'app'), { recursive: true });
+    const fds: number[] = [];
+    let outcome: unknown;
+    try {
+      try {
+        for (;;) fds.push(openSync('/dev/null', 'r'));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EMFILE') throw err;
+      }
+      outcome = await write(stateDir).then(
+        () => 'written',
+        (err: NodeJS.ErrnoException) => `${err.code} ${err.syscall}`,
+      );
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+    expect(outcome).toBe('EMFILE open');
+    expect(readdirSync(join(stateDir, 'targets', 'app'))).toEqual([]);
+  });
+
   it('writes, reads and counts leave no file descriptor open (serve runs for months)', async () => {
     const stateDir = tempDir();
     const open = () => readdirSync('/proc/self/fd').length;
@@ -178,7 +203,8 @@ describe('state read back as data', () => {
     stateFile(stateDir, 'app', JSON.stringify({ version: 1, target: 'app', branch: 'main', deployedSha: SHA, failures: {} }));
     const loaded = readState(stateDir, 'app', 'main');
     expect(loaded.movedAside).toBeUndefined();
-    expect(loaded.state).toEqual({ ...emptyState('app', 'main'), deployedSha: SHA });
+    // Strict: a field the file lacks is its default (null), not undefined.
+    expect(loaded.state).toStrictEqual({ ...emptyState('app', 'main'), deployedSha: SHA });
   });
 
   it("the target a state file belongs to is the directory it was read from, never its own target field", () => {
