@@ -194,6 +194,18 @@ describe('history.jsonl', () => {
     expect(readFileSync(file, 'utf8')).toBe(`${JSON.stringify(entry({ durationMs: 2 }))}\n`);
   });
 
+  it('keeps growing well under its 4 MiB cap, and reads far more than one chunk of it back', () => {
+    const dir = stateDir();
+    const file = join(ensureStateDir(dir, 'app'), 'history.jsonl');
+    const line = `${JSON.stringify(entry({ durationMs: 0, error: 'e'.repeat(900) }))}\n`;
+    writeFileSync(file, line.repeat(3000)); // some 3 MB
+    appendHistory(dir, entry({ durationMs: 1 }));
+    expect(readdirSync(targetDir(dir, 'app'))).toEqual(['history.jsonl']);
+    const read = readHistory(dir, 'app', 3001);
+    expect(read).toHaveLength(3001);
+    expect(read.at(-1)?.durationMs).toBe(1);
+  });
+
   it('a history that cannot be opened is an error, not an empty history', () => {
     const dir = stateDir();
     writeFileSync(join(dir, 'targets'), 'a file where the directory should be');
