@@ -1,10 +1,11 @@
 /**
  * Which files pollpray may trust: the one rule `run`, `validate`, `daemon` and `doctor`
  * share. Root, the config's owner and the scripts the config names are trusted; other
- * local users are not. So the config file, and every script, hook, key or secret file
- * it names that pollpray runs or reads, may be changeable only by root or the user
- * running pollpray: the file itself, and every directory a lookup of its path passes
- * through, on its real path and on the path of every symlink on the way.
+ * local users are not. So the config file, every script, hook, key or secret file it
+ * names that pollpray runs or reads, and the state and log dirs it writes and reads back,
+ * may be changeable only by root or the user running pollpray: the file itself, and
+ * every directory a lookup of its path passes through, on its real path and on the path
+ * of every symlink on the way.
  *
  * Like OpenSSH's safe_path (misc.c): each component owned by root or the user, not
  * writable by group or others. Unlike it, a directory such as /tmp that others may
@@ -73,11 +74,20 @@ function owner(uid: number): string {
   return `uid ${uid}`;
 }
 
+export interface TrustOptions {
+  /**
+   * Accept, on the way (never as the file itself), a directory root owns that its group
+   * but not the world may write: Ubuntu ships /var/log as root:syslog 0775, and root chose
+   * who is in that group. For the state and log dirs, which live under such directories.
+   */
+  rootGroupOnTheWay?: boolean;
+}
+
 /**
  * Why `file` cannot be trusted by `me`, or undefined when it can (or does not exist).
  * `harm` says what another user could do with it, e.g. "run commands as deploy".
  */
-export function trustProblem(file: string, me: Runner, harm: string): TrustProblem | undefined {
+export function trustProblem(file: string, me: Runner, harm: string, options: TrustOptions = {}): TrustProblem | undefined {
   const pending = file.split('/').filter(Boolean).reverse();
   let here = '/';
   let hereStat: Stats;
@@ -86,7 +96,7 @@ export function trustProblem(file: string, me: Runner, harm: string): TrustProbl
   } catch {
     return undefined;
   }
-  const rootProblem = directoryProblem(file, here, hereStat, me, harm);
+  const rootProblem = directoryProblem(file, here, hereStat, me, harm, options);
   if (rootProblem) return rootProblem;
   let links = 0;
   while (pending.length > 0) {
@@ -126,7 +136,7 @@ export function trustProblem(file: string, me: Runner, harm: string): TrustProbl
     }
     if (pending.length > 0) {
       if (!st.isDirectory()) return undefined;
-      const problem = directoryProblem(file, next, st, me, harm);
+      const problem = directoryProblem(file, next, st, me, harm, options);
       if (problem) return problem;
       here = next;
       hereStat = st;
@@ -142,7 +152,7 @@ function describe(file: string, real: string): string {
   return file === real ? file : `${file} (really ${real})`;
 }
 
-function directoryProblem(file: string, dir: string, st: Stats, me: Runner, harm: string): TrustProblem | undefined {
+function directoryProblem(file: string, dir: string, st: Stats, me: Runner, harm: string, options: TrustOptions): TrustProblem | undefined {
   if (!trustedOwner(st.uid, me)) {
     return {
       message: `${file} is in ${dir}, owned by ${owner(st.uid)} (not root or ${me.user}): that user could replace ${file} and ${harm}`,
@@ -151,7 +161,8 @@ function directoryProblem(file: string, dir: string, st: Stats, me: Runner, harm
       owner: st.uid,
     };
   }
-  if (othersMayWrite(st.mode) && !sticky(st.mode)) {
+  const rootsGroup = options.rootGroupOnTheWay === true && st.uid === 0 && (st.mode & 0o002) === 0;
+  if (othersMayWrite(st.mode) && !sticky(st.mode) && !rootsGroup) {
     const w = writableBy(st.mode);
     return {
       message: `${file} is in ${dir}, which is ${w.what} (mode ${mode4(st.mode)}): any ${w.chmod === 'g-w' ? 'member of its group' : 'local user'} could replace ${file} and ${harm}`,
@@ -174,7 +185,7 @@ function fileProblem(file: string, real: string, st: Stats, me: Runner, harm: st
   if (othersMayWrite(st.mode)) {
     const w = writableBy(st.mode);
     return {
-      message: `${describe(file, real)} is ${w.what} (mode ${mode4(st.mode)}): any ${w.chmod === 'g-w' ? 'member of its group' : 'local user'} could change it and ${harm}`,
+      message: `${describe(file, real)} is ${w.what} (mode ${mode4(st.mode)}): any ${w.chmod === 'g-w' ? 'member of its group' : 'local user'} could ${st.isDirectory() ? 'write in it' : 'change it'} and ${harm}`,
       fix: `chmod ${w.chmod} ${q(real)}`,
       at: 'file',
     };
@@ -187,7 +198,8 @@ export interface NamedFile {
   /** Config key path, e.g. ['targets', 'app', 'deploy']. */
   key: KeyPath;
   path: string;
-  use: 'runs' | 'reads' | 'key';
+  /** `writes`: a directory pollpray writes its state or logs into (and reads back from). */
+  use: 'runs' | 'reads' | 'key' | 'writes';
 }
 
 /** argv[0] when it is a path (a bare name is looked up on PATH, which is the environment's). */
@@ -222,12 +234,17 @@ export function namedFiles(config: Config): NamedFile[] {
   if (config.targets.some((t) => t.restart.length > 0)) add(['systemctl'], config.systemctl, 'runs');
   add(['serve', 'secret_file'], config.serve?.secretFile, 'reads');
   add(['coordination', 'password_file'], config.coordination?.passwordFile, 'reads');
+  // Another user who can write these plants what pollpray reads back (state, history, locks)
+  // or a link its next write follows (a record's temp, the day's new log file).
+  add(['state_dir'], config.stateDir, 'writes');
+  add(['log', 'dir'], config.log.dir, 'writes');
   return files;
 }
 
 function harmOf(use: NamedFile['use'], me: Runner): string {
   if (use === 'runs') return `run commands as ${me.user}`;
   if (use === 'key') return 'swap the deploy key';
+  if (use === 'writes') return `plant the files and links pollpray reads back and writes through as ${me.user}`;
   return 'change what pollpray trusts';
 }
 
@@ -235,13 +252,20 @@ export interface NamedFileProblem extends NamedFile, TrustProblem {}
 
 /** The files the config names that someone other than root or `me` could change. */
 export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProblem[] {
-  return namedFiles(config).flatMap((f) => {
-    const problem = trustProblem(f.path, me, harmOf(f.use, me));
+  const problems = namedFiles(config).flatMap((f): NamedFileProblem[] => {
+    const problem = trustProblem(f.path, me, harmOf(f.use, me), { rootGroupOnTheWay: f.use === 'writes' });
     if (!problem) return [];
+    // A state or log dir that is itself another user's is the wrong-user case (host/ownership.ts):
+    // every command that writes stops on it with exit 3 and "run it as <owner>".
+    if (f.use === 'writes' && problem.at === 'file' && problem.owner !== undefined) return [];
     // A deploy key must be private too: the fix that makes ssh accept it.
     const fix = f.use === 'key' && problem.at === 'file' && /^chmod /.test(problem.fix) ? `chmod 600 ${q(f.path)}` : problem.fix;
     return [{ ...f, ...problem, fix }];
   });
+  // known_hosts and the default log dir live in the state dir: when it is the state dir that
+  // others can write, say so once, for the state dir, rather than once per file in it.
+  const dirFixes = new Set(problems.filter((p) => p.use === 'writes').map((p) => p.fix));
+  return problems.filter((p, i) => p.use === 'writes' ? problems.findIndex((o) => o.use === 'writes' && o.fix === p.fix) === i : !dirFixes.has(p.fix));
 }
 
 /** The config file itself: anyone who can change it can make pollpray run their commands. */
