@@ -14,12 +14,12 @@
  * A path that does not exist (yet) is no question of trust: whoever reports the
  * missing file does.
  */
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { userInfo } from 'node:os';
-import { posix } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { shellQuote } from '../git/ssh.js';
 import { keyPathText } from './report.js';
+import { walkPath } from '../real-location.js';
 import type { Config } from './normalise.js';
 import type { KeyPath } from './yaml-source.js';
 
@@ -40,9 +40,6 @@ export interface TrustProblem {
   /** Set when the file, or a directory or link on its way, belongs to another (non-root) user: that uid. */
   owner?: number;
 }
-
-/** Linux gives up after 40 links (ELOOP); so does this. */
-const MAX_LINKS = 40;
 
 const q = shellQuote;
 const mode4 = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
@@ -88,63 +85,37 @@ export interface TrustOptions {
  * `harm` says what another user could do with it, e.g. "run commands as deploy".
  */
 export function trustProblem(file: string, me: Runner, harm: string, options: TrustOptions = {}): TrustProblem | undefined {
-  const pending = file.split('/').filter(Boolean).reverse();
-  let here = '/';
-  let hereStat: Stats;
+  let root: Stats;
   try {
-    hereStat = lstatSync(here);
+    root = lstatSync('/');
   } catch {
     return undefined;
   }
-  const rootProblem = directoryProblem(file, here, hereStat, me, harm, options);
-  if (rootProblem) return rootProblem;
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.pop() as string;
-    if (part === '.') continue;
-    if (part === '..') {
-      // `here` was reached from / through checked directories: so was its parent.
-      here = posix.dirname(here);
-      hereStat = lstatSync(here);
-      continue;
-    }
-    const next = posix.join(here, part);
-    let st: Stats;
-    try {
-      st = lstatSync(next);
-    } catch {
-      return undefined;
-    }
+  let problem = directoryProblem(file, '/', root, me, harm, options);
+  if (problem) return problem;
+  // Where a component is missing, a loop or a non-directory ends the walk, whoever opens the file reports it.
+  walkPath(file, ({ dir, dirStat, path: next, stat: st, last }) => {
     // In a directory others may write, only its sticky bit protects the entry: it must be root's or ours.
-    if (othersMayWrite(hereStat.mode) && !trustedOwner(st.uid, me)) {
-      return {
-        message: `${describe(file, next)} is owned by ${owner(st.uid)} in ${here} (mode ${mode4(hereStat.mode)}), which others can write: that user could replace it and ${harm}`,
+    if (othersMayWrite(dirStat.mode) && !trustedOwner(st.uid, me)) {
+      problem = {
+        message: `${describe(file, next)} is owned by ${owner(st.uid)} in ${dir} (mode ${mode4(dirStat.mode)}), which others can write: that user could replace it and ${harm}`,
         fix: `chown -h ${me.user} ${q(next)} (as root), or move ${q(file)} to a directory only ${me.user} or root can write`,
         at: 'path',
         owner: st.uid,
       };
+      return true;
     }
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) return undefined;
-      const to = readlinkSync(next);
-      if (to.startsWith('/')) {
-        here = '/';
-        hereStat = lstatSync('/');
-      }
-      pending.push(...to.split('/').filter(Boolean).reverse());
-      continue;
+    // A link's own directory was checked; its target is walked next.
+    if (st.isSymbolicLink()) return false;
+    if (last) {
+      problem = fileProblem(file, next, st, me, harm);
+      return true;
     }
-    if (pending.length > 0) {
-      if (!st.isDirectory()) return undefined;
-      const problem = directoryProblem(file, next, st, me, harm, options);
-      if (problem) return problem;
-      here = next;
-      hereStat = st;
-      continue;
-    }
-    return fileProblem(file, next, st, me, harm);
-  }
-  return undefined;
+    if (!st.isDirectory()) return true;
+    problem = directoryProblem(file, next, st, me, harm, options);
+    return problem !== undefined;
+  });
+  return problem;
 }
 
 /** `/etc/x.yaml` or `/etc/x.yaml (really /srv/x.yaml)`. */
