@@ -64,6 +64,7 @@ export function emptyState(target: string, branch: string): TargetState {
     lastSuccess: null,
     lastResult: null,
     lastError: null,
+    lastFault: null,
     paused: false,
     pausedReason: null,
     rolledBack: false,
