@@ -31,6 +31,7 @@ describe('readState', () => {
       lastSuccess: null,
       lastResult: null,
       lastError: null,
+      lastFault: null,
       paused: false,
       pausedReason: null,
       rolledBack: false,

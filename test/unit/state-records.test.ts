@@ -43,6 +43,20 @@ describe('the results a state file may record', () => {
   );
 });
 
+describe('whose fault a state file may record', () => {
+  it.each([['host'], ['commit']] as const)('a last fault of %s is kept across a write and a read', (fault) => {
+    const dir = stateDir();
+    writeState(dir, { ...emptyState('app', 'main'), lastResult: 'error', lastFault: fault });
+    const { state, movedAside } = readState(dir, 'app', 'main');
+    expect(movedAside).toBeUndefined();
+    expect(state).toMatchObject({ lastResult: 'error', lastFault: fault });
+  });
+
+  it('any other fault makes the file corrupt', () => {
+    expect(statusOf({ version: 1, lastFault: 'user' }).corrupt).toMatch(/^does not match its schema \(lastFault: /);
+  });
+});
+
 describe('what status says about a corrupt state file', () => {
   it.each([
     ['a commit that is not a full id', { version: 1, deployedSha: 'abc1234' }, 'does not match its schema (deployedSha: must be a full commit id)'],
