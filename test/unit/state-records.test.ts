@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { runningRecordSchema } from '../../src/state/records.js';
-import { emptyState, readState, writeState } from '../../src/state/store.js';
+import { emptyState, readSignals, readState, updateSignals, writeState } from '../../src/state/store.js';
 
 const SHA = 'a'.repeat(40);
 
@@ -41,6 +41,21 @@ describe('the results a state file may record', () => {
       expect(state).toMatchObject({ lastResult: result, deployedSha: SHA });
     },
   );
+});
+
+describe('what a state and a signals file keep across a write and a read', () => {
+  it('failed attempts per commit keep their count, time and error', () => {
+    const dir = stateDir();
+    const failures = { [SHA]: { attempts: 3, lastAttempt: '2026-11-29T12:00:00.000Z', lastError: 'deploy script exited 1' } };
+    writeState(dir, { ...emptyState('app', 'main'), failures });
+    expect(readState(dir, 'app', 'main').state.failures).toStrictEqual(failures);
+  });
+
+  it('an open problem and the last deploy duration are kept for the next run', async () => {
+    const dir = stateDir();
+    await updateSignals(dir, 'app', (s) => ({ signals: { ...s, openProblem: { event: 'failed', sha: SHA }, lastDeployDurationMs: 1200, deploys: { failed: 2 } }, value: 0 }));
+    expect(readSignals(dir, 'app')).toMatchObject({ openProblem: { event: 'failed', sha: SHA }, lastDeployDurationMs: 1200, deploys: { failed: 2 } });
+  });
 });
 
 describe('whose fault a state file may record', () => {
