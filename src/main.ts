@@ -7,8 +7,11 @@
  */
 import type { ExitCode } from './errors.js';
 import { VERSION } from './version.js';
+import { commandName } from './command-name.js';
 
 async function main(argv: string[]): Promise<ExitCode> {
+  // `run`: the ssh handshakes start before the rest loads (git/early-connect.ts).
+  if (commandName(argv) === 'run') earlyStarted = (await import('./git/early-connect.js')).connectEarly(argv);
   const [{ EXIT, PollprayError, errorMessage }, { killAllChildren }, { fsFault }, { logFatal }, { problem }, { handleSignals }, { buildCli, CommanderError }] = await Promise.all([
     import('./errors.js'),
     import('./exec/groups.js'),
@@ -55,6 +58,9 @@ if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
   process.stdout.write(`${VERSION}\n`);
   process.exit(0);
 }
+let earlyStarted = false;
 const code = await main(argv);
+// Early masters a run did not adopt (a config error stopped it first): closed, not left to ControlPersist.
+if (earlyStarted) await (await import('./git/multiplex.js')).closeEarlyMasters();
 await (await import('./log/exit-hooks.js')).flushLogs();
 process.exit(code);

@@ -5,7 +5,9 @@ import { splayDelayMs } from '../coordination/splay.js';
 import { checkTarget, deployChecked, type Checked, type PendingDeploy, type TargetOutcome } from '../deploy/cycle.js';
 import { limiter, mapLimit } from '../deploy/pool.js';
 import { formatDuration } from '../duration.js';
-import { closeMultiplexing, connectionGroup, openMasters, startMultiplexing } from '../git/multiplex.js';
+import { closeMultiplexing, connectionGroup, controlDir, masterPlans, openMasters, startMultiplexing } from '../git/multiplex.js';
+import { saveConnectRecord } from '../config/connect-cache.js';
+import { namedFiles } from '../config/file-trust.js';
 import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
@@ -57,10 +59,12 @@ export async function run(options: RunOptions): Promise<RunReport> {
     await turns.get(target)?.end(outcome);
     return outcome;
   };
-  startMultiplexing(config.stateDir);
-  // Each ssh host's handshake starts now and overlaps the locks, state reads and leftover
-  // checks below; see multiplex.ts.
+  const sharing = startMultiplexing(config.stateDir);
+  // Each ssh host's handshake starts now (or started before the config was read, see
+  // early-connect.ts) and overlaps the locks, state reads and leftover checks below.
   const masters = openMasters(targets);
+  // What the next run of this same config may start early.
+  if (sharing) saveConnectRecord(config.file, namedFiles(config).map((f) => f.path), masterPlans(controlDir(config.stateDir), targets));
   try {
     // When each outcome was known, for the metrics' per-target durations.
     const finishedAt = new Map<TargetOutcome, number>();
