@@ -105,11 +105,15 @@ export async function run(options: RunOptions): Promise<RunReport> {
     pending.forEach((p, i) => deployed.set(p, results[i] as TargetOutcome));
     const outcomes = inOrder.map((c) => (c.kind === 'done' ? c.outcome : (deployed.get(c) as TargetOutcome)));
     const report: RunReport = { dryRun: options.dryRun, durationMs: Date.now() - started, outcomes };
+    // Nothing after this point goes to a remote: the connections close while the
+    // bookkeeping below runs, not after it.
+    const closing = closeMultiplexing();
     // A dry run changes nothing, so it tells nobody anything either.
     if (!options.dryRun) {
       const finished = outcomes.map((outcome) => ({ outcome, finishedAt: finishedAt.get(outcome) ?? Date.now() }));
       await afterRun({ config, finished, failed: runFailed(report), started });
     }
+    await closing;
     return report;
   } finally {
     await closeMultiplexing();
