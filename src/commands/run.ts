@@ -8,6 +8,7 @@ import { formatDuration } from '../duration.js';
 import { closeMultiplexing, connectionGroup, controlDir, masterPlans, openMasters, startMultiplexing } from '../git/multiplex.js';
 import { saveConnectRecord } from '../config/connect-cache.js';
 import { namedFiles } from '../config/file-trust.js';
+import { sshDestination } from '../git/ssh-url.js';
 import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
@@ -32,6 +33,11 @@ export interface RunReport {
   durationMs: number;
   outcomes: TargetOutcome[];
 }
+
+/** Targets whose check (lock, state, ls-remote) is under way at once, when `concurrency` is lower. */
+export const PREPARED_AT_ONCE = 32;
+/** ls-remotes in flight on one shared ssh connection (or, together, to remotes not over ssh), when `concurrency` is lower. */
+export const SESSIONS_PER_CONNECTION = 8;
 
 export const FAILED_RESULTS = new Set(['failed', 'error', 'refused', 'unverified', 'quarantined']);
 
@@ -70,12 +76,24 @@ export async function run(options: RunOptions): Promise<RunReport> {
     const finishedAt = new Map<TargetOutcome, number>();
     const stamp = (outcome: TargetOutcome) => (finishedAt.set(outcome, Date.now()), outcome);
     const checked = new Map<Target, Checked>();
-    const slot = limiter(config.concurrency);
+    // A check is mostly waiting: for the handshake, then for the remote's answer. Up to
+    // PREPARED_AT_ONCE targets take their lock and read their state meanwhile, and up to
+    // SESSIONS_PER_CONNECTION ls-remotes of one connection group (below sshd's default
+    // MaxSessions of 10) are in flight; `concurrency`, when higher, raises both and
+    // bounds the deploys.
+    const slot = limiter(Math.max(config.concurrency, PREPARED_AT_ONCE));
+    const remotes = new Map<string, ReturnType<typeof limiter>>();
+    const remoteOf = (target: Target) => {
+      const group = sshDestination(target.repo) ? connectionGroup(target) : 'not-ssh';
+      let remote = remotes.get(group);
+      if (!remote) remotes.set(group, (remote = limiter(Math.max(config.concurrency, SESSIONS_PER_CONNECTION))));
+      return remote;
+    };
     const check = (target: Target, connected?: Promise<unknown>) =>
       slot(async () => {
         const turn = fleet?.turn(config, target);
         if (turn) turns.set(target, turn);
-        const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn, connected });
+        const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn, connected, remote: remoteOf(target) });
         if (c.kind === 'done') stamp(await ended(target, c.outcome));
         checked.set(target, c);
       });
