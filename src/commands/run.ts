@@ -70,7 +70,11 @@ export async function run(options: RunOptions): Promise<RunReport> {
   // early-connect.ts) and overlaps the locks, state reads and leftover checks below.
   const masters = openMasters(targets);
   // What the next run of this same config may start early.
-  if (sharing) saveConnectRecord(config.file, namedFiles(config).map((f) => f.path), masterPlans(controlDir(config.stateDir), targets));
+  if (sharing) {
+    const named = namedFiles(config);
+    const paths = (writes: boolean) => named.filter((f) => (f.use === 'writes') === writes).map((f) => f.path);
+    saveConnectRecord(config.file, paths(false), paths(true), masterPlans(controlDir(config.stateDir), targets));
+  }
   try {
     // When each outcome was known, for the metrics' per-target durations.
     const finishedAt = new Map<TargetOutcome, number>();

@@ -21,8 +21,10 @@ import { VERSION } from '../version.js';
 export interface ConnectRecord {
   v: 1;
   key: string;
-  /** Every file the config names (namedFiles): checked again before an early connection. */
+  /** Every file the config names (namedFiles), each once: checked again before an early connection. */
   files: string[];
+  /** The state and log dirs (namedFiles' `writes`), checked as run checks them. */
+  dirs: string[];
   plans: MasterPlan[];
 }
 
@@ -86,16 +88,17 @@ export function readConnectRecord(file: string, key: string): ConnectRecord | un
     return undefined;
   }
   const r = data as Partial<ConnectRecord> | null;
-  if (typeof r !== 'object' || r === null || r.v !== 1 || r.key !== key || !isStrings(r.files) || !r.files.every((f) => f.startsWith('/'))) return undefined;
+  const absolute = (v: unknown): v is string[] => isStrings(v) && v.every((f) => f.startsWith('/'));
+  if (typeof r !== 'object' || r === null || r.v !== 1 || r.key !== key || !absolute(r.files) || !absolute(r.dirs)) return undefined;
   if (!Array.isArray(r.plans) || r.plans.length > 256 || !r.plans.every(isPlan)) return undefined;
   return r as ConnectRecord;
 }
 
 /** Writes the record of the config `run` just validated, when armed and when it changed. Best effort. */
-export function saveConnectRecord(configFile: string, files: string[], plans: MasterPlan[]): void {
+export function saveConnectRecord(configFile: string, files: string[], dirs: string[], plans: MasterPlan[]): void {
   const { loaded, home } = state;
   if (!state.armed || !home || !loaded || loaded.file !== resolve(configFile)) return;
-  const text = `${JSON.stringify({ v: 1, key: loaded.key, files, plans } satisfies ConnectRecord)}\n`;
+  const text = `${JSON.stringify({ v: 1, key: loaded.key, files: [...new Set(files)], dirs: [...new Set(dirs)], plans } satisfies ConnectRecord)}\n`;
   if (text === state.readBack) return;
   const file = cacheFile(home, configFile);
   try {

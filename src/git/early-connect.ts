@@ -34,6 +34,8 @@ export function connectEarly(argv: readonly string[]): boolean {
     const found = readConnectRecord(record, configKey(file, readFileSync(file, 'utf8'), me.uid));
     if (!found || found.plans.length === 0) return false;
     if (found.files.some((f) => trustProblem(f, me, 'start ssh connections') !== undefined)) return false;
+    // The state dir holds the sockets: as run checks it (file-trust.ts' namedFiles, `writes`).
+    if (found.dirs.some((d) => trustProblem(d, me, 'start ssh connections', { rootGroupOnTheWay: true }) !== undefined)) return false;
     openEarlyMasters(found.plans);
     return true;
   } catch {

@@ -32,7 +32,7 @@ function recordFile(world: World): string {
 
 describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'openssh-client'))('ssh connections started early', () => {
   // Handing the record to another uid takes root; through the gate, so a non-root CI run fails instead of dropping it.
-  it.skipIf(requireRoot())('an unchanged run logs in once from the last run\'s record, and never from a config, known_hosts or record another user could change', async () => {
+  it.skipIf(requireRoot())('an unchanged run logs in once from the last run\'s record, and never from a config, known_hosts, state dir or record another user could change', async () => {
     const [sshd, other, origin] = await Promise.all([startSshd(), startSshd(), makeOrigin()]);
     const world = makeWorld();
     world.writeConfig({ targets: { app: target(sshd, origin, world, 'app') } });
@@ -57,6 +57,12 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     const writableConfig = await world.cli(['run']);
     chmodSync(world.configFile, 0o600);
     expect(writableConfig.exitCode).toBe(2);
+    // The state dir holds the connection's socket: one others may write stops the run before any connection too.
+    const stateMode = statSync(world.stateDir).mode & 0o7777;
+    chmodSync(world.stateDir, 0o777);
+    const writableState = await world.cli(['run']);
+    chmodSync(world.stateDir, stateMode);
+    expect(writableState.exitCode, writableState.stderr).toBe(2);
     expect(await sshd.connections()).toBe(before);
 
     // A record pointing elsewhere: replayed only when nobody else could have written it.

@@ -27,18 +27,20 @@ function record(data: unknown): string {
 }
 
 it('reads back a well-formed record of the same config content', () => {
-  const r = readConnectRecord(record({ v: 1, key, files: ['/srv/deploy.sh'], plans: [plan] }), key);
+  const r = readConnectRecord(record({ v: 1, key, files: ['/srv/deploy.sh'], dirs: ['/var/lib/pollpray'], plans: [plan] }), key);
   expect(r?.plans).toEqual([plan]);
 });
 
 it('a record read back is untrusted data: another key, another program, a relative path or garbage is no record', () => {
   const other = configKey('/etc/pollpray/config.yaml', 'targets: {a: 1}\n', 1000);
-  expect(readConnectRecord(record({ v: 1, key: other, files: [], plans: [plan] }), key)).toBeUndefined();
-  expect(readConnectRecord(record({ v: 1, key, files: [], plans: [{ ...plan, base: ['sh', '-c', 'id'] }] }), key)).toBeUndefined();
-  expect(readConnectRecord(record({ v: 1, key, files: [], plans: [{ ...plan, path: 'ssh/x' }] }), key)).toBeUndefined();
-  expect(readConnectRecord(record({ v: 1, key, files: ['relative.sh'], plans: [plan] }), key)).toBeUndefined();
-  expect(readConnectRecord(record({ v: 1, key, files: [], plans: [{ ...plan, dest: ['git@forge.example'] }] }), key)).toBeUndefined();
-  expect(readConnectRecord(record({ v: 1, key, files: [], plans: [{ ...plan, timeoutMs: -1 }] }), key)).toBeUndefined();
+  expect(readConnectRecord(record({ v: 1, key: other, files: [], dirs: [], plans: [plan] }), key)).toBeUndefined();
+  expect(readConnectRecord(record({ v: 1, key, files: [], dirs: [], plans: [{ ...plan, base: ['sh', '-c', 'id'] }] }), key)).toBeUndefined();
+  expect(readConnectRecord(record({ v: 1, key, files: [], dirs: [], plans: [{ ...plan, path: 'ssh/x' }] }), key)).toBeUndefined();
+  expect(readConnectRecord(record({ v: 1, key, files: ['relative.sh'], dirs: [], plans: [plan] }), key)).toBeUndefined();
+  expect(readConnectRecord(record({ v: 1, key, files: [], dirs: [], plans: [{ ...plan, dest: ['git@forge.example'] }] }), key)).toBeUndefined();
+  expect(readConnectRecord(record({ v: 1, key, files: [], dirs: [], plans: [{ ...plan, timeoutMs: -1 }] }), key)).toBeUndefined();
+  expect(readConnectRecord(record({ v: 1, key, files: [], dirs: ['state'], plans: [plan] }), key)).toBeUndefined();
+  expect(readConnectRecord(record({ v: 1, key, files: [], plans: [plan] }), key)).toBeUndefined();
   expect(readConnectRecord(record('{"v":1,'), key)).toBeUndefined();
   expect(readConnectRecord(record('null'), key)).toBeUndefined();
   expect(readConnectRecord(join(tmpdir(), 'pp-no-such-record.json'), key)).toBeUndefined();
