@@ -55,10 +55,21 @@ export function controlDir(stateDir: string): string {
 
 /** The ControlPath a target would use under `dir`, or undefined when it does not go over ssh. */
 export function controlPath(dir: string, target: Target): string | undefined {
-  const dest = sshDestination(target.repo);
-  if (!dest) return undefined;
-  const identity = JSON.stringify([sshArgv(target), dest.authority]);
-  return join(dir, createHash('sha256').update(identity).digest('hex').slice(0, 16));
+  const hash = identityHash(target);
+  return hash === undefined ? undefined : join(dir, hash);
+}
+
+/** A target's config does not change while it is loaded: its identity is hashed once (every git call asks). */
+const identities = new WeakMap<Target, string | null>();
+
+function identityHash(target: Target): string | undefined {
+  let hash = identities.get(target);
+  if (hash === undefined) {
+    const dest = sshDestination(target.repo);
+    hash = dest ? createHash('sha256').update(JSON.stringify([sshArgv(target), dest.authority])).digest('hex').slice(0, 16) : null;
+    identities.set(target, hash);
+  }
+  return hash ?? undefined;
 }
 
 /** The group a target shares a connection with (targets not over ssh are their own group). */
