@@ -255,8 +255,9 @@ export function configFileProblem(file: string, me: Runner): TrustProblem | unde
  * the caller still has it (loading); a long-running daemon checks again before each
  * cycle without it.
  */
-export function refuseUntrustedFiles(config: Config, me: Runner, lineOf?: (key: KeyPath) => number): void {
-  const untrusted = untrustedNamedFiles(config, me);
+export function refuseUntrustedFiles(config: Config, me: Runner, lineOf?: (key: KeyPath) => number, only?: 'dirs'): void {
+  // `dirs`: only the state and log dirs, for commands that write there but run nothing the config names (pause, resume).
+  const untrusted = untrustedNamedFiles(config, me).filter((p) => only !== 'dirs' || p.use === 'writes');
   const where = (key: KeyPath) => `${config.file}${lineOf ? `:${lineOf(key)}` : ''} ${keyPathText(key)}`;
   const [first] = untrusted;
   if (!first) return;
