@@ -273,7 +273,7 @@ describe('config faults: trust-host', { timeout: 60_000 }, () => {
 });
 
 describe('config faults: a state or log dir other users can write', { timeout: 90_000 }, () => {
-  it('#55 a group-writable state dir or a world-writable log dir: run, rollback, serve and daemon refuse it (exit 2, one line with the chmod), nothing written; doctor fails it; a log dir under a root-owned group-writable dir (/var/log on Ubuntu) is fine', async () => {
+  it('#55 a group-writable state dir or a world-writable log dir: run, rollback, serve, daemon, pause and resume refuse it (exit 2, one line with the chmod), nothing written; doctor fails it; a log dir under a root-owned group-writable dir (/var/log on Ubuntu) is fine', async () => {
     const f = await faultWorld();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
     const deployed = await f.origin.head();
@@ -283,7 +283,7 @@ describe('config faults: a state or log dir other users can write', { timeout: 9
     const harm = 'plant the files and links pollpray reads back and writes through as root';
 
     chmodSync(f.world.stateDir, 0o770);
-    for (const command of [['run'], ['rollback', 'app'], ['serve'], ['daemon', '--run-now']]) {
+    for (const command of [['run'], ['rollback', 'app'], ['serve'], ['daemon', '--run-now'], ['pause', 'app'], ['resume', 'app']]) {
       const r = await f.world.cli(command, { timeoutMs: 20_000 });
       expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr.trim(), command.join(' ')).toBe(
