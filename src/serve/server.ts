@@ -73,14 +73,16 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | u
 }
 
 async function handleDelivery(req: IncomingMessage, res: ServerResponse, opts: WebhookServerOptions): Promise<void> {
+  // Read before the body: a client cut off for sending too much has no address afterwards.
+  const from = req.socket.remoteAddress ?? '?';
   const body = await readBody(req, res);
   if (!body) {
-    log.warn(`webhook refused: body over ${MAX_BODY_BYTES} bytes from ${req.socket.remoteAddress ?? '?'}`, { step: 'serve' });
+    log.warn(`webhook refused: body over ${MAX_BODY_BYTES} bytes from ${from}`, { step: 'serve' });
     return;
   }
   const delivery = readDelivery(req.headers, body, opts.secret);
   if (delivery.kind === 'rejected') {
-    log.warn(`webhook refused (${delivery.status}): ${delivery.reason} from ${req.socket.remoteAddress ?? '?'}`, { step: 'serve' });
+    log.warn(`webhook refused (${delivery.status}): ${delivery.reason} from ${from}`, { step: 'serve' });
     return reply(res, delivery.status, { error: delivery.reason });
   }
   if (delivery.kind === 'ping') return reply(res, 200, { status: 'pong' });
@@ -160,10 +162,8 @@ export function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookS
         host: address.address,
         port: address.port,
         close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-          }),
+          // Node 20's close() also ends idle keep-alive connections.
+          new Promise<void>((done) => server.close(() => done())),
       });
     });
   });

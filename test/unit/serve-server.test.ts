@@ -4,12 +4,13 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { connect, type Socket } from 'node:net';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { Target } from '../../src/config/normalise.js';
-import { closeLogging, configureLogging } from '../../src/log/logger.js';
+import { closeLogging, configureLogging, log } from '../../src/log/logger.js';
 import { DeliveryMemory } from '../../src/serve/deliveries.js';
 import { DEFAULT_LISTEN, parseListen } from '../../src/serve/listen.js';
 import { targetLocation } from '../../src/serve/match.js';
@@ -271,6 +272,104 @@ describe('what the operator reads in the log', () => {
     });
     expect(ran).toEqual([]);
     expect(lines).toContain(`error serve: webhook handler failed: state directory ${stateDir} is not writable`);
+  });
+});
+
+/** The next line the server logs at `level`, passed on to the log as usual. */
+function nextLogLine(level: 'error' | 'warn'): Promise<string> {
+  const original = log[level];
+  return new Promise((resolve) => {
+    const spy = vi.spyOn(log, level).mockImplementation((message, fields) => {
+      original(message, fields);
+      resolve(message);
+    });
+    onTestFinished(() => spy.mockRestore());
+  });
+}
+
+/** A raw connection to the server, and everything it received once it closed. */
+function rawClient(port: number, onConnect: (s: Socket) => void): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const s = connect(port, '127.0.0.1', () => onConnect(s));
+    s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    // The server cutting the connection while we still send is an EPIPE/ECONNRESET here.
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(text));
+  });
+}
+
+describe('a client that misbehaves mid-body', () => {
+  it('a client that goes away mid-body is logged, and the server keeps serving', { timeout: 5_000 }, async () => {
+    const { server, ran } = await setup();
+    const failed = nextLogLine('error');
+    await rawClient(server.port, (s) => {
+      // Expect: 100-continue: the server answers once it has the request, then the body starts and stops.
+      s.write('POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nexpect: 100-continue\r\nx-github-event: push\r\n\r\n');
+      s.once('data', () => s.write('{"ref":', () => s.destroy()));
+    });
+    expect(await failed).toBe('webhook handler failed: aborted');
+    expect((await send(server.port, 'GET', '/healthz')).status).toBe(200);
+    expect(ran).toEqual([]);
+  });
+
+  it('a client that goes on sending past 16 MiB after the limit gets its 413 and is cut off; the server keeps serving', { timeout: 10_000 }, async () => {
+    const { server, ran } = await setup();
+    const refused = nextLogLine('warn');
+    // An exception out of a request's handler would end `pollpray serve`: none may escape.
+    const thrown: unknown[] = [];
+    const onThrown = (e: unknown) => thrown.push(e);
+    process.on('uncaughtException', onThrown);
+    onTestFinished(() => void process.off('uncaughtException', onThrown));
+    const frame = (() => {
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      return Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    })();
+    // 64 MiB, never ended: only the cut-off closes this connection.
+    let sent = 0;
+    const answer = await rawClient(server.port, (s) => {
+      s.write('POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nx-github-event: push\r\n\r\n');
+      const pump = (): void => {
+        while (sent < 64 && !s.destroyed) {
+          sent++;
+          if (!s.write(frame)) {
+            s.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer.endsWith(`{"error":"body larger than ${MAX_BODY_BYTES} bytes"}\n`)).toBe(true);
+    expect(sent).toBeLessThan(64);
+    expect(thrown).toEqual([]);
+    expect(await refused).toBe(`webhook refused: body over ${MAX_BODY_BYTES} bytes from 127.0.0.1`);
+    expect((await send(server.port, 'GET', '/healthz')).status).toBe(200);
+    expect(ran).toEqual([]);
+  });
+});
+
+describe('closing the server', () => {
+  it('close() ends idle keep-alive connections and resolves; the port then refuses connections', { timeout: 4_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pollpray-serve-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const server = await startWebhookServer({ host: '127.0.0.1', port: 0, secret: SECRET, allow: [], targets: [], queue: new CycleQueue(1, async () => undefined), deliveries: new DeliveryMemory(dir) });
+    // A keep-alive connection left idle (as a forge's HTTP client leaves it) must not hold close() for the 5 s keep-alive timeout.
+    const agent = new Agent({ keepAlive: true });
+    onTestFinished(() => agent.destroy());
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: '/healthz', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    await server.close();
+    await expect(send(server.port, 'GET', '/healthz')).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 
