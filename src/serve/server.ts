@@ -149,10 +149,8 @@ export function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookS
   // A slow or silent client must not hold a connection open for long.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  // A request node:http cannot parse gets Node's own answer (400, 431 for oversized
+  // headers, 408 for a timeout) and the connection is closed: no 'clientError' handler.
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: opts.host, port: opts.port }, () => {

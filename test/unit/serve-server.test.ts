@@ -43,7 +43,7 @@ function send(port: number, method: string, path: string, headers: Record<string
 
 const target = (name: string, repo: string, extra: Partial<Target> = {}) => ({ target: { name, repo, branch: 'main', ...extra } as Target, location: targetLocation(repo)! });
 
-async function setup(opts: { allow?: string[]; hold?: boolean } = {}) {
+async function setup(opts: { allow?: string[]; hold?: boolean; targets?: ReturnType<typeof target>[] } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), 'pollpray-serve-'));
   onTestFinished(() => rmSync(stateDir, { recursive: true, force: true }));
   const ran: string[] = [];
@@ -58,7 +58,7 @@ async function setup(opts: { allow?: string[]; hold?: boolean } = {}) {
     port: 0,
     secret: SECRET,
     allow: opts.allow ?? ['github.com/acme/*'],
-    targets: [target('todo', 'git@github.com:acme/todo.git'), target('todo-staging', 'git@github.com:acme/todo.git', { branch: 'staging' }), target('shop', 'git@github.com:acme/shop.git')],
+    targets: opts.targets ?? [target('todo', 'git@github.com:acme/todo.git'), target('todo-staging', 'git@github.com:acme/todo.git', { branch: 'staging' }), target('shop', 'git@github.com:acme/shop.git')],
     queue,
     deliveries: new DeliveryMemory(stateDir),
   });
@@ -211,7 +211,7 @@ describe('the webhook server', () => {
 });
 
 describe('what the operator reads in the log', () => {
-  async function logged(run: (port: number) => Promise<void>, opts: { allow?: string[] } = {}): Promise<string[]> {
+  async function logged(run: (port: number) => Promise<void>, opts: { allow?: string[]; targets?: ReturnType<typeof target>[] } = {}): Promise<string[]> {
     const dir = mkdtempSync(join(tmpdir(), 'pollpray-serve-log-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     configureLogging({ dir, level: 'info', retentionMs: 86_400_000, retentionDays: 1, compress: false, format: 'json' });
@@ -254,6 +254,24 @@ describe('what the operator reads in the log', () => {
       'info serve: webhook GitHub push acme/todo refs/heads/main: queued todo',
       'info serve: webhook GitHub push acme/todo refs/heads/main: queued nothing new (already waiting)',
     ]);
+  });
+
+  it('a push of several refs names them all, and every target it queues', async () => {
+    const update = (refs: string[]) => Buffer.from(JSON.stringify({ event_name: 'repository_update', refs, project: { path_with_namespace: 'acme/app', web_url: 'https://gitlab.com/acme/app' } }));
+    const hook = (id: string) => ({ 'content-type': 'application/json', 'x-gitlab-event': 'System Hook', 'x-gitlab-token': SECRET, 'x-gitlab-event-uuid': id });
+    const replies: Reply[] = [];
+    const lines = await logged(
+      async (port) => {
+        replies.push(await send(port, 'POST', '/', hook('u-1'), update(['refs/heads/x', 'refs/heads/y'])));
+        replies.push(await send(port, 'POST', '/', hook('u-2'), update(['refs/heads/main', 'refs/heads/staging'])));
+      },
+      { allow: ['gitlab.com/acme/app'], targets: [target('app', 'https://gitlab.com/acme/app.git'), target('app-staging', 'https://gitlab.com/acme/app.git', { branch: 'staging' })] },
+    );
+    expect(replies).toMatchObject([
+      { status: 202, body: { status: 'ignored', reason: 'no target follows acme/app refs/heads/x refs/heads/y' } },
+      { status: 202, body: { status: 'queued', targets: ['app', 'app-staging'], delivery: 'u-2' } },
+    ]);
+    expect(lines).toEqual(['info serve: webhook GitLab push acme/app refs/heads/main refs/heads/staging: queued app, app-staging']);
   });
 
   it('a delivery that cannot be remembered (state dir not writable) is a 500, logged, and queues nothing', async () => {
