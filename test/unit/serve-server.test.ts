@@ -25,6 +25,13 @@ interface Reply {
   body: Record<string, unknown>;
 }
 
+/**
+ * Client connections still open when a test ends: destroyed before its server closes, so
+ * a test that failed with a request in flight (a mutant that never answers) does not
+ * hold close() until the hook times out.
+ */
+const openClients = new Set<{ destroy(): void }>();
+
 function send(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
@@ -36,6 +43,8 @@ function send(port: number, method: string, path: string, headers: Record<string
       });
     });
     req.on('error', reject);
+    openClients.add(req);
+    req.on('close', () => openClients.delete(req));
     if (body !== undefined) req.end(body);
     else req.end();
   });
@@ -63,6 +72,7 @@ async function setup(opts: { allow?: string[]; hold?: boolean; targets?: ReturnT
     deliveries: new DeliveryMemory(stateDir),
   });
   onTestFinished(async () => {
+    for (const c of openClients) c.destroy();
     release();
     await queue.stop();
     await server.close();
@@ -82,6 +92,9 @@ function githubPush(repo: string, ref: string, id = randomUUID(), secret = SECRE
     },
   };
 }
+
+// Every answer here takes milliseconds: a mutant that hangs a request fails in seconds, not the default 30.
+vi.setConfig({ testTimeout: 10_000, hookTimeout: 10_000 });
 
 describe('the webhook server', () => {
   it('listens where asked and answers GET /healthz; unknown paths are 404, other methods on /webhook 405 with Allow: POST', async () => {
@@ -310,10 +323,14 @@ function rawClient(port: number, onConnect: (s: Socket) => void): Promise<string
   return new Promise((resolve) => {
     let text = '';
     const s = connect(port, '127.0.0.1', () => onConnect(s));
+    openClients.add(s);
     s.on('data', (d: Buffer) => (text += d.toString('latin1')));
     // The server cutting the connection while we still send is an EPIPE/ECONNRESET here.
     s.on('error', () => undefined);
-    s.on('close', () => resolve(text));
+    s.on('close', () => {
+      openClients.delete(s);
+      resolve(text);
+    });
   });
 }
 
