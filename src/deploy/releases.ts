@@ -108,10 +108,10 @@ function readOwnFile(file: string): string | undefined {
   }
 }
 
-/** Whether `dir` is a real directory (not a link to one) owned by this user. */
+/** Whether `dir` is a real directory (lstat: not a link to one) owned by this user. */
 function isOwnDir(dir: string): boolean {
   const st = lstatOrUndefined(dir);
-  return !!st && st.isDirectory() && !st.isSymbolicLink() && st.uid === process.geteuid?.();
+  return !!st && st.isDirectory() && st.uid === process.geteuid?.();
 }
 
 /** The record of release `name`, or undefined when it has none or one that does not hold. */
@@ -195,7 +195,8 @@ export function listReleases(path: string): Release[] {
  * committed link is not followed) and must name the release's own commit.
  */
 function adoptLegacyMarkers(path: string, target: string): string[] {
-  if (lstatOrUndefined(join(path, '.pollpray')) || !existsSync(releasesDir(path))) return [];
+  // Only from removePartialReleases, which returns before this when releases/ is absent.
+  if (lstatOrUndefined(join(path, '.pollpray'))) return [];
   const current = currentRelease(path);
   const adopted: string[] = [];
   for (const name of releaseNames(path)) {
@@ -205,7 +206,7 @@ function adoptLegacyMarkers(path: string, target: string): string[] {
     try {
       sha = text === undefined ? undefined : (JSON.parse(text) as { sha?: unknown }).sha;
     } catch {
-      continue;
+      // Not JSON: sha stays undefined, and the release is not adopted.
     }
     if (typeof sha !== 'string' || !isFullSha(sha) || !name.endsWith(`-${sha.slice(0, 12)}`)) continue;
     writeRecord(path, name, sha, new Date(), target);
@@ -250,15 +251,17 @@ export function removePartialReleases(path: string, target: string): Recovered {
     removeRelease(path, name);
     removed.push(name);
   }
-  if (isOwnDir(join(path, '.pollpray')) && isOwnDir(recordsDir(path))) {
+  // .pollpray is pollpray's own here (recordsUnusable, or adoptLegacyMarkers made it); its
+  // releases/ may be missing when an older run stopped between the two mkdirs.
+  if (isOwnDir(recordsDir(path))) {
     const kept = new Set(releaseNames(path));
     for (const file of readdirSync(recordsDir(path))) {
-      // A record of no release, or a temp whose writer died (writes happen under the lock).
-      const name = file.endsWith('.json') && !file.startsWith('.') ? file.slice(0, -'.json'.length) : undefined;
-      if (name === undefined || !kept.has(name)) rmSync(join(recordsDir(path), file), { recursive: true, force: true });
+      // A record of no release, or a temp whose writer died (`.<name>.json.tmp-<pid>`; writes happen under the lock).
+      const name = file.endsWith('.json') ? file.slice(0, -'.json'.length) : undefined;
+      if (name === undefined || !kept.has(name)) rmSync(join(recordsDir(path), file), { recursive: true });
     }
   }
-  for (const name of readdirSync(path)) if (name.startsWith('.current.tmp-')) rmSync(join(path, name), { force: true });
+  for (const name of readdirSync(path)) if (name.startsWith('.current.tmp-')) rmSync(join(path, name));
   return { removed, adopted };
 }
 

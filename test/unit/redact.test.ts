@@ -92,6 +92,7 @@ describe('secret shapes, exact output', () => {
     ['a token word with a short value is not a token', 'token expired at 12:00', 'token expired at 12:00'],
     ['an AWS session key', 'key ASIAIOSFODNN7EXAMPLE.', 'key [REDACTED].'],
     ['each GitHub token prefix', 'gho_abcdefghijklmnopqrstuvwxyz012345 ghu_abcdefghijklmnopqrstuvwxyz012345 ghr_abcdefghijklmnopqrstuvwxyz012345', '[REDACTED] [REDACTED] [REDACTED]'],
+    ['a fine-grained GitHub token', 'GH=github_pat_11ABCDEFG0123456789_abcdefghij;', 'GH=[REDACTED];'],
     ['a GitLab token with dashes and underscores', 'glpat-abc_def-ghi_jkl-mnop0123 ok', '[REDACTED] ok'],
   ])('%s', (_name, input, expected) => {
     expect(redact(input)).toBe(expected);

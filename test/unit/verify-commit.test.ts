@@ -146,6 +146,14 @@ describe.skipIf(requireBinary('ssh-keygen', 'openssh-client'))('verifyCommit, ss
     expect(err.message).toBe(`unverified: verify.${key} (not set) is missing or unreadable, so no commit can be verified`);
   });
 
+  it('a commit the clone does not hold is refused as not checkable, naming no key', async () => {
+    const { repo, target, allowed } = setup();
+    repo.commit('x');
+    const missing = 'f'.repeat(40);
+    const err = await refusal(verifyCommit(target, missing));
+    expect(err.message).toBe(`unverified: commit ffffffffffff's signature cannot be checked (signer not in allowed_signers ${allowed}, or the ssh tools are missing); not deploying it`);
+  });
+
   it('a target without verify is a programming error, not a pass', async () => {
     const { repo, target } = setup();
     await expect(verifyCommit({ ...target, verify: undefined }, repo.commit('x'))).rejects.toThrow('verifyCommit called for a target without verify');
