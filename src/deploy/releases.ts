@@ -98,8 +98,8 @@ function readOwnFile(file: string): string | undefined {
     return undefined;
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_RECORD_BYTES) return undefined;
+    if (!fstatSync(fd).isFile()) return undefined;
+    // One byte more than a record may have: reading it means the file is too big.
     const buf = Buffer.alloc(MAX_RECORD_BYTES + 1);
     const n = readSync(fd, buf, 0, buf.length, 0);
     return n > MAX_RECORD_BYTES ? undefined : buf.subarray(0, n).toString('utf8');
@@ -117,8 +117,8 @@ function isOwnDir(dir: string): boolean {
 /** The record of release `name`, or undefined when it has none or one that does not hold. */
 export function readRecord(path: string, name: string): ReleaseRecord | undefined {
   if (!isOwnDir(join(path, '.pollpray')) || !isOwnDir(recordsDir(path))) return undefined;
-  const text = readOwnFile(recordFile(path, name));
-  return text === undefined ? undefined : parseRecord(name, text);
+  // A file that cannot be read is '' here, which is no record either.
+  return parseRecord(name, readOwnFile(recordFile(path, name)) ?? '');
 }
 
 /**
@@ -201,10 +201,9 @@ function adoptLegacyMarkers(path: string, target: string): string[] {
   const adopted: string[] = [];
   for (const name of releaseNames(path)) {
     if (!current || name > current) continue;
-    const text = readOwnFile(join(releasesDir(path), name, LEGACY_MARKER));
     let sha: unknown;
     try {
-      sha = text === undefined ? undefined : (JSON.parse(text) as { sha?: unknown }).sha;
+      sha = (JSON.parse(readOwnFile(join(releasesDir(path), name, LEGACY_MARKER)) ?? '') as { sha?: unknown }).sha;
     } catch {
       // Not JSON: sha stays undefined, and the release is not adopted.
     }
@@ -257,8 +256,7 @@ export function removePartialReleases(path: string, target: string): Recovered {
     const kept = new Set(releaseNames(path));
     for (const file of readdirSync(recordsDir(path))) {
       // A record of no release, or a temp whose writer died (`.<name>.json.tmp-<pid>`; writes happen under the lock).
-      const name = file.endsWith('.json') ? file.slice(0, -'.json'.length) : undefined;
-      if (name === undefined || !kept.has(name)) rmSync(join(recordsDir(path), file), { recursive: true });
+      if (!(file.endsWith('.json') && kept.has(file.slice(0, -'.json'.length)))) rmSync(join(recordsDir(path), file), { recursive: true });
     }
   }
   for (const name of readdirSync(path)) if (name.startsWith('.current.tmp-')) rmSync(join(path, name));

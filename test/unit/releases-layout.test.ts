@@ -99,6 +99,17 @@ describe('shared paths', () => {
     expect(existsSync(join(path, 'shared'))).toBe(false);
   });
 
+  it('a seeded directory of plain files and subdirectories is copied whole', () => {
+    const { path, release } = app();
+    const r1 = join(path, 'releases', release('100000', sha('a')));
+    mkdirSync(join(r1, 'uploads', 'sub'), { recursive: true });
+    writeFileSync(join(r1, 'uploads', 'a-readme.txt'), 'r');
+    writeFileSync(join(r1, 'uploads', 'sub', 'x.txt'), 'x');
+    expect(linkShared(path, r1, ['uploads'], 'app')).toEqual(['seeded shared uploads from the release']);
+    expect(readdirSync(join(path, 'shared', 'uploads')).sort()).toEqual(['a-readme.txt', 'sub']);
+    expect(readFileSync(join(path, 'shared', 'uploads', 'sub', 'x.txt'), 'utf8')).toBe('x');
+  });
+
   it('a link out of the release deep inside a seeded directory is found', () => {
     const { path, release } = app();
     const r1 = join(path, 'releases', release('100000', sha('a')));
@@ -127,6 +138,8 @@ describe('recovery, records, pruning', () => {
     const records = join(path, '.pollpray', 'releases');
     mkdirSync(join(records, 'junk.json'));
     writeFileSync(join(records, 'notes.txt'), '');
+    // An editor's backup of a record: named after a release, but not its record.
+    writeFileSync(join(records, `${done}.orig`), '');
     symlinkSync('releases/x', join(path, '.current.tmp-424242'));
     writeFileSync(join(path, 'keep.current.tmp-1'), '');
     expect(removePartialReleases(path, 'app')).toEqual({ removed: [partial], adopted: [] });
@@ -249,6 +262,24 @@ describe('records: where pollpray reads, writes and removes them', () => {
     mkdirSync(join(path, '.pollpray'));
     expect(removePartialReleases(path, 'app')).toEqual({ removed: [partial], adopted: [] });
     expect(readdirSync(join(path, '.pollpray'))).toEqual([]);
+  });
+
+  it('a .pollpray that is a file: no record is read or written, and the error says what to remove', () => {
+    const { path, release } = app();
+    const name = release('100000', sha('a'));
+    rmSync(join(path, '.pollpray'), { recursive: true });
+    writeFileSync(join(path, '.pollpray'), '');
+    expect(readRecord(path, name)).toBeUndefined();
+    const err = thrown(() => writeRecord(path, name, sha('a'), new Date(), 'app'));
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(err.message).toBe(`${join(path, '.pollpray')} is not a directory of pollpray's own (a symlink, a file, or owned by another user)`);
+  });
+
+  it('removing a release that is already gone is not an error', () => {
+    const { path, release } = app();
+    const name = release('100000', sha('a'));
+    removeRelease(path, name);
+    expect(() => removeRelease(path, name)).not.toThrow();
   });
 
   it('without a releases directory recovery touches nothing, not even .pollpray', () => {
