@@ -85,6 +85,7 @@ describe('secret shapes, exact output', () => {
     ['token-only userinfo over plain http', `fetch http://${TOKEN}@git.example.com/a.git`, 'fetch http://***@git.example.com/a.git'],
     ['a short user name is not a token', 'ssh://git@example.com/a.git and https://deploy@example.com/', 'ssh://git@example.com/a.git and https://deploy@example.com/'],
     ['a password without a user name (redis://:password@host)', 'redis://:hunter2pw@127.0.0.1:6379/0', 'redis://:***@127.0.0.1:6379/0'],
+    ['a password with an unescaped @ in it, hidden to the last @', 'https://deploy:p@ss@w0rd@git.example.com/a@b.git', 'https://deploy:***@git.example.com/a@b.git'],
     ['a user and password in a git+ssh URL', 'git+ssh://bob:pa:ss@host/x', 'git+ssh://bob:***@host/x'],
     ['a Bearer token with padding, whole', 'Authorization: Bearer abcdEFGH1234-._~+/xyz== next', 'Authorization: Bearer [REDACTED] next'],
     ['a Bearer token after several spaces', 'Authorization: Bearer    abcdEFGH1234abcdEFGH', 'Authorization: Bearer [REDACTED]'],
