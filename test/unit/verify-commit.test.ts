@@ -185,13 +185,14 @@ function gpgKey(repo: Repo, name: string, expire = 'never', conf = '') {
       execFileSync('git', ['-c', 'gpg.format=openpgp', '-c', `user.signingkey=${fpr}`, 'commit', '-q', '-S', '-m', message], { cwd: repo.dir, env: { ...isolatedGitEnv(join(repo.dir, '..')), GNUPGHOME: home } });
       return repo.git(['rev-parse', 'HEAD']);
     },
-    /** A keyring (GnuPG home) trusting this key, with its revocation when `revoked`. */
-    keyring(revoked = false): string {
+    /** A keyring (GnuPG home) holding this key, with its revocation when `revoked`, marked ultimately trusted when `trusted`. */
+    keyring(revoked = false, trusted = false): string {
       const dir = join(repo.dir, '..', `keyring-${name}`);
       mkdirSync(dir, { mode: 0o700 });
       const into = (input: string) => execFileSync('gpg', ['--batch', '--import'], { env: { ...process.env, GNUPGHOME: dir }, input, stdio: ['pipe', 'ignore', 'ignore'] });
       into(gpg(['--armor', '--export', fpr]));
       if (revoked) into(readFileSync(join(home, 'openpgp-revocs.d', `${fpr}.rev`), 'utf8').replace(/^:-/m, '-'));
+      if (trusted) execFileSync('gpg', ['--batch', '--import-ownertrust'], { env: { ...process.env, GNUPGHOME: dir }, input: `${fpr}:6:\n`, stdio: ['pipe', 'ignore', 'ignore'] });
       return dir;
     },
   };
@@ -204,6 +205,13 @@ describe.skipIf(requireBinary('gpg', 'gnupg'))('verifyCommit, gpg mode with real
     const sha = key.commit('signed');
     const sig = await verifyCommit(repo.target({ mode: 'gpg', keyring: key.keyring() }), sha);
     expect(sig).toEqual({ status: 'U', key: key.fpr.slice(-16), signer: 'release <release@pollpray.invalid>' });
+  });
+
+  it('a key marked trusted in the keyring gives a good signature (G), which passes too', async () => {
+    const repo = makeRepo();
+    const key = gpgKey(repo, 'release');
+    const sha = key.commit('signed');
+    await expect(verifyCommit(repo.target({ mode: 'gpg', keyring: key.keyring(false, true) }), sha)).resolves.toEqual({ status: 'G', key: key.fpr.slice(-16), signer: 'release <release@pollpray.invalid>' });
   });
 
   it("verify-commit's exit code is the gate: a repository that raises gpg.minTrustLevel makes a U refused as not checkable", async () => {
