@@ -11,6 +11,7 @@
  */
 import { createTask, validate as validCron, type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/normalise.js';
+import { refuseUntrustedFiles, runningUser } from '../config/file-trust.js';
 import { errorMessage, PollprayError, EXIT, UsageError } from '../errors.js';
 import { killAllChildren } from '../exec/groups.js';
 import { requireOwnership } from '../host/ownership.js';
@@ -58,8 +59,10 @@ export async function daemon(o: DaemonOptions): Promise<DaemonResult> {
       return;
     }
     const current = config;
-    running = (async () => {
+    const once = async (): Promise<void> => {
       try {
+        // Loaded once, run many times: a script that became writable by others since must not run.
+        refuseUntrustedFiles(current, runningUser());
         const report = await run({ config: current, targets: [], dryRun: false, force: false });
         cycles += 1;
         o.onReport?.(report);
@@ -68,10 +71,13 @@ export async function daemon(o: DaemonOptions): Promise<DaemonResult> {
         const line = errorMessage(err);
         log.error(`cycle failed to run: ${line}`, { step: 'daemon' });
         o.complain(err instanceof PollprayError ? line : `cycle failed to run: ${line}`);
-      } finally {
-        running = undefined;
       }
-    })();
+    };
+    // Cleared in a reaction, never synchronously: a cycle that ends before its first await
+    // would otherwise clear `running` before it is set, and every later tick would be skipped.
+    running = once().finally(() => {
+      running = undefined;
+    });
     await running;
   };
 

@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import { selectTargets } from './select.js';
 import type { Command } from 'commander';
 import { configFrom, type CliContext } from './cli-context.js';
-import { out } from '../log/console.js';
+import { out, problem } from '../log/console.js';
 import { fleetStatusLines } from '../render/text.js';
 
 /** One host of one target as `fleet status --json` shows it (fields are only ever added). */
@@ -30,7 +30,7 @@ export interface FleetStatusReport {
   targets: { target: string; max_in_flight: number; slots: (string | null)[]; hosts: FleetHostStatus[] }[];
 }
 
-export async function fleetStatus(config: Config, names: string[] = [], now: () => number = Date.now): Promise<FleetStatusReport> {
+export async function fleetStatus(config: Config, names: string[] = [], now: () => number = Date.now, warn: (line: string) => void = () => {}): Promise<FleetStatusReport> {
   const c = config.coordination;
   if (!c) {
     throw new ConfigError(`${config.file} has no coordination section: this host is not part of a fleet`, {
@@ -49,7 +49,8 @@ export async function fleetStatus(config: Config, names: string[] = [], now: () 
       targets: [],
     };
     for (const t of targets) {
-      const [records, holders] = await Promise.all([store.fleet(t.name), store.slotHolders(t.name, c.maxInFlight)]);
+      const [{ records, ignored }, holders] = await Promise.all([store.fleet(t.name), store.slotHolders(t.name, c.maxInFlight)]);
+      for (const line of ignored) warn(line);
       report.targets.push({
         target: t.name,
         max_in_flight: c.maxInFlight,
@@ -83,7 +84,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .argument('[targets...]', 'target names (default: all)')
     .option('--json', 'machine-readable output (stable; see README)')
     .action(async (targets: string[], opts: { json?: boolean }, cmd: Command) => {
-      const report = await fleetStatus(await configFrom(cmd, 'report'), targets);
+      const report = await fleetStatus(await configFrom(cmd, 'report'), targets, Date.now, problem);
       if (opts.json) out(JSON.stringify(report, null, 2));
       else for (const line of fleetStatusLines(report)) out(line);
     });

@@ -1,5 +1,4 @@
 import type { Config, Target } from '../config/normalise.js';
-import { refuseUntrustedFiles, runningUser } from '../config/file-trust.js';
 import { Fleet, type FleetTurn } from '../coordination/fleet.js';
 import { splayDelayMs } from '../coordination/splay.js';
 import { checkTarget, deployChecked, type Checked, type PendingDeploy, type TargetOutcome } from '../deploy/cycle.js';
@@ -17,6 +16,10 @@ import { out, problem, stdinIsTty, stdoutIsTty } from '../log/console.js';
 import { outcomeLine, problemLines } from '../render/text.js';
 
 export interface RunOptions {
+  /**
+   * Loaded by loadConfig, which refused files other local users could change; a caller
+   * that keeps a config for long (the daemon) checks again before each run.
+   */
   config: Config;
   targets: string[];
   dryRun: boolean;
@@ -39,9 +42,6 @@ export async function run(options: RunOptions): Promise<RunReport> {
   const targets = selectTargets(config, options.targets);
   // Run as the wrong user (sudo pollpray run): stop before the first write, log included.
   requireOwnership(config, targets);
-  // Checked at load too; again here because a daemon runs many cycles on one load, and a
-  // script that became writable by others since must not run.
-  refuseUntrustedFiles(config, runningUser());
   // No deploy without an audit trail: an unwritable log dir stops the run here.
   configureLogging(config.log);
   // splay spreads a fleet's cron runs; a dry run has no herd to spread.

@@ -37,6 +37,12 @@ export interface TargetStatus {
   quarantined: boolean;
   /** When a failed remote_commit is tried again (ISO 8601 UTC), or null. */
   next_retry: string | null;
+  /**
+   * The last attempt failed on a fault of this host (a non-executable script, a missing
+   * sudo rule, an unwritable directory), not counted against the commit: last_error says
+   * the fix, and the next run after it deploys remote_commit.
+   */
+  host_fault: boolean;
 }
 
 export interface StatusReport {
@@ -70,6 +76,7 @@ export function status(config: Config, names: string[] = [], now: Date = new Dat
         rolled_back: state.rolledBack,
         current_release: state.currentRelease,
         ...retryStatus(state, t.maxAttempts, now),
+        host_fault: state.lastFault === 'host' && (state.lastResult === 'failed' || state.lastResult === 'error'),
       };
     }),
   };

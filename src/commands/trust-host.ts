@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { defaultKnownHosts, type Config } from '../config/normalise.js';
-import { SshError, UsageError } from '../errors.js';
+import { ConfigError, SshError, UsageError } from '../errors.js';
+import { runningUser, trustProblem } from '../config/file-trust.js';
 import { run } from '../exec/run.js';
 import { resolveSsh } from '../git/diagnose.js';
 import { fingerprint, hostFieldNames, keyLineText, parseKnownHosts, type KeyLine } from '../git/host-keys.js';
@@ -74,6 +75,13 @@ export async function trustHost(options: TrustHostOptions): Promise<TrustHostRep
   const { host, port } = parsed;
   const name = knownHostsName(host, port);
   const files = await destinationFiles(options, host, port);
+  // The file this writes decides whom every later fetch trusts: one another local user could
+  // change (or swap through its directory) must not get a pin, nor be read back into it.
+  for (const file of files) {
+    const untrusted = trustProblem(file, runningUser(), 'make ssh trust their host key');
+    const named = options.knownHosts === file ? `--known-hosts ${file}` : file;
+    if (untrusted) throw new ConfigError(untrusted.message.replace(file, named), { hint: untrusted.fix });
+  }
 
   const scan = await run(['ssh-keyscan', '-T', String(Math.ceil((options.timeoutMs ?? 10_000) / 1000)), '-p', String(port), '--', host], {
     cwd: tmpdir(),
@@ -154,7 +162,8 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .option('--replace', 'replace a different key already pinned for this host (a changed host key)')
     .option('--known-hosts <file>', 'write here instead of the known_hosts of the targets on this host')
     .action(async (host: string, opts: { yes?: boolean; fingerprint?: string; replace?: boolean; knownHosts?: string }, cmd: Command) => {
-      const config = opts.knownHosts ? undefined : await configFrom(cmd, 'report');
+      // The same refusal as run: the ssh config it reads (ssh -G) and the known_hosts it writes included.
+      const config = opts.knownHosts ? undefined : await configFrom(cmd);
       const report = await trustHost({
         host,
         config,

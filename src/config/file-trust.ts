@@ -1,10 +1,11 @@
 /**
  * Which files pollpray may trust: the one rule `run`, `validate`, `daemon` and `doctor`
  * share. Root, the config's owner and the scripts the config names are trusted; other
- * local users are not. So the config file, and every script, hook, key or secret file
- * it names that pollpray runs or reads, may be changeable only by root or the user
- * running pollpray: the file itself, and every directory a lookup of its path passes
- * through, on its real path and on the path of every symlink on the way.
+ * local users are not. So the config file, every script, hook, key or secret file it
+ * names that pollpray runs or reads, and the state and log dirs it writes and reads back,
+ * may be changeable only by root or the user running pollpray: the file itself, and
+ * every directory a lookup of its path passes through, on its real path and on the path
+ * of every symlink on the way.
  *
  * Like OpenSSH's safe_path (misc.c): each component owned by root or the user, not
  * writable by group or others. Unlike it, a directory such as /tmp that others may
@@ -13,12 +14,12 @@
  * A path that does not exist (yet) is no question of trust: whoever reports the
  * missing file does.
  */
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { userInfo } from 'node:os';
-import { posix } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { shellQuote } from '../git/ssh.js';
 import { keyPathText } from './report.js';
+import { walkPath } from '../real-location.js';
 import type { Config } from './normalise.js';
 import type { KeyPath } from './yaml-source.js';
 
@@ -39,9 +40,6 @@ export interface TrustProblem {
   /** Set when the file, or a directory or link on its way, belongs to another (non-root) user: that uid. */
   owner?: number;
 }
-
-/** Linux gives up after 40 links (ELOOP); so does this. */
-const MAX_LINKS = 40;
 
 const q = shellQuote;
 const mode4 = (mode: number) => (mode & 0o7777).toString(8).padStart(4, '0');
@@ -73,68 +71,51 @@ function owner(uid: number): string {
   return `uid ${uid}`;
 }
 
+export interface TrustOptions {
+  /**
+   * Accept, on the way (never as the file itself), a directory root owns that its group
+   * but not the world may write: Ubuntu ships /var/log as root:syslog 0775, and root chose
+   * who is in that group. For the state and log dirs, which live under such directories.
+   */
+  rootGroupOnTheWay?: boolean;
+}
+
 /**
  * Why `file` cannot be trusted by `me`, or undefined when it can (or does not exist).
  * `harm` says what another user could do with it, e.g. "run commands as deploy".
  */
-export function trustProblem(file: string, me: Runner, harm: string): TrustProblem | undefined {
-  const pending = file.split('/').filter(Boolean).reverse();
-  let here = '/';
-  let hereStat: Stats;
+export function trustProblem(file: string, me: Runner, harm: string, options: TrustOptions = {}): TrustProblem | undefined {
+  let root: Stats;
   try {
-    hereStat = lstatSync(here);
+    root = lstatSync('/');
   } catch {
     return undefined;
   }
-  const rootProblem = directoryProblem(file, here, hereStat, me, harm);
-  if (rootProblem) return rootProblem;
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.pop() as string;
-    if (part === '.') continue;
-    if (part === '..') {
-      // `here` was reached from / through checked directories: so was its parent.
-      here = posix.dirname(here);
-      hereStat = lstatSync(here);
-      continue;
-    }
-    const next = posix.join(here, part);
-    let st: Stats;
-    try {
-      st = lstatSync(next);
-    } catch {
-      return undefined;
-    }
+  let problem = directoryProblem(file, '/', root, me, harm, options);
+  if (problem) return problem;
+  // Where a component is missing, a loop or a non-directory ends the walk, whoever opens the file reports it.
+  walkPath(file, ({ dir, dirStat, path: next, stat: st, last }) => {
     // In a directory others may write, only its sticky bit protects the entry: it must be root's or ours.
-    if (othersMayWrite(hereStat.mode) && !trustedOwner(st.uid, me)) {
-      return {
-        message: `${describe(file, next)} is owned by ${owner(st.uid)} in ${here} (mode ${mode4(hereStat.mode)}), which others can write: that user could replace it and ${harm}`,
+    if (othersMayWrite(dirStat.mode) && !trustedOwner(st.uid, me)) {
+      problem = {
+        message: `${describe(file, next)} is owned by ${owner(st.uid)} in ${dir} (mode ${mode4(dirStat.mode)}), which others can write: that user could replace it and ${harm}`,
         fix: `chown -h ${me.user} ${q(next)} (as root), or move ${q(file)} to a directory only ${me.user} or root can write`,
         at: 'path',
         owner: st.uid,
       };
+      return true;
     }
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) return undefined;
-      const to = readlinkSync(next);
-      if (to.startsWith('/')) {
-        here = '/';
-        hereStat = lstatSync('/');
-      }
-      pending.push(...to.split('/').filter(Boolean).reverse());
-      continue;
+    // A link's own directory was checked; its target is walked next.
+    if (st.isSymbolicLink()) return false;
+    if (last) {
+      problem = fileProblem(file, next, st, me, harm);
+      return true;
     }
-    if (pending.length > 0) {
-      if (!st.isDirectory()) return undefined;
-      const problem = directoryProblem(file, next, st, me, harm);
-      if (problem) return problem;
-      here = next;
-      hereStat = st;
-      continue;
-    }
-    return fileProblem(file, next, st, me, harm);
-  }
-  return undefined;
+    if (!st.isDirectory()) return true;
+    problem = directoryProblem(file, next, st, me, harm, options);
+    return problem !== undefined;
+  });
+  return problem;
 }
 
 /** `/etc/x.yaml` or `/etc/x.yaml (really /srv/x.yaml)`. */
@@ -142,7 +123,7 @@ function describe(file: string, real: string): string {
   return file === real ? file : `${file} (really ${real})`;
 }
 
-function directoryProblem(file: string, dir: string, st: Stats, me: Runner, harm: string): TrustProblem | undefined {
+function directoryProblem(file: string, dir: string, st: Stats, me: Runner, harm: string, options: TrustOptions): TrustProblem | undefined {
   if (!trustedOwner(st.uid, me)) {
     return {
       message: `${file} is in ${dir}, owned by ${owner(st.uid)} (not root or ${me.user}): that user could replace ${file} and ${harm}`,
@@ -151,7 +132,8 @@ function directoryProblem(file: string, dir: string, st: Stats, me: Runner, harm
       owner: st.uid,
     };
   }
-  if (othersMayWrite(st.mode) && !sticky(st.mode)) {
+  const rootsGroup = options.rootGroupOnTheWay === true && st.uid === 0 && (st.mode & 0o002) === 0;
+  if (othersMayWrite(st.mode) && !sticky(st.mode) && !rootsGroup) {
     const w = writableBy(st.mode);
     return {
       message: `${file} is in ${dir}, which is ${w.what} (mode ${mode4(st.mode)}): any ${w.chmod === 'g-w' ? 'member of its group' : 'local user'} could replace ${file} and ${harm}`,
@@ -174,7 +156,7 @@ function fileProblem(file: string, real: string, st: Stats, me: Runner, harm: st
   if (othersMayWrite(st.mode)) {
     const w = writableBy(st.mode);
     return {
-      message: `${describe(file, real)} is ${w.what} (mode ${mode4(st.mode)}): any ${w.chmod === 'g-w' ? 'member of its group' : 'local user'} could change it and ${harm}`,
+      message: `${describe(file, real)} is ${w.what} (mode ${mode4(st.mode)}): any ${w.chmod === 'g-w' ? 'member of its group' : 'local user'} could ${st.isDirectory() ? 'write in it' : 'change it'} and ${harm}`,
       fix: `chmod ${w.chmod} ${q(real)}`,
       at: 'file',
     };
@@ -187,7 +169,8 @@ export interface NamedFile {
   /** Config key path, e.g. ['targets', 'app', 'deploy']. */
   key: KeyPath;
   path: string;
-  use: 'runs' | 'reads' | 'key';
+  /** `writes`: a directory pollpray writes its state or logs into (and reads back from). */
+  use: 'runs' | 'reads' | 'key' | 'writes';
 }
 
 /** argv[0] when it is a path (a bare name is looked up on PATH, which is the environment's). */
@@ -222,12 +205,17 @@ export function namedFiles(config: Config): NamedFile[] {
   if (config.targets.some((t) => t.restart.length > 0)) add(['systemctl'], config.systemctl, 'runs');
   add(['serve', 'secret_file'], config.serve?.secretFile, 'reads');
   add(['coordination', 'password_file'], config.coordination?.passwordFile, 'reads');
+  // Another user who can write these plants what pollpray reads back (state, history, locks)
+  // or a link its next write follows (a record's temp, the day's new log file).
+  add(['state_dir'], config.stateDir, 'writes');
+  add(['log', 'dir'], config.log.dir, 'writes');
   return files;
 }
 
 function harmOf(use: NamedFile['use'], me: Runner): string {
   if (use === 'runs') return `run commands as ${me.user}`;
   if (use === 'key') return 'swap the deploy key';
+  if (use === 'writes') return `plant the files and links pollpray reads back and writes through as ${me.user}`;
   return 'change what pollpray trusts';
 }
 
@@ -235,13 +223,20 @@ export interface NamedFileProblem extends NamedFile, TrustProblem {}
 
 /** The files the config names that someone other than root or `me` could change. */
 export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProblem[] {
-  return namedFiles(config).flatMap((f) => {
-    const problem = trustProblem(f.path, me, harmOf(f.use, me));
+  const problems = namedFiles(config).flatMap((f): NamedFileProblem[] => {
+    const problem = trustProblem(f.path, me, harmOf(f.use, me), { rootGroupOnTheWay: f.use === 'writes' });
     if (!problem) return [];
+    // A state or log dir that is itself another user's is the wrong-user case (host/ownership.ts):
+    // every command that writes stops on it with exit 3 and "run it as <owner>".
+    if (f.use === 'writes' && problem.at === 'file' && problem.owner !== undefined) return [];
     // A deploy key must be private too: the fix that makes ssh accept it.
     const fix = f.use === 'key' && problem.at === 'file' && /^chmod /.test(problem.fix) ? `chmod 600 ${q(f.path)}` : problem.fix;
     return [{ ...f, ...problem, fix }];
   });
+  // known_hosts and the default log dir live in the state dir: when it is the state dir that
+  // others can write, say so once, for the state dir, rather than once per file in it.
+  const dirFixes = new Set(problems.filter((p) => p.use === 'writes').map((p) => p.fix));
+  return problems.filter((p, i) => p.use === 'writes' ? problems.findIndex((o) => o.use === 'writes' && o.fix === p.fix) === i : !dirFixes.has(p.fix));
 }
 
 /** The config file itself: anyone who can change it can make pollpray run their commands. */

@@ -10,26 +10,42 @@ import type { CoordinationSettings } from '../config/normalise.js';
 import { CoordinationError, errorMessage } from '../errors.js';
 import { log } from '../log/logger.js';
 import { addSecrets } from '../log/redact.js';
+import { fullShaSchema } from '../state/records.js';
+import { z } from 'zod';
 
-export interface Verdict {
-  verdict: 'healthy' | 'bad';
-  host: string;
-  time: string;
-  reason?: string;
-}
+/*
+ * What Redis holds was written by other hosts of the fleet, or by anyone else who can write
+ * to that Redis: data, read back like a state file (src/state/records.ts). Each value is
+ * checked against its schema; one that does not match is absent, with one warning naming
+ * its key, and none of it ever names a path, a target or a process (the target's name and
+ * the keys come from the config).
+ */
+const hostId = z.string().min(1).max(256);
+const time = z.string().max(64);
+/** An error line or a reason: shown to people (through the redactor), never run. */
+const text = z.string().max(4096);
 
-export interface FleetRecord {
-  host: string;
-  target: string;
-  canary: boolean;
+export const verdictSchema = z.object({
+  verdict: z.enum(['healthy', 'bad']),
+  host: hostId,
+  time,
+  reason: text.optional(),
+});
+export type Verdict = z.infer<typeof verdictSchema>;
+
+export const fleetRecordSchema = z.object({
+  host: hostId,
+  target: z.string().max(256),
+  canary: z.boolean(),
   /** The commit the host's code is at, as its state says. */
-  commit: string | null;
-  result: string | null;
-  time: string;
-  error?: string | null;
+  commit: fullShaSchema.nullable(),
+  result: z.string().max(64).nullable(),
+  time,
+  error: text.nullable().optional(),
   /** The commit the host is waiting for or skipped, with why. */
-  pending?: { commit: string; reason: string } | null;
-}
+  pending: z.object({ commit: fullShaSchema, reason: text }).nullable().optional(),
+});
+export type FleetRecord = z.infer<typeof fleetRecordSchema>;
 
 /** Compare-and-delete / compare-and-renew: a host only ever touches its own lease. */
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -170,8 +186,9 @@ export class FleetStore {
   }
 
   async verdict(target: string, sha: string): Promise<Verdict | null> {
-    const text = await this.call('read verdict', () => this.client.get(this.key(target, 'verdict', sha)));
-    return parse<Verdict>(text);
+    const key = this.key(target, 'verdict', sha);
+    const value = await this.call('read verdict', () => this.client.get(key));
+    return parse(verdictSchema, value, `canary verdict in Redis (${key})`);
   }
 
   /** A bad verdict always wins; a healthy one never overwrites a bad one. */
@@ -198,11 +215,15 @@ export class FleetStore {
     });
   }
 
-  async fleet(target: string): Promise<FleetRecord[]> {
-    const all = await this.call('read fleet', () => this.client.hGetAll(this.key(target, 'hosts')));
-    return Object.values(all)
-      .map((v) => parse<FleetRecord>(v))
+  /** The valid records of the target's hosts; `ignored` says which were not (for commands without a log). */
+  async fleet(target: string): Promise<{ records: FleetRecord[]; ignored: string[] }> {
+    const key = this.key(target, 'hosts');
+    const all = await this.call('read fleet', () => this.client.hGetAll(key));
+    const ignored: string[] = [];
+    const records = Object.entries(all)
+      .map(([field, v]) => parse(fleetRecordSchema, v, `fleet record in Redis (${key} ${field})`, (line) => ignored.push(line)))
       .filter((r): r is FleetRecord => r !== null);
+    return { records, ignored };
   }
 
   async forgetHost(target: string, host: string): Promise<boolean> {
@@ -213,13 +234,26 @@ export class FleetStore {
   }
 }
 
-function parse<T>(text: string | null | undefined): T | null {
-  if (!text) return null;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
+/** The value as `schema` says, or null (with one warning naming `what`) when it is not JSON of that shape. */
+function parse<T>(schema: z.ZodType<T>, value: string | null | undefined, what: string, also?: (line: string) => void): T | null {
+  if (!value) return null;
+  const warn = (why: string) => {
+    const line = `ignored an invalid ${what}: ${why}`;
+    log.warn(line, { step: 'coordination' });
+    also?.(line);
     return null;
+  };
+  let data: unknown;
+  try {
+    data = JSON.parse(value);
+  } catch {
+    return warn('not JSON');
   }
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  // The issue's path and message only: the value itself is another host's text.
+  const issue = parsed.error.issues[0];
+  return warn(issue ? `${issue.path.join('.') || 'value'} ${issue.message}` : 'wrong shape');
 }
 
 function unreachable(label: string, cause: unknown): CoordinationError {

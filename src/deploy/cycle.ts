@@ -354,6 +354,7 @@ export class Cycle {
       lastSuccess: this.now(),
       lastResult: 'deployed',
       lastError: null,
+      lastFault: null,
       rolledBack: false,
       failures: clearFailures(state.failures, sha),
     };
@@ -385,6 +386,7 @@ export class Cycle {
       remoteSha: sha,
       lastResult: 'failed',
       lastError: line,
+      lastFault: error.fault,
       rolledBack: how.rolledBack,
       failures: afterFailedAttempt(state.failures, sha, new Date(this.started), error),
     });
@@ -401,7 +403,7 @@ export class Cycle {
   private error(err: unknown, step: string, sha: string | null): TargetOutcome {
     const error = asPollprayError(err, this.target.name);
     log.error(error.oneLine(), { ...this.fields, step, ...(sha ? { commit: sha } : {}) });
-    this.save({ lastCheck: this.now(), lastResult: 'error', lastError: error.oneLine(), ...(sha ? { remoteSha: sha } : {}) });
+    this.save({ lastCheck: this.now(), lastResult: 'error', lastError: error.oneLine(), lastFault: error.fault, ...(sha ? { remoteSha: sha } : {}) });
     return this.done({ result: 'error', sha, previousSha: this.state.deployedSha, error });
   }
 }

@@ -287,11 +287,11 @@ export const scheduled: Check = async () => {
 
 /**
  * The other scripts, hooks and files the config names (steps, health and notify
- * commands, known_hosts, signers, secret files; the deploy script and key have checks
- * of their own): the rule `run` refuses on, one FAIL line per file.
+ * commands, known_hosts, signers, secret files, and the state and log dirs; the deploy
+ * script and key have checks of their own): the rule `run` refuses on, one FAIL line per file.
  */
 export const namedFileTrust: Check = async ({ config, uid, user }) => {
   const problems = untrustedNamedFiles(config, { uid, user }).filter((p) => !(p.key.at(-1) === 'deploy' || keyPathText(p.key).endsWith('ssh.key')));
   if (problems.length === 0) return [];
-  return problems.map((p) => ({ name: `file (${keyPathText(p.key)})`, status: 'fail', detail: p.message, fix: p.fix }));
+  return problems.map((p) => ({ name: `${p.use === 'writes' ? 'dir' : 'file'} (${keyPathText(p.key)})`, status: 'fail', detail: p.message, fix: p.fix }));
 };

@@ -3,7 +3,7 @@
  * by exact branch, and `git archive` of an exact commit, so a release directory holds
  * the commit's files and nothing else (no .git to serve by accident, no stale files).
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
@@ -69,6 +69,29 @@ export function archivePathspecs(paths: readonly string[]): string[] {
 }
 
 /**
+ * `git archive` obeys the archived commit's own `.gitattributes`: `export-ignore` leaves
+ * files out and `export-subst` rewrites `$Format:…$` in them, so whoever pushes would
+ * decide what a release holds beyond its files. `$GIT_DIR/info/attributes` outranks every
+ * in-tree attribute file (git 2.39 and later alike), so these two are switched off there and
+ * the export writes the commit's bytes, as a checkout would. Conversion attributes (`eol`,
+ * `ident`, `working-tree-encoding`) stay: a checkout applies them too, and a filter driver
+ * needs config, which no commit can set (git runs without system or global config).
+ */
+export const EXACT_EXPORT_ATTRIBUTES = '* -export-ignore -export-subst\n';
+
+/** Writes `info/attributes` of the bare repository `gitDir` (pollpray's own mirror) when it is not exactly EXACT_EXPORT_ATTRIBUTES. */
+function pinExportAttributes(gitDir: string): void {
+  const file = join(gitDir, 'info', 'attributes');
+  try {
+    if (readFileSync(file, 'utf8') === EXACT_EXPORT_ATTRIBUTES) return;
+  } catch {
+    // Absent (a mirror an older pollpray made, or a git template without info/): written below.
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, EXACT_EXPORT_ATTRIBUTES, { mode: 0o644 });
+}
+
+/**
  * Writes the files of exactly `sha` into `dir` (which must exist), through a tar file in
  * `scratch`. `paths`: only those (default: the target's paths); LFS files are
  * written with their content when the target has lfs (git-lfs smudges them).
@@ -82,6 +105,7 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
     // default (tar.umask 002), and root's tar restores recorded modes as they are, so a run
     // as root made group-writable releases. The archive says 0644/0755; -p applies exactly that.
     chmodSync(dir, 0o755);
+    pinExportAttributes(mirror);
     await gitOrThrow([...lfsConfig(target), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${tarFile}`, sha, ...archivePathspecs(paths)], { cwd: mirror, target }, 'archive');
     const untar = await run(['tar', '-x', '-p', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
     if (untar.exitCode !== 0 && isDiskFull(untar.stderr)) {

@@ -42,7 +42,7 @@ export function statusLines(report: StatusReport): string[] {
     short(t.deployed_commit),
     t.last_result ?? 'never run',
     t.last_check ? t.last_check.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
-    t.paused ? 'paused' : t.quarantined ? 'quarantined' : '',
+    t.paused ? 'paused' : t.quarantined ? 'quarantined' : t.host_fault ? 'host fault' : '',
   ]);
   const header = ['TARGET', 'FOLLOWS', 'DEPLOYED', 'LAST RESULT', 'LAST CHECK', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -50,7 +50,8 @@ export function statusLines(report: StatusReport): string[] {
   const lines = [fmt(header), ...rows.map(fmt)];
   for (const t of report.targets) {
     // Errors are recorded as "<target>: <message> (fix: …)"; show the target once.
-    if (t.last_error) lines.push(`  ${t.target}: last error: ${t.last_error.replace(`${t.target}: `, '')}`);
+    // A host fault holds the target until the host is fixed: its error carries that fix.
+    if (t.last_error) lines.push(`  ${t.target}: ${t.host_fault ? 'held by a host fault' : 'last error'}: ${t.last_error.replace(`${t.target}: `, '')}`);
     if (t.paused && t.paused_reason) lines.push(`  ${t.target}: paused: ${t.paused_reason}`);
     if (t.quarantined) {
       lines.push(`  ${t.target}: commit ${short(t.remote_commit)} quarantined after ${t.failed_attempts} failed attempts; waiting for a new commit (or pollpray run --force ${t.target})`);

@@ -39,6 +39,8 @@ export const targetStateSchema = z.object({
   lastSuccess: time.nullable(),
   lastResult: z.enum(CYCLE_RESULTS).nullable(),
   lastError: z.string().nullable(),
+  /** Whose fault the last failed or errored attempt was (errors.ts Fault); `host`: not counted, waits for the fix. */
+  lastFault: z.enum(['host', 'commit']).nullable(),
   paused: z.boolean(),
   /** Why the target is paused (e.g. "rolled back by hand to 3f2a9c1b7d0e"), null when not paused. */
   pausedReason: z.string().nullable(),

@@ -17,6 +17,7 @@
 import {
   appendFileSync,
   closeSync,
+  constants,
   fstatSync,
   fsyncSync,
   mkdirSync,
@@ -64,6 +65,7 @@ export function emptyState(target: string, branch: string): TargetState {
     lastSuccess: null,
     lastResult: null,
     lastError: null,
+    lastFault: null,
     paused: false,
     pausedReason: null,
     rolledBack: false,
@@ -177,13 +179,40 @@ export function ensureStateDir(stateDir: string, target: string): string {
  * read as the file: one left by a writer killed before its rename is removed here, on
  * the next write, and one from a write that failed (ENOSPC) is removed at once.
  */
+/**
+ * The temp's name is predictable, so it is opened without following a link: one planted
+ * there (by whoever could write the directory) is removed and the open tried once more,
+ * never written through.
+ */
+const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+
+function openTemp(tmp: string, mode: number): number {
+  try {
+    return openSync(tmp, TEMP_FLAGS, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+    rmSync(tmp, { force: true });
+    return openSync(tmp, TEMP_FLAGS, mode);
+  }
+}
+
+async function openTempAsync(tmp: string, mode: number) {
+  try {
+    return await open(tmp, TEMP_FLAGS, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+    rmSync(tmp, { force: true });
+    return open(tmp, TEMP_FLAGS, mode);
+  }
+}
+
 export function writeFileAtomic(file: string, content: string, mode = 0o640, pause?: Failpoint): void {
   const dir = dirname(file);
   const prefix = `.${basename(file)}.tmp-`;
   removeAbandonedTemps(dir, prefix);
   const tmp = join(dir, `${prefix}${process.pid}`);
   try {
-    const fd = openSync(tmp, 'w', mode);
+    const fd = openTemp(tmp, mode);
     try {
       writeSync(fd, content);
       fsyncSync(fd);
@@ -211,7 +240,7 @@ export async function writeFileAtomicAsync(file: string, content: string, mode =
   removeAbandonedTemps(dir, prefix);
   const tmp = join(dir, `${prefix}${process.pid}`);
   try {
-    const handle = await open(tmp, 'w', mode);
+    const handle = await openTempAsync(tmp, mode);
     try {
       await handle.writeFile(content);
       await handle.sync();

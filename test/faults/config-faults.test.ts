@@ -238,6 +238,87 @@ describe('config faults', { timeout: 30_000 }, () => {
   });
 });
 
+describe('config faults: trust-host', { timeout: 60_000 }, () => {
+  it('#53 trust-host refuses what run refuses (a world-writable deploy script or known_hosts, a --known-hosts in a directory anyone can write) before scanning or writing anything', async () => {
+    const f = await faultWorld();
+    f.write({ repo: 'ssh://git@127.0.0.1:9/app.git' });
+    const deploy = join(f.world.dir, 'deploy.sh');
+    chmodSync(deploy, 0o757);
+    const r = await f.world.cli(['trust-host', '127.0.0.1:9', '--yes']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `pollpray: ${f.world.configFile}:${lineOf(f.world.configFile, 'deploy:')} targets.app.deploy: ${deploy} is world-writable (mode 0757): any local user could change it and run commands as root (fix: chmod o-w ${deploy})`,
+    );
+    chmodSync(deploy, 0o755);
+
+    const knownHosts = join(f.world.dir, 'known_hosts');
+    writeFileSync(knownHosts, '');
+    chmodSync(knownHosts, 0o666);
+    f.write({ repo: 'ssh://git@127.0.0.1:9/app.git', ssh: { known_hosts: knownHosts } });
+    const kh = await f.world.cli(['trust-host', '127.0.0.1:9', '--yes']);
+    expect(kh.exitCode, kh.stderr).toBe(2);
+    expect(kh.stderr).toMatch(new RegExp(`targets\\.app\\.ssh\\.known_hosts: ${knownHosts} is group- and world-writable \\(mode 0666\\).*\\(fix: chmod go-w ${knownHosts}\\)$`));
+
+    const open = join(f.world.dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o757);
+    const given = join(open, 'known_hosts');
+    const flag = await f.world.cli(['trust-host', '127.0.0.1:9', '--yes', '--known-hosts', given]);
+    expect(flag.exitCode, flag.stderr).toBe(2);
+    expect(flag.stderr.trim()).toBe(
+      `pollpray: --known-hosts ${given} is in ${open}, which is world-writable (mode 0757): any local user could replace ${given} and make ssh trust their host key (fix: chmod o-w ${open})`,
+    );
+    expect(existsSync(given)).toBe(false);
+  });
+});
+
+describe('config faults: a state or log dir other users can write', { timeout: 90_000 }, () => {
+  it('#55 a group-writable state dir or a world-writable log dir: run, rollback, serve and daemon refuse it (exit 2, one line with the chmod), nothing written; doctor fails it; a log dir under a root-owned group-writable dir (/var/log on Ubuntu) is fine', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const deployed = await f.origin.head();
+    const stateFile = join(f.world.stateDir, 'targets', 'app', 'state.json');
+    const before = readFileSync(stateFile, 'utf8');
+    await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const harm = 'plant the files and links pollpray reads back and writes through as root';
+
+    chmodSync(f.world.stateDir, 0o770);
+    for (const command of [['run'], ['rollback', 'app'], ['serve'], ['daemon', '--run-now']]) {
+      const r = await f.world.cli(command, { timeoutMs: 20_000 });
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim(), command.join(' ')).toBe(
+        `pollpray: ${f.world.configFile}:${lineOf(f.world.configFile, 'state_dir:')} state_dir: ${f.world.stateDir} is group-writable (mode 0770): any member of its group could write in it and ${harm} (fix: chmod g-w ${f.world.stateDir})`,
+      );
+    }
+    expect(readFileSync(stateFile, 'utf8')).toBe(before);
+    expect(f.calls()).toHaveLength(1);
+    expect(f.live()).toBe(short(deployed));
+    const doctor = await f.world.cli(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toMatch(new RegExp(`^FAIL\\s+dir \\(state_dir\\)\\s+${f.world.stateDir} is group-writable \\(mode 0770\\)`, 'm'));
+    // Looking still works: status reads what is there.
+    expect((await f.world.cli(['status'])).exitCode).toBe(0);
+    chmodSync(f.world.stateDir, 0o750);
+
+    chmodSync(f.world.logDir, 0o757);
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `pollpray: ${f.world.configFile}:${lineOf(f.world.configFile, `dir: ${f.world.logDir}`)} log.dir: ${f.world.logDir} is world-writable (mode 0757): any local user could write in it and ${harm} (fix: chmod o-w ${f.world.logDir})`,
+    );
+    chmodSync(f.world.logDir, 0o750);
+
+    // Like /var/log on Ubuntu (root:syslog 0775): root chose who is in that group.
+    const varLog = join(f.world.dir, 'var-log');
+    mkdirSync(join(varLog, 'pollpray'), { recursive: true, mode: 0o750 });
+    chmodSync(varLog, 0o775);
+    f.write({}, { log: { dir: join(varLog, 'pollpray'), level: 'debug' } });
+    const ok = await f.world.cli(['run']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(f.calls()).toHaveLength(2);
+  });
+});
+
 describe('config faults: commands that only look', { timeout: 60_000 }, () => {
   it('#53 status, history and pause still work on a target whose deploy script needs fixing; sudoers refuses a systemctl other users could change', async () => {
     const f = await faultWorld();
@@ -284,7 +365,7 @@ describe('config faults: ssh files other users could change', { timeout: 60_000 
 });
 
 describe('config faults in a long-running daemon', { timeout: 60_000 }, () => {
-  it('#53 a deploy script that becomes world-writable while the daemon runs is refused before the next cycle runs it', async () => {
+  it('#53 a deploy script that becomes world-writable while the daemon runs is refused before the next cycle runs it; a reload of a config others can write is refused', async () => {
     const f = await faultWorld();
     f.write({}, { schedule: '* * * * * *' });
     const daemon = f.world.spawn(['daemon']);
@@ -304,6 +385,13 @@ describe('config faults in a long-running daemon', { timeout: 60_000 }, () => {
     chmodSync(deploy, 0o755);
     await until(() => f.calls().length === 2, 20_000, 'the deploy once the script is safe again');
     expect(f.calls()[1]).toMatch(new RegExp(`^${next} `));
+
+    // A reload reads the config through the same check: one others can write is not taken.
+    chmodSync(f.world.configFile, 0o666);
+    daemon.kill('SIGHUP');
+    await until(() => stderr.includes('config reload failed, keeping the running config'), 20_000, 'the refused reload');
+    expect(stderr).toMatch(new RegExp(`config reload failed, keeping the running config: ${f.world.configFile} is group- and world-writable \\(mode 0666\\)`));
+    chmodSync(f.world.configFile, 0o640);
   });
 });
 

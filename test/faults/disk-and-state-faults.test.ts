@@ -59,7 +59,8 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
   it.skipIf(requireRoot())('#49 read-only state_dir: one line naming state_dir and the fix, not counted; after remounting read-write the next run deploys (no --force)', async () => {
     const f = await faultWorld();
     mkdirSync(f.world.stateDir, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', f.world.stateDir]);
+    // mode=0750: a tmpfs root is 1777 by default, a state dir other users could write (row 55).
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0750', 'tmpfs', f.world.stateDir]);
     onTestFinished(() => execFileSync('umount', [f.world.stateDir]));
     const good = await f.origin.head();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
@@ -120,7 +121,8 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
 /** A tmpfs of `size` mounted at `dir` for this test (root only; callers gate with requireRoot). */
 function smallTmpfs(dir: string, size: string): void {
   mkdirSync(dir, { recursive: true });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  // mode=0750: a tmpfs root is 1777 by default, which pollpray refuses for a state or log dir (row 55).
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0750`, 'tmpfs', dir]);
   onTestFinished(() => execFileSync('umount', [dir]));
 }
 

@@ -46,7 +46,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(f.live()).toBe(short(fixed));
   });
 
-  it('#48 deploy script not executable: a host fault, not counted; after chmod +x the next run deploys the same commit (no --force)', async () => {
+  it('#48 deploy script not executable: a host fault, not counted, shown by status with the fix; after chmod +x the next run deploys the same commit (no --force)', async () => {
     const f = await faultWorld();
     const script = f.world.script('build.sh', behaviours(f.world.dir));
     f.write({ deploy: script });
@@ -62,12 +62,21 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(f.live()).toBe(short(good));
     expect(r.stderr).not.toMatch(/rolled back|rollback/);
     expectState(f.world, 'app', { deployedSha: good, remoteSha: next, lastResult: 'failed', failures: {}, rolledBack: false });
+    // status says the target is held by the host, with the fix, as it says paused or quarantined.
+    const held = await f.world.cli(['status']);
+    expect(held.exitCode, held.stderr).toBe(0);
+    expect(held.stdout).toMatch(/^app\s+main\s+\S+\s+failed\s+\S+ \S+\s+host fault$/m);
+    expect(held.stdout).toMatch(new RegExp(`^  app: held by a host fault: deploy script ${script} is missing or not executable.*\\(fix: chmod \\+x ${script}`, 'm'));
+    expect(held.stdout).not.toMatch(/last error/);
+    expect(JSON.parse((await f.world.cli(['status', '--json'])).stdout)).toMatchObject({ targets: [{ target: 'app', host_fault: true, failed_attempts: 0 }] });
 
     chmodSync(script, 0o755);
     const again = await f.world.cli(['run']);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(f.live()).toBe(short(next));
     expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
+    expect((await f.world.cli(['status'])).stdout).not.toMatch(/host fault/);
+    expect(JSON.parse((await f.world.cli(['status', '--json'])).stdout)).toMatchObject({ targets: [{ target: 'app', host_fault: false }] });
   });
 
   it('#13 deploy script hangs: TERM then KILL of its process group at deploy_timeout', async () => {

@@ -1,9 +1,10 @@
 /**
- * Rows 32-35: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
+ * Rows 32-35 and 54: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
  * files. Whoever can push controls every name, link and byte of the tree; none of it may
  * steer where pollpray writes, make a release look complete, or make pollpray blame the
  * disk for the commit's content.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -241,6 +242,35 @@ describe('a commit with a .git path', { timeout: 60_000 }, () => {
       const r = await f.world.cli(['run']);
       expect(r.exitCode, r.stderr).toBe(0);
       expect(f.live()).toBe(short(fixed));
+    });
+  }
+});
+
+describe("a commit's own .gitattributes", { timeout: 60_000 }, () => {
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it(`#54 ${strategy}: export-ignore and export-subst change nothing: every deployed file is the commit's blob, byte for byte`, async () => {
+      const f = await faultWorld({ strategy });
+      const sha = await f.origin.commit(
+        {
+          '.gitattributes': 'secret.txt export-ignore\nver.txt export-subst\n',
+          'secret.txt': 'only in the commit\n',
+          'ver.txt': 'commit $Format:%H$ by $Format:%an$\n',
+          'deep/.gitattributes': '* export-ignore\n',
+          'deep/app.js': 'console.log(1);\n',
+        },
+        'attributes that would bend an export',
+      );
+      const r = await f.world.cli(['run']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(f.live()).toBe(short(sha));
+      const root = strategy === 'releases' ? join(f.path, 'current') : f.path;
+      const files = (await f.origin.git(['ls-tree', '-r', '--name-only', sha])).split('\n').filter(Boolean);
+      expect(files).toEqual(expect.arrayContaining(['secret.txt', 'ver.txt', 'deep/app.js']));
+      for (const file of files) {
+        expect(existsSync(join(root, file)), file).toBe(true);
+        const blob = execFileSync('git', ['cat-file', 'blob', `${sha}:${file}`], { cwd: f.origin.bare, env: f.origin.env });
+        expect(readFileSync(join(root, file)).equals(blob), `${file} differs from the commit's blob`).toBe(true);
+      }
     });
   }
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { trustProblem } from '../../src/config/file-trust.js';
-import { isRoot } from '../helpers/require-env.js';
+import { isRoot, requireRoot } from '../helpers/require-env.js';
 
 const me = { uid: process.getuid?.() ?? 0, user: 'me' };
 const NOBODY = 65534;
@@ -57,6 +57,24 @@ describe('file trust', () => {
     chmodSync(dir, 0o777);
     const path = file(join(dir, 'deploy.sh'));
     expect(check(path)).toMatchObject({ message: expect.stringContaining(`is in ${dir}, which is group- and world-writable (mode 0777)`), fix: `chmod go-w ${dir}`, at: 'path' });
+  });
+
+  it.skipIf(requireRoot())('rootGroupOnTheWay (the state and log dirs): a root-owned group-writable directory on the way is accepted, a world-writable one or the directory itself still refused', () => {
+    const varLog = join(tempDir(), 'var-log');
+    const logDir = join(varLog, 'pollpray');
+    mkdirSync(logDir, { recursive: true });
+    chmodSync(varLog, 0o775);
+    const opts = { rootGroupOnTheWay: true };
+    expect(trustProblem(logDir, me, 'x')).toMatchObject({ fix: `chmod g-w ${varLog}` });
+    expect(trustProblem(logDir, me, 'x', opts)).toBeUndefined();
+    chmodSync(logDir, 0o770);
+    expect(trustProblem(logDir, me, 'x', opts)).toMatchObject({ message: `${logDir} is group-writable (mode 0770): any member of its group could write in it and x`, at: 'file' });
+    chmodSync(logDir, 0o750);
+    chmodSync(varLog, 0o777);
+    expect(trustProblem(logDir, me, 'x', opts)).toMatchObject({ fix: `chmod go-w ${varLog}` });
+    chmodSync(varLog, 0o775);
+    chownSync(varLog, NOBODY, 0);
+    expect(trustProblem(logDir, me, 'x', opts)).toMatchObject({ at: 'path', owner: NOBODY });
   });
 
   it('a file of mine in a sticky world-writable directory is trusted (as /tmp itself)', () => {
