@@ -81,7 +81,7 @@ export function parseRecord(name: string, text: string): ReleaseRecord | undefin
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    // Not JSON: value stays undefined, which the schema refuses.
   }
   const parsed = recordSchema.safeParse(value);
   if (!parsed.success) return undefined;
