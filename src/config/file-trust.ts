@@ -223,8 +223,12 @@ export interface NamedFileProblem extends NamedFile, TrustProblem {}
 
 /** The files the config names that someone other than root or `me` could change. */
 export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProblem[] {
+  // Two hundred targets naming one key and one known_hosts walk each path once, not 200 times.
+  const seen = new Map<string, TrustProblem | undefined>();
   const problems = namedFiles(config).flatMap((f): NamedFileProblem[] => {
-    const problem = trustProblem(f.path, me, harmOf(f.use, me), { rootGroupOnTheWay: f.use === 'writes' });
+    const id = `${f.use}\0${f.path}`;
+    if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harmOf(f.use, me), { rootGroupOnTheWay: f.use === 'writes' }));
+    const problem = seen.get(id);
     if (!problem) return [];
     // A state or log dir that is itself another user's is the wrong-user case (host/ownership.ts):
     // every command that writes stops on it with exit 3 and "run it as <owner>".

@@ -18,6 +18,7 @@ import { configSecrets } from './secrets.js';
 import { addSecrets } from '../log/redact.js';
 import { registerPathKeys } from '../host/path-keys.js';
 import { parseYamlSource } from './yaml-source.js';
+import { noteLoadedConfig } from './connect-cache.js';
 
 export { locateConfig, type LocateOptions } from './locate.js';
 
@@ -74,6 +75,7 @@ export function loadConfig(file: string, host?: HostFacts, options: LoadOptions 
   if (options.namedFiles !== 'report') refuseUntrustedFiles(config, me, (key) => source.lineOf(key), options.namedFiles === 'dirs' ? 'dirs' : undefined);
   // From now on a filesystem error names the config key whose directory to fix.
   registerPathKeys(config);
+  noteLoadedConfig(file, text, me.uid);
   return config;
 }
 
