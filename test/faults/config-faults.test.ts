@@ -297,7 +297,7 @@ describe('config faults: a state or log dir other users can write', { timeout: 9
     const doctor = await f.world.cli(['doctor']);
     expect(doctor.exitCode).toBe(1);
     expect(doctor.stdout).toMatch(new RegExp(`^FAIL\\s+dir \\(state_dir\\)\\s+${f.world.stateDir} is group-writable \\(mode 0770\\)`, 'm'));
-    // Looking still works: status names the dir and its fix, without reading in it (row 61).
+    // Looking still works: status names the dir and its fix, without reading in it (row 59).
     const status = await f.world.cli(['status']);
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toContain(`(fix: chmod g-w ${f.world.stateDir})`);
@@ -323,7 +323,7 @@ describe('config faults: a state or log dir other users can write', { timeout: 9
 });
 
 describe('config faults: looking at a state dir other users can write', { timeout: 90_000 }, () => {
-  it('#61 status and history on a state dir others can write: they name it with the chmod and read nothing in it (a planted FIFO cannot hang them), change nothing, exit 0', async () => {
+  it('#59 status and history on a state dir others can write: they name it with the chmod and read nothing in it (a planted FIFO cannot hang them), change nothing, exit 0', async () => {
     const f = await faultWorld();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
     const deployed = await f.origin.head();

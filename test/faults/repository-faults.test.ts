@@ -126,7 +126,7 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
   }
 
   for (const [strategy, widened] of [['in-place', ['site/', 'big.bin']], ['in-place', undefined], ['releases', ['site/', 'big.bin']], ['releases', undefined]] as const) {
-    it(`#60 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {
+    it(`#58 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {
       const content = 'widened lfs content\n'.repeat(300);
       const origin = await lfsOrigin(content);
       await origin.commit({ 'site/index.html': 'v1\n' }, 'site v1');
