@@ -8,6 +8,9 @@
 import { Command, Option } from 'commander';
 import type { CliContext, CommandModule } from './commands/cli-context.js';
 import { problem } from './log/console.js';
+import { commandName } from './command-name.js';
+
+export { commandName } from './command-name.js';
 
 export { CommanderError } from 'commander';
 
@@ -36,22 +39,6 @@ const COMMANDS: readonly CommandEntry[] = [
   { names: ['daemon'], load: () => import('./commands/daemon.js') },
   { names: ['demo'], load: () => import('./commands/demo.js') },
 ];
-
-/** The command argv names (`help <command>` names it too), skipping the global options. */
-export function commandName(argv: readonly string[]): string | undefined {
-  for (let i = 2; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') return argv[i + 1];
-    if (arg === '-c' || arg === '--config') {
-      i++;
-      continue;
-    }
-    if (arg.startsWith('-')) continue;
-    if (arg === 'help') return argv[i + 1];
-    return arg;
-  }
-  return undefined;
-}
 
 /** `version` comes from main.ts, which answers `--version` alone without loading this module. */
 export async function buildCli(argv: readonly string[], version: string, cli: CliContext): Promise<Command> {

@@ -7,23 +7,27 @@
  */
 import type { ExitCode } from './errors.js';
 import { VERSION } from './version.js';
+import { commandName } from './command-name.js';
 
 async function main(argv: string[]): Promise<ExitCode> {
-  const [{ EXIT, PollprayError, errorMessage }, { killAllChildren }, { fsFault }, { logFatal }, { problem }, { handleSignals }, { buildCli, CommanderError }] = await Promise.all([
-    import('./errors.js'),
-    import('./exec/groups.js'),
-    import('./host/fs-fault.js'),
-    import('./log/exit-hooks.js'),
-    import('./log/console.js'),
-    import('./signals.js'),
-    import('./cli.js'),
-  ]);
+  const [{ killAllChildren }, { handleSignals }] = await Promise.all([import('./exec/groups.js'), import('./signals.js')]);
   // A signal to pollpray ends its own process groups too: nothing it started outlives it.
   // Commands that must finish work first (daemon, serve) put their own handler on top of this one.
   handleSignals(['SIGINT', 'SIGTERM'], (signal) => {
     killAllChildren('SIGTERM');
     process.exit(signal === 'SIGINT' ? 130 : 143);
   });
+  // `run`: the ssh handshakes start before the rest loads (git/early-connect.ts).
+  if (commandName(argv) === 'run' && !argv.some((a) => a === 'help' || a === '-h' || a === '--help')) {
+    earlyStarted = (await import('./git/early-connect.js')).connectEarly(argv);
+  }
+  const [{ EXIT, PollprayError, errorMessage }, { fsFault }, { logFatal }, { problem }, { buildCli, CommanderError }] = await Promise.all([
+    import('./errors.js'),
+    import('./host/fs-fault.js'),
+    import('./log/exit-hooks.js'),
+    import('./log/console.js'),
+    import('./cli.js'),
+  ]);
   let exitCode: ExitCode = EXIT.ok;
   try {
     const program = await buildCli(argv, VERSION, {
@@ -55,6 +59,9 @@ if (argv.length === 3 && (argv[2] === '--version' || argv[2] === '-V')) {
   process.stdout.write(`${VERSION}\n`);
   process.exit(0);
 }
+let earlyStarted = false;
 const code = await main(argv);
+// Early masters a run did not adopt (a config error stopped it first): closed, not left to ControlPersist.
+if (earlyStarted) await (await import('./git/multiplex.js')).closeEarlyMasters();
 await (await import('./log/exit-hooks.js')).flushLogs();
 process.exit(code);

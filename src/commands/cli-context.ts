@@ -33,16 +33,17 @@ export async function configFileFrom(cmd: Command): Promise<string> {
  * its checks. Commands that run or read the scripts, hooks and keys the config names
  * (run, rollback, serve, daemon, and validate, which says so) refuse one another local
  * user could change; `report` leaves them to commands that only look (status, history,
- * pause, cron, …) or check them themselves (doctor, test-ssh), so an operator can
- * still see and pause a target whose script needs fixing. `trustConfigOwner`: doctor
+ * cron, …) or check them themselves (doctor, test-ssh), so an operator can still see a
+ * target whose script needs fixing; `dirs` (pause, resume) refuses only a state or log
+ * dir others could write, where those commands write, and still pauses such a target. `trustConfigOwner`: doctor
  * and sudoers, run as root, may read a config its owner wrote (src/config/load.ts).
  */
-export async function configLoader(cmd: Command, namedFiles: 'refuse' | 'report' = 'refuse', trustConfigOwner = false): Promise<() => Config> {
+export async function configLoader(cmd: Command, namedFiles: 'refuse' | 'report' | 'dirs' = 'refuse', trustConfigOwner = false): Promise<() => Config> {
   const { loadConfig, locateConfig } = await import('../config/load.js');
   const { config } = cmd.optsWithGlobals<GlobalOptions>();
   return () => loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() }), undefined, { namedFiles, trustConfigOwner });
 }
 
-export async function configFrom(cmd: Command, namedFiles: 'refuse' | 'report' = 'refuse', trustConfigOwner = false): Promise<Config> {
+export async function configFrom(cmd: Command, namedFiles: 'refuse' | 'report' | 'dirs' = 'refuse', trustConfigOwner = false): Promise<Config> {
   return (await configLoader(cmd, namedFiles, trustConfigOwner))();
 }

@@ -44,7 +44,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .description('stop deploying a target until resume (run --force still deploys)')
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
-      const r = await setPaused({ config: await configFrom(cmd, 'report'), target, paused: true });
+      const r = await setPaused({ config: await configFrom(cmd, 'dirs'), target, paused: true });
       out(`${r.target}: ${r.changed ? 'paused' : `was already paused${r.reason ? ` (${r.reason})` : ''}`}`);
     });
 
@@ -53,7 +53,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .description('deploy a paused target again from the next run on')
     .argument('<target>', 'target name')
     .action(async (target: string, _opts: unknown, cmd: Command) => {
-      const r = await setPaused({ config: await configFrom(cmd, 'report'), target, paused: false });
+      const r = await setPaused({ config: await configFrom(cmd, 'dirs'), target, paused: false });
       out(`${r.target}: ${r.changed ? 'resumed: the next run deploys the branch head' : 'was not paused'}`);
     });
 }

@@ -4,7 +4,10 @@ import { splayDelayMs } from '../coordination/splay.js';
 import { checkTarget, deployChecked, type Checked, type PendingDeploy, type TargetOutcome } from '../deploy/cycle.js';
 import { limiter, mapLimit } from '../deploy/pool.js';
 import { formatDuration } from '../duration.js';
-import { closeMultiplexing, connectionGroup, openMasters, startMultiplexing } from '../git/multiplex.js';
+import { closeMultiplexing, connectionGroup, controlDir, masterPlans, openMasters, startMultiplexing } from '../git/multiplex.js';
+import { saveConnectRecord } from '../config/connect-cache.js';
+import { namedFiles } from '../config/file-trust.js';
+import { sshDestination } from '../git/ssh-url.js';
 import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
 import { afterRun } from '../notify/after-run.js';
@@ -34,6 +37,11 @@ export interface RunReport {
   outcomes: TargetOutcome[];
 }
 
+/** Targets whose check (lock, state, ls-remote) is under way at once, when `concurrency` is lower. */
+export const PREPARED_AT_ONCE = 32;
+/** ls-remotes in flight on one shared ssh connection (or, together, to remotes not over ssh), when `concurrency` is lower. */
+export const SESSIONS_PER_CONNECTION = 8;
+
 export const FAILED_RESULTS = new Set(['failed', 'error', 'refused', 'unverified', 'quarantined']);
 
 export async function run(options: RunOptions): Promise<RunReport> {
@@ -57,21 +65,39 @@ export async function run(options: RunOptions): Promise<RunReport> {
     await turns.get(target)?.end(outcome);
     return outcome;
   };
-  startMultiplexing(config.stateDir);
-  // Each ssh host's handshake starts now and overlaps the locks, state reads and leftover
-  // checks below; see multiplex.ts.
+  const sharing = startMultiplexing(config.stateDir);
+  // Each ssh host's handshake starts now (or started before the config was read, see
+  // early-connect.ts) and overlaps the locks, state reads and leftover checks below.
   const masters = openMasters(targets);
+  // What the next run of this same config may start early.
+  if (sharing) {
+    const named = namedFiles(config);
+    const paths = (writes: boolean) => named.filter((f) => (f.use === 'writes') === writes).map((f) => f.path);
+    saveConnectRecord(config.file, paths(false), paths(true), masterPlans(controlDir(config.stateDir), targets));
+  }
   try {
     // When each outcome was known, for the metrics' per-target durations.
     const finishedAt = new Map<TargetOutcome, number>();
     const stamp = (outcome: TargetOutcome) => (finishedAt.set(outcome, Date.now()), outcome);
     const checked = new Map<Target, Checked>();
-    const slot = limiter(config.concurrency);
+    // A check is mostly waiting: for the handshake, then for the remote's answer. Up to
+    // PREPARED_AT_ONCE targets take their lock and read their state meanwhile, and up to
+    // SESSIONS_PER_CONNECTION ls-remotes of one connection group (below sshd's default
+    // MaxSessions of 10) are in flight; `concurrency`, when higher, raises both and
+    // bounds the deploys.
+    const slot = limiter(Math.max(config.concurrency, PREPARED_AT_ONCE));
+    const remotes = new Map<string, ReturnType<typeof limiter>>();
+    const remoteOf = (target: Target) => {
+      const group = sshDestination(target.repo) ? connectionGroup(target) : 'not-ssh';
+      let remote = remotes.get(group);
+      if (!remote) remotes.set(group, (remote = limiter(Math.max(config.concurrency, SESSIONS_PER_CONNECTION))));
+      return remote;
+    };
     const check = (target: Target, connected?: Promise<unknown>) =>
       slot(async () => {
         const turn = fleet?.turn(config, target);
         if (turn) turns.set(target, turn);
-        const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn, connected });
+        const c = await checkTarget(config, target, { dryRun: options.dryRun, force: options.force, fleet: turn, connected, remote: remoteOf(target) });
         if (c.kind === 'done') stamp(await ended(target, c.outcome));
         checked.set(target, c);
       });
@@ -101,11 +127,15 @@ export async function run(options: RunOptions): Promise<RunReport> {
     pending.forEach((p, i) => deployed.set(p, results[i] as TargetOutcome));
     const outcomes = inOrder.map((c) => (c.kind === 'done' ? c.outcome : (deployed.get(c) as TargetOutcome)));
     const report: RunReport = { dryRun: options.dryRun, durationMs: Date.now() - started, outcomes };
+    // Nothing after this point goes to a remote: the connections close while the
+    // bookkeeping below runs, not after it.
+    const closing = closeMultiplexing();
     // A dry run changes nothing, so it tells nobody anything either.
     if (!options.dryRun) {
       const finished = outcomes.map((outcome) => ({ outcome, finishedAt: finishedAt.get(outcome) ?? Date.now() }));
       await afterRun({ config, finished, failed: runFailed(report), started });
     }
+    await closing;
     return report;
   } finally {
     await closeMultiplexing();

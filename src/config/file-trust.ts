@@ -223,8 +223,12 @@ export interface NamedFileProblem extends NamedFile, TrustProblem {}
 
 /** The files the config names that someone other than root or `me` could change. */
 export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProblem[] {
+  // Two hundred targets naming one key and one known_hosts walk each path once, not 200 times.
+  const seen = new Map<string, TrustProblem | undefined>();
   const problems = namedFiles(config).flatMap((f): NamedFileProblem[] => {
-    const problem = trustProblem(f.path, me, harmOf(f.use, me), { rootGroupOnTheWay: f.use === 'writes' });
+    const id = `${f.use}\0${f.path}`;
+    if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harmOf(f.use, me), { rootGroupOnTheWay: f.use === 'writes' }));
+    const problem = seen.get(id);
     if (!problem) return [];
     // A state or log dir that is itself another user's is the wrong-user case (host/ownership.ts):
     // every command that writes stops on it with exit 3 and "run it as <owner>".
@@ -239,6 +243,33 @@ export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProble
   return problems.filter((p, i) => p.use === 'writes' ? problems.findIndex((o) => o.use === 'writes' && o.fix === p.fix) === i : !dirFixes.has(p.fix));
 }
 
+/** A state or log dir other local users could write, as the commands that only look report it. */
+export interface DirProblem {
+  /** The config key naming it: `state_dir` or `log.dir`. */
+  key: string;
+  path: string;
+  message: string;
+  fix: string;
+}
+
+/**
+ * The state and log dirs other local users could write: what every command that writes
+ * there refuses. `status` and `history` report them instead, and read nothing in a state
+ * dir among them: a file planted there (a FIFO that blocks the read, a made-up state)
+ * must neither hang them nor be shown as pollpray's.
+ */
+export function untrustedDirs(config: Config, me: Runner): DirProblem[] {
+  return untrustedNamedFiles(config, me)
+    .filter((p) => p.use === 'writes')
+    .map((p) => ({ key: keyPathText(p.key), path: p.path, message: p.message, fix: p.fix }));
+}
+
+/** One line for `status` and `history`: the dir, what others could do, and the fix. */
+export function dirProblemLine(p: DirProblem): string {
+  const unread = p.key === 'state_dir' ? 'not read, and ' : '';
+  return `${p.key}: ${p.message}; ${unread}pollpray run refuses it until fixed (fix: ${p.fix})`;
+}
+
 /** The config file itself: anyone who can change it can make pollpray run their commands. */
 export function configFileProblem(file: string, me: Runner): TrustProblem | undefined {
   return trustProblem(file, me, 'make pollpray run their commands');
@@ -251,8 +282,9 @@ export function configFileProblem(file: string, me: Runner): TrustProblem | unde
  * the caller still has it (loading); a long-running daemon checks again before each
  * cycle without it.
  */
-export function refuseUntrustedFiles(config: Config, me: Runner, lineOf?: (key: KeyPath) => number): void {
-  const untrusted = untrustedNamedFiles(config, me);
+export function refuseUntrustedFiles(config: Config, me: Runner, lineOf?: (key: KeyPath) => number, only?: 'dirs'): void {
+  // `dirs`: only the state and log dirs, for commands that write there but run nothing the config names (pause, resume).
+  const untrusted = untrustedNamedFiles(config, me).filter((p) => only !== 'dirs' || p.use === 'writes');
   const where = (key: KeyPath) => `${config.file}${lineOf ? `:${lineOf(key)}` : ''} ${keyPathText(key)}`;
   const [first] = untrusted;
   if (!first) return;

@@ -18,6 +18,7 @@ import { configSecrets } from './secrets.js';
 import { addSecrets } from '../log/redact.js';
 import { registerPathKeys } from '../host/path-keys.js';
 import { parseYamlSource } from './yaml-source.js';
+import { noteLoadedConfig } from './connect-cache.js';
 
 export { locateConfig, type LocateOptions } from './locate.js';
 
@@ -25,9 +26,11 @@ export interface LoadOptions {
   /**
    * `refuse` (default): a script, hook or key the config names that another local user
    * could change is a config error, so nothing runs. `report`: left to the caller
-   * (doctor and test-ssh report it with the same rule, among their other checks).
+   * (doctor and test-ssh report it with the same rule, among their other checks). `dirs`:
+   * only the state and log dirs are refused (pause and resume write there, but run
+   * nothing the config names, so a script that needs fixing does not stop them).
    */
-  namedFiles?: 'refuse' | 'report';
+  namedFiles?: 'refuse' | 'report' | 'dirs';
   /** Who runs pollpray (tests); the process's user by default. */
   runner?: Runner;
   /**
@@ -69,9 +72,10 @@ export function loadConfig(file: string, host?: HostFacts, options: LoadOptions 
   const config = normalise(parsed.data, file, host);
   // Registered before anything runs, so not even the first log line can carry them.
   addSecrets(configSecrets(config, process.env));
-  if (options.namedFiles !== 'report') refuseUntrustedFiles(config, me, (key) => source.lineOf(key));
+  if (options.namedFiles !== 'report') refuseUntrustedFiles(config, me, (key) => source.lineOf(key), options.namedFiles === 'dirs' ? 'dirs' : undefined);
   // From now on a filesystem error names the config key whose directory to fix.
   registerPathKeys(config);
+  noteLoadedConfig(file, text, me.uid);
   return config;
 }
 

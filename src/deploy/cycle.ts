@@ -45,6 +45,8 @@ export interface CycleOptions {
    * (lock, leftovers, state) while its ssh connection is still being opened.
    */
   connected?: Promise<unknown>;
+  /** Bounds the calls to the remote (ls-remote) of the targets sharing a connection; see `run`. */
+  remote?: <R>(work: () => Promise<R>) => Promise<R>;
 }
 
 export interface TargetOutcome {
@@ -185,7 +187,7 @@ export class Cycle {
     await this.options.connected;
     try {
       const t0 = Date.now();
-      const wanted = await resolveWanted(target, this.workDir);
+      const wanted = this.options.remote ? await this.options.remote(() => resolveWanted(target, this.workDir)) : await resolveWanted(target, this.workDir);
       remoteSha = wanted.sha;
       this.tag = wanted.tag;
       log.debug(`remote head ${short(remoteSha)}${wanted.tag ? ` (tag ${wanted.tag})` : ''}`, { ...fields, step: 'ls-remote', durationMs: Date.now() - t0 });

@@ -10,6 +10,7 @@
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { git, gitOrThrow, progressArgs, type GitCall } from './git.js';
+import { sshDestination } from './ssh-url.js';
 
 /** True when `dir` holds no ref yet: nothing was fetched into it (or its first fetch was cut short). */
 export async function isEmptyRepo(target: Target, dir: string): Promise<boolean> {
@@ -45,22 +46,55 @@ export async function fetchTracked(target: Target, dir: string, refspec: string)
   return first;
 }
 
-/** The configuration that makes git run git-lfs for LFS files (checkout, archive); none without lfs. */
+/**
+ * The LFS server git-lfs finds for `repo` when nothing else is configured: for http(s) and
+ * git:// the clone URL plus `.git/info/lfs` (git-lfs's own rule, lfsapi/endpoint_finder.go),
+ * a local path or file:// as it is. For ssh git-lfs talks to the repo's own host and path
+ * (git-lfs-transfer, or git-lfs-authenticate, whose answer names the API URL), which `lfs.url`
+ * can say only as the clone URL itself.
+ */
+export function lfsEndpoint(repo: string): string {
+  if (sshDestination(repo) || /^file:\/\//i.test(repo) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return repo;
+  const url = repo.replace(/\/$/, '').replace(/^git:\/\//i, 'https://');
+  return url.endsWith('.git') ? `${url}/info/lfs` : `${url}.git/info/lfs`;
+}
+
+/**
+ * The configuration every git call that runs git-lfs gets (fetch, checkout, archive); none
+ * without lfs. git runs git-lfs as a filter for LFS files. A commit's `.lfsconfig` (read from
+ * the working tree, the index or HEAD) may set a few keys, and git's own config, `-c`
+ * included, outranks it (git-lfs-config(5), "LFSCONFIG"): so each key git-lfs accepts from it
+ * that decides where git-lfs connects, how, or whether it downloads at all is pinned here to
+ * what the target's own repo URL gives. Whoever pushes cannot send pollpray's LFS downloads
+ * to another server (an internal service, their own), lower https to http, or have files
+ * deployed as pointers.
+ */
 export function lfsConfig(target: Target): string[] {
   if (!target.lfs) return [];
+  const endpoint = lfsEndpoint(target.repo);
   return [
     '-c', 'filter.lfs.smudge=git-lfs smudge -- %f',
     '-c', 'filter.lfs.clean=git-lfs clean -- %f',
     '-c', 'filter.lfs.process=git-lfs filter-process',
     // A file git-lfs cannot produce fails the checkout instead of leaving its pointer.
     '-c', 'filter.lfs.required=true',
+    // lfs.url outranks every remote.<name>.lfsurl and the URL derived from the remote.
+    '-c', `lfs.url=${endpoint}`,
+    '-c', `lfs.pushurl=${endpoint}`,
+    '-c', 'lfs.gitprotocol=https',
+    // Both would leave pointer files where content belongs, without an error.
+    '-c', 'lfs.skipdownloaderrors=false',
+    '-c', 'lfs.fetchinclude=',
+    '-c', 'lfs.fetchexclude=',
+    // How git-lfs authenticates to the server (none: the header pollpray gives git, if any).
+    ...(/^https?:\/\//i.test(endpoint) ? ['-c', `lfs.${endpoint}.access=none`] : []),
   ];
 }
 
 /** Downloads the LFS objects `sha` needs into `dir`'s LFS store (before anything goes live). */
 export async function fetchLfsObjects(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
   const include = target.paths.length ? [`--include=${target.paths.flatMap((p) => [p.replace(/\/+$/, ''), `${p.replace(/\/+$/, '')}/**`]).join(',')}`] : [];
-  const result = await git(['lfs', 'fetch', ...include, 'origin', sha], cloneCall(target, dir, first));
+  const result = await git([...lfsConfig(target), 'lfs', 'fetch', ...include, 'origin', sha], cloneCall(target, dir, first));
   if (result.exitCode === 0 && !result.timedOut) return;
   if (/'lfs' is not a git command/.test(result.stderr) || result.spawnError) {
     throw new GitError('lfs: true, but git-lfs is not installed', { target: target.name, hint: 'install it (apt-get install git-lfs) and run pollpray again' });

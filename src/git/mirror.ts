@@ -79,16 +79,24 @@ export function archivePathspecs(paths: readonly string[]): string[] {
  */
 export const EXACT_EXPORT_ATTRIBUTES = '* -export-ignore -export-subst\n';
 
-/** Writes `info/attributes` of the bare repository `gitDir` (pollpray's own mirror) when it is not exactly EXACT_EXPORT_ATTRIBUTES. */
-function pinExportAttributes(gitDir: string): void {
+/**
+ * Makes EXACT_EXPORT_ATTRIBUTES the last line of `<gitDir>/info/attributes` (pollpray's
+ * mirror, or an in-place checkout's .git before its pre-read): every `git archive` there then
+ * reads the commit whole. Lines already in the file stay (an operator's `eol` in a checkout);
+ * ours comes last, where it outranks them too.
+ */
+export function pinExportAttributes(gitDir: string): void {
   const file = join(gitDir, 'info', 'attributes');
+  let current = '';
   try {
-    if (readFileSync(file, 'utf8') === EXACT_EXPORT_ATTRIBUTES) return;
+    current = readFileSync(file, 'utf8');
   } catch {
-    // Absent (a mirror an older pollpray made, or a git template without info/): written below.
+    // Absent (a new repository, one an older pollpray made, a git template without info/): written below.
   }
+  if (current === EXACT_EXPORT_ATTRIBUTES || current.endsWith(`\n${EXACT_EXPORT_ATTRIBUTES}`)) return;
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, EXACT_EXPORT_ATTRIBUTES, { mode: 0o644 });
+  const kept = current === '' || current.endsWith('\n') ? current : `${current}\n`;
+  writeFileSync(file, `${kept}${EXACT_EXPORT_ATTRIBUTES}`, { mode: 0o644 });
 }
 
 /**

@@ -18,7 +18,7 @@ import { requireOwnedByMe } from '../host/ownership.js';
 import { log } from '../log/logger.js';
 import { cloneCall, lfsConfig } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
-import { archivePathspecs } from './mirror.js';
+import { archivePathspecs, pinExportAttributes } from './mirror.js';
 import { refuseForbiddenPaths, refusedPath } from './tree-paths.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
@@ -68,7 +68,7 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
     const how = await fetchOnly();
     await refuseForbiddenPaths(target, repo.dir, sha);
     // A partial clone downloads the commit's blobs here: after a clone, that is the whole tree.
-    await readWhole(target, repo.dir, sha, how === 'cloned');
+    await readWhole(target, repo, sha, how === 'cloned');
     return how;
   };
   let replaced = false;
@@ -93,7 +93,11 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
 }
 
 /** Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout. */
-async function readWhole(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
+async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: boolean): Promise<void> {
+  const dir = repo.dir;
+  // git archive obeys the commit's export-ignore: a file it marks would go unread here and be
+  // found damaged only by the checkout, half-way through the live tree. Its .git is pollpray's.
+  pinExportAttributes(repo.gitDir);
   // Only the target's paths: reading the rest would download all of a sparse monorepo's blobs.
   // With lfs, git-lfs produces every LFS file too, so a missing object fails here.
   const result = await git([...lfsConfig(target), 'archive', '--format=tar', '--output=/dev/null', sha, ...archivePathspecs(target.paths)], cloneCall(target, dir, first));

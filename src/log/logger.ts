@@ -123,6 +123,11 @@ function write(level: Level, message: string, fields: LogFields = {}): void {
   current.write({ level, message: redact(message), fields: redactDeep(fields) as Record<string, unknown>, timestamp: new Date().toISOString() });
 }
 
+/** Whether a line at `level` would be written now: lets a caller skip building (and redacting) one that would not. */
+export function logs(level: Level): boolean {
+  return current?.enabled(level) ?? false;
+}
+
 export const log = {
   error: (message: string, fields?: LogFields) => write('error', message, fields),
   warn: (message: string, fields?: LogFields) => write('warn', message, fields),

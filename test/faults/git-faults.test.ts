@@ -143,6 +143,25 @@ describe('git faults', { timeout: 30_000 }, () => {
     expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
   });
 
+  it('#54 in-place: files the commit marks export-ignore are still read before the checkout moves: a damaged object behind them is found by git fsck, re-cloned, the live tree never half-written', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    await truncateObject(f, join(f.path, '.git'), 'HEAD:README');
+    // The next commit needs README's (damaged) blob for a new file, and hides both from `git archive`.
+    const next = await f.origin.commit(
+      { '.gitattributes': 'README export-ignore\nhidden/copy.txt export-ignore\n', 'hidden/copy.txt': 'pollpray test origin\n', 'v.txt': '2\n' },
+      'v2 with export-ignore',
+    );
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.world.logText()).toMatch(/checkout at .* is corrupt \(.*\): moved it aside/);
+    expect(f.live()).toBe(short(next));
+    expect(readFileSync(join(f.path, 'hidden', 'copy.txt'), 'utf8')).toBe('pollpray test origin\n');
+    expect(readFileSync(join(f.path, 'README'), 'utf8')).toBe('pollpray test origin\n');
+    expect(f.calls()).toHaveLength(2);
+    expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
+  });
+
   it('#10 corrupt clone, an object in the releases mirror truncated: mirror rebuilt, release complete', async () => {
     const f = await faultWorld({ strategy: 'releases' });
     expect((await f.world.cli(['run'])).exitCode).toBe(0);

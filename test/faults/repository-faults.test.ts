@@ -3,7 +3,7 @@
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
@@ -11,6 +11,7 @@ import { BIN, makeWorld } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
 import { startSshd } from '../helpers/sshd.js';
 import { addSubmodule, lfsOrigin, warnings } from '../helpers/repos.js';
+import { startReceiver } from '../helpers/http-receiver.js';
 
 describe('repository faults', { timeout: 120_000 }, () => {
   it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
@@ -79,7 +80,81 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
     expect(world.state('app')?.failures ?? {}).toEqual({});
   });
 
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it(`#57 ${strategy}: a commit's .lfsconfig (lfs.url, remote.origin.lfsurl, lfs.<url>.access, fetchexclude, skipdownloaderrors) cannot pick the LFS server or skip a download: the real store's content deploys, the other endpoints are never contacted`, async () => {
+      const origin = await lfsOrigin('first\n'.repeat(300));
+      // master: the name a bare repository's HEAD has, so git-lfs in the releases mirror reads HEAD:.lfsconfig too.
+      await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/master']);
+      const world = makeWorld();
+      const path = join(world.dir, 'app');
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, branch: 'master', lfs: true } } });
+      expect((await world.cli(['run'])).exitCode).toBe(0);
+      const tree = () => (strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path);
+      // Another LFS store on this host (an internal service's, an attacker's), and a listener on loopback.
+      const other = await makeOrigin();
+      const otherBefore = listing(other.bare);
+      const listener = await startReceiver();
+      // Each commit adds an LFS object the deployed clone does not have yet, so git-lfs must download it.
+      const pushWithLfsconfig = async (name: string, content: string, lfsconfig: string) => {
+        writeFileSync(join(origin.work, name), content);
+        await origin.git(['add', name]);
+        await origin.git(['commit', '-q', '-m', `add ${name}`]);
+        // The objects go to the real store, whatever the .lfsconfig already in the tree says.
+        await origin.git(['-c', `lfs.url=${origin.url}`, 'lfs', 'push', 'origin', 'main']);
+        writeFileSync(join(origin.work, '.lfsconfig'), lfsconfig);
+        await origin.git(['add', '.lfsconfig']);
+        await origin.git(['commit', '-q', '-m', `point LFS elsewhere (${name})`]);
+        await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/master']);
+      };
+
+      const second = 'second\n'.repeat(300);
+      await pushWithLfsconfig('second.bin', second, `[lfs]\n\turl = ${listener.url}/lfs\n[lfs "${listener.url}/lfs"]\n\taccess = basic\n`);
+      const r2 = await world.cli(['run']);
+      expect(r2.exitCode, r2.stderr).toBe(0);
+      expect(readFileSync(join(tree(), 'second.bin'), 'utf8')).toBe(second);
+      expect(listener.requests).toEqual([]);
+
+      const third = 'third\n'.repeat(300);
+      await pushWithLfsconfig('third.bin', third, `[remote "origin"]\n\tlfsurl = ${other.url}\n[lfs]\n\tfetchexclude = *\n\tskipdownloaderrors = true\n`);
+      const r3 = await world.cli(['run']);
+      expect(r3.exitCode, r3.stderr).toBe(0);
+      expect(readFileSync(join(tree(), 'third.bin'), 'utf8')).toBe(third);
+      expect(readFileSync(join(tree(), 'second.bin'), 'utf8')).toBe(second);
+      expect(listing(other.bare)).toEqual(otherBefore);
+      expect(listener.requests).toEqual([]);
+    });
+  }
+
+  for (const [strategy, widened] of [['in-place', ['site/', 'big.bin']], ['in-place', undefined], ['releases', ['site/', 'big.bin']], ['releases', undefined]] as const) {
+    it(`#58 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {
+      const content = 'widened lfs content\n'.repeat(300);
+      const origin = await lfsOrigin(content);
+      await origin.commit({ 'site/index.html': 'v1\n' }, 'site v1');
+      const world = makeWorld();
+      const path = join(world.dir, 'app');
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, lfs: true, paths: ['site/'] } } });
+      const r1 = await world.cli(['run']);
+      expect(r1.exitCode, r1.stderr).toBe(0);
+      const tree = () => (strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path);
+      expect(existsSync(join(tree(), 'big.bin'))).toBe(false);
+      // The next commit leaves big.bin as it was, so the checkout that moves to it has no reason to rewrite it.
+      await origin.commit({ 'site/index.html': 'v2\n' }, 'site v2');
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, lfs: true, ...(widened ? { paths: widened } : {}) } } });
+      const r2 = await world.cli(['run']);
+      expect(r2.exitCode, r2.stderr).toBe(0);
+      expect(readFileSync(join(tree(), 'site/index.html'), 'utf8')).toBe('v2\n');
+      expect(readFileSync(join(tree(), 'big.bin'), 'utf8')).toBe(content);
+    });
+  }
 });
+
+/** Every path under `dir` with its size and mtime: what a visit that wrote anything would change. */
+function listing(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).sort().map((p) => {
+    const st = statSync(join(dir, p));
+    return `${p} ${st.size} ${st.mtimeMs}`;
+  });
+}
 
 describe.skipIf(requireBinary('sshd', 'openssh-server'))('repository faults: slow first clone', { timeout: 120_000 }, () => {
   it('#46 a first clone slower than git_timeout gets clone_timeout; a later fetch that slow is killed at git_timeout', async () => {

@@ -1,4 +1,4 @@
-/** Faults in webhook deliveries to `pollpray serve` (rows 27-31 and 57 of the failure-modes table). */
+/** Faults in webhook deliveries to `pollpray serve` (rows 27-31 and 60 of the failure-modes table). */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -149,7 +149,7 @@ describe('webhook deliveries', () => {
     expect(world.logText()).toMatch(/webhook refused \(403\): Bitbucket Data Center delivery with a wrong or missing signature/);
   });
 
-  it('#57 a client that sends past 1 MiB and on past 16 MiB gets 413 and is cut off, logged with its address; one that goes away mid-body changes nothing', async () => {
+  it('#60 a client that sends past 1 MiB and on past 16 MiB gets 413 and is cut off, logged with its address; one that goes away mid-body changes nothing', async () => {
     const { world, calls } = await setup();
     const served = await startServe(world);
     const { hostname, port } = new URL(served.url);
