@@ -384,6 +384,29 @@ describe('a client that misbehaves mid-body', () => {
     expect((await send(server.port, 'GET', '/healthz')).status).toBe(200);
     expect(ran).toEqual([]);
   });
+  it('a client over the limit but under 16 MiB is not answered or cut off while it still sends: its 413 comes once the body has ended', { timeout: 10_000 }, async () => {
+    const { server, ran } = await setup();
+    const MiB = 1024 * 1024;
+    // Answering (and closing) mid-body would put an EPIPE under a client that only reads
+    // once it has sent everything: during the pause, nothing may have come back.
+    let duringPause: { received: string; closed: boolean } | undefined;
+    let closed = false;
+    const answer = await rawClient(server.port, (s) => {
+      s.on('close', () => (closed = true));
+      let received = '';
+      s.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      s.write(`POST / HTTP/1.1\r\nhost: x\r\ncontent-length: ${4 * MiB}\r\nx-github-event: push\r\n\r\n`);
+      s.write(Buffer.alloc(3 * MiB, 0x20), () => {
+        setTimeout(() => {
+          duringPause = { received, closed };
+          if (!s.destroyed) s.write(Buffer.alloc(MiB, 0x20));
+        }, 200);
+      });
+    });
+    expect(duringPause).toEqual({ received: '', closed: false });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+    expect(ran).toEqual([]);
+  });
 });
 
 describe('closing the server', () => {
