@@ -1,4 +1,5 @@
 import type { Config } from '../config/normalise.js';
+import { runningUser, untrustedDirs, type DirProblem, type Runner } from '../config/file-trust.js';
 import { HISTORY_DEFAULT_LIMIT, readHistory, type CycleResult } from '../state/store.js';
 import { selectTargets } from './select.js';
 import type { Command } from 'commander';
@@ -23,6 +24,8 @@ export interface HistoryRow {
 export interface HistoryReport {
   version: 1;
   entries: HistoryRow[];
+  /** As in `status --json`: with a state dir here, nothing was read (no entries). */
+  problems: DirProblem[];
 }
 
 /**
@@ -30,8 +33,11 @@ export interface HistoryReport {
  * rollbacks of the named targets (all when none), oldest first. Only that many lines
  * are read per target, from the end of its history: a huge history costs no more.
  */
-export function history(config: Config, names: string[] = [], limit = HISTORY_DEFAULT_LIMIT): HistoryReport {
-  const entries = selectTargets(config, names)
+export function history(config: Config, names: string[] = [], limit = HISTORY_DEFAULT_LIMIT, me: Runner = runningUser()): HistoryReport {
+  const problems = untrustedDirs(config, me);
+  // Nothing in a state dir others can write is read: a planted FIFO would block the read.
+  const targets = selectTargets(config, names);
+  const entries = (problems.some((p) => p.key === 'state_dir') ? [] : targets)
     .flatMap((t) => readHistory(config.stateDir, t.name, limit))
     .map(
       (h): HistoryRow => ({
@@ -48,7 +54,7 @@ export function history(config: Config, names: string[] = [], limit = HISTORY_DE
       }),
     )
     .sort((a, b) => a.time.localeCompare(b.time));
-  return { version: 1, entries: entries.slice(-limit) };
+  return { version: 1, entries: entries.slice(-limit), problems };
 }
 
 export function defineCommands(program: Command, _cli: CliContext): void {

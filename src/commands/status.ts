@@ -1,4 +1,5 @@
 import type { Config } from '../config/normalise.js';
+import { dirProblemLine, runningUser, untrustedDirs, type DirProblem, type Runner } from '../config/file-trust.js';
 import { errorMessage } from '../errors.js';
 import { retryVerdict } from '../deploy/policy.js';
 import { emptyState, readState, type CycleResult, type TargetState } from '../state/store.js';
@@ -49,14 +50,26 @@ export interface StatusReport {
   version: 1;
   config: string;
   targets: TargetStatus[];
+  /**
+   * A state or log dir other local users could write (`key`: `state_dir` or `log.dir`),
+   * which `run` refuses: each with its fix. A state dir here is not read: every target's
+   * state is then unknown (nulls), with the problem as its `last_error` and `host_fault`.
+   */
+  problems: DirProblem[];
 }
 
-export function status(config: Config, names: string[] = [], now: Date = new Date()): StatusReport {
+export function status(config: Config, names: string[] = [], now: Date = new Date(), me: Runner = runningUser()): StatusReport {
+  const problems = untrustedDirs(config, me);
+  const unsafeState = problems.find((p) => p.key === 'state_dir');
   return {
     version: 1,
     config: config.file,
+    problems,
     targets: selectTargets(config, names).map((t) => {
-      const { state } = readStateQuietly(config.stateDir, t.name, t.branch);
+      // Nothing in a state dir others can write is read: a planted FIFO would block the read.
+      const { state } = unsafeState
+        ? { state: { ...emptyState(t.name, t.branch), lastError: dirProblemLine(unsafeState) } }
+        : readStateQuietly(config.stateDir, t.name, t.branch);
       return {
         target: t.name,
         repo: t.repo,
@@ -76,7 +89,7 @@ export function status(config: Config, names: string[] = [], now: Date = new Dat
         rolled_back: state.rolledBack,
         current_release: state.currentRelease,
         ...retryStatus(state, t.maxAttempts, now),
-        host_fault: state.lastFault === 'host' && (state.lastResult === 'failed' || state.lastResult === 'error'),
+        host_fault: unsafeState !== undefined || (state.lastFault === 'host' && (state.lastResult === 'failed' || state.lastResult === 'error')),
       };
     }),
   };

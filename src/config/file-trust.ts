@@ -243,6 +243,33 @@ export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProble
   return problems.filter((p, i) => p.use === 'writes' ? problems.findIndex((o) => o.use === 'writes' && o.fix === p.fix) === i : !dirFixes.has(p.fix));
 }
 
+/** A state or log dir other local users could write, as the commands that only look report it. */
+export interface DirProblem {
+  /** The config key naming it: `state_dir` or `log.dir`. */
+  key: string;
+  path: string;
+  message: string;
+  fix: string;
+}
+
+/**
+ * The state and log dirs other local users could write: what every command that writes
+ * there refuses. `status` and `history` report them instead, and read nothing in a state
+ * dir among them: a file planted there (a FIFO that blocks the read, a made-up state)
+ * must neither hang them nor be shown as pollpray's.
+ */
+export function untrustedDirs(config: Config, me: Runner): DirProblem[] {
+  return untrustedNamedFiles(config, me)
+    .filter((p) => p.use === 'writes')
+    .map((p) => ({ key: keyPathText(p.key), path: p.path, message: p.message, fix: p.fix }));
+}
+
+/** One line for `status` and `history`: the dir, what others could do, and the fix. */
+export function dirProblemLine(p: DirProblem): string {
+  const unread = p.key === 'state_dir' ? 'not read, and ' : '';
+  return `${p.key}: ${p.message}; ${unread}pollpray run refuses it until fixed (fix: ${p.fix})`;
+}
+
 /** The config file itself: anyone who can change it can make pollpray run their commands. */
 export function configFileProblem(file: string, me: Runner): TrustProblem | undefined {
   return trustProblem(file, me, 'make pollpray run their commands');

@@ -24,7 +24,8 @@ export const distinctPaths: Rule = (raw) => {
   const seen: [string, string][] = [];
   const findings: Finding[] = [];
   for (const [name, t] of Object.entries(raw.targets)) {
-    const path = posix.normalize(t.path).replace(/(.)\/+$/, '$1');
+    // normalize() has already folded repeated slashes: one trailing slash at most is left.
+    const path = posix.normalize(t.path).replace(/(.)\/$/, '$1');
     for (const [other, otherPath] of seen) {
       const relation = pathRelation(path, otherPath);
       const message = relation && {
@@ -158,7 +159,8 @@ export const restartNames: Rule = (raw) =>
 
 /** supervisor_config only changes what supervisorctl reads; next to another manager it would be silently ignored. */
 export const supervisorSettings: Rule = (raw) => {
-  const managers = new Set([raw.service_manager ?? 'systemd', ...Object.values(raw.targets).map((t) => t.service_manager ?? raw.service_manager ?? 'systemd')]);
+  // Only whether any of them is supervisorctl matters, so the systemd default needs no place here.
+  const managers = new Set([raw.service_manager, ...Object.values(raw.targets).map((t) => t.service_manager ?? raw.service_manager)]);
   if (raw.supervisor_config === undefined || managers.has('supervisorctl')) return [];
   return [{ path: ['supervisor_config'], at: 'key', message: 'only applies to service_manager: supervisorctl (no target uses it): remove it or set service_manager' }];
 };

@@ -45,29 +45,32 @@ function pathFinding(t: TargetPaths, earlier: readonly TargetPaths[]): string | 
 }
 
 function currentFindings(t: TargetPaths): Finding[] {
-  const current = t.releases?.current;
+  if (!t.releases) return [];
+  const { current, releasesDir } = t.releases;
   const at = ['targets', t.name, 'path'];
   const link = `${t.path}/current`;
-  if (current?.kind === 'not-a-symlink')
+  if (current.kind === 'not-a-symlink')
     return [{ path: at, message: `${link} is a ${current.what}, not pollpray's symlink into releases/ (switching it would fail after a whole build): move it away (mv ${link} ${link}.old)` }];
-  if (current?.kind === 'symlink' && current.dir !== t.releases?.releasesDir)
+  if (current.kind === 'symlink' && current.dir !== releasesDir)
     return [{ path: at, message: `${link} points at ${current.to}, outside ${t.path}/releases/: another tool manages this directory; give the target a directory of its own, or remove the link (rm ${link})` }];
   return [];
 }
 
 function sharedFindings(t: TargetPaths, all: readonly TargetPaths[]): Finding[] {
-  return (t.releases?.shared ?? []).flatMap((s) => {
-    const message = sharedProblem(t, s, all);
+  if (!t.releases) return [];
+  const { releasesDir } = t.releases;
+  return t.releases.shared.flatMap((s) => {
+    const message = sharedProblem(t, releasesDir, s, all);
     return message ? [{ path: ['targets', t.name, 'shared', s.index], message: `${t.path}/shared/${s.entry} ${message}` }] : [];
   });
 }
 
-function sharedProblem(t: TargetPaths, s: SharedFacts, all: readonly TargetPaths[]): string | undefined {
+function sharedProblem(t: TargetPaths, releasesDir: string, s: SharedFacts, all: readonly TargetPaths[]): string | undefined {
   // Not redirected: the data stays in <path>/shared/, where pollpray puts it.
   if (s.real === s.written) return undefined;
   const fix = `point the link at a directory for this app's data (or remove it: pollpray creates ${t.path}/shared/${s.entry})`;
   if (SYSTEM_DIRS.has(s.real)) return `leads through a symlink to the system directory ${s.real}: every release would write there; ${fix}`;
-  if (t.releases && isWithin(s.real, t.releases.releasesDir))
+  if (isWithin(s.real, releasesDir))
     return `leads through a symlink into ${t.path}/releases/ (${s.real}): shared data must outlive the releases pollpray replaces and prunes; ${fix}`;
   if (isWithin(t.real, s.real)) return `leads through a symlink to ${s.real}, which holds this target's own directory: ${fix}`;
   for (const o of all) {

@@ -81,7 +81,7 @@ export function parseRecord(name: string, text: string): ReleaseRecord | undefin
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    // Not JSON: value stays undefined, which the schema refuses.
   }
   const parsed = recordSchema.safeParse(value);
   if (!parsed.success) return undefined;
@@ -98,8 +98,8 @@ function readOwnFile(file: string): string | undefined {
     return undefined;
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_RECORD_BYTES) return undefined;
+    if (!fstatSync(fd).isFile()) return undefined;
+    // One byte more than a record may have: reading it means the file is too big.
     const buf = Buffer.alloc(MAX_RECORD_BYTES + 1);
     const n = readSync(fd, buf, 0, buf.length, 0);
     return n > MAX_RECORD_BYTES ? undefined : buf.subarray(0, n).toString('utf8');
@@ -108,17 +108,17 @@ function readOwnFile(file: string): string | undefined {
   }
 }
 
-/** Whether `dir` is a real directory (not a link to one) owned by this user. */
+/** Whether `dir` is a real directory (lstat: not a link to one) owned by this user. */
 function isOwnDir(dir: string): boolean {
   const st = lstatOrUndefined(dir);
-  return !!st && st.isDirectory() && !st.isSymbolicLink() && st.uid === process.geteuid?.();
+  return !!st && st.isDirectory() && st.uid === process.geteuid?.();
 }
 
 /** The record of release `name`, or undefined when it has none or one that does not hold. */
 export function readRecord(path: string, name: string): ReleaseRecord | undefined {
   if (!isOwnDir(join(path, '.pollpray')) || !isOwnDir(recordsDir(path))) return undefined;
-  const text = readOwnFile(recordFile(path, name));
-  return text === undefined ? undefined : parseRecord(name, text);
+  // A file that cannot be read is '' here, which is no record either.
+  return parseRecord(name, readOwnFile(recordFile(path, name)) ?? '');
 }
 
 /**
@@ -195,17 +195,17 @@ export function listReleases(path: string): Release[] {
  * committed link is not followed) and must name the release's own commit.
  */
 function adoptLegacyMarkers(path: string, target: string): string[] {
-  if (lstatOrUndefined(join(path, '.pollpray')) || !existsSync(releasesDir(path))) return [];
+  // Only from removePartialReleases, which returns before this when releases/ is absent.
+  if (lstatOrUndefined(join(path, '.pollpray'))) return [];
   const current = currentRelease(path);
   const adopted: string[] = [];
   for (const name of releaseNames(path)) {
     if (!current || name > current) continue;
-    const text = readOwnFile(join(releasesDir(path), name, LEGACY_MARKER));
     let sha: unknown;
     try {
-      sha = text === undefined ? undefined : (JSON.parse(text) as { sha?: unknown }).sha;
+      sha = (JSON.parse(readOwnFile(join(releasesDir(path), name, LEGACY_MARKER)) ?? '') as { sha?: unknown }).sha;
     } catch {
-      continue;
+      // Not JSON: sha stays undefined, and the release is not adopted.
     }
     if (typeof sha !== 'string' || !isFullSha(sha) || !name.endsWith(`-${sha.slice(0, 12)}`)) continue;
     writeRecord(path, name, sha, new Date(), target);
@@ -250,15 +250,16 @@ export function removePartialReleases(path: string, target: string): Recovered {
     removeRelease(path, name);
     removed.push(name);
   }
-  if (isOwnDir(join(path, '.pollpray')) && isOwnDir(recordsDir(path))) {
+  // .pollpray is pollpray's own here (recordsUnusable, or adoptLegacyMarkers made it); its
+  // releases/ may be missing when an older run stopped between the two mkdirs.
+  if (isOwnDir(recordsDir(path))) {
     const kept = new Set(releaseNames(path));
     for (const file of readdirSync(recordsDir(path))) {
-      // A record of no release, or a temp whose writer died (writes happen under the lock).
-      const name = file.endsWith('.json') && !file.startsWith('.') ? file.slice(0, -'.json'.length) : undefined;
-      if (name === undefined || !kept.has(name)) rmSync(join(recordsDir(path), file), { recursive: true, force: true });
+      // A record of no release, or a temp whose writer died (`.<name>.json.tmp-<pid>`; writes happen under the lock).
+      if (!(file.endsWith('.json') && kept.has(file.slice(0, -'.json'.length)))) rmSync(join(recordsDir(path), file), { recursive: true });
     }
   }
-  for (const name of readdirSync(path)) if (name.startsWith('.current.tmp-')) rmSync(join(path, name), { force: true });
+  for (const name of readdirSync(path)) if (name.startsWith('.current.tmp-')) rmSync(join(path, name));
   return { removed, adopted };
 }
 

@@ -4,11 +4,11 @@
  * build there, marks it complete and switches `current` to it atomically. Rolling back
  * is switching `current` to the previous release: its build is still on disk.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { EnvironmentError, GitError } from '../errors.js';
-import { exportCommit, fetchIntoMirror, mirrorDir, removeAbandonedExports } from '../git/mirror.js';
+import { exportCommit, exportTarFile, fetchIntoMirror, mirrorDir, removeAbandonedExports } from '../git/mirror.js';
 import { fetchSound, mirrorRepo } from '../git/repair.js';
 import { describeSubmodules, exportSubmodules, inspectCommit, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
@@ -35,6 +35,8 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
   const warn = (line: string) => log.warn(line, { ...fields, step: 'submodules' });
   // What fetch found in the commit, for prepare to export with it.
   let inspected: { sha: string; subs: SubmoduleCommit[] } | undefined;
+  // The commit whose archive fetch left in exportTarFile(workDir), for prepare to unpack.
+  let read: string | undefined;
   const submodulesOf = async (sha: string): Promise<SubmoduleCommit[]> => {
     if (inspected?.sha !== sha) inspected = { sha, subs: await inspectCommit(target, mirror, sha, workDir, warn) };
     return inspected.subs;
@@ -45,6 +47,9 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
     liveOnPrepare: false,
     async recover() {
       removeAbandonedExports(workDir);
+      // A cycle that stopped between fetch and prepare (refused, unverified) left its read archive.
+      rmSync(exportTarFile(workDir), { force: true });
+      read = undefined;
       const { removed, adopted, unusable } = removePartialReleases(target.path, target.name);
       if (unusable) log.warn(`left unfinished releases in place: ${unusable}`, { ...fields, step: 'recover' });
       if (adopted.length) log.info(`recorded ${adopted.length} release${adopted.length === 1 ? '' : 's'} of the old layout as complete: ${adopted.join(', ')}`, { ...fields, step: 'recover' });
@@ -57,7 +62,11 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
     },
     hasRepo: () => existsSync(join(mirror, 'HEAD')),
     async fetch(sha, tag) {
-      const how = await fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag));
+      // The read of the whole commit after the fetch keeps its archive: prepare unpacks it
+      // instead of archiving the same commit a second time.
+      read = undefined;
+      const how = await fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag), exportTarFile(workDir));
+      read = sha;
       inspected = undefined;
       await submodulesOf(sha);
       return how;
@@ -68,7 +77,9 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
       const dir = join(releasesDir(target.path), name);
       mkdirSync(dir, { recursive: true });
       try {
-        await exportCommit(target, mirror, sha, dir, workDir);
+        const alreadyRead = read === sha;
+        read = undefined;
+        await exportCommit(target, mirror, sha, dir, workDir, target.paths, alreadyRead);
         // Releases hold no .git: each submodule's files are exported into it like the commit's.
         const subs = await submodulesOf(sha);
         await exportSubmodules(target, subs, dir, workDir);

@@ -75,7 +75,8 @@ export function renderPlain(text: string, values: TemplateValues, target: string
 }
 
 export function renderArgv(argv: readonly string[], values: TemplateValues, target: string): string[] {
-  return argv.map((arg) => renderPlain(arg, values, target, `the command ${argv[0] ?? ''}`));
+  // argv[0] exists whenever the callback runs.
+  return argv.map((arg) => renderPlain(arg, values, target, `the command ${argv[0]}`));
 }
 
 /** Placeholders in `text` that pollpray does not know (a typo would silently become ''). */

@@ -115,13 +115,18 @@ export async function resetTo(target: Target, sha: string): Promise<void> {
  * `paths`: a sparse checkout of exactly those paths (non-cone patterns anchored at the
  * root, so `site/` is the top-level site/ and nothing else). Without paths, a checkout
  * made sparse before is made whole again.
+ *
+ * Both write the files a widened `paths` adds, at the commit still checked out: with the
+ * LFS filter, as every git call that writes LFS files gets it. Without it they would be
+ * written as pointers, and the checkout --force that follows leaves a file it considers
+ * unchanged as it is.
  */
 async function applySparse(target: Target): Promise<void> {
   const call = { cwd: target.path, target };
   if (target.paths.length > 0) {
-    await gitOrThrow(['sparse-checkout', 'set', '--no-cone', '--', ...target.paths.map((p) => `/${p}`)], call, 'sparse-checkout');
+    await gitOrThrow([...lfsConfig(target), 'sparse-checkout', 'set', '--no-cone', '--', ...target.paths.map((p) => `/${p}`)], call, 'sparse-checkout');
   } else if (existsSync(join(target.path, '.git', 'info', 'sparse-checkout'))) {
-    await gitOrThrow(['sparse-checkout', 'disable'], call, 'sparse-checkout');
+    await gitOrThrow([...lfsConfig(target), 'sparse-checkout', 'disable'], call, 'sparse-checkout');
   }
 }
 

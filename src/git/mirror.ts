@@ -34,6 +34,11 @@ export function removeAbandonedExports(scratch: string): void {
   for (const name of names) if (/^export-\d+\.tar$/.test(name)) rmSync(join(scratch, name), { force: true });
 }
 
+/** Where this process writes a commit's export tar in `scratch` (fetchSound may write it ahead, see exportCommit). */
+export function exportTarFile(scratch: string): string {
+  return join(scratch, `${EXPORT_TEMP}${process.pid}`);
+}
+
 export function mirrorDir(workDir: string): string {
   return join(workDir, 'mirror.git');
 }
@@ -104,17 +109,20 @@ export function pinExportAttributes(gitDir: string): void {
  * `scratch`. `paths`: only those (default: the target's paths); LFS files are
  * written with their content when the target has lfs (git-lfs smudges them).
  */
-export async function exportCommit(target: Target, mirror: string, sha: string, dir: string, scratch: string, paths: readonly string[] = target.paths): Promise<void> {
+export async function exportCommit(target: Target, mirror: string, sha: string, dir: string, scratch: string, paths: readonly string[] = target.paths, alreadyRead = false): Promise<void> {
   if (!isFullSha(sha)) throw new GitError(`refusing to export ${sha}: not a full commit id`, { target: target.name });
   removeAbandonedExports(scratch);
-  const tarFile = join(scratch, `${EXPORT_TEMP}${process.pid}`);
+  const tarFile = exportTarFile(scratch);
   try {
     // Modes are fixed here, not left to the caller's umask: git archive records 0664/0775 by
     // default (tar.umask 002), and root's tar restores recorded modes as they are, so a run
     // as root made group-writable releases. The archive says 0644/0755; -p applies exactly that.
     chmodSync(dir, 0o755);
     pinExportAttributes(mirror);
-    await gitOrThrow([...lfsConfig(target), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${tarFile}`, sha, ...archivePathspecs(paths)], { cwd: mirror, target }, 'archive');
+    // `alreadyRead`: fetchSound's read of this commit wrote exactly this archive to tarFile (same paths, umask, lfs config).
+    if (!(alreadyRead && existsSync(tarFile))) {
+      await gitOrThrow([...lfsConfig(target), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${tarFile}`, sha, ...archivePathspecs(paths)], { cwd: mirror, target }, 'archive');
+    }
     const untar = await run(['tar', '-x', '-p', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
     if (untar.exitCode !== 0 && isDiskFull(untar.stderr)) {
       throw new GitError(`no space left on device (ENOSPC) unpacking ${sha.slice(0, 12)} into ${dir}: ${tarCause(untar.stderr)}`, {
@@ -145,6 +153,6 @@ function tarCause(stderr: string): string {
 }
 
 /** GNU tar reports a full disk as a short write ("Wrote only 4608 of 10240 bytes"), not always as ENOSPC. */
-function isDiskFull(stderr: string): boolean {
+export function isDiskFull(stderr: string): boolean {
   return /No space left on device|Wrote only \d+ of \d+ bytes|Disk quota exceeded/.test(stderr);
 }

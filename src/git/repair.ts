@@ -18,7 +18,7 @@ import { requireOwnedByMe } from '../host/ownership.js';
 import { log } from '../log/logger.js';
 import { cloneCall, lfsConfig } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
-import { archivePathspecs, pinExportAttributes } from './mirror.js';
+import { archivePathspecs, isDiskFull, pinExportAttributes } from './mirror.js';
 import { refuseForbiddenPaths, refusedPath } from './tree-paths.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
@@ -63,12 +63,12 @@ export function mirrorRepo(mirror: string): OwnedRepo {
  * reads `sha` whole. A repository git no longer recognises is replaced first; one that
  * fails the fetch or the read and then `git fsck` is replaced and fetched again, once.
  */
-export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, fetchOnly: () => Promise<'cloned' | 'fetched'>): Promise<Fetched> {
+export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, fetchOnly: () => Promise<'cloned' | 'fetched'>, keepRead?: string): Promise<Fetched> {
   const fetch = async () => {
     const how = await fetchOnly();
     await refuseForbiddenPaths(target, repo.dir, sha);
     // A partial clone downloads the commit's blobs here: after a clone, that is the whole tree.
-    await readWhole(target, repo, sha, how === 'cloned');
+    await readWhole(target, repo, sha, how === 'cloned', keepRead);
     return how;
   };
   let replaced = false;
@@ -92,15 +92,31 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
   }
 }
 
-/** Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout. */
-async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: boolean): Promise<void> {
+/**
+ * Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout.
+ * `keepRead`: the archive goes to that file instead, as exportCommit would write it
+ * (tar.umask 0022), so the release's export unpacks it rather than reading the commit again.
+ */
+async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: boolean, keepRead?: string): Promise<void> {
   const dir = repo.dir;
   // git archive obeys the commit's export-ignore: a file it marks would go unread here and be
   // found damaged only by the checkout, half-way through the live tree. Its .git is pollpray's.
   pinExportAttributes(repo.gitDir);
   // Only the target's paths: reading the rest would download all of a sparse monorepo's blobs.
   // With lfs, git-lfs produces every LFS file too, so a missing object fails here.
-  const result = await git([...lfsConfig(target), 'archive', '--format=tar', '--output=/dev/null', sha, ...archivePathspecs(target.paths)], cloneCall(target, dir, first));
+  const output = keepRead === undefined ? ['archive', '--format=tar', '--output=/dev/null'] : ['-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${keepRead}`];
+  const result = await git([...lfsConfig(target), ...output, sha, ...archivePathspecs(target.paths)], cloneCall(target, dir, first));
+  if (keepRead !== undefined && (result.exitCode !== 0 || result.timedOut)) {
+    rmSync(keepRead, { force: true });
+    // The kept archive is written to state_dir, which /dev/null never filled: a full disk is the host's, not a damaged repository.
+    if (isDiskFull(result.stderr)) {
+      throw new GitError(`no space left on device (ENOSPC) writing the archive of ${sha.slice(0, 12)}: ${result.stderr.trim().split('\n').filter(Boolean).pop() ?? ''}`, {
+        target: target.name,
+        hint: 'free space in state_dir (old logs) or lower keep_releases; the deployed commit stays',
+        fault: 'host',
+      });
+    }
+  }
   if (result.timedOut) {
     throw new GitError(`reading commit ${sha.slice(0, 12)} did not finish within ${first ? 'clone_timeout' : 'git_timeout'} and was killed`, {
       target: target.name,

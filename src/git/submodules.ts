@@ -24,7 +24,7 @@ import { cloneCall, isEmptyRepo } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { exportCommit } from './mirror.js';
 import { isFullSha } from './ref-name.js';
-import { refuseForbiddenPaths, unquoteGitPath } from './tree-paths.js';
+import { knownTreeFacts, refuseForbiddenPaths, unquoteGitPath } from './tree-paths.js';
 import { sshDestination } from './ssh-url.js';
 
 export interface Gitlink {
@@ -49,6 +49,9 @@ export function withinPaths(path: string, paths: readonly string[]): boolean {
 
 /** Every gitlink of `sha`, read as the listing streams by: a big tree's listing is never held whole. */
 export async function gitlinksIn(target: Target, repoDir: string, sha: string): Promise<Gitlink[]> {
+  // The forbidden-path check listed this tree whole already: its gitlinks are the same.
+  const known = knownTreeFacts(repoDir, sha);
+  if (known) return [...known.gitlinks];
   const links: Gitlink[] = [];
   const onLine = (line: string, stream: 'stdout' | 'stderr') => {
     const link = stream === 'stdout' && line.startsWith('160000 ') ? parseGitlinkLine(line) : undefined;
@@ -64,6 +67,8 @@ export async function gitlinksOf(target: Target, repoDir: string, sha: string): 
 
 /** Whether any `.gitattributes` of `sha` routes files through the lfs filter. */
 export async function usesLfs(target: Target, repoDir: string, sha: string): Promise<boolean> {
+  // A tree whose whole listing has no `.gitattributes` has nothing for the grep to find.
+  if (knownTreeFacts(repoDir, sha)?.hasAttributes === false) return false;
   const result = await git(['grep', '-q', '-I', '-E', '-e', 'filter=lfs', sha, '--', ':(glob).gitattributes', ':(glob)**/.gitattributes'], { cwd: repoDir, target });
   return result.exitCode === 0;
 }

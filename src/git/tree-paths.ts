@@ -56,22 +56,60 @@ export function refusedPath(target: string, sha: string, path: string): CommitCo
   });
 }
 
+/** A gitlink (submodule commit) of a tree listing. */
+export interface TreeGitlink {
+  path: string;
+  sha: string;
+}
+
+/** What the forbidden-path listing also saw of a commit's tree, for the content checks after it. */
+export interface TreeFacts {
+  /** Every gitlink of the whole tree (not yet narrowed to the target's paths). */
+  gitlinks: TreeGitlink[];
+  /** Whether any entry is named `.gitattributes` (only then can one route files through lfs). */
+  hasAttributes: boolean;
+}
+
+/**
+ * A commit id fixes its tree, so what one complete listing saw of `sha` in `repoDir`
+ * answers the submodule and LFS checks that follow it without listing the tree again.
+ * Bounded: `pollpray daemon` lives for months, only the current cycles' commits matter.
+ */
+const facts = new Map<string, TreeFacts>();
+const factsKey = (repoDir: string, sha: string) => `${repoDir}\0${sha}`;
+
+/** What refuseForbiddenPaths saw of `sha` in `repoDir`, if it listed that tree whole. */
+export function knownTreeFacts(repoDir: string, sha: string): TreeFacts | undefined {
+  return facts.get(factsKey(repoDir, sha));
+}
+
 /**
  * Lists every path of `sha` (trees too: an empty `.git` directory counts) and throws
  * CommitContentError naming the first forbidden one. A listing git cannot produce is
  * a local problem (GitError), which the caller's repair path checks with git fsck.
+ * The same listing records the tree's gitlinks and whether it has a `.gitattributes`
+ * (knownTreeFacts), which the submodule and LFS checks would otherwise list again.
  */
 export async function refuseForbiddenPaths(target: Target, repoDir: string, sha: string): Promise<void> {
   let found: string | undefined;
   let settled = false;
-  const result = await git(['-c', 'core.quotePath=false', 'ls-tree', '-r', '-t', '--full-tree', '--name-only', sha], {
+  const gitlinks: TreeGitlink[] = [];
+  let hasAttributes = false;
+  const result = await git(['-c', 'core.quotePath=false', 'ls-tree', '-r', '-t', '--full-tree', sha], {
     cwd: repoDir,
     target,
     // Only the verdict matters: the listing itself may be megabytes.
     maxOutput: 4096,
     onLine: (line, stream) => {
-      if (stream !== 'stdout' || settled) return;
-      const path = unquoteGitPath(line);
+      if (stream !== 'stdout') return;
+      // `<mode> <type> <object>\t<path>`
+      const tab = line.indexOf('\t');
+      if (tab < 0) return;
+      const path = unquoteGitPath(line.slice(tab + 1));
+      const link = /^160000 commit ([0-9a-f]{40,64})\t/.exec(line)?.[1];
+      if (link) gitlinks.push({ path, sha: link });
+      if (!hasAttributes && path.split('/').pop() === '.gitattributes') hasAttributes = true;
+      if (settled) return;
       if (found === undefined) {
         if (forbiddenComponent(path) !== undefined) found = path;
         // A tree comes before its entries: name the first file in it (.git/config, not .git).
@@ -90,4 +128,6 @@ export async function refuseForbiddenPaths(target: Target, repoDir: string, sha:
       hint: 'the local repository may be damaged; check the disk (dmesg) and run pollpray again, which checks it with git fsck',
     });
   }
+  if (facts.size >= 64) facts.clear();
+  facts.set(factsKey(repoDir, sha), { gitlinks, hasAttributes });
 }

@@ -54,15 +54,17 @@ function trustArgs(target: Target, v: VerifySettings): { config: string[]; env?:
   return { config: [], env: { GNUPGHOME: dir } };
 }
 
-function mustRead(target: Target, path: string, key: string, ok: () => boolean): void {
-  let fine = false;
+function readable(path: string, ok: () => boolean): boolean {
   try {
     accessSync(path, constants.R_OK);
-    fine = ok();
+    return ok();
   } catch {
-    fine = false;
+    return false;
   }
-  if (!fine) {
+}
+
+function mustRead(target: Target, path: string, key: string, ok: () => boolean): void {
+  if (!readable(path, ok)) {
     throw new SignatureError(`unverified: verify.${key} ${path || '(not set)'} is missing or unreadable, so no commit can be verified`, {
       target: target.name,
       hint: key === 'keyring' ? 'make it a GnuPG home directory with the trusted public keys (gpg --homedir DIR --import KEY.asc)' : 'create it with one line per trusted key: <email> namespaces="git" <public key>',

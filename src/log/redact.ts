@@ -19,8 +19,10 @@
 const RULES: Array<[RegExp, string]> = [
   // Private key blocks, whole (a deploy script that cats a key).
   [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, '[REDACTED PRIVATE KEY]'],
-  // Credentials in URLs: scheme://user:password@host -> scheme://user:***@host
-  [/\b([a-z][a-z0-9+.-]*:\/\/)([^/\s:@]+):([^/\s@]+)@/gi, '$1$2:***@'],
+  // Credentials in URLs: scheme://user:password@host -> scheme://user:***@host, and
+  // scheme://:password@host (no user: redis, memcached) -> scheme://:***@host. The
+  // password runs to the last @ before the path: one written with a raw @ is hidden whole.
+  [/\b([a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*):([^/\s]+)@/gi, '$1$2:***@'],
   // Token-only userinfo: https://TOKEN@host (GitHub's x-access-token style)
   [/\b(https?:\/\/)([A-Za-z0-9_\-.]{20,})@/g, '$1***@'],
   [/\bgh[pousr]_[A-Za-z0-9]{20,}\b/g, '[REDACTED]'],

@@ -8,6 +8,7 @@ import type { FleetStatusReport } from '../commands/fleet-status.js';
 import type { StatusReport } from '../commands/status.js';
 import type { TargetOutcome } from '../deploy/cycle.js';
 import { formatDuration } from '../duration.js';
+import { dirProblemLine } from '../config/file-trust.js';
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : '-');
 
@@ -36,22 +37,24 @@ export function problemLines(report: RunReport): string[] {
 }
 
 export function statusLines(report: StatusReport): string[] {
+  // A state dir others can write is not read: each target's state is unknown, the problem said once below.
+  const unread = report.problems.some((p) => p.key === 'state_dir');
   const rows = report.targets.map((t) => [
     t.target,
     t.branch ?? `tags ${t.tags}`,
     short(t.deployed_commit),
-    t.last_result ?? 'never run',
+    unread ? 'not read' : (t.last_result ?? 'never run'),
     t.last_check ? t.last_check.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-',
     t.paused ? 'paused' : t.quarantined ? 'quarantined' : t.host_fault ? 'host fault' : '',
   ]);
   const header = ['TARGET', 'FOLLOWS', 'DEPLOYED', 'LAST RESULT', 'LAST CHECK', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  const lines = [fmt(header), ...rows.map(fmt)];
+  const lines = [fmt(header), ...rows.map(fmt), ...report.problems.map(dirProblemLine)];
   for (const t of report.targets) {
     // Errors are recorded as "<target>: <message> (fix: …)"; show the target once.
     // A host fault holds the target until the host is fixed: its error carries that fix.
-    if (t.last_error) lines.push(`  ${t.target}: ${t.host_fault ? 'held by a host fault' : 'last error'}: ${t.last_error.replace(`${t.target}: `, '')}`);
+    if (t.last_error && !unread) lines.push(`  ${t.target}: ${t.host_fault ? 'held by a host fault' : 'last error'}: ${t.last_error.replace(`${t.target}: `, '')}`);
     if (t.paused && t.paused_reason) lines.push(`  ${t.target}: paused: ${t.paused_reason}`);
     if (t.quarantined) {
       lines.push(`  ${t.target}: commit ${short(t.remote_commit)} quarantined after ${t.failed_attempts} failed attempts; waiting for a new commit (or pollpray run --force ${t.target})`);
@@ -81,7 +84,7 @@ export function historyLines(report: HistoryReport): string[] {
     lines.push(fmt(rows[i] ?? []));
     if (e.error) lines.push(`  ${e.error}`);
   });
-  return lines;
+  return [...lines, ...report.problems.map(dirProblemLine)];
 }
 
 export function fleetStatusLines(report: FleetStatusReport): string[] {

@@ -15,7 +15,8 @@ export interface DeliveryRecord {
   digest: string;
 }
 
-const recordSchema = z.strictObject({ id: z.string().regex(DELIVERY_ID).or(z.string().regex(/^sha256:[0-9a-f]{64}$/)), digest: z.string().regex(/^[0-9a-f]{64}$/) });
+// DELIVERY_ID also covers the `sha256:<digest>` id of a delivery that came without one.
+const recordSchema = z.strictObject({ id: z.string().regex(DELIVERY_ID), digest: z.string().regex(/^[0-9a-f]{64}$/) });
 const fileSchema = z.strictObject({ version: z.literal(2), deliveries: z.array(recordSchema).max(DELIVERIES_KEPT) });
 
 /** The file as written by this version, validated record by record; anything else is refused whole. */

@@ -256,8 +256,8 @@ function readPush(forge: Forge, payload: unknown): Pushed | undefined {
     }
     case 'gitlab': {
       const push = gitlabPush.safeParse(payload);
-      const update = push.success ? undefined : gitlabRepositoryUpdate.safeParse(payload);
-      const data = push.success ? { project: push.data.project, refs: [push.data.ref] } : update?.success ? update.data : undefined;
+      const update = gitlabRepositoryUpdate.safeParse(payload);
+      const data = push.success ? { project: push.data.project, refs: [push.data.ref] } : update.success ? update.data : undefined;
       if (!data) return undefined;
       const pr = data.project;
       return { repo: pr.path_with_namespace, urls: defined([pr.web_url, pr.git_http_url, pr.git_ssh_url]), refs: data.refs };
@@ -302,12 +302,12 @@ export function readDelivery(headers: IncomingHttpHeaders, body: Buffer, secret:
     const why = env.forge === 'gitea' && env.json === undefined ? 'a form body without a payload field' : `a wrong or missing ${env.forge === 'gitlab' ? 'token' : 'signature'}`;
     return { kind: 'rejected', status: 403, reason: `${forge} delivery with ${why}` };
   }
-  if (env.deliveryId !== undefined && !DELIVERY_ID.test(env.deliveryId)) {
-    return { kind: 'rejected', status: 400, reason: `${forge} delivery id is not an id (at most 128 letters, digits and ._:{}-)` };
-  }
   const digest = createHash('sha256').update(env.signed).digest('hex');
   // Without a delivery id (older GitLab) the body itself identifies a replay.
   const deliveryId = env.deliveryId ?? `sha256:${digest}`;
+  if (!DELIVERY_ID.test(deliveryId)) {
+    return { kind: 'rejected', status: 400, reason: `${forge} delivery id is not an id (at most 128 letters, digits and ._:{}-)` };
+  }
   if (env.json === undefined) return { kind: 'rejected', status: 400, reason: `${forge} form delivery without a payload field` };
 
   // The event header alone decides for every forge but GitLab's system hooks.
@@ -324,7 +324,8 @@ export function readDelivery(headers: IncomingHttpHeaders, body: Buffer, secret:
   if (needsBody && !parse()) return { kind: 'rejected', status: 400, reason: `${forge} delivery with a body that is not JSON` };
   const kind = kindOf(env.forge, env.event, payload);
   if (kind === 'ping') return { kind: 'ping', forge: env.forge, deliveryId, event: env.event };
-  if (kind === 'other') {
+  // Only what kindOf calls a push goes on; anything else is ignored.
+  if (kind !== 'push') {
     const what = needsBody ? `${env.event} ${String((payload as { event_name?: unknown } | null)?.event_name ?? '?')}` : env.event;
     return { kind: 'ignored', forge: env.forge, deliveryId, event: what.replace(/[^A-Za-z0-9 _:.-]/g, '?').slice(0, 60) };
   }

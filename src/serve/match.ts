@@ -26,7 +26,8 @@ export interface TargetLocation {
   local: boolean;
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '0:0:0:0:0:0:0:1']);
+/** Other names of loopback (`localhost` itself stays as it is). */
+const LOOPBACK = new Set(['127.0.0.1', '::1', '0:0:0:0:0:0:0:1']);
 
 export function normaliseHost(host: string): string {
   const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
@@ -34,9 +35,10 @@ export function normaliseHost(host: string): string {
 }
 
 function normalisePath(path: string): string {
-  let p = path.toLowerCase().replace(/\/+/g, '/').replace(/^\/+|\/+$/g, '');
+  // Runs of slashes are one first, so one slash is all there is to strip at either end.
+  let p = path.toLowerCase().replace(/\/+/g, '/').replace(/^\/|\/$/g, '');
   if (p.endsWith('.git')) p = p.slice(0, -4);
-  return p.replace(/\/+$/, '');
+  return p.replace(/\/$/, '');
 }
 
 /**
@@ -69,7 +71,8 @@ export function locateUrl(url: string): (RepoLocation & { local: boolean }) | un
   }
   const dest = sshDestination(text);
   if (!dest) return undefined;
-  const path = normalisePath(text.slice(text.indexOf(':', dest.authority.length) + 1));
+  // scp-like: the authority is everything before the first colon.
+  const path = normalisePath(text.slice(dest.authority.length + 1));
   return path ? { host: normaliseHost(dest.host), path, local: false } : undefined;
 }
 

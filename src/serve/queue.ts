@@ -64,7 +64,8 @@ export class CycleQueue {
   }
 
   private pump(): void {
-    while (!this.stopped && this.running.size < this.workers) {
+    // After stop() nothing is pending (stop empties it, add refuses), so this ends at once.
+    while (this.running.size < this.workers) {
       const index = this.pending.findIndex((item) => !this.running.has(item.target));
       if (index < 0) return;
       const [item] = this.pending.splice(index, 1);

@@ -73,14 +73,16 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | u
 }
 
 async function handleDelivery(req: IncomingMessage, res: ServerResponse, opts: WebhookServerOptions): Promise<void> {
+  // Read before the body: a client cut off for sending too much has no address afterwards.
+  const from = req.socket.remoteAddress ?? '?';
   const body = await readBody(req, res);
   if (!body) {
-    log.warn(`webhook refused: body over ${MAX_BODY_BYTES} bytes from ${req.socket.remoteAddress ?? '?'}`, { step: 'serve' });
+    log.warn(`webhook refused: body over ${MAX_BODY_BYTES} bytes from ${from}`, { step: 'serve' });
     return;
   }
   const delivery = readDelivery(req.headers, body, opts.secret);
   if (delivery.kind === 'rejected') {
-    log.warn(`webhook refused (${delivery.status}): ${delivery.reason} from ${req.socket.remoteAddress ?? '?'}`, { step: 'serve' });
+    log.warn(`webhook refused (${delivery.status}): ${delivery.reason} from ${from}`, { step: 'serve' });
     return reply(res, delivery.status, { error: delivery.reason });
   }
   if (delivery.kind === 'ping') return reply(res, 200, { status: 'pong' });
@@ -147,10 +149,8 @@ export function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookS
   // A slow or silent client must not hold a connection open for long.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  // A request node:http cannot parse gets Node's own answer (400, 431 for oversized
+  // headers, 408 for a timeout) and the connection is closed: no 'clientError' handler.
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: opts.host, port: opts.port }, () => {
@@ -160,10 +160,8 @@ export function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookS
         host: address.address,
         port: address.port,
         close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-          }),
+          // Node 20's close() also ends idle keep-alive connections.
+          new Promise<void>((done) => server.close(() => done())),
       });
     });
   });

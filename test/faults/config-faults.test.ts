@@ -1,5 +1,6 @@
 /** Faults in the configuration (rows 21, 22, 23's config side, 26 and 53 of the failure-modes table): exit 2, nothing touched. */
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -296,8 +297,10 @@ describe('config faults: a state or log dir other users can write', { timeout: 9
     const doctor = await f.world.cli(['doctor']);
     expect(doctor.exitCode).toBe(1);
     expect(doctor.stdout).toMatch(new RegExp(`^FAIL\\s+dir \\(state_dir\\)\\s+${f.world.stateDir} is group-writable \\(mode 0770\\)`, 'm'));
-    // Looking still works: status reads what is there.
-    expect((await f.world.cli(['status'])).exitCode).toBe(0);
+    // Looking still works: status names the dir and its fix, without reading in it (row 59).
+    const status = await f.world.cli(['status']);
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toContain(`(fix: chmod g-w ${f.world.stateDir})`);
     chmodSync(f.world.stateDir, 0o750);
 
     chmodSync(f.world.logDir, 0o757);
@@ -318,6 +321,62 @@ describe('config faults: a state or log dir other users can write', { timeout: 9
     expect(f.calls()).toHaveLength(2);
   });
 });
+
+describe('config faults: looking at a state dir other users can write', { timeout: 90_000 }, () => {
+  it('#59 status and history on a state dir others can write: they name it with the chmod and read nothing in it (a planted FIFO cannot hang them), change nothing, exit 0', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const deployed = await f.origin.head();
+    chmodSync(f.world.stateDir, 0o770);
+    // What a member of that group can do: move the real per-target dirs away and plant their own files.
+    const targets = join(f.world.stateDir, 'targets');
+    renameSync(targets, join(f.world.stateDir, 'targets-real'));
+    mkdirSync(join(targets, 'app'), { recursive: true });
+    for (const name of ['state.json', 'history.jsonl']) execFileSync('mkfifo', [join(targets, 'app', name)]);
+    const before = listing(f.world.stateDir);
+    const problem = `state_dir: ${f.world.stateDir} is group-writable (mode 0770): any member of its group could write in it and plant the files and links pollpray reads back and writes through as root`;
+    const fix = `chmod g-w ${f.world.stateDir}`;
+
+    const text = await f.world.cli(['status'], { timeoutMs: 10_000 });
+    expect(text.exitCode, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^app\s+main\s+-\s+not read\s+-\s+host fault$/m);
+    expect(text.stdout).toContain(`${problem}; not read, and pollpray run refuses it until fixed (fix: ${fix})`);
+    const json = await f.world.cli(['status', '--json'], { timeoutMs: 10_000 });
+    expect(json.exitCode, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as { problems: unknown[]; targets: Array<Record<string, unknown>> };
+    expect(report.problems).toEqual([{ key: 'state_dir', path: f.world.stateDir, message: problem.replace('state_dir: ', ''), fix }]);
+    expect(report.targets[0]).toMatchObject({ target: 'app', deployed_commit: null, last_result: null, host_fault: true });
+    expect(report.targets[0]?.last_error).toContain(`(fix: ${fix})`);
+
+    const history = await f.world.cli(['history'], { timeoutMs: 10_000 });
+    expect(history.exitCode, history.stderr).toBe(0);
+    expect(history.stdout).toContain(`${problem}; not read, and pollpray run refuses it until fixed (fix: ${fix})`);
+    const historyJson = await f.world.cli(['history', '--json'], { timeoutMs: 10_000 });
+    expect(JSON.parse(historyJson.stdout)).toEqual({ version: 1, entries: [], problems: report.problems });
+    expect(listing(f.world.stateDir)).toEqual(before);
+
+    // Fixed: the state is read again, and the problem is gone.
+    rmSync(targets, { recursive: true });
+    renameSync(join(f.world.stateDir, 'targets-real'), targets);
+    chmodSync(f.world.stateDir, 0o750);
+    const ok = JSON.parse((await f.world.cli(['status', '--json'])).stdout) as { problems: unknown[]; targets: Array<Record<string, unknown>> };
+    expect(ok.problems).toEqual([]);
+    expect(ok.targets[0]).toMatchObject({ deployed_commit: deployed, last_result: 'deployed', host_fault: false });
+    // An invalid state file is only reported by status: moving it aside is run's, which checks the dir first.
+    writeFileSync(join(targets, 'app', 'state.json'), '{"failures":null');
+    const corrupt = await f.world.cli(['status']);
+    expect(corrupt.stdout).toMatch(/state file .*state\.json is corrupt/);
+    expect(readdirSync(join(targets, 'app')).filter((n) => n.startsWith('state.json'))).toEqual(['state.json']);
+  });
+});
+
+/** Every path under `dir` with its type: what a status that moved or wrote anything would change. */
+function listing(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).sort().map((p) => {
+    const st = lstatSync(join(dir, p));
+    return `${p} ${st.isFIFO() ? 'fifo' : st.isDirectory() ? 'dir' : 'file'} ${st.size}`;
+  });
+}
 
 describe('config faults: commands that only look', { timeout: 60_000 }, () => {
   it('#53 status, history and pause still work on a target whose deploy script needs fixing; sudoers refuses a systemctl other users could change', async () => {

@@ -124,6 +124,28 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
       expect(listener.requests).toEqual([]);
     });
   }
+
+  for (const [strategy, widened] of [['in-place', ['site/', 'big.bin']], ['in-place', undefined], ['releases', ['site/', 'big.bin']], ['releases', undefined]] as const) {
+    it(`#58 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {
+      const content = 'widened lfs content\n'.repeat(300);
+      const origin = await lfsOrigin(content);
+      await origin.commit({ 'site/index.html': 'v1\n' }, 'site v1');
+      const world = makeWorld();
+      const path = join(world.dir, 'app');
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, lfs: true, paths: ['site/'] } } });
+      const r1 = await world.cli(['run']);
+      expect(r1.exitCode, r1.stderr).toBe(0);
+      const tree = () => (strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path);
+      expect(existsSync(join(tree(), 'big.bin'))).toBe(false);
+      // The next commit leaves big.bin as it was, so the checkout that moves to it has no reason to rewrite it.
+      await origin.commit({ 'site/index.html': 'v2\n' }, 'site v2');
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, lfs: true, ...(widened ? { paths: widened } : {}) } } });
+      const r2 = await world.cli(['run']);
+      expect(r2.exitCode, r2.stderr).toBe(0);
+      expect(readFileSync(join(tree(), 'site/index.html'), 'utf8')).toBe('v2\n');
+      expect(readFileSync(join(tree(), 'big.bin'), 'utf8')).toBe(content);
+    });
+  }
 });
 
 /** Every path under `dir` with its size and mtime: what a visit that wrote anything would change. */

@@ -132,6 +132,8 @@ describe('script faults', { timeout: 30_000 }, () => {
           [
             `echo "token ${TOKEN}"`,
             `echo "pushing to https://deploy:${PASSWORD}@git.example.com/app.git" >&2`,
+            // No user name before the password, as redis URLs are written.
+            `echo "cache at redis://:${PASSWORD}@127.0.0.1:6379/0"`,
             'echo "-----BEGIN OPENSSH PRIVATE KEY-----"',
             `echo "${KEY}"`,
             'echo "-----END OPENSSH PRIVATE KEY-----"',

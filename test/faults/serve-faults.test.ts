@@ -1,6 +1,7 @@
-/** Faults in webhook deliveries to `pollpray serve` (rows 27-31 of the failure-modes table). */
+/** Faults in webhook deliveries to `pollpray serve` (rows 27-31 and 60 of the failure-modes table). */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { until } from '../helpers/pollpray-cli.js';
@@ -146,5 +147,46 @@ describe('webhook deliveries', () => {
     expect(calls()).toEqual([]);
     expect(world.logText()).toMatch(/webhook refused \(403\): GitLab delivery with a wrong or missing token/);
     expect(world.logText()).toMatch(/webhook refused \(403\): Bitbucket Data Center delivery with a wrong or missing signature/);
+  });
+
+  it('#60 a client that sends past 1 MiB and on past 16 MiB gets 413 and is cut off, logged with its address; one that goes away mid-body changes nothing', async () => {
+    const { world, calls } = await setup();
+    const served = await startServe(world);
+    const { hostname, port } = new URL(served.url);
+    const raw = (onConnect: (s: Socket) => void) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        const s = connect(Number(port), hostname, () => onConnect(s));
+        s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        s.on('error', () => undefined);
+        s.on('close', () => resolve(text));
+      });
+    // 64 MiB in 1 MiB chunks, never ended: only the cut-off closes this connection.
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    let sent = 0;
+    const flood = await raw((s) => {
+      s.write('POST /webhook HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nx-github-event: push\r\n\r\n');
+      const pump = (): void => {
+        while (sent < 64 && !s.destroyed) {
+          sent++;
+          if (!s.write(frame)) return void s.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    expect(flood).toMatch(/^HTTP\/1\.1 413 /);
+    expect(sent).toBeLessThan(64);
+    // Expect: 100-continue: serve has the request when it answers; then the body stops half-way.
+    await raw((s) => {
+      s.write('POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nexpect: 100-continue\r\nx-github-event: push\r\n\r\n');
+      s.once('data', () => s.write('{"ref":', () => s.destroy()));
+    });
+    expect((await fetch(`${served.url}/healthz`)).status).toBe(200);
+    await until(() => /webhook handler failed: aborted/.test(world.logText()), 10_000, 'the aborted delivery in the log');
+    expect(world.logText()).toMatch(/webhook refused: body over 1048576 bytes from 127\.0\.0\.1/);
+    expect(await (await fetch(`${served.url}/queue`)).json()).toMatchObject({ queue_length: 0, running: [] });
+    expect((await served.stop()).exitCode).toBe(0);
+    expect(calls()).toEqual([]);
   });
 });

@@ -96,6 +96,8 @@ describe('config rules', () => {
     [{ redis: 'not a url' }, ['coordination.redis: is not a valid URL (redis://[user:password@]host:port/db)']],
     [{ redis: 'redis://:pa%73s@127.0.0.1:6379', password_file: '/p' }, ['coordination.password_file (key): the redis URL already has a password: keep one of the two (password_file keeps it out of the config)']],
     [{ redis: 'redis://127.0.0.1:6379', password_file: '/p' }, []],
+    [{ redis: 'redis://:pw@127.0.0.1:6379' }, []],
+    [{ redis: 'not a url', password_file: '/p' }, ['coordination.redis: is not a valid URL (redis://[user:password@]host:port/db)']],
     [{ redis: 'redis://127.0.0.1:6379', lease: '999ms' }, ['coordination.lease: must be at least 1s (the lease is renewed every third of it while a deploy runs)']],
     [{ redis: 'redis://127.0.0.1:6379', lease: '1s' }, []],
   ])('coordination %j', (coordination, want) => {

@@ -73,3 +73,111 @@ describe('control characters (commit subjects and script output are written by w
     expect(redactDeep({ subject: 'a\u001b[31mb', list: ['\u0007'] })).toEqual({ subject: 'a^[[31mb', list: ['^G'] });
   });
 });
+
+/**
+ * Each shape exactly as a reader sees it: what is hidden, and that the text around it
+ * survives (a rule that over-reaches hides the line that says what went wrong).
+ */
+describe('secret shapes, exact output', () => {
+  const TOKEN = 'abcdefghij0123456789ABCDEFGHIJ';
+  it.each([
+    ['token-only userinfo over https', `fetch https://${TOKEN}@git.example.com/a.git`, 'fetch https://***@git.example.com/a.git'],
+    ['token-only userinfo over plain http', `fetch http://${TOKEN}@git.example.com/a.git`, 'fetch http://***@git.example.com/a.git'],
+    ['a short user name is not a token', 'ssh://git@example.com/a.git and https://deploy@example.com/', 'ssh://git@example.com/a.git and https://deploy@example.com/'],
+    ['a password without a user name (redis://:password@host)', 'redis://:hunter2pw@127.0.0.1:6379/0', 'redis://:***@127.0.0.1:6379/0'],
+    ['a password with an unescaped @ in it, hidden to the last @', 'https://deploy:p@ss@w0rd@git.example.com/a@b.git', 'https://deploy:***@git.example.com/a@b.git'],
+    ['a user and password in a git+ssh URL', 'git+ssh://bob:pa:ss@host/x', 'git+ssh://bob:***@host/x'],
+    ['a Bearer token with padding, whole', 'Authorization: Bearer abcdEFGH1234-._~+/xyz== next', 'Authorization: Bearer [REDACTED] next'],
+    ['a Bearer token after several spaces', 'Authorization: Bearer    abcdEFGH1234abcdEFGH', 'Authorization: Bearer [REDACTED]'],
+    ['"token" in any case', 'TOKEN abcdEFGH1234abcdEFGH', 'TOKEN [REDACTED]'],
+    ['a token word with a short value is not a token', 'token expired at 12:00', 'token expired at 12:00'],
+    ['an AWS session key', 'key ASIAIOSFODNN7EXAMPLE.', 'key [REDACTED].'],
+    ['each GitHub token prefix', 'gho_abcdefghijklmnopqrstuvwxyz012345 ghu_abcdefghijklmnopqrstuvwxyz012345 ghr_abcdefghijklmnopqrstuvwxyz012345', '[REDACTED] [REDACTED] [REDACTED]'],
+    ['a fine-grained GitHub token', 'GH=github_pat_11ABCDEFG0123456789_abcdefghij;', 'GH=[REDACTED];'],
+    ['a GitLab token with dashes and underscores', 'glpat-abc_def-ghi_jkl-mnop0123 ok', '[REDACTED] ok'],
+  ])('%s', (_name, input, expected) => {
+    expect(redact(input)).toBe(expected);
+  });
+
+  it('a private key block is hidden from BEGIN to END, and only that: text after it and between two blocks stays', () => {
+    const key = (kind: string, body: string) => `-----BEGIN ${kind}PRIVATE KEY-----\n${body}\n-----END ${kind}PRIVATE KEY-----`;
+    const text = `before\n${key('RSA ', 'MIIEowIBAAKCAQEA')}\nbetween\n${key('', 'MC4CAQAwBQYDK2Vw')}\nafter`;
+    expect(redact(text)).toBe('before\n[REDACTED PRIVATE KEY]\nbetween\n[REDACTED PRIVATE KEY]\nafter');
+  });
+
+  it('a private key block cut off before its END is hidden to the end of the text', () => {
+    expect(redact('cat key:\n-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\nabc')).toBe('cat key:\n[REDACTED PRIVATE KEY]');
+  });
+});
+
+describe('control characters, at every edge of the ranges', () => {
+  it.each([
+    ['\u0000', '^@'],
+    ['\u0008', '^H'],
+    ['\u000b', '^K'],
+    ['\u001f', '^_'],
+    ['\u007f', '^?'],
+    ['\u0080', 'M-^@'],
+    ['\u009f', 'M-^_'],
+    ['\u202a', '<U+202A>'],
+    ['\u202e', '<U+202E>'],
+    ['\u2066', '<U+2066>'],
+    ['\u2069', '<U+2069>'],
+  ])('%j is shown as %s', (c, shown) => {
+    expect(redact(`a${c}b`)).toBe(`a${shown}b`);
+  });
+
+  it.each([[' '], ['~'], ['\u00a0'], ['é'], ['\u2029'], ['\u202f'], ['\u2065'], ['\u206a']])('%j stays as it is', (c) => {
+    expect(redact(`a${c}b`)).toBe(`a${c}b`);
+  });
+});
+
+describe('registered secrets', () => {
+  it('a value of four characters or more is hidden; a shorter one would hide ordinary words, so it is not registered', () => {
+    addSecrets(['Qx7!', 'zz9']);
+    expect(redact('pin Qx7! and buzz9 stay apart')).toBe('pin [REDACTED] and buzz9 stay apart');
+  });
+
+  it('a secret that contains another is hidden whole, whichever was registered first', () => {
+    addSecrets(['pw-inner']);
+    addSecrets(['outer-pw-inner-long']);
+    expect(redact('DATABASE_URL=outer-pw-inner-long')).toBe('DATABASE_URL=[REDACTED]');
+    addSecrets(['wrap-abc-shortfirst-xyz', 'abc-shortfirst']);
+    expect(redact('v=wrap-abc-shortfirst-xyz')).toBe('v=[REDACTED]');
+  });
+});
+
+describe('lineRedactor edges', () => {
+  it('text on the END line after the block is kept, and everything before END on that line hidden', () => {
+    const redactLine = lineRedactor();
+    expect(['-----BEGIN OPENSSH PRIVATE KEY-----', 'b3Bl', 'QyNT UxOQ-----END OPENSSH PRIVATE KEY----- done ghp_abcdefghijklmnopqrstuvwxyz0123456789', 'next'].map(redactLine)).toEqual([
+      '[REDACTED PRIVATE KEY]',
+      '[REDACTED PRIVATE KEY]',
+      '[REDACTED PRIVATE KEY] done [REDACTED]',
+      'next',
+    ]);
+  });
+
+  it('a whole block on one line does not hide the lines after it', () => {
+    const redactLine = lineRedactor();
+    expect(['x -----BEGIN RSA PRIVATE KEY----- MIIE -----END RSA PRIVATE KEY----- y', 'next'].map(redactLine)).toEqual(['x [REDACTED PRIVATE KEY] y', 'next']);
+  });
+
+  it('an END before a BEGIN on one line still opens a block', () => {
+    const redactLine = lineRedactor();
+    expect(['-----END RSA PRIVATE KEY----- -----BEGIN RSA PRIVATE KEY-----', 'MIIEowIBAAKCAQEA', '-----END RSA PRIVATE KEY-----', 'after'].map(redactLine)).toEqual([
+      '-----END RSA PRIVATE KEY----- [REDACTED PRIVATE KEY]',
+      '[REDACTED PRIVATE KEY]',
+      '[REDACTED PRIVATE KEY]',
+      'after',
+    ]);
+  });
+
+  it('each stream has its own state: a block open in one does not hide another', () => {
+    const a = lineRedactor();
+    const b = lineRedactor();
+    a('-----BEGIN OPENSSH PRIVATE KEY-----');
+    expect(b('plain')).toBe('plain');
+    expect(a('b3Bl')).toBe('[REDACTED PRIVATE KEY]');
+  });
+});

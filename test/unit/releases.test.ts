@@ -75,6 +75,10 @@ describe('release records: only pollpray decides which release is complete', () 
     expect(parseRecord(name, JSON.stringify(value)) !== undefined).toBe(ok);
   });
 
+  it.each([['not JSON', '{"version": 1,'], ['empty', '']])('parseRecord: %s text is no record', (_what, text) => {
+    expect(parseRecord(name, text)).toBeUndefined();
+  });
+
   it('a written record makes the release complete; recovery keeps it and removes the others', () => {
     const { path } = layout();
     const other = `20261123T170000.000Z-${'c'.repeat(12)}`;

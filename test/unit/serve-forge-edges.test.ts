@@ -143,3 +143,78 @@ describe('what a signed GitHub push may name', () => {
     expect(formField(Buffer.from('a=1'), 'payload')).toBeUndefined();
   });
 });
+
+describe('what decides (each found by a mutant that survived)', () => {
+  it('a request without any forge event header is refused with the forges it knows', () => {
+    expect(read({ 'content-type': 'application/json' }, gh('refs/heads/main'))).toEqual({
+      kind: 'rejected',
+      status: 400,
+      reason: 'not a GitHub, GitLab, Gitea, Forgejo or Bitbucket webhook (no event header)',
+    });
+  });
+
+  it('an unsigned GitHub form body without a payload field is refused for its signature, not its form', () => {
+    const b = Buffer.from('other=1');
+    expect(read({ 'x-github-event': 'push', 'content-type': 'application/x-www-form-urlencoded' }, b)).toEqual({
+      kind: 'rejected',
+      status: 403,
+      reason: 'GitHub delivery with a wrong or missing signature',
+    });
+  });
+
+  it.each([
+    ['Gitea', 'x-gitea-event', 'x-gitea-signature'],
+    ['Forgejo', 'x-forgejo-event', 'x-forgejo-signature'],
+  ])('%s: a ping is a ping and any other event is ignored, not read as a push', (_forge, event, signature) => {
+    const b = gh('refs/heads/main');
+    expect(read({ [event]: 'ping', [signature]: hmac(b) }, b)).toMatchObject({ kind: 'ping', forge: 'gitea' });
+    expect(read({ [event]: 'issues', [signature]: hmac(b) }, b)).toMatchObject({ kind: 'ignored', forge: 'gitea', event: 'issues' });
+    expect(read({ [event]: 'push', [signature]: hmac(b) }, b)).toMatchObject({ kind: 'push', forge: 'gitea' });
+  });
+
+  it('only GitLab reads "System Hook" from the body: on another forge it is just an event name, ignored', () => {
+    const b = json({ event_name: 'push', ref: 'refs/heads/main', project: { path_with_namespace: 'acme/app', web_url: 'https://gitlab.com/acme/app' } });
+    expect(read(ghHeaders(b, 'System Hook'), b)).toMatchObject({ kind: 'ignored', forge: 'github', event: 'System Hook' });
+    const notJson = Buffer.from('{');
+    expect(read(ghHeaders(notJson, 'System Hook'), notJson)).toMatchObject({ kind: 'ignored', event: 'System Hook' });
+  });
+
+  it.each([
+    ['Bitbucket Cloud', { 'x-event-key': 'repo:push', 'x-request-uuid': 'r-1' }],
+    ['Bitbucket Data Center', { 'x-event-key': 'repo:refs_changed', 'x-request-id': 'r-1' }],
+  ])('a signed %s push whose body is not a push payload is a 400, not a crash', (forge, headers) => {
+    for (const b of [json({}), json({ repository: { full_name: 'team/repo' } }), json(null)]) {
+      expect(read({ ...headers, 'x-hub-signature': `sha256=${hmac(b)}` }, b)).toEqual({ kind: 'rejected', status: 400, reason: `${forge} push without a repository name and URL` });
+    }
+  });
+
+  it('one unreadable ref among good ones refuses the whole push', () => {
+    const h = { 'x-gitlab-event': 'System Hook', 'x-gitlab-token': SECRET };
+    const b = json({ event_name: 'repository_update', refs: ['refs/heads/main', 'refs/heads/a b'], project: { path_with_namespace: 'a/b', web_url: 'https://gitlab.com/a/b' } });
+    expect(read(h, b)).toEqual({ kind: 'rejected', status: 400, reason: 'GitLab push without a readable ref (refs/…)' });
+  });
+
+  it('an empty GitLab token is never a match, whatever the secret', () => {
+    const b = json({ ref: 'refs/heads/main', project: { path_with_namespace: 'acme/app', web_url: 'https://gitlab.com/acme/app' } });
+    expect(readDelivery({ 'x-gitlab-event': 'Push Hook', 'x-gitlab-token': '' }, b, '')).toEqual({ kind: 'rejected', status: 403, reason: 'GitLab delivery with a wrong or missing token' });
+  });
+
+  it('repository names: a part may start or end with dots (org/.github) but not be only dots; GitLab groups nest; the whole name is checked', () => {
+    for (const name of ['acme/.github', 'acme/app.', 'group/sub/app']) {
+      const b = gh('refs/heads/main', name);
+      expect(read(ghHeaders(b), b)).toMatchObject({ kind: 'push', repo: name });
+    }
+    // The URL is clean; only the name is not.
+    const spaced = json({ ref: 'refs/heads/main', repository: { full_name: 'x acme/app', html_url: 'https://github.com/acme/app' } });
+    expect(read(ghHeaders(spaced), spaced)).toEqual({ kind: 'rejected', status: 400, reason: 'GitHub push without a repository name and URL' });
+  });
+
+  it.each(['https://_evil.com/acme/app', 'https://evil.com_/acme/app'])('a host with a character URLs do not use at either end (%s) is no location: 400', (url) => {
+    const b = json({ ref: 'refs/heads/main', repository: { full_name: 'acme/app', html_url: url } });
+    expect(read(ghHeaders(b), b)).toEqual({ kind: 'rejected', status: 400, reason: 'GitHub push without a repository name and URL' });
+  });
+
+  it('formField: a field with an empty name is found by that name', () => {
+    expect(formField(Buffer.from('=abc&payload=x'), '')).toEqual(Buffer.from('abc'));
+  });
+});

@@ -149,3 +149,41 @@ describe('serve.allow', () => {
     expect(allowNamesTarget('acme/todo', targetLocation('/srv/repos/acme/todo.git')!)).toBe(true);
   });
 });
+
+describe('URL and entry edges (each found by a mutant that survived)', () => {
+  it.each([
+    ['/srv/git/app/.git', 'localhost/srv/git/app'],
+    ['file:///srv/git/app/.git', 'localhost/srv/git/app'],
+    // Only a leading file:// or scheme:// says what kind of URL it is.
+    ['https://example.com/acme/file://x', 'example.com/acme/file:/x'],
+    ['/srv/file://x', 'localhost/srv/file:/x'],
+    ['git@github.com:acme/app://x', 'github.com/acme/app:/x'],
+  ])('%s is at %s', (url, where) => {
+    const l = locateUrl(url);
+    expect(l && `${l.host}/${l.path}`).toBe(where);
+  });
+
+  it.each([
+    ['a file URL with a broken %-escape', 'file:///srv/%zz/app.git'],
+    ['an ssh URL with a space in its host', 'ssh://git@exa mple.com/acme/app.git'],
+  ])('%s names no repository', (_what, url) => {
+    expect(locateUrl(url)).toBeUndefined();
+  });
+
+  it('only a whole [address] loses its brackets', () => {
+    expect(normaliseHost('[::1]')).toBe('localhost');
+    expect(normaliseHost('[fe80::1]')).toBe('fe80::1');
+    expect(normaliseHost('x[::1]')).toBe('x[::1]');
+    expect(normaliseHost('[::1]x')).toBe('[::1]x');
+  });
+
+  it.each([
+    [' github.com/acme/todo ', true],
+    ['[::1]/acme/todo', true],
+    ['github.com_/acme/todo', false],
+    ['x[::1]/acme/todo', false],
+    ['[::1]x/acme/todo', false],
+  ])('allow entry %j names a host: %s', (entry, hasHost) => {
+    expect(allowEntryHasHost(entry)).toBe(hasHost);
+  });
+});

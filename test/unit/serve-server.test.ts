@@ -4,12 +4,13 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { connect, type Socket } from 'node:net';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { Target } from '../../src/config/normalise.js';
-import { closeLogging, configureLogging } from '../../src/log/logger.js';
+import { closeLogging, configureLogging, log } from '../../src/log/logger.js';
 import { DeliveryMemory } from '../../src/serve/deliveries.js';
 import { DEFAULT_LISTEN, parseListen } from '../../src/serve/listen.js';
 import { targetLocation } from '../../src/serve/match.js';
@@ -24,6 +25,13 @@ interface Reply {
   body: Record<string, unknown>;
 }
 
+/**
+ * Client connections still open when a test ends: destroyed before its server closes, so
+ * a test that failed with a request in flight (a mutant that never answers) does not
+ * hold close() until the hook times out.
+ */
+const openClients = new Set<{ destroy(): void }>();
+
 function send(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
@@ -35,6 +43,8 @@ function send(port: number, method: string, path: string, headers: Record<string
       });
     });
     req.on('error', reject);
+    openClients.add(req);
+    req.on('close', () => openClients.delete(req));
     if (body !== undefined) req.end(body);
     else req.end();
   });
@@ -42,7 +52,7 @@ function send(port: number, method: string, path: string, headers: Record<string
 
 const target = (name: string, repo: string, extra: Partial<Target> = {}) => ({ target: { name, repo, branch: 'main', ...extra } as Target, location: targetLocation(repo)! });
 
-async function setup(opts: { allow?: string[]; hold?: boolean } = {}) {
+async function setup(opts: { allow?: string[]; hold?: boolean; targets?: ReturnType<typeof target>[] } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), 'pollpray-serve-'));
   onTestFinished(() => rmSync(stateDir, { recursive: true, force: true }));
   const ran: string[] = [];
@@ -57,11 +67,12 @@ async function setup(opts: { allow?: string[]; hold?: boolean } = {}) {
     port: 0,
     secret: SECRET,
     allow: opts.allow ?? ['github.com/acme/*'],
-    targets: [target('todo', 'git@github.com:acme/todo.git'), target('todo-staging', 'git@github.com:acme/todo.git', { branch: 'staging' }), target('shop', 'git@github.com:acme/shop.git')],
+    targets: opts.targets ?? [target('todo', 'git@github.com:acme/todo.git'), target('todo-staging', 'git@github.com:acme/todo.git', { branch: 'staging' }), target('shop', 'git@github.com:acme/shop.git')],
     queue,
     deliveries: new DeliveryMemory(stateDir),
   });
   onTestFinished(async () => {
+    for (const c of openClients) c.destroy();
     release();
     await queue.stop();
     await server.close();
@@ -81,6 +92,9 @@ function githubPush(repo: string, ref: string, id = randomUUID(), secret = SECRE
     },
   };
 }
+
+// Every answer here takes milliseconds: a mutant that hangs a request fails in seconds, not the default 30.
+vi.setConfig({ testTimeout: 10_000, hookTimeout: 10_000 });
 
 describe('the webhook server', () => {
   it('listens where asked and answers GET /healthz; unknown paths are 404, other methods on /webhook 405 with Allow: POST', async () => {
@@ -210,7 +224,7 @@ describe('the webhook server', () => {
 });
 
 describe('what the operator reads in the log', () => {
-  async function logged(run: (port: number) => Promise<void>, opts: { allow?: string[] } = {}): Promise<string[]> {
+  async function logged(run: (port: number) => Promise<void>, opts: { allow?: string[]; targets?: ReturnType<typeof target>[] } = {}): Promise<string[]> {
     const dir = mkdtempSync(join(tmpdir(), 'pollpray-serve-log-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     configureLogging({ dir, level: 'info', retentionMs: 86_400_000, retentionDays: 1, compress: false, format: 'json' });
@@ -255,6 +269,24 @@ describe('what the operator reads in the log', () => {
     ]);
   });
 
+  it('a push of several refs names them all, and every target it queues', async () => {
+    const update = (refs: string[]) => Buffer.from(JSON.stringify({ event_name: 'repository_update', refs, project: { path_with_namespace: 'acme/app', web_url: 'https://gitlab.com/acme/app' } }));
+    const hook = (id: string) => ({ 'content-type': 'application/json', 'x-gitlab-event': 'System Hook', 'x-gitlab-token': SECRET, 'x-gitlab-event-uuid': id });
+    const replies: Reply[] = [];
+    const lines = await logged(
+      async (port) => {
+        replies.push(await send(port, 'POST', '/', hook('u-1'), update(['refs/heads/x', 'refs/heads/y'])));
+        replies.push(await send(port, 'POST', '/', hook('u-2'), update(['refs/heads/main', 'refs/heads/staging'])));
+      },
+      { allow: ['gitlab.com/acme/app'], targets: [target('app', 'https://gitlab.com/acme/app.git'), target('app-staging', 'https://gitlab.com/acme/app.git', { branch: 'staging' })] },
+    );
+    expect(replies).toMatchObject([
+      { status: 202, body: { status: 'ignored', reason: 'no target follows acme/app refs/heads/x refs/heads/y' } },
+      { status: 202, body: { status: 'queued', targets: ['app', 'app-staging'], delivery: 'u-2' } },
+    ]);
+    expect(lines).toEqual(['info serve: webhook GitLab push acme/app refs/heads/main refs/heads/staging: queued app, app-staging']);
+  });
+
   it('a delivery that cannot be remembered (state dir not writable) is a 500, logged, and queues nothing', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'pollpray-serve-ro-'));
     onTestFinished(() => rmSync(stateDir, { recursive: true, force: true }));
@@ -271,6 +303,131 @@ describe('what the operator reads in the log', () => {
     });
     expect(ran).toEqual([]);
     expect(lines).toContain(`error serve: webhook handler failed: state directory ${stateDir} is not writable`);
+  });
+});
+
+/** The next line the server logs at `level`, passed on to the log as usual. */
+function nextLogLine(level: 'error' | 'warn'): Promise<string> {
+  const original = log[level];
+  return new Promise((resolve) => {
+    const spy = vi.spyOn(log, level).mockImplementation((message, fields) => {
+      original(message, fields);
+      resolve(message);
+    });
+    onTestFinished(() => spy.mockRestore());
+  });
+}
+
+/** A raw connection to the server, and everything it received once it closed. */
+function rawClient(port: number, onConnect: (s: Socket) => void): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const s = connect(port, '127.0.0.1', () => onConnect(s));
+    openClients.add(s);
+    s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    // The server cutting the connection while we still send is an EPIPE/ECONNRESET here.
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      openClients.delete(s);
+      resolve(text);
+    });
+  });
+}
+
+describe('a client that misbehaves mid-body', () => {
+  it('a client that goes away mid-body is logged, and the server keeps serving', { timeout: 5_000 }, async () => {
+    const { server, ran } = await setup();
+    const failed = nextLogLine('error');
+    await rawClient(server.port, (s) => {
+      // Expect: 100-continue: the server answers once it has the request, then the body starts and stops.
+      s.write('POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nexpect: 100-continue\r\nx-github-event: push\r\n\r\n');
+      s.once('data', () => s.write('{"ref":', () => s.destroy()));
+    });
+    expect(await failed).toBe('webhook handler failed: aborted');
+    expect((await send(server.port, 'GET', '/healthz')).status).toBe(200);
+    expect(ran).toEqual([]);
+  });
+
+  it('a client that goes on sending past 16 MiB after the limit gets its 413 and is cut off; the server keeps serving', { timeout: 10_000 }, async () => {
+    const { server, ran } = await setup();
+    const refused = nextLogLine('warn');
+    // An exception out of a request's handler would end `pollpray serve`: none may escape.
+    const thrown: unknown[] = [];
+    const onThrown = (e: unknown) => thrown.push(e);
+    process.on('uncaughtException', onThrown);
+    onTestFinished(() => void process.off('uncaughtException', onThrown));
+    const frame = (() => {
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      return Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+    })();
+    // 64 MiB, never ended: only the cut-off closes this connection.
+    let sent = 0;
+    const answer = await rawClient(server.port, (s) => {
+      s.write('POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nx-github-event: push\r\n\r\n');
+      const pump = (): void => {
+        while (sent < 64 && !s.destroyed) {
+          sent++;
+          if (!s.write(frame)) {
+            s.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answer.endsWith(`{"error":"body larger than ${MAX_BODY_BYTES} bytes"}\n`)).toBe(true);
+    expect(sent).toBeLessThan(64);
+    expect(thrown).toEqual([]);
+    expect(await refused).toBe(`webhook refused: body over ${MAX_BODY_BYTES} bytes from 127.0.0.1`);
+    expect((await send(server.port, 'GET', '/healthz')).status).toBe(200);
+    expect(ran).toEqual([]);
+  });
+  it('a client over the limit but under 16 MiB is not answered or cut off while it still sends: its 413 comes once the body has ended', { timeout: 10_000 }, async () => {
+    const { server, ran } = await setup();
+    const MiB = 1024 * 1024;
+    // Answering (and closing) mid-body would put an EPIPE under a client that only reads
+    // once it has sent everything: during the pause, nothing may have come back.
+    let duringPause: { received: string; closed: boolean } | undefined;
+    let closed = false;
+    const answer = await rawClient(server.port, (s) => {
+      s.on('close', () => (closed = true));
+      let received = '';
+      s.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      s.write(`POST / HTTP/1.1\r\nhost: x\r\ncontent-length: ${4 * MiB}\r\nx-github-event: push\r\n\r\n`);
+      s.write(Buffer.alloc(3 * MiB, 0x20), () => {
+        setTimeout(() => {
+          duringPause = { received, closed };
+          if (!s.destroyed) s.write(Buffer.alloc(MiB, 0x20));
+        }, 200);
+      });
+    });
+    expect(duringPause).toEqual({ received: '', closed: false });
+    expect(answer).toMatch(/^HTTP\/1\.1 413 Payload Too Large\r\n/);
+    expect(ran).toEqual([]);
+  });
+});
+
+describe('closing the server', () => {
+  it('close() ends idle keep-alive connections and resolves; the port then refuses connections', { timeout: 4_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pollpray-serve-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const server = await startWebhookServer({ host: '127.0.0.1', port: 0, secret: SECRET, allow: [], targets: [], queue: new CycleQueue(1, async () => undefined), deliveries: new DeliveryMemory(dir) });
+    // A keep-alive connection left idle (as a forge's HTTP client leaves it) must not hold close() for the 5 s keep-alive timeout.
+    const agent = new Agent({ keepAlive: true });
+    onTestFinished(() => agent.destroy());
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: '/healthz', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    await server.close();
+    await expect(send(server.port, 'GET', '/healthz')).rejects.toThrow(/ECONNREFUSED/);
   });
 });
 

@@ -3,7 +3,8 @@
  * else there (a directory from before the releases layout, a file put there by hand) is
  * the operator's, and is refused untouched rather than replaced.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -51,5 +52,16 @@ describe('switchCurrent', () => {
     symlinkSync('/nonexistent', join(path, 'current'));
     switchCurrent(path, 'r1', 'app');
     expect(readlinkSync(join(path, 'current'))).toBe(join('releases', 'r1'));
+  });
+});
+
+describe('switchCurrent, anything else that is not a symlink', () => {
+  it('a current that is a named pipe is refused and kept, not renamed over', () => {
+    const path = targetPath();
+    const current = join(path, 'current');
+    execFileSync('mkfifo', [current]);
+    expect(() => switchCurrent(path, 'r1', 'app')).toThrow(`${current} exists and is not a symlink`);
+    expect(lstatSync(current).isFIFO()).toBe(true);
+    expect(readdirSync(path).sort()).toEqual(['current', 'releases']);
   });
 });

@@ -32,6 +32,10 @@ describe('symlink rules', () => {
     ['shared: not redirected', [releases('a', '/srv/a', { shared: { media: '/srv/a/shared/media' } })]],
     ['shared: a link to a data volume', [releases('a', '/srv/a', { shared: { media: '/mnt/nfs/media' } })]],
     ['shared: a link to a config dir inside /etc', [releases('a', '/srv/a', { shared: { 'config/app.yml': '/etc/app/app.yml' } })]],
+    ['shared: a link to a data volume, next to an unrelated target', [releases('a', '/srv/a', { shared: { media: '/mnt/nfs/media' } }), plain('b', '/srv/b')]],
+    ['shared: a link to another directory of the same target', [releases('a', '/srv/a', { shared: { media: '/srv/a/data/media' } })]],
+    // No link: the nesting is the distinctPaths rule's to report, not a symlink problem.
+    ['shared: not redirected, with a target nested in it', [releases('a', '/srv/a', { shared: { media: '/srv/a/shared/media' } }), plain('b', '/srv/a/shared/media/b')]],
   ])('allow %s', (_name, targets) => {
     expect(lines(targets)).toEqual([]);
   });
@@ -53,5 +57,51 @@ describe('symlink rules', () => {
     const found = lines(targets);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(line);
+  });
+
+  // Written out here, not imported: a test that iterated SYSTEM_DIRS would agree with any change to it.
+  it.each(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/usr', '/var', '/usr/bin', '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/sbin'])(
+    'the system directory %s is refused as a target and as shared data',
+    (dir) => {
+      expect(lines([plain('a', '/srv/a', dir)])).toEqual([`targets.a.path: leads through a symlink to the system directory ${dir}: give the target a directory of its own (e.g. /srv/a)`]);
+      expect(lines([releases('b', '/srv/b', { shared: { data: dir } })])[0]).toMatch(new RegExp(`^targets\\.b\\.shared\\[0\\]: /srv/b/shared/data leads through a symlink to the system directory ${dir}: every release`));
+    },
+  );
+
+  it('the directories under them are not system directories', () => {
+    expect(lines([plain('a', '/srv/a', '/var/www/a'), plain('b', '/srv/b', '/usr/local/b'), plain('c', '/srv/c', '/home/deploy/c')])).toEqual([]);
+  });
+
+  it('each finding names its own target and shared entry', () => {
+    expect(lines([releases('a', '/srv/a', { current: { kind: 'not-a-symlink', what: 'file' }, shared: { logs: '/srv/a/shared/logs', tmp: '/tmp' } })])).toEqual([
+      "targets.a.path: /srv/a/current is a file, not pollpray's symlink into releases/ (switching it would fail after a whole build): move it away (mv /srv/a/current /srv/a/current.old)",
+    ]);
+    expect(lines([releases('a', '/srv/a', { shared: { logs: '/srv/a/shared/logs', up: '/srv/a/releases' } })])).toEqual([
+      'targets.a.shared[1]: /srv/a/shared/up leads through a symlink into /srv/a/releases/ (/srv/a/releases): shared data must outlive the releases pollpray replaces and prunes; point the link at a directory for this app\'s data (or remove it: pollpray creates /srv/a/shared/up)',
+    ]);
+  });
+
+  it('messages in full: nesting through links, and a current that points elsewhere', () => {
+    expect(lines([plain('a', '/srv/a'), plain('b', '/var/www/b', '/srv/a/x')])).toEqual([
+      'targets.b.path: is inside target "a"\'s path /srv/a once symlinks are resolved (/srv/a/x is in /srv/a): targets must not nest; move one of them',
+    ]);
+    expect(lines([plain('a', '/srv/a', '/data/x/a'), plain('b', '/var/www/b', '/data/x')])).toEqual([
+      'targets.b.path: contains target "a"\'s path /srv/a once symlinks are resolved (/data/x/a is in /data/x): targets must not nest; move one of them',
+    ]);
+    expect(lines([plain('a', '/srv/a', '/data/a'), plain('b', '/var/www/b', '/data/a')])).toEqual([
+      'targets.b.path: is the same directory as target "a"\'s path /srv/a once symlinks are resolved (both are /data/a): give each target a directory of its own',
+    ]);
+    expect(lines([releases('a', '/srv/a', { current: { kind: 'symlink', to: '/opt/builds/7', dir: '/opt/builds' } })])).toEqual([
+      'targets.a.path: /srv/a/current points at /opt/builds/7, outside /srv/a/releases/: another tool manages this directory; give the target a directory of its own, or remove the link (rm /srv/a/current)',
+    ]);
+    expect(lines([releases('a', '/srv/a', { shared: { media: '/srv/b/media' } }), plain('b', '/srv/b')])).toEqual([
+      'targets.a.shared[0]: /srv/a/shared/media leads through a symlink into target "b"\'s path /srv/b (/srv/b/media): a target\'s shared data must not be another target\'s files; point the link at a directory for this app\'s data (or remove it: pollpray creates /srv/a/shared/media)',
+    ]);
+    expect(lines([releases('a', '/srv/a', { shared: { www: '/var/www' } }), plain('b', '/var/www/b')])).toEqual([
+      'targets.a.shared[0]: /srv/a/shared/www leads through a symlink to /var/www, which holds target "b"\'s path /var/www/b: point the link at a directory for this app\'s data (or remove it: pollpray creates /srv/a/shared/www)',
+    ]);
+    expect(lines([releases('a', '/srv/a', { shared: { all: '/srv' } })])).toEqual([
+      'targets.a.shared[0]: /srv/a/shared/all leads through a symlink to /srv, which holds this target\'s own directory: point the link at a directory for this app\'s data (or remove it: pollpray creates /srv/a/shared/all)',
+    ]);
   });
 });

@@ -57,6 +57,12 @@ describe('renderPlain / renderArgv (commands and env values)', () => {
     expect(err.target).toBe('todo');
   });
 
+  it('refuses commit text whatever the command is called: a shell by absolute path, or no shell at all', () => {
+    for (const argv of [['/bin/sh', '-c', 'echo {{branch}}'], ['/usr/local/bin/notify', '{{branch}}']]) {
+      expect(refusal(() => renderArgv(argv, { branch: 'main' }, 'todo')).message).toBe(`refused to put {{branch}} into the command ${argv[0]}: its value is not plain text`);
+    }
+  });
+
   it.each([['$(id)'], ['a;b'], ['x\ny'], ['`id`'], ["'quoted'"], ['a/b']])('refuses a previous_sha of %j (read back from a state file)', (value) => {
     const err = refusal(() => renderPlain('--from={{previous_sha}}', { previous_sha: value }, 'todo', 'env OLD'));
     expect(err.message).toBe('refused to put {{previous_sha}} into env OLD: its value is not plain text');

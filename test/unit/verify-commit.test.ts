@@ -3,7 +3,7 @@
  * here (ssh-keygen), checked by real git: what passes, and the words of each refusal.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -136,6 +136,24 @@ describe.skipIf(requireBinary('ssh-keygen', 'openssh-client'))('verifyCommit, ss
     expect(err.hint).toBe('create it with one line per trusted key: <email> namespaces="git" <public key>');
   });
 
+  it.each([
+    ['ssh', 'allowed_signers', { mode: 'ssh' as const }],
+    ['gpg', 'keyring', { mode: 'gpg' as const }],
+  ])('a %s target whose %s is not set refuses every commit, saying so', async (_mode, key, verify) => {
+    const { repo, release, target } = setup();
+    const sha = repo.commit('signed', release.file);
+    const err = await refusal(verifyCommit({ ...target, verify }, sha));
+    expect(err.message).toBe(`unverified: verify.${key} (not set) is missing or unreadable, so no commit can be verified`);
+  });
+
+  it('a commit the clone does not hold is refused as not checkable, naming no key', async () => {
+    const { repo, target, allowed } = setup();
+    repo.commit('x');
+    const missing = 'f'.repeat(40);
+    const err = await refusal(verifyCommit(target, missing));
+    expect(err.message).toBe(`unverified: commit ffffffffffff's signature cannot be checked (signer not in allowed_signers ${allowed}, or the ssh tools are missing); not deploying it`);
+  });
+
   it('a target without verify is a programming error, not a pass', async () => {
     const { repo, target } = setup();
     await expect(verifyCommit({ ...target, verify: undefined }, repo.commit('x'))).rejects.toThrow('verifyCommit called for a target without verify');
@@ -145,6 +163,98 @@ describe.skipIf(requireBinary('ssh-keygen', 'openssh-client'))('verifyCommit, ss
     const { repo, release, target } = setup();
     const sha = repo.commit('signed', release.file);
     await expect(verifyCommit({ ...target, path: join(repo.dir, '..') }, sha, repo.dir)).resolves.toMatchObject({ status: 'G' });
+  });
+});
+
+/** A GnuPG signing home with one ed25519 key, made at `conf`'s faked time if given. */
+function gpgKey(repo: Repo, name: string, expire = 'never', conf = '') {
+  const home = join(repo.dir, '..', `gpg-${name}`);
+  mkdirSync(home, { mode: 0o700 });
+  if (conf) writeFileSync(join(home, 'gpg.conf'), conf);
+  const gpg = (args: string[], input?: string) => execFileSync('gpg', ['--batch', ...args], { env: { ...process.env, GNUPGHOME: home }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] });
+  gpg(['--passphrase', '', '--quick-gen-key', `${name} <${name}@pollpray.invalid>`, 'ed25519', 'sign', expire]);
+  const fpr = /^fpr:+([0-9A-F]+):/m.exec(gpg(['--with-colons', '--list-keys']))![1]!;
+  return {
+    home,
+    fpr,
+    /** Signs a new commit with this key; `conf` replaces the signing home's gpg.conf first. */
+    commit(message: string, signConf?: string): string {
+      if (signConf !== undefined) writeFileSync(join(home, 'gpg.conf'), signConf);
+      writeFileSync(join(repo.dir, 'f.txt'), `${message}\n`);
+      repo.git(['add', 'f.txt']);
+      execFileSync('git', ['-c', 'gpg.format=openpgp', '-c', `user.signingkey=${fpr}`, 'commit', '-q', '-S', '-m', message], { cwd: repo.dir, env: { ...isolatedGitEnv(join(repo.dir, '..')), GNUPGHOME: home } });
+      return repo.git(['rev-parse', 'HEAD']);
+    },
+    /** A keyring (GnuPG home) holding this key, with its revocation when `revoked`, marked ultimately trusted when `trusted`. */
+    keyring(revoked = false, trusted = false): string {
+      const dir = join(repo.dir, '..', `keyring-${name}`);
+      mkdirSync(dir, { mode: 0o700 });
+      const into = (input: string) => execFileSync('gpg', ['--batch', '--import'], { env: { ...process.env, GNUPGHOME: dir }, input, stdio: ['pipe', 'ignore', 'ignore'] });
+      into(gpg(['--armor', '--export', fpr]));
+      if (revoked) into(readFileSync(join(home, 'openpgp-revocs.d', `${fpr}.rev`), 'utf8').replace(/^:-/m, '-'));
+      if (trusted) execFileSync('gpg', ['--batch', '--import-ownertrust'], { env: { ...process.env, GNUPGHOME: dir }, input: `${fpr}:6:\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+      return dir;
+    },
+  };
+}
+
+describe.skipIf(requireBinary('gpg', 'gnupg'))('verifyCommit, gpg mode with real keys', () => {
+  it('a commit signed by a key in the keyring passes: good with unknown trust (U) is enough there', async () => {
+    const repo = makeRepo();
+    const key = gpgKey(repo, 'release');
+    const sha = key.commit('signed');
+    const sig = await verifyCommit(repo.target({ mode: 'gpg', keyring: key.keyring() }), sha);
+    expect(sig).toEqual({ status: 'U', key: key.fpr.slice(-16), signer: 'release <release@pollpray.invalid>' });
+  });
+
+  it('a key marked trusted in the keyring gives a good signature (G), which passes too', async () => {
+    const repo = makeRepo();
+    const key = gpgKey(repo, 'release');
+    const sha = key.commit('signed');
+    await expect(verifyCommit(repo.target({ mode: 'gpg', keyring: key.keyring(false, true) }), sha)).resolves.toEqual({ status: 'G', key: key.fpr.slice(-16), signer: 'release <release@pollpray.invalid>' });
+  });
+
+  it("verify-commit's exit code is the gate: a repository that raises gpg.minTrustLevel makes a U refused as not checkable", async () => {
+    const repo = makeRepo();
+    const key = gpgKey(repo, 'release');
+    const sha = key.commit('signed');
+    const keyring = key.keyring();
+    repo.git(['config', 'gpg.minTrustLevel', 'fully']);
+    const err = await refusal(verifyCommit(repo.target({ mode: 'gpg', keyring }), sha));
+    expect(err.message).toBe(`unverified: commit ${sha.slice(0, 12)}'s signature cannot be checked by key ${key.fpr.slice(-16)} (signer not in keyring ${keyring}, or the gpg tools are missing); not deploying it`);
+  });
+
+  it("the repository's own config cannot swap the verifier: a gpg.program that reports every signature good is ignored", async () => {
+    const repo = makeRepo();
+    const key = gpgKey(repo, 'release');
+    const stranger = gpgKey(repo, 'stranger');
+    const sha = stranger.commit('foreign');
+    const forger = join(repo.dir, '..', 'forger.sh');
+    const id = key.fpr.slice(-16);
+    writeFileSync(
+      forger,
+      `#!/bin/sh\ncat >/dev/null\necho "[GNUPG:] NEWSIG"\necho "[GNUPG:] GOODSIG ${id} Forged <f@pollpray.invalid>"\necho "[GNUPG:] VALIDSIG ${key.fpr} 2026-01-01 1 0 4 0 22 10 01 ${key.fpr}"\necho "[GNUPG:] TRUST_ULTIMATE 0 pgp"\n`,
+      { mode: 0o755 },
+    );
+    repo.git(['config', 'gpg.program', forger]);
+    await expect(verifyCommit(repo.target({ mode: 'gpg', keyring: key.keyring() }), sha)).rejects.toThrow(/signature cannot be checked/);
+  });
+
+  it.each([
+    ['a signer not in the keyring', 'E', "'s signature cannot be checked by key K (signer not in keyring R, or the gpg tools are missing)"],
+    ['a revoked key', 'R', ' is signed by key K, which was revoked'],
+    ['an expired key', 'Y', ' is signed by key K, which has expired'],
+    ['an expired signature', 'X', ' has an expired signature by key K'],
+  ])('%s is refused (%s), in words', async (_what, status, words) => {
+    const repo = makeRepo();
+    // Made in 2019 and valid for a year; signed in mid-2019 (X: with a signature valid for a day).
+    const old = 'faked-system-time 20190101T000000\n';
+    const key = status === 'Y' || status === 'X' ? gpgKey(repo, 'release', '1y', old) : gpgKey(repo, 'release');
+    const signConf = { Y: 'faked-system-time 20190601T000000\n', X: 'faked-system-time 20190601T000000\ndefault-sig-expire 1d\n' }[status as 'X' | 'Y'];
+    const sha = key.commit('signed', signConf);
+    const keyring = status === 'E' ? gpgKey(repo, 'other').keyring() : key.keyring(status === 'R');
+    const err = await refusal(verifyCommit(repo.target({ mode: 'gpg', keyring }), sha));
+    expect(err.message).toBe(`unverified: commit ${sha.slice(0, 12)}${words.replace('K', key.fpr.slice(-16)).replace('R', keyring)}; not deploying it`);
   });
 });
 

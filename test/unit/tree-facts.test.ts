@@ -1,0 +1,70 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { gitlinksIn, usesLfs } from '../../src/git/submodules.js';
+import { knownTreeFacts, refuseForbiddenPaths } from '../../src/git/tree-paths.js';
+import { isolatedGitEnv } from '../helpers/origin.js';
+
+/** A real repository; `clone` is a second path to the same objects, which no listing has seen. */
+function makeRepo() {
+  const dir = mkdtempSync(join(tmpdir(), 'pollpray-tree-facts-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const work = join(dir, 'work');
+  mkdirSync(work);
+  const env = isolatedGitEnv(dir);
+  const git = (args: string[], cwd = work) => execFileSync('git', args, { cwd, env, encoding: 'utf8' }).trim();
+  git(['init', '-q', '-b', 'main']);
+  git(['config', 'user.name', 'Test']);
+  git(['config', 'user.email', 'test@pollpray.invalid']);
+  const commit = (files: Record<string, string>, links: Record<string, string> = {}) => {
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(join(work, path, '..'), { recursive: true });
+      writeFileSync(join(work, path), content);
+      git(['add', '--', path]);
+    }
+    for (const [path, sha] of Object.entries(links)) git(['update-index', '--add', '--cacheinfo', `160000,${sha},${path}`]);
+    git(['commit', '-q', '--no-gpg-sign', '-m', 'c']);
+    return git(['rev-parse', 'HEAD']);
+  };
+  const file = join(dir, 'pollpray.yaml');
+  writeFileSync(file, `state_dir: ${join(dir, 'state')}\ntargets:\n  app:\n    repo: ${join(dir, 'origin.git')}\n    path: ${work}\n`);
+  chmodSync(file, 0o640);
+  const target = loadConfig(file, { uid: 1000, home: dir, hostname: 'web-01' }).targets[0]!;
+  const clone = () => {
+    const other = join(dir, `clone-${Math.random().toString(36).slice(2)}`);
+    git(['clone', '-q', '--no-checkout', work, other], dir);
+    return other;
+  };
+  return { work, commit, target, clone, env };
+}
+
+describe('the forbidden-path listing answers the submodule and LFS checks of the same commit', () => {
+  it('a nested .gitattributes with filter=lfs and a gitlink under an unusual name: the same answers as listing and grepping again', async () => {
+    const repo = makeRepo();
+    const first = repo.commit({ 'README': 'x\n' });
+    const sha = repo.commit({ 'deep/er/.gitattributes': '*.bin filter=lfs diff=lfs merge=lfs -text\n' }, { 'vendor/café lib': first });
+    await refuseForbiddenPaths(repo.target, repo.work, sha);
+    expect(knownTreeFacts(repo.work, sha)).toEqual({ gitlinks: [{ path: 'vendor/café lib', sha: first }], hasAttributes: true });
+    expect(await usesLfs(repo.target, repo.work, sha)).toBe(true);
+    // Where no listing ran, the checks list and grep themselves: the same answers.
+    const other = repo.clone();
+    expect(knownTreeFacts(other, sha)).toBeUndefined();
+    expect(await gitlinksIn(repo.target, other, sha)).toEqual(await gitlinksIn(repo.target, repo.work, sha));
+    expect(await usesLfs(repo.target, other, sha)).toBe(true);
+  });
+
+  it('no .gitattributes anywhere: no LFS, without a grep; one that does not route to lfs still gets its grep', async () => {
+    const repo = makeRepo();
+    const plain = repo.commit({ 'src/a.txt': 'filter=lfs is only text here\n' });
+    await refuseForbiddenPaths(repo.target, repo.work, plain);
+    expect(knownTreeFacts(repo.work, plain)).toEqual({ gitlinks: [], hasAttributes: false });
+    expect(await usesLfs(repo.target, repo.work, plain)).toBe(false);
+    const attrs = repo.commit({ '.gitattributes': '*.txt text\n' });
+    await refuseForbiddenPaths(repo.target, repo.work, attrs);
+    expect(knownTreeFacts(repo.work, attrs)?.hasAttributes).toBe(true);
+    expect(await usesLfs(repo.target, repo.work, attrs)).toBe(false);
+  });
+});
