@@ -12,8 +12,8 @@
  * `cat -v` does), and bidirectional overrides as `<U+202E>`: visible, inert, and
  * never joined back into a secret the way deleting a sequence could.
  *
- * Two kinds of secret: shapes (credentials in URLs, GitHub/GitLab/AWS tokens, Bearer
- * tokens, private key blocks), and exact values registered with addSecrets() — the
+ * Two kinds of secret: shapes (credentials in URLs and tokens in their query strings,
+ * GitHub/GitLab/AWS tokens, Bearer tokens, private key blocks), and exact values registered with addSecrets() — the
  * values of variables named in `secret_env`, webhook and heartbeat URLs.
  */
 const RULES: Array<[RegExp, string]> = [
@@ -22,9 +22,16 @@ const RULES: Array<[RegExp, string]> = [
   // Credentials in URLs: scheme://user:password@host -> scheme://user:***@host, and
   // scheme://:password@host (no user: redis, memcached) -> scheme://:***@host. The
   // password runs to the last @ before the path: one written with a raw @ is hidden whole.
-  [/\b([a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*):([^/\s]+)@/gi, '$1$2:***@'],
+  // No \b before the scheme: output glues URLs to words (`rc=1https://…`, `_https://…`),
+  // and the scheme is written back as matched, so where the match starts changes nothing else.
+  [/([a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*):([^/\s]+)@/gi, '$1$2:***@'],
   // Token-only userinfo: https://TOKEN@host (GitHub's x-access-token style)
-  [/\b(https?:\/\/)([A-Za-z0-9_\-.]{20,})@/g, '$1***@'],
+  [/(https?:\/\/)([A-Za-z0-9_\-.]{20,})@/g, '$1***@'],
+  // Secrets in a query string, the value only (up to &, #, a space or a quote): a name
+  // ending in token, secret, password or signature, as GitLab's labkit masks them
+  // (access_token, private_token, client_secret, X-Amz-Security-Token, X-Amz-Signature),
+  // and api_key, apikey and sig (Azure SAS). A bare `key` is left: too often not a secret.
+  [/([?&](?:[\w-]*(?:token|secret|password|signature)|api_?key|sig)=)[^&#\s"']+/gi, '$1***'],
   [/\bgh[pousr]_[A-Za-z0-9]{20,}\b/g, '[REDACTED]'],
   [/\bgithub_pat_[A-Za-z0-9_]{20,}\b/g, '[REDACTED]'],
   [/\bglpat-[A-Za-z0-9_-]{20,}\b/g, '[REDACTED]'],

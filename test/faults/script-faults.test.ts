@@ -122,6 +122,10 @@ describe('script faults', { timeout: 30_000 }, () => {
     const TOKEN = 'ghp_Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2';
     const PASSWORD = 'sw0rdfish-4417';
     const KEY = 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQfault';
+    // Shapes as a script or git may print them: a URL glued to the word before it, and a
+    // token in a query string.
+    const GLUED = 'gluedPw-5521';
+    const QUERY = 'qtok-8d1f0c';
     const f = await faultWorld();
     const notified = join(f.world.dir, 'notified.txt');
     const notifier = f.world.script('notify.sh', `{ cat; env | grep '^POLLPRAY_'; } >> "${notified}"`);
@@ -137,6 +141,8 @@ describe('script faults', { timeout: 30_000 }, () => {
             'echo "-----BEGIN OPENSSH PRIVATE KEY-----"',
             `echo "${KEY}"`,
             'echo "-----END OPENSSH PRIVATE KEY-----"',
+            `echo "rc=1https://deploy:${GLUED}@git.example.com/app.git"`,
+            `echo "GET https://git.example.com/api/v4/projects?private_token=${QUERY}&page=2" >&2`,
             `echo "failed with ${TOKEN} at https://deploy:${PASSWORD}@git.example.com" >&2`,
             'exit 4',
           ].join('\n'),
@@ -156,7 +162,7 @@ describe('script faults', { timeout: 30_000 }, () => {
       ...Object.fromEntries([...filesUnder(f.world.logDir), ...filesUnder(join(f.world.stateDir, 'targets'))].map((p) => [p, readFileSync(p, 'utf8')])),
     };
     expect(Object.keys(places).some((p) => p.endsWith('history.jsonl'))).toBe(true);
-    const leaks = Object.entries(places).flatMap(([where, text]) => [TOKEN, PASSWORD, KEY].filter((s) => text.includes(s)).map((s) => `${s} in ${where}`));
+    const leaks = Object.entries(places).flatMap(([where, text]) => [TOKEN, PASSWORD, KEY, GLUED, QUERY].filter((s) => text.includes(s)).map((s) => `${s} in ${where}`));
     expect(leaks).toEqual([]);
   });
 

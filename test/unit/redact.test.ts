@@ -95,6 +95,14 @@ describe('secret shapes, exact output', () => {
     ['each GitHub token prefix', 'gho_abcdefghijklmnopqrstuvwxyz012345 ghu_abcdefghijklmnopqrstuvwxyz012345 ghr_abcdefghijklmnopqrstuvwxyz012345', '[REDACTED] [REDACTED] [REDACTED]'],
     ['a fine-grained GitHub token', 'GH=github_pat_11ABCDEFG0123456789_abcdefghij;', 'GH=[REDACTED];'],
     ['a GitLab token with dashes and underscores', 'glpat-abc_def-ghi_jkl-mnop0123 ok', '[REDACTED] ok'],
+    ['URL credentials glued to a digit before the scheme', 'rc=1https://deploy:s3cretpw@git.example.com/a.git', 'rc=1https://deploy:***@git.example.com/a.git'],
+    ['URL credentials glued to an underscore or letter', 'x_https://deploy:s3cretpw@h/a xredis://:hunter2pw@h/0', 'x_https://deploy:***@h/a xredis://:***@h/0'],
+    ['a token-only userinfo glued to a word', `url=_https://${TOKEN}@git.example.com/a.git`, 'url=_https://***@git.example.com/a.git'],
+    ['a word ending in a scheme name without credentials stays', 'xhttps://example.com/a and 1http://deploy@h/', 'xhttps://example.com/a and 1http://deploy@h/'],
+    ['query-string tokens: the value only, up to &, #, a space or a quote', `GET https://h/api?access_token=abc123&page=2 '/x?private_token=glp1#top' "/y?token=t0k"`, `GET https://h/api?access_token=***&page=2 '/x?private_token=***#top' "/y?token=***"`],
+    ['query-string secrets in any case: API keys, client secrets, passwords, signatures', '?api_key=k1&apikey=k2&client_secret=c3&PASSWORD=p4&sig=s5&Signature=s6 next', '?api_key=***&apikey=***&client_secret=***&PASSWORD=***&sig=***&Signature=*** next'],
+    ['an AWS presigned URL: signature and session token', 'https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Security-Token=IQoJb3JpZ2lu%2Fxyz&X-Amz-Signature=fe5f80f77d5fa3be', 'https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Security-Token=***&X-Amz-Signature=***'],
+    ['ordinary query parameters, and token words outside a query, stay', 'https://h/x?ref=main&key=id&tokens=3&a_sig=1 token=abc page?token', 'https://h/x?ref=main&key=id&tokens=3&a_sig=1 token=abc page?token'],
   ])('%s', (_name, input, expected) => {
     expect(redact(input)).toBe(expected);
   });
