@@ -98,6 +98,7 @@ describe('secret shapes, exact output', () => {
     ['URL credentials glued to a digit before the scheme', 'rc=1https://deploy:s3cretpw@git.example.com/a.git', 'rc=1https://deploy:***@git.example.com/a.git'],
     ['URL credentials glued to an underscore or letter', 'x_https://deploy:s3cretpw@h/a xredis://:hunter2pw@h/0', 'x_https://deploy:***@h/a xredis://:***@h/0'],
     ['a token-only userinfo glued to a word', `url=_https://${TOKEN}@git.example.com/a.git`, 'url=_https://***@git.example.com/a.git'],
+    ['any RFC 3986 scheme: a letter, then letters, digits, +, - and .', 'x-1.2://u:pw1@h/ ab12+://u:pw2@h/', 'x-1.2://u:***@h/ ab12+://u:***@h/'],
     ['a word ending in a scheme name without credentials stays', 'xhttps://example.com/a and 1http://deploy@h/', 'xhttps://example.com/a and 1http://deploy@h/'],
     ['query-string tokens: the value only, up to &, #, a space or a quote', `GET https://h/api?access_token=abc123&page=2 '/x?private_token=glp1#top' "/y?token=t0k"`, `GET https://h/api?access_token=***&page=2 '/x?private_token=***#top' "/y?token=***"`],
     ['query-string secrets in any case: API keys, client secrets, passwords, signatures', '?api_key=k1&apikey=k2&client_secret=c3&PASSWORD=p4&sig=s5&Signature=s6 next', '?api_key=***&apikey=***&client_secret=***&PASSWORD=***&sig=***&Signature=*** next'],
