@@ -10,6 +10,7 @@ import { DURATION_PATTERN } from '../duration.js';
 import { SIZE_PATTERN } from '../size.js';
 import { branchNameProblem } from '../git/ref-name.js';
 import { tagPatternProblem } from '../git/tags.js';
+import { sshUrlProblem } from '../git/ssh-url.js';
 import { parseListen } from '../serve/listen.js';
 
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -89,7 +90,11 @@ const repoUrl = z
   .string()
   .min(1)
   .refine((url) => !url.startsWith('-'), { message: 'must not start with "-" (it would be read as an option)' })
-  .refine((url) => !/[\s\x00-\x1f]/.test(url), { message: 'must not contain spaces or control characters' });
+  .refine((url) => !/[\s\x00-\x1f]/.test(url), { message: 'must not contain spaces or control characters' })
+  .superRefine((url, ctx) => {
+    const problem = sshUrlProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /**
  * A restart entry: a systemd unit, or with service_manager service/supervisorctl an init

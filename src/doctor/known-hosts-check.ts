@@ -7,6 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import type { Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
 import { shellQuote, sshArgv } from '../git/ssh.js';
+import { sshDestination } from '../git/ssh-url.js';
 import type { Check, CheckResult } from './check.js';
 
 export interface SshRemote {
@@ -15,27 +16,17 @@ export interface SshRemote {
   user?: string;
 }
 
-/** The ssh host of a git URL (`ssh://` or scp-like `user@host:path`); undefined for https, file and local paths. */
+/** The ssh host of a git URL, read as git and every other caller reads it (src/git/ssh-url.ts); undefined for https, file and local paths. */
 export function sshRemote(repo: string): SshRemote | undefined {
-  if (/^ssh:\/\//i.test(repo)) {
-    try {
-      const u = new URL(repo);
-      return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : undefined, user: u.username || undefined };
-    } catch {
-      return undefined;
-    }
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return undefined;
-  const scp = /^(?:([^@/:]+)@)?(\[[^\]]+\]|[^:/]+):/.exec(repo);
-  if (!scp?.[2]) return undefined;
-  return { host: scp[2].replace(/^\[|\]$/g, ''), user: scp[1] };
+  const dest = sshDestination(repo);
+  return dest ? { host: dest.host, port: dest.port, user: dest.user } : undefined;
 }
 
 /** What ssh would connect to for this target (aliases resolved), or the URL's own host when ssh -G cannot say. */
 async function resolved(t: Target, remote: SshRemote): Promise<{ host: string; port: number }> {
   const argv = sshArgv(t);
   const fallback = { host: remote.host, port: remote.port ?? t.ssh.port ?? 22 };
-  const g = await run([...argv, '-G', ...(remote.port ? ['-p', String(remote.port)] : []), remote.host], { cwd: '/', timeoutMs: 10_000 });
+  const g = await run([...argv, '-G', ...(remote.port ? ['-p', String(remote.port)] : []), '--', remote.host], { cwd: '/', timeoutMs: 10_000 });
   if (g.exitCode !== 0) return fallback;
   const host = /^hostname (\S+)$/m.exec(g.stdout)?.[1];
   const port = Number(/^port (\d+)$/m.exec(g.stdout)?.[1]);

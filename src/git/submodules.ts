@@ -118,7 +118,9 @@ export function resolveSubmoduleUrl(url: string, base: string): string | undefin
   const root = base.replace(/\/+$/, '');
   // The part no `../` may climb out of: `scheme://authority`, or scp-like `user@host:`.
   const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(root)?.[0];
-  const scp = authority === undefined && sshDestination(root) ? root.slice(0, root.indexOf(':') + 1) : undefined;
+  const dest = authority === undefined ? sshDestination(root) : undefined;
+  // After the authority's own colon: `git@[::1]:` has colons inside its brackets.
+  const scp = dest ? root.slice(0, dest.authority.length + 1) : undefined;
   const fixed = authority ?? scp ?? '';
   let path = root.slice(fixed.length);
   let rest = url;

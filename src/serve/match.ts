@@ -71,7 +71,7 @@ export function locateUrl(url: string): (RepoLocation & { local: boolean }) | un
   }
   const dest = sshDestination(text);
   if (!dest) return undefined;
-  // scp-like: the authority is everything before the first colon.
+  // scp-like: the path follows the authority's colon (`git@[::1]:` has colons inside).
   const path = normalisePath(text.slice(dest.authority.length + 1));
   return path ? { host: normaliseHost(dest.host), path, local: false } : undefined;
 }

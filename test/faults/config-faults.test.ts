@@ -208,6 +208,22 @@ describe('config faults', { timeout: 30_000 }, () => {
     expect(checks.find((c) => c.name === 'config')).toMatchObject({ status: 'ok' });
   });
 
+  it('#61 a repo URL whose "[" does not enclose the host: validate and run refuse it (exit 2, one line naming the repo key with the fix), nothing touched; git@[::1]:path is accepted', async () => {
+    const f = await faultWorld({ target: { repo: 'git@[::1:acme/app.git' } });
+    for (const command of ['validate', 'run']) {
+      const r = await f.world.cli([command]);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(
+        `${f.world.configFile}:${lineOf(f.world.configFile, 'repo:')} targets.app.repo: has a "[" that does not enclose the host: write an IPv6 address as git@[::1]:owner/name.git or ssh://git@[::1]:2222/owner/name.git\n`,
+      );
+      expect(r.stderr.match(/targets\.app\./g)).toHaveLength(1);
+    }
+    expect(existsSync(f.world.stateDir)).toBe(false);
+    const g = await faultWorld({ target: { repo: 'git@[::1]:acme/app.git' } });
+    const v = await g.world.cli(['validate']);
+    expect(v.stderr).not.toMatch(/targets\.app\.repo/);
+  });
+
   it('#53 a world-writable deploy script that doctor fails is refused by run, validate and daemon (exit 2) and never runs; a group-writable hook too', async () => {
     const f = await faultWorld();
     const deploy = join(f.world.dir, 'deploy.sh');

@@ -8,7 +8,7 @@ import { groupByConnection } from '../../src/commands/run.js';
 import { classifyTransport, explain } from '../../src/git/errors.js';
 import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG } from '../../src/git/host-keys.js';
 import { controlPath, MAX_CONTROL_PATH } from '../../src/git/multiplex.js';
-import { knownHostsName, parseHostArg, sshDestination } from '../../src/git/ssh-url.js';
+import { knownHostsName, parseHostArg, sshDestination, sshUrlProblem } from '../../src/git/ssh-url.js';
 import { sshArgv } from '../../src/git/ssh.js';
 
 const CHANGED = `@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
@@ -74,8 +74,31 @@ describe('sshDestination reads URLs the way git does', () => {
     ['https://github.com/acme/todo.git', undefined],
     ['/srv/a.git', undefined],
     ['./a:b', undefined],
+    // scp-like with an IPv6 literal: git connects to ::1 (t5601-clone), not to "[".
+    ['git@[::1]:acme/app.git', { user: 'git', host: '::1', authority: 'git@[::1]' }],
+    ['[::1]:acme/app.git', { host: '::1', authority: '[::1]' }],
+    ['[git@::1]:acme/app.git', { user: 'git', host: '::1', authority: '[git@::1]' }],
+    ['[myhost:123]:src', { host: 'myhost', port: 123, authority: '[myhost:123]' }],
+    ['ssh://git@[::1]:2222/acme/app.git', { user: 'git', host: '::1', port: 2222, authority: 'git@[::1]:2222' }],
+    // Brackets git would read some other, surprising way: not a destination (config refuses them).
+    ['git@[::1:acme/app.git', undefined],
+    ['[::1]acme:app.git', undefined],
+    ['git@[]:acme/app.git', undefined],
   ])('%s', (repo, expected) => {
     expect(sshDestination(repo)).toEqual(expected);
+  });
+
+  it('names the repo URLs whose brackets git would misread', () => {
+    expect(sshUrlProblem('git@[::1]:acme/app.git')).toBeUndefined();
+    expect(sshUrlProblem('ssh://git@[::1]:2222/acme/app.git')).toBeUndefined();
+    expect(sshUrlProblem('git@github.com:acme/app.git')).toBeUndefined();
+    expect(sshUrlProblem('https://[::1]:8443/acme/app.git')).toBeUndefined();
+    expect(sshUrlProblem('/srv/git/[x]/app.git')).toBeUndefined();
+    expect(sshUrlProblem('git@[::1:acme/app.git')).toMatch(/\[/);
+    expect(sshUrlProblem('[::1]acme:app.git')).toMatch(/\[/);
+    expect(sshUrlProblem('ssh://git@[::1/acme/app.git')).toMatch(/\[/);
+    expect(sshUrlProblem('[-oProxyCommand=x]:acme/app.git')).toMatch(/option/);
+    expect(sshUrlProblem('git@-oProxyCommand=x:acme/app.git')).toMatch(/option/);
   });
 
   it('parses trust-host arguments and names hosts as known_hosts does', () => {

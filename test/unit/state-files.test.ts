@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { EnvironmentError } from '../../src/errors.js';
 import { closeLogging, configureLogging } from '../../src/log/logger.js';
 import { addSecrets } from '../../src/log/redact.js';
@@ -367,5 +367,22 @@ describe('abandoned temp files', () => {
     removeAbandonedTemps(dir, '.state.json.tmp-');
     expect(readdirSync(dir).sort()).toEqual(names.filter((n) => n !== `.state.json.tmp-${dead}`).sort());
     expect(() => removeAbandonedTemps(join(dir, 'missing'), '.x')).not.toThrow();
+  });
+
+  it("keeps the temp of a live writer that is another user's process (kill answers EPERM)", () => {
+    // As root kill(pid, 0) never fails with EPERM, so the kernel's answer to a non-root run
+    // about, say, a root run writing at that moment is played here: the one thing mocked.
+    const dir = stateDir();
+    const other = deadPid();
+    const name = `.state.json.tmp-${other}`;
+    writeFileSync(join(dir, name), '');
+    const kill = process.kill.bind(process);
+    const spy = vi.spyOn(process, 'kill').mockImplementation((pid: number, signal?: string | number) => {
+      if (pid === other && signal === 0) throw Object.assign(new Error(`kill EPERM`), { code: 'EPERM' });
+      return kill(pid, signal);
+    });
+    onTestFinished(() => spy.mockRestore());
+    removeAbandonedTemps(dir, '.state.json.tmp-');
+    expect(readdirSync(dir)).toContain(name);
   });
 });

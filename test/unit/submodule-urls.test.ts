@@ -42,6 +42,8 @@ describe('resolveSubmoduleUrl', () => {
     ['../lib.git', 'file:///srv/git/app.git/', 'file:///srv/git/lib.git'],
     ['../lib.git', '/srv/git/app.git', '/srv/git/lib.git'],
     ['https://elsewhere/x.git', 'git@github.com:acme/app.git', 'https://elsewhere/x.git'],
+    ['../lib.git', 'git@[::1]:acme/app.git', 'git@[::1]:acme/lib.git'],
+    ['../../lib.git', 'git@[::1]:acme/app.git', 'git@[::1]:lib.git'],
   ])('%s against %s is %s', (url, base, want) => {
     expect(resolveSubmoduleUrl(url, base)).toBe(want);
   });

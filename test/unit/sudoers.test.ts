@@ -139,5 +139,8 @@ describe('ssh remote of a repo URL', () => {
     ['https://github.com/acme/todo.git', undefined],
     ['file:///srv/git/todo.git', undefined],
     ['/srv/git/todo.git', undefined],
+    ['git@[::1]:acme/todo.git', { host: '::1', user: 'git' }],
+    ['[myhost:2222]:acme/todo.git', { host: 'myhost', port: 2222 }],
+    ['git+ssh://git@[::1]:2222/acme/todo.git', { host: '::1', port: 2222, user: 'git' }],
   ])('%s', (repo, expected) => expect(sshRemote(repo)).toEqual(expected));
 });
