@@ -3,16 +3,16 @@
  * scripts in a temp dir, the restart through real `sudo -n` (the test runs as root; the
  * service manager's binary is a script recording what it was asked to restart).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { loggedRecords } from '../helpers/log-file.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Target } from '../../src/config/normalise.js';
 import { restartAndCheck, restartUnits, rollBackTo } from '../../src/deploy/go-live.js';
 import type { Prepared, Strategy, Version } from '../../src/deploy/strategy.js';
 import { HealthCheckError, SudoError } from '../../src/errors.js';
-import { closeLogging, configureLogging } from '../../src/log/logger.js';
 import { requireBinary, requireRoot } from '../helpers/require-env.js';
 
 const OLD = 'a'.repeat(40);
@@ -44,21 +44,7 @@ function world(opts: { healthy?: boolean } = {}) {
 }
 
 /** The JSON lines the operator finds in the day's log file while `run` goes live. */
-async function logged(run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
-  const dir = mkdtempSync(join(tmpdir(), 'pollpray-golive-log-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  configureLogging({ dir, level: 'info', retentionMs: 86_400_000, retentionDays: 1, compress: false, format: 'json' });
-  try {
-    await run();
-  } finally {
-    await closeLogging();
-  }
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.log'))
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const logged = (run: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> => loggedRecords(run, 'info');
 
 /** A strategy whose restore hands back `dir` for the version asked for, after running the rebuild. */
 function restoringInto(dir: string): Strategy {

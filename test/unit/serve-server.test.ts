@@ -3,14 +3,15 @@
  * a prober or an attacker gets back for each request, and what reaches the work queue.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { loggedRecords } from '../helpers/log-file.js';
 import type { Target } from '../../src/config/normalise.js';
-import { closeLogging, configureLogging, log } from '../../src/log/logger.js';
+import { log } from '../../src/log/logger.js';
 import { DeliveryMemory } from '../../src/serve/deliveries.js';
 import { DEFAULT_LISTEN, parseListen } from '../../src/serve/listen.js';
 import { targetLocation } from '../../src/serve/match.js';
@@ -225,17 +226,11 @@ describe('the webhook server', () => {
 
 describe('what the operator reads in the log', () => {
   async function logged(run: (port: number) => Promise<void>, opts: { allow?: string[]; targets?: ReturnType<typeof target>[] } = {}): Promise<string[]> {
-    const dir = mkdtempSync(join(tmpdir(), 'pollpray-serve-log-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    configureLogging({ dir, level: 'info', retentionMs: 86_400_000, retentionDays: 1, compress: false, format: 'json' });
-    const { server } = await setup({ hold: true, ...opts });
-    await run(server.port);
-    await closeLogging();
-    return readdirSync(dir)
-      .filter((f) => f.endsWith('.log'))
-      .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
-      .map((l) => JSON.parse(l) as { level: string; message: string; step?: string })
-      .map((l) => `${l.level} ${l.step}: ${l.message}`);
+    const records = await loggedRecords(async () => {
+      const { server } = await setup({ hold: true, ...opts });
+      await run(server.port);
+    });
+    return records.map((l) => `${l.level} ${l.step}: ${l.message}`);
   }
 
   it('each refusal, duplicate and queueing is one line naming why, the sender and the repository', async () => {

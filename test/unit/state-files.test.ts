@@ -8,8 +8,8 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { loggedRecords } from '../helpers/log-file.js';
 import { EnvironmentError } from '../../src/errors.js';
-import { closeLogging, configureLogging } from '../../src/log/logger.js';
 import { addSecrets } from '../../src/log/redact.js';
 import {
   appendHistory,
@@ -47,20 +47,7 @@ const entry = (patch: Partial<HistoryEntry> = {}): HistoryEntry => ({
 
 /** What `run` makes pollpray log, as `level step: message` lines (debug included). */
 async function logged(run: () => unknown): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'pollpray-state-log-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-  configureLogging({ dir, level: 'debug', retentionMs: 86_400_000, retentionDays: 1, compress: false, format: 'json' });
-  try {
-    await run();
-  } finally {
-    await closeLogging();
-  }
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.log'))
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n'))
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as { level: string; message: string; step?: string; target?: string })
-    .map((l) => `${l.level} ${l.target}/${l.step}: ${l.message}`);
+  return (await loggedRecords(run, 'debug')).map((l) => `${l.level} ${l.target}/${l.step}: ${l.message}`);
 }
 
 /** The EnvironmentError `run` throws. */
