@@ -66,11 +66,14 @@ export async function fetchIntoMirror(target: Target, mirror: string, sha: strin
 }
 
 /**
- * What `git archive` takes after the commit: the target's `paths` as literal pathspecs
- * (a monorepo's release holds only those), or nothing for the whole commit.
+ * The `git archive` of `sha` into `output` as every export reads it: modes fixed (tar.umask
+ * 0022; see exportCommit), LFS files produced when the target has lfs, and only the target's
+ * `paths` as literal pathspecs (a monorepo's release holds only those) or the whole commit.
+ * fetchSound's read and exportCommit both use it, so the read's archive is the export's.
  */
-export function archivePathspecs(paths: readonly string[]): string[] {
-  return paths.length ? ['--', ...paths.map((p) => `:(literal)${p.replace(/\/+$/, '')}`)] : [];
+export function archiveArgv(target: Target, sha: string, output: string, paths: readonly string[] = target.paths): string[] {
+  const pathspecs = paths.length ? ['--', ...paths.map((p) => `:(literal)${p.replace(/\/+$/, '')}`)] : [];
+  return [...lfsConfig(target), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${output}`, sha, ...pathspecs];
 }
 
 /**
@@ -121,7 +124,7 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
     pinExportAttributes(mirror);
     // `alreadyRead`: fetchSound's read of this commit wrote exactly this archive to tarFile (same paths, umask, lfs config).
     if (!(alreadyRead && existsSync(tarFile))) {
-      await gitOrThrow([...lfsConfig(target), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${tarFile}`, sha, ...archivePathspecs(paths)], { cwd: mirror, target }, 'archive');
+      await gitOrThrow(archiveArgv(target, sha, tarFile, paths), { cwd: mirror, target }, 'archive');
     }
     const untar = await run(['tar', '-x', '-p', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
     if (untar.exitCode !== 0 && isDiskFull(untar.stderr)) {

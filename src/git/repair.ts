@@ -16,9 +16,9 @@ import type { Target } from '../config/normalise.js';
 import { CommitContentError, GitError, PollprayError, SshError } from '../errors.js';
 import { requireOwnedByMe } from '../host/ownership.js';
 import { log } from '../log/logger.js';
-import { cloneCall, lfsConfig } from './fetch.js';
+import { cloneCall } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
-import { archivePathspecs, isDiskFull, pinExportAttributes } from './mirror.js';
+import { archiveArgv, isDiskFull, pinExportAttributes } from './mirror.js';
 import { refuseForbiddenPaths, refusedPath } from './tree-paths.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
@@ -94,8 +94,8 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
 
 /**
  * Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout.
- * `keepRead`: the archive goes to that file instead, as exportCommit would write it
- * (tar.umask 0022), so the release's export unpacks it rather than reading the commit again.
+ * `keepRead`: the archive goes to that file instead (archiveArgv, as exportCommit writes it),
+ * so the release's export unpacks it rather than reading the commit again.
  */
 async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: boolean, keepRead?: string): Promise<void> {
   const dir = repo.dir;
@@ -104,8 +104,7 @@ async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: bo
   pinExportAttributes(repo.gitDir);
   // Only the target's paths: reading the rest would download all of a sparse monorepo's blobs.
   // With lfs, git-lfs produces every LFS file too, so a missing object fails here.
-  const output = keepRead === undefined ? ['archive', '--format=tar', '--output=/dev/null'] : ['-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${keepRead}`];
-  const result = await git([...lfsConfig(target), ...output, sha, ...archivePathspecs(target.paths)], cloneCall(target, dir, first));
+  const result = await git(archiveArgv(target, sha, keepRead ?? '/dev/null'), cloneCall(target, dir, first));
   if (keepRead !== undefined && (result.exitCode !== 0 || result.timedOut)) {
     rmSync(keepRead, { force: true });
     // The kept archive is written to state_dir, which /dev/null never filled: a full disk is the host's, not a damaged repository.
