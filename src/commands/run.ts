@@ -7,6 +7,7 @@ import { formatDuration } from '../duration.js';
 import { closeMultiplexing, connectionGroup, controlDir, masterPlans, openMasters, startMultiplexing } from '../git/multiplex.js';
 import { saveConnectRecord } from '../config/connect-cache.js';
 import { namedFiles } from '../config/file-trust.js';
+import { writeFileAtomic } from '../state/store.js';
 import { sshDestination } from '../git/ssh-url.js';
 import { requireOwnership } from '../host/ownership.js';
 import { configureLogging, log } from '../log/logger.js';
@@ -73,7 +74,7 @@ export async function run(options: RunOptions): Promise<RunReport> {
   if (sharing) {
     const named = namedFiles(config);
     const paths = (writes: boolean) => named.filter((f) => (f.use === 'writes') === writes).map((f) => f.path);
-    saveConnectRecord(config.file, paths(false), paths(true), masterPlans(controlDir(config.stateDir), targets));
+    saveConnectRecord(config.file, paths(false), paths(true), masterPlans(controlDir(config.stateDir), targets), writeFileAtomic);
   }
   try {
     // When each outcome was known, for the metrics' per-target durations.

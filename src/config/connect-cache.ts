@@ -13,7 +13,7 @@
  * argv (multiplex.ts); otherwise they are closed.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { MasterPlan } from '../git/multiplex.js';
 import { VERSION } from '../version.js';
@@ -95,7 +95,15 @@ export function readConnectRecord(file: string, key: string): ConnectRecord | un
 }
 
 /** Writes the record of the config `run` just validated, when armed and when it changed. Best effort. */
-export function saveConnectRecord(configFile: string, files: string[], dirs: string[], plans: MasterPlan[]): void {
+export function saveConnectRecord(
+  configFile: string,
+  files: string[],
+  dirs: string[],
+  plans: MasterPlan[],
+  // The state store's atomic write (no temp followed through a link, dead writers' temps
+  // removed), passed in: importing it here would load the store and zod into the early chunk.
+  writeAtomic: (file: string, text: string, mode: number) => void,
+): void {
   const { loaded, home } = state;
   if (!state.armed || !home || !loaded || loaded.file !== resolve(configFile)) return;
   const text = `${JSON.stringify({ v: 1, key: loaded.key, files: [...new Set(files)], dirs: [...new Set(dirs)], plans } satisfies ConnectRecord)}\n`;
@@ -103,9 +111,7 @@ export function saveConnectRecord(configFile: string, files: string[], dirs: str
   const file = cacheFile(home, configFile);
   try {
     mkdirSync(join(home, '.cache', 'pollpray'), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, file);
+    writeAtomic(file, text, 0o600);
     state.readBack = text;
   } catch {
     // Only a later run's head start is lost.
