@@ -114,6 +114,10 @@ export interface Target {
   submodules: boolean;
   /** Fetch Git LFS objects and deploy their content; otherwise a commit using LFS is refused. */
   lfs: boolean;
+  /** `lfs: { url }`: the LFS server to pin instead of the one derived from repo (without credentials). */
+  lfsUrl?: string;
+  /** Credentials that were in an http(s) lfs.url: git-lfs gets them through git's environment only. */
+  lfsCredentials?: RepoCredentials;
   /** Partial (filter) and shallow (depth) first fetch. */
   clone: { filter?: string; depth?: number };
   /** Sparse checkout: only these repository paths are deployed (empty: everything). */
@@ -279,7 +283,8 @@ export function normalise(raw: RawConfig, file: string, host: HostFacts = curren
     minFreeSpaceBytes: parseSize(t.min_free_space ?? d.min_free_space ?? '100MB') ?? 0,
     cloneTimeoutMs: ms(t.clone_timeout ?? d.clone_timeout, '30m'),
     submodules: t.submodules === 'recursive',
-    lfs: t.lfs ?? false,
+    lfs: t.lfs !== undefined && t.lfs !== false,
+    ...(typeof t.lfs === 'object' ? { lfsUrl: splitRepoCredentials(t.lfs.url).url, lfsCredentials: splitRepoCredentials(t.lfs.url).credentials } : {}),
     clone: { ...(t.clone?.filter ? { filter: t.clone.filter } : {}), ...(t.clone?.depth ? { depth: t.clone.depth } : {}) },
     paths: t.paths ?? [],
   });

@@ -11,6 +11,7 @@ import { SIZE_PATTERN } from '../size.js';
 import { branchNameProblem } from '../git/ref-name.js';
 import { tagPatternProblem } from '../git/tags.js';
 import { sshUrlProblem } from '../git/ssh-url.js';
+import { lfsUrlProblem } from '../git/lfs-url.js';
 import { parseListen } from '../serve/listen.js';
 
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -178,6 +179,20 @@ const repoPath = z
   })
   .refine((p) => !/[*?[\]\\!#\s\x00-\x1f]/.test(p), { message: 'must be a plain path: no globs (*?[]), "!", "#", spaces or backslashes' });
 
+/**
+ * `lfs: true`, or `lfs: { url }` for a repository whose LFS objects live on another server
+ * (src/git/lfs-url.ts): the operator's URL, checked like `repo`.
+ */
+const lfsSetting = z.union([
+  z.boolean(),
+  z.strictObject({
+    url: z.string().superRefine((url, ctx) => {
+      const problem = lfsUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  }),
+], { message: 'must be true, false or { url: <the LFS server\'s URL> }' });
+
 /** Partial and shallow clones (README "Big repositories"). */
 export const cloneSchema = z.strictObject({
   filter: z
@@ -214,7 +229,7 @@ export const targetSchema = z.strictObject({
   env: envVars.optional(),
   secret_env: z.array(envName).optional(),
   submodules: z.enum(['none', 'recursive']).optional(),
-  lfs: z.boolean().optional(),
+  lfs: lfsSetting.optional(),
   clone: cloneSchema.optional(),
   paths: z.array(repoPath).min(1).optional(),
   ...targetFields,

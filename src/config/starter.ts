@@ -120,6 +120,7 @@ targets:
     # paths: [site/]               # deploy only these paths (sparse checkout / partial export)
     # submodules: recursive        # fetch submodules with this target's key; otherwise a warning names them
     # lfs: true                    # fetch Git LFS objects (needs git-lfs); otherwise an LFS commit is refused
+    # lfs: { url: "https://lfs.example.com/acme/app.git/info/lfs" }   # LFS objects kept on another server
     deploy: deploy.sh              # executable run in the new code's directory after the update
     # Or, instead of deploy:, a pipeline of steps run in order (the first failure stops it).
     # run is a command as a list (never a shell line) or a script path. {{target}} {{sha}}

@@ -60,18 +60,27 @@ export function lfsEndpoint(repo: string): string {
 }
 
 /**
+ * The LFS server pollpray pins for `target`: the operator's `lfs: { url }` (without the
+ * credentials written into it, which git-lfs gets through git's environment), else the
+ * one git-lfs derives from the target's repo.
+ */
+export function lfsServer(target: Target): string {
+  return target.lfsUrl ?? lfsEndpoint(target.repo);
+}
+
+/**
  * The configuration every git call that runs git-lfs gets (fetch, checkout, archive); none
  * without lfs. git runs git-lfs as a filter for LFS files. A commit's `.lfsconfig` (read from
  * the working tree, the index or HEAD) may set a few keys, and git's own config, `-c`
  * included, outranks it (git-lfs-config(5), "LFSCONFIG"): so each key git-lfs accepts from it
  * that decides where git-lfs connects, how, or whether it downloads at all is pinned here to
- * what the target's own repo URL gives. Whoever pushes cannot send pollpray's LFS downloads
+ * what the target's config gives (`lfs: { url }`, else its repo URL). Whoever pushes cannot send pollpray's LFS downloads
  * to another server (an internal service, their own), lower https to http, or have files
  * deployed as pointers.
  */
 export function lfsConfig(target: Target): string[] {
   if (!target.lfs) return [];
-  const endpoint = lfsEndpoint(target.repo);
+  const endpoint = lfsServer(target);
   return [
     '-c', 'filter.lfs.smudge=git-lfs smudge -- %f',
     '-c', 'filter.lfs.clean=git-lfs clean -- %f',
@@ -102,6 +111,8 @@ export async function fetchLfsObjects(target: Target, dir: string, sha: string, 
   const last = result.timedOut ? 'timed out' : (result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.exitCode}`);
   throw new GitError(`fetching the Git LFS objects of ${sha.slice(0, 12)} failed: ${last}`, {
     target: target.name,
-    hint: 'check that the LFS server (the forge) has the objects and that the deploy key may read them; git lfs fetch shows more',
+    hint: target.lfsUrl
+      ? `check that the LFS server in lfs.url (${target.lfsUrl}) has the objects and that its credentials may read them; git lfs fetch shows more`
+      : 'check that the LFS server (the forge) has the objects and that the deploy key may read them; a repository that keeps its LFS objects on another server needs lfs: { url: <that server> } (a committed .lfsconfig is not followed); git lfs fetch shows more',
   });
 }

@@ -12,7 +12,7 @@ import { formatDuration } from '../duration.js';
 import { GitError } from '../errors.js';
 import { progress, progressEnd, stderrIsTty } from '../log/console.js';
 import { multiplexOptions } from './multiplex.js';
-import { credentialEnv } from './repo-credentials.js';
+import { credentialsEnv } from './repo-credentials.js';
 import { gitSshCommand } from './ssh.js';
 import { sshDestination } from './ssh-url.js';
 
@@ -43,8 +43,11 @@ function gitEnv(target: Target): Record<string, string | undefined> {
     // git must not guess the ssh flavour from the command's name (it decides -p handling).
     GIT_SSH_VARIANT: 'ssh',
     LC_ALL: 'C',
-    // Credentials from an http(s) repo URL: here, never on the command line.
-    ...credentialEnv(target.repo, target.repoCredentials),
+    // Credentials from an http(s) repo URL or lfs.url: here, never on the command line.
+    ...credentialsEnv([
+      { url: target.repo, credentials: target.repoCredentials },
+      ...(target.lfsUrl ? [{ url: target.lfsUrl, credentials: target.lfsCredentials }] : []),
+    ]),
   };
 }
 

@@ -40,10 +40,23 @@ export function basicAuthorization(c: RepoCredentials): string {
 
 /** git's environment for a repo with credentials: one config entry, never an argument. */
 export function credentialEnv(url: string, credentials: RepoCredentials | undefined): Record<string, string> {
-  if (!credentials) return {};
-  return {
-    GIT_CONFIG_COUNT: '1',
-    GIT_CONFIG_KEY_0: `http.${url}.extraHeader`,
-    GIT_CONFIG_VALUE_0: `Authorization: ${basicAuthorization(credentials)}`,
-  };
+  return credentialsEnv([{ url, credentials }]);
+}
+
+/**
+ * git's environment for several URLs with credentials (the repo's, an `lfs.url`'s): one
+ * config entry each, never an argument. The longer URL goes first: for a request both
+ * match, git passes on the best match it has seen and skips a broader one after it (its
+ * urlmatch rules), so the server gets one Authorization header, not two; git-lfs takes
+ * the best match whatever the order.
+ */
+export function credentialsEnv(entries: Array<{ url: string; credentials: RepoCredentials | undefined }>): Record<string, string> {
+  const env: Record<string, string> = {};
+  const withCredentials = entries.filter((e): e is { url: string; credentials: RepoCredentials } => e.credentials !== undefined);
+  withCredentials.sort((a, b) => b.url.length - a.url.length);
+  withCredentials.forEach(({ url, credentials }, i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = `http.${url}.extraHeader`;
+    env[`GIT_CONFIG_VALUE_${i}`] = `Authorization: ${basicAuthorization(credentials)}`;
+  });
+  return withCredentials.length ? { GIT_CONFIG_COUNT: String(withCredentials.length), ...env } : {};
 }

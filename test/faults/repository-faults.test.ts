@@ -10,8 +10,9 @@ import { makeOrigin } from '../helpers/origin.js';
 import { BIN, makeWorld } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
 import { startSshd } from '../helpers/sshd.js';
-import { addSubmodule, lfsOrigin, warnings } from '../helpers/repos.js';
+import { addSubmodule, lfsOrigin, lfsOriginElsewhere, warnings } from '../helpers/repos.js';
 import { startReceiver } from '../helpers/http-receiver.js';
+import { startLfsHttp } from '../helpers/lfs-http.js';
 
 describe('repository faults', { timeout: 120_000 }, () => {
   it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
@@ -124,6 +125,51 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
       expect(listener.requests).toEqual([]);
     });
   }
+
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it(`#62 ${strategy}: a repository whose LFS objects live on another server: lfs: true fails in one line naming lfs: { url }, lfs: { url } deploys the content`, async () => {
+      const content = 'stored elsewhere\n'.repeat(300);
+      const { origin, store } = await lfsOriginElsewhere(content);
+      const world = makeWorld();
+      const path = join(world.dir, 'app');
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, lfs: true } } });
+      const r1 = await world.cli(['run']);
+      expect(r1.exitCode).toBe(1);
+      const lines = r1.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^pollpray: app: fetching the Git LFS objects of [0-9a-f]{12} failed: .* \(fix: .*lfs: \{ url: /);
+      expect(world.state('app')?.deployedSha ?? undefined).toBeUndefined();
+      expect(existsSync(join(path, 'big.bin'))).toBe(false);
+
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, lfs: { url: store.url } } } });
+      const r2 = await world.cli(['run']);
+      expect(r2.exitCode, r2.stderr).toBe(0);
+      const tree = strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path;
+      expect(readFileSync(join(tree, 'big.bin'), 'utf8')).toBe(content);
+      expect(world.state('app')?.deployedSha).toBe(await origin.head());
+    });
+  }
+
+  it('#62 credentials in lfs.url reach the LFS server through git\'s environment: never on a command line, in the log or in status', async () => {
+    const PASSWORD = 'lfs-secret-q7w8e9';
+    const content = 'behind credentials\n'.repeat(300);
+    const { origin, store } = await lfsOriginElsewhere(content);
+    const server = await startLfsHttp(store.bare, { user: 'lfs-reader', password: PASSWORD, watch: PASSWORD });
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: { url: server.url.replace('http://', `http://lfs-reader:${PASSWORD}@`) } } } });
+    const r = await world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(path, 'big.bin'), 'utf8')).toBe(content);
+    const basic = `Basic ${Buffer.from(`lfs-reader:${PASSWORD}`).toString('base64')}`;
+    expect(server.requests.length).toBeGreaterThanOrEqual(2);
+    expect(server.requests.every((q) => q.authorization === basic), JSON.stringify(server.requests)).toBe(true);
+    expect(server.exposed).toEqual([]);
+    expect(readFileSync(join(path, '.git', 'config'), 'utf8')).not.toContain(PASSWORD);
+    expect((await world.cli(['status', '--json'])).stdout).not.toContain(PASSWORD);
+    expect(world.logText()).not.toContain(PASSWORD);
+    expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
+  });
 
   for (const [strategy, widened] of [['in-place', ['site/', 'big.bin']], ['in-place', undefined], ['releases', ['site/', 'big.bin']], ['releases', undefined]] as const) {
     it(`#58 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {

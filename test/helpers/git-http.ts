@@ -23,7 +23,7 @@ export interface GitHttpServer {
 }
 
 /** Every process's command line right now (those we may read), NULs as spaces. */
-function commandLines(): string[] {
+export function commandLines(): string[] {
   const lines: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {

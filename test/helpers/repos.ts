@@ -17,6 +17,35 @@ export function warnings(log: string, word: string): string[] {
 
 /** An origin whose commit has `big.bin` stored in Git LFS (objects pushed to the file:// LFS store). */
 export async function lfsOrigin(content: string): Promise<Origin> {
+  const origin = await lfsTracking();
+  writeFileSync(join(origin.work, 'big.bin'), content);
+  await origin.git(['add', '.gitattributes', 'big.bin']);
+  await origin.git(['commit', '-q', '-m', 'LFS file']);
+  await origin.git(['lfs', 'push', 'origin', 'main']);
+  await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+  return origin;
+}
+
+/**
+ * An origin whose commit has `big.bin` in Git LFS with the objects only in a second
+ * file:// store (`store.url`, a bare repository of its own), as a repository that keeps
+ * its LFS objects on a separate LFS server; its `.lfsconfig` names that store, as such a
+ * repository's does.
+ */
+export async function lfsOriginElsewhere(content: string): Promise<{ origin: Origin; store: Origin }> {
+  const origin = await lfsTracking();
+  const store = await makeOrigin();
+  writeFileSync(join(origin.work, 'big.bin'), content);
+  writeFileSync(join(origin.work, '.lfsconfig'), `[lfs]\n\turl = ${store.url}\n`);
+  await origin.git(['add', '.gitattributes', '.lfsconfig', 'big.bin']);
+  await origin.git(['commit', '-q', '-m', 'LFS file, objects on the LFS store']);
+  await origin.git(['-c', `lfs.url=${store.url}`, 'lfs', 'push', 'origin', 'main']);
+  await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+  return { origin, store };
+}
+
+/** A new origin whose work clone runs the LFS filter and tracks `*.bin` in LFS. */
+async function lfsTracking(): Promise<Origin> {
   const origin = await makeOrigin();
   for (const [k, v] of [
     ['filter.lfs.clean', 'git-lfs clean -- %f'],
@@ -25,10 +54,5 @@ export async function lfsOrigin(content: string): Promise<Origin> {
     ['filter.lfs.required', 'true'],
   ] as const) await origin.git(['config', k, v]);
   await origin.git(['lfs', 'track', '*.bin']);
-  writeFileSync(join(origin.work, 'big.bin'), content);
-  await origin.git(['add', '.gitattributes', 'big.bin']);
-  await origin.git(['commit', '-q', '-m', 'LFS file']);
-  await origin.git(['lfs', 'push', 'origin', 'main']);
-  await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
   return origin;
 }

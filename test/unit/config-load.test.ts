@@ -227,8 +227,42 @@ describe('repository keys (submodules, lfs, clone, paths)', () => {
     ['    clone: { depth: 0 }\n', /clone\.depth: /],
     ['    submodules: yes\n', /submodules: /],
     ['    lfs: sometimes\n', /lfs: /],
+    ['    lfs: { url: "ftp://lfs.example.com/acme/app" }\n', /^5 targets\.todo\.lfs\.url: must be an https:\/\/, http:\/\/, ssh:\/\/ or file:\/\/ URL/],
+    ['    lfs: { url: "https://lfs.example.com/acme app" }\n', /^5 targets\.todo\.lfs\.url: must not contain spaces or control characters/],
+    ['    lfs: { url: "-oProxyCommand=x:y" }\n', /^5 targets\.todo\.lfs\.url: must not start with "-"/],
+    ['    lfs: { url: "file://relative/store" }\n', /^5 targets\.todo\.lfs\.url: .*file:\/\/\/absolute/],
+    ['    lfs: { url: "/srv/lfs-store" }\n', /^5 targets\.todo\.lfs\.url: must be an https:\/\/, http:\/\/, ssh:\/\/ or file:\/\/ URL/],
+    ['    lfs: { url: "https://" }\n', /^5 targets\.todo\.lfs\.url: is not a valid URL/],
+    ['    lfs: sometimes\n', /^5 targets\.todo\.lfs: must be true, false or \{ url: <the LFS server's URL> \}$/],
+    ['    lfs: { server: "https://lfs.example.com/x" }\n', /^5 targets\.todo\.lfs: must be true, false or \{ url: /],
+    ['    lfs: {}\n', /^5 targets\.todo\.lfs: must be true, false or \{ url: /],
   ])('%s is refused with its key', (extra, message) => {
     expect(problems(`${TARGET}${extra}`).join('\n')).toMatch(message);
+  });
+
+  it('exits 2 (a config error) for a bad lfs.url', () => {
+    expect(loadError(`${TARGET}    lfs: { url: "ftp://x/y" }\n`).err.exitCode).toBe(2);
+  });
+
+  it.each([
+    ['https://lfs.example.com/acme/app', 'https://lfs.example.com/acme/app'],
+    ['http://127.0.0.1:8080/lfs', 'http://127.0.0.1:8080/lfs'],
+    ['ssh://git@lfs.example.com/acme/app.git', 'ssh://git@lfs.example.com/acme/app.git'],
+    ['git@lfs.example.com:acme/app.git', 'git@lfs.example.com:acme/app.git'],
+    ['file:///srv/lfs/app.git', 'file:///srv/lfs/app.git'],
+  ])('lfs: { url: %s } turns LFS on with that server', (url, expected) => {
+    const target = loadConfig(configFile(`${TARGET}    lfs: { url: "${url}" }\n`), host).targets[0]!;
+    expect(target.lfs).toBe(true);
+    expect(target.lfsUrl).toBe(expected);
+    expect(target.lfsCredentials).toBeUndefined();
+  });
+
+  it('lfs: true and false keep their meaning, without a server of their own', () => {
+    for (const value of [true, false]) {
+      const target = loadConfig(configFile(`${TARGET}    lfs: ${value}\n`), host).targets[0]!;
+      expect(target.lfs).toBe(value);
+      expect(target.lfsUrl).toBeUndefined();
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { configSecrets } from '../../src/config/secrets.js';
-import { credentialEnv, splitRepoCredentials } from '../../src/git/repo-credentials.js';
+import { credentialEnv, credentialsEnv, splitRepoCredentials } from '../../src/git/repo-credentials.js';
 
 function load(yaml: string) {
   const dir = mkdtempSync(join(tmpdir(), 'pollpray-secrets-'));
@@ -46,6 +46,14 @@ describe('configSecrets: every secret the config declares, wherever it gives the
     expect(target.repoCredentials).toEqual({ username: 'deploy', password: 'p@ss-word-9' });
     expect(configSecrets(config, {})).toEqual(expect.arrayContaining(['p@ss-word-9', Buffer.from('deploy:p@ss-word-9').toString('base64')]));
   });
+
+  it('takes the credentials out of an lfs.url and registers them', () => {
+    const config = load('targets:\n  app:\n    repo: git@example.com:a/b.git\n    path: /srv/app\n    lfs: { url: "https://lfs-reader:lfs-t0ken-7@lfs.example.com/bucket/app" }\n');
+    const target = config.targets[0]!;
+    expect(target.lfsUrl).toBe('https://lfs.example.com/bucket/app');
+    expect(target.lfsCredentials).toEqual({ username: 'lfs-reader', password: 'lfs-t0ken-7' });
+    expect(configSecrets(config, {})).toEqual(expect.arrayContaining(['lfs-t0ken-7', Buffer.from('lfs-reader:lfs-t0ken-7').toString('base64')]));
+  });
 });
 
 describe('repo URL credentials', () => {
@@ -67,5 +75,18 @@ describe('repo URL credentials', () => {
       GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from('u:p').toString('base64')}`,
     });
     expect(credentialEnv('https://h/r.git', undefined)).toEqual({});
+  });
+
+  it('gives git both the repo\'s and the LFS server\'s credentials, the more specific URL first (git then skips a broader match for the same URL)', () => {
+    const repo = { username: 'u', password: 'p' };
+    const lfs = { username: 'l', password: 'q' };
+    const basic = (c: { username: string; password: string }) => `Authorization: Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+    expect(credentialsEnv([{ url: 'https://h/', credentials: lfs }, { url: 'https://h/r.git', credentials: repo }, { url: 'https://x/', credentials: undefined }])).toEqual({
+      GIT_CONFIG_COUNT: '2',
+      GIT_CONFIG_KEY_0: 'http.https://h/r.git.extraHeader',
+      GIT_CONFIG_VALUE_0: basic(repo),
+      GIT_CONFIG_KEY_1: 'http.https://h/.extraHeader',
+      GIT_CONFIG_VALUE_1: basic(lfs),
+    });
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * A real Git LFS API server on 127.0.0.1 (the batch API and basic downloads, as a forge's
+ * or a separate LFS server's), serving the objects of a file:// LFS store (a bare
+ * repository's `lfs/objects`). It can require HTTP Basic credentials, records each
+ * request's Authorization header, and, like git-http.ts, the command lines holding
+ * `watch` while a request is open.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
+import { commandLines } from './git-http.js';
+
+export interface LfsHttpServer {
+  /** `http://127.0.0.1:<port>/lfs`, the LFS API URL (lfs.url), without credentials. */
+  url: string;
+  /** Every request: method, path and its Authorization header (undefined when none). */
+  requests: Array<{ method: string; path: string; authorization?: string }>;
+  /** Command lines (NULs as spaces) that contained `watch` while a request was open. */
+  exposed: string[];
+}
+
+export async function startLfsHttp(storeBare: string, opts: { user?: string; password?: string; watch?: string } = {}): Promise<LfsHttpServer> {
+  const expected = opts.user !== undefined ? `Basic ${Buffer.from(`${opts.user}:${opts.password ?? ''}`).toString('base64')}` : undefined;
+  const requests: LfsHttpServer['requests'] = [];
+  const exposed: string[] = [];
+  let base = '';
+  const objectPath = (oid: string) => join(storeBare, 'lfs', 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const watch = opts.watch;
+    if (watch) exposed.push(...commandLines().filter((l) => l.includes(watch)));
+    const path = req.url ?? '/';
+    requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization });
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (expected !== undefined && req.headers.authorization !== expected) {
+        res.writeHead(401, { 'lfs-authenticate': 'Basic realm="lfs"', 'content-type': 'application/vnd.git-lfs+json' }).end('{"message":"credentials required"}');
+        return;
+      }
+      if (req.method === 'POST' && path === '/lfs/objects/batch') {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { objects: Array<{ oid: string; size: number }> };
+        const objects = body.objects.map(({ oid, size }) =>
+          /^[0-9a-f]{64}$/.test(oid) && existsSync(objectPath(oid))
+            ? { oid, size, actions: { download: { href: `${base}/objects/${oid}` } } }
+            : { oid, size, error: { code: 404, message: 'not found' } },
+        );
+        res.writeHead(200, { 'content-type': 'application/vnd.git-lfs+json' }).end(JSON.stringify({ transfer: 'basic', objects }));
+        return;
+      }
+      const get = /^\/lfs\/objects\/([0-9a-f]{64})$/.exec(path);
+      if (req.method === 'GET' && get?.[1] && existsSync(objectPath(get[1]))) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(objectPath(get[1])));
+        return;
+      }
+      res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/lfs`;
+  return { url: base, requests, exposed };
+}
