@@ -107,8 +107,8 @@ export async function resetTo(target: Target, sha: string): Promise<void> {
   // --force already does what `reset --hard` would: index and tracked files become
   // exactly `sha`, local edits and local commits are dropped (untracked files stay).
   const where = target.tags === undefined ? ['-B', target.branch] : ['--detach'];
-  await applySparse(target);
-  await gitOrThrow([...lfsConfig(target), 'checkout', '--force', ...where, sha], { cwd: target.path, target }, 'checkout');
+  await applySparse(target, sha);
+  await gitOrThrow([...(await lfsConfig(target, target.path, sha)), 'checkout', '--force', ...where, sha], { cwd: target.path, target }, 'checkout');
 }
 
 /**
@@ -121,12 +121,12 @@ export async function resetTo(target: Target, sha: string): Promise<void> {
  * written as pointers, and the checkout --force that follows leaves a file it considers
  * unchanged as it is.
  */
-async function applySparse(target: Target): Promise<void> {
+async function applySparse(target: Target, sha: string): Promise<void> {
   const call = { cwd: target.path, target };
   if (target.paths.length > 0) {
-    await gitOrThrow([...lfsConfig(target), 'sparse-checkout', 'set', '--no-cone', '--', ...target.paths.map((p) => `/${p}`)], call, 'sparse-checkout');
+    await gitOrThrow([...(await lfsConfig(target, target.path, sha)), 'sparse-checkout', 'set', '--no-cone', '--', ...target.paths.map((p) => `/${p}`)], call, 'sparse-checkout');
   } else if (existsSync(join(target.path, '.git', 'info', 'sparse-checkout'))) {
-    await gitOrThrow([...lfsConfig(target), 'sparse-checkout', 'disable'], call, 'sparse-checkout');
+    await gitOrThrow([...(await lfsConfig(target, target.path, sha)), 'sparse-checkout', 'disable'], call, 'sparse-checkout');
   }
 }
 

@@ -7,8 +7,10 @@
  * repo URL is followed and a partial clone's lazy fetches (of the blobs a checkout or
  * archive needs) go to the same place, through the same ssh command.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
-import { GitError } from '../errors.js';
+import { CommitContentError, GitError } from '../errors.js';
 import { git, gitOrThrow, progressArgs, type GitCall } from './git.js';
 import { sshDestination } from './ssh-url.js';
 
@@ -78,9 +80,10 @@ export function lfsServer(target: Target): string {
  * to another server (an internal service, their own), lower https to http, or have files
  * deployed as pointers.
  */
-export function lfsConfig(target: Target): string[] {
+export async function lfsConfig(target: Target, dir: string, sha: string): Promise<string[]> {
   if (!target.lfs) return [];
   const endpoint = lfsServer(target);
+  const spellings = await lfsconfigAccessKeys(target, dir, sha);
   return [
     '-c', 'filter.lfs.smudge=git-lfs smudge -- %f',
     '-c', 'filter.lfs.clean=git-lfs clean -- %f',
@@ -97,13 +100,57 @@ export function lfsConfig(target: Target): string[] {
     '-c', 'lfs.fetchexclude=',
     // How git-lfs authenticates to the server (none: the header pollpray gives git, if any).
     ...(/^https?:\/\//i.test(endpoint) ? ['-c', `lfs.${endpoint}.access=none`] : []),
+    // The same key as a .lfsconfig spells it: the server's URL with a trailing `/`, `//`,
+    // `%6c`, `:443` or a query ties with the key above under git-lfs's URL matching, and
+    // git-lfs picks one of tied keys at random. Each is set to none too; git's config comes
+    // after .lfsconfig for git-lfs, so for the same key ours is the value it reads.
+    ...spellings.flatMap((key) => ['-c', `${key}=none`]),
   ];
+}
+
+/** More than this many access keys in the .lfsconfig files read for one call: refused rather than passed on git's command line. */
+const MAX_ACCESS_KEYS = 64;
+
+/**
+ * Every `lfs.<url>.access` key in each `.lfsconfig` git-lfs may read during a git call in
+ * `dir` that moves to `sha`: git-lfs reads the working tree's file, else the index's, else
+ * HEAD's (a bare mirror: HEAD's), through `git config --includes -l`, which it splits into
+ * lines at every newline (a value holding one reads as a further key) and each line at its
+ * first `=`. Read here the same way, from each of them and from `sha`'s, whichever git-lfs
+ * ends up with while the checkout moves from one commit to the other.
+ */
+async function lfsconfigAccessKeys(target: Target, dir: string, sha: string): Promise<string[]> {
+  const worktree = existsSync(join(dir, '.git'));
+  const sources = [
+    ...(worktree && existsSync(join(dir, '.lfsconfig')) ? [['-f', join(dir, '.lfsconfig')]] : []),
+    ...(worktree ? [['--blob', ':.lfsconfig']] : []),
+    ['--blob', 'HEAD:.lfsconfig'],
+    ['--blob', `${sha}:.lfsconfig`],
+  ];
+  const keys = new Set<string>();
+  for (const source of sources) {
+    const result = await git(['config', '--includes', '--list', ...source], { cwd: dir, target });
+    if (result.exitCode !== 0) continue; // no such file or blob; one git-lfs cannot read is one it ignores too
+    for (const line of result.stdout.split('\n')) {
+      const eq = line.indexOf('=');
+      const key = eq < 0 ? line : line.slice(0, eq);
+      // git-lfs's own test (lfsapi/endpoint_finder.go, config/url_config.go): lfs.<url>.access, the url without whitespace.
+      if (eq >= 0 && /^lfs\.\S+\.access$/.test(key)) keys.add(key);
+    }
+  }
+  if (keys.size > MAX_ACCESS_KEYS) {
+    throw new CommitContentError(`commit ${sha.slice(0, 12)}'s .lfsconfig sets ${keys.size} lfs.<url>.access keys (at most ${MAX_ACCESS_KEYS} are overridden); not deploying it`, {
+      target: target.name,
+      hint: 'remove the lfs.<url>.access keys from .lfsconfig (pollpray sets how git-lfs authenticates itself)',
+    });
+  }
+  return [...keys];
 }
 
 /** Downloads the LFS objects `sha` needs into `dir`'s LFS store (before anything goes live). */
 export async function fetchLfsObjects(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
   const include = target.paths.length ? [`--include=${target.paths.flatMap((p) => [p.replace(/\/+$/, ''), `${p.replace(/\/+$/, '')}/**`]).join(',')}`] : [];
-  const result = await git([...lfsConfig(target), 'lfs', 'fetch', ...include, 'origin', sha], cloneCall(target, dir, first));
+  const result = await git([...(await lfsConfig(target, dir, sha)), 'lfs', 'fetch', ...include, 'origin', sha], cloneCall(target, dir, first));
   if (result.exitCode === 0 && !result.timedOut) return;
   if (/'lfs' is not a git command/.test(result.stderr) || result.spawnError) {
     throw new GitError('lfs: true, but git-lfs is not installed', { target: target.name, hint: 'install it (apt-get install git-lfs) and run pollpray again' });

@@ -71,9 +71,9 @@ export async function fetchIntoMirror(target: Target, mirror: string, sha: strin
  * `paths` as literal pathspecs (a monorepo's release holds only those) or the whole commit.
  * fetchSound's read and exportCommit both use it, so the read's archive is the export's.
  */
-export function archiveArgv(target: Target, sha: string, output: string, paths: readonly string[] = target.paths): string[] {
+export async function archiveArgv(target: Target, dir: string, sha: string, output: string, paths: readonly string[] = target.paths): Promise<string[]> {
   const pathspecs = paths.length ? ['--', ...paths.map((p) => `:(literal)${p.replace(/\/+$/, '')}`)] : [];
-  return [...lfsConfig(target), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${output}`, sha, ...pathspecs];
+  return [...(await lfsConfig(target, dir, sha)), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${output}`, sha, ...pathspecs];
 }
 
 /**
@@ -124,7 +124,7 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
     pinExportAttributes(mirror);
     // `alreadyRead`: fetchSound's read of this commit wrote exactly this archive to tarFile (same paths, umask, lfs config).
     if (!(alreadyRead && existsSync(tarFile))) {
-      await gitOrThrow(archiveArgv(target, sha, tarFile, paths), { cwd: mirror, target }, 'archive');
+      await gitOrThrow(await archiveArgv(target, mirror, sha, tarFile, paths), { cwd: mirror, target }, 'archive');
     }
     const untar = await run(['tar', '-x', '-p', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });
     if (untar.exitCode !== 0 && isDiskFull(untar.stderr)) {

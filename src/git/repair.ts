@@ -104,7 +104,7 @@ async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: bo
   pinExportAttributes(repo.gitDir);
   // Only the target's paths: reading the rest would download all of a sparse monorepo's blobs.
   // With lfs, git-lfs produces every LFS file too, so a missing object fails here.
-  const result = await git(archiveArgv(target, sha, keepRead ?? '/dev/null'), cloneCall(target, dir, first));
+  const result = await git(await archiveArgv(target, dir, sha, keepRead ?? '/dev/null'), cloneCall(target, dir, first));
   if (keepRead !== undefined && (result.exitCode !== 0 || result.timedOut)) {
     rmSync(keepRead, { force: true });
     // The kept archive is written to state_dir, which /dev/null never filled: a full disk is the host's, not a damaged repository.

@@ -171,6 +171,44 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
     expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
   });
 
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it(`#63 ${strategy}: a commit's .lfsconfig spelling the LFS server's URL differently (trailing /, //, %6c, ?query) cannot choose how git-lfs authenticates to it`, async () => {
+      const first = 'first\n'.repeat(300);
+      const { origin, store } = await lfsOriginElsewhere(first);
+      // master: the name a bare repository's HEAD has, so git-lfs in the releases mirror reads HEAD:.lfsconfig too.
+      await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/master']);
+      const server = await startLfsHttp(store.bare);
+      const world = makeWorld();
+      const path = join(world.dir, 'app');
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, branch: 'master', lfs: { url: server.url } } } });
+      const r1 = await world.cli(['run']);
+      expect(r1.exitCode, r1.stderr).toBe(0);
+      const tree = () => (strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path);
+      // Each spelling ties with the pinned lfs.<url>.access under git-lfs's URL matching; git-lfs
+      // would pick one of the tied keys at random (Go map order), so several of them and two
+      // deploys leave pollpray's pin about a 1 % chance of winning every time without the fix.
+      const u = server.url;
+      const spellings = [`${u}/`, `${u}//`, u.replace(/\/lfs$/, '//lfs'), u.replace(/\/lfs$/, '/%6cfs'), u.replace(/\/lfs$/, '/%6Cfs/'), `${u}?a`, `${u}/?b`, `${u}#c`, `${u}//?d`];
+      // One more arrives inside a value: git-lfs reads `git config -l` line by line, so a value's newline starts a key.
+      const injected = `[lfs]\n\tfetchexclude = "\\nlfs.${u}/?e.access=basic"\n`;
+      const lfsconfig = `[lfs]\n\turl = ${store.url}\n${spellings.map((s) => `[lfs "${s}"]\n\taccess = basic\n`).join('')}${injected}`;
+      for (const name of ['second.bin', 'third.bin']) {
+        const content = `${name}\n`.repeat(300);
+        writeFileSync(join(origin.work, name), content);
+        writeFileSync(join(origin.work, '.lfsconfig'), lfsconfig);
+        await origin.git(['add', name, '.lfsconfig']);
+        await origin.git(['commit', '-q', '-m', `add ${name}, ask for basic auth`]);
+        await origin.git(['-c', `lfs.url=${store.url}`, 'lfs', 'push', 'origin', 'main']);
+        await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/master']);
+        const r = await world.cli(['run']);
+        expect(r.exitCode, r.stderr).toBe(0);
+        expect(readFileSync(join(tree(), name), 'utf8')).toBe(content);
+      }
+      expect(server.requests.filter((q) => q.authorization !== undefined)).toEqual([]);
+      expect(server.requests.length).toBeGreaterThanOrEqual(4);
+    });
+  }
+
   for (const [strategy, widened] of [['in-place', ['site/', 'big.bin']], ['in-place', undefined], ['releases', ['site/', 'big.bin']], ['releases', undefined]] as const) {
     it(`#58 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {
       const content = 'widened lfs content\n'.repeat(300);
