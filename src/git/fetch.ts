@@ -53,7 +53,14 @@ export async function fetchTracked(target: Target, dir: string, refspec: string)
  * git:// the clone URL plus `.git/info/lfs` (git-lfs's own rule, lfsapi/endpoint_finder.go),
  * a local path or file:// as it is. For ssh git-lfs talks to the repo's own host and path
  * (git-lfs-transfer, or git-lfs-authenticate, whose answer names the API URL), which `lfs.url`
- * can say only as the clone URL itself.
+ * can say only as the clone URL itself. One difference remains there, and no `lfs.url` can
+ * remove it: git-lfs appends `/info/lfs` only to a URL it derives from a remote's URL
+ * (NewEndpointFromCloneURL), never to `lfs.url` (NewEndpoint), while the ssh host and path it
+ * sends to git-lfs-authenticate come from the same URL. So the https URL git-lfs falls back
+ * to when git-lfs-authenticate answers without an `href` is `https://<host>/<path>` here, not
+ * `…/info/lfs`; the forges' git-lfs-authenticate always names the href. Leaving `lfs.url`
+ * unset for ssh would let a committed `.lfsconfig` choose the server (`remote.lfsdefault`
+ * plus `remote.<name>.lfsurl` are among the keys git-lfs takes from it).
  */
 export function lfsEndpoint(repo: string): string {
   if (sshDestination(repo) || /^file:\/\//i.test(repo) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return repo;
