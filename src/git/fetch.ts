@@ -125,26 +125,56 @@ const MAX_ACCESS_KEYS = 64;
  * lines at every newline (a value holding one reads as a further key) and each line at its
  * first `=`. Read here the same way, from each of them and from `sha`'s, whichever git-lfs
  * ends up with while the checkout moves from one commit to the other.
+ *
+ * A working tree's `.lfsconfig` that git cannot read (a syntax error, a directory, a link
+ * to one, an include it cannot open) makes git-lfs drop all of git's config with it, every
+ * key pinned here included, and fall back to the remote's name as a path: `origin` in the
+ * working tree, which the commit may make a link to any LFS store on this host. So `sha`'s
+ * `.lfsconfig` must be a file git reads, or the commit is refused; a working tree's that
+ * fails (written by hand, or by a pollpray before this check) fails the call.
  */
 async function lfsconfigAccessKeys(target: Target, dir: string, sha: string): Promise<string[]> {
-  const worktree = existsSync(join(dir, '.git'));
-  const sources = [
-    ...(worktree && existsSync(join(dir, '.lfsconfig')) ? [['-f', join(dir, '.lfsconfig')]] : []),
-    ...(worktree ? [['--blob', ':.lfsconfig']] : []),
-    ['--blob', 'HEAD:.lfsconfig'],
-    ['--blob', `${sha}:.lfsconfig`],
-  ];
   const keys = new Set<string>();
-  for (const source of sources) {
+  const read = async (source: string[]) => {
     const result = await git(['config', '--includes', '--list', ...source], { cwd: dir, target });
-    if (result.exitCode !== 0) continue; // no such file or blob; one git-lfs cannot read is one it ignores too
-    for (const line of result.stdout.split('\n')) {
-      const eq = line.indexOf('=');
-      const key = eq < 0 ? line : line.slice(0, eq);
-      // git-lfs's own test (lfsapi/endpoint_finder.go, config/url_config.go): lfs.<url>.access, the url without whitespace.
-      if (eq >= 0 && /^lfs\.\S+\.access$/.test(key)) keys.add(key);
+    if (result.exitCode === 0) {
+      for (const line of result.stdout.split('\n')) {
+        const eq = line.indexOf('=');
+        const key = line.slice(0, eq);
+        // git-lfs's own test (config/git_fetcher.go, config/url_config.go): lfs.<url>.access, the url without whitespace.
+        if (eq > 0 && /^lfs\.\S+\.access$/.test(key)) keys.add(key);
+      }
+    }
+    return result;
+  };
+  const cause = (stderr: string) => stderr.trim().split('\n').filter(Boolean).pop() ?? 'git config failed';
+
+  const entry = await git(['ls-tree', '--full-tree', sha, '--', '.lfsconfig'], { cwd: dir, target });
+  const [mode, , blob] = entry.stdout.split('\t')[0]?.split(' ') ?? [];
+  if (entry.exitCode === 0 && mode && blob) {
+    // The commit's own doing (its content), unless the blob could not be had (a partial clone's lazy fetch failing).
+    const bad = (why: string, content = true) =>
+      new (content ? CommitContentError : GitError)(`commit ${sha.slice(0, 12)}'s .lfsconfig cannot be read by git config (${why}): git-lfs would drop pollpray's LFS settings with it; not deploying it`, {
+        target: target.name,
+        hint: 'make .lfsconfig a plain file git config -f .lfsconfig --list reads, or remove it (pollpray does not follow it)',
+      });
+    if (mode !== '100644' && mode !== '100755') throw bad(mode === '120000' ? 'it is a symbolic link' : 'it is not a file');
+    const result = await read(['--blob', blob]);
+    if (result.exitCode !== 0) throw bad(cause(result.stderr), /bad config|config includes|include/i.test(result.stderr));
+  }
+  const worktreeFile = join(dir, '.lfsconfig');
+  if (existsSync(join(dir, '.git')) && existsSync(worktreeFile)) {
+    const result = await read(['-f', worktreeFile]);
+    if (result.exitCode !== 0) {
+      throw new GitError(`${worktreeFile} cannot be read by git config (${cause(result.stderr)}): git-lfs would drop pollpray's LFS settings with it`, {
+        target: target.name,
+        hint: `remove ${worktreeFile} (the checkout writes the deployed commit's own again) and run pollpray again`,
+      });
     }
   }
+  // git-lfs ignores an index or HEAD .lfsconfig it cannot read, and so does this.
+  if (existsSync(join(dir, '.git'))) await read(['--blob', ':.lfsconfig']);
+  await read(['--blob', 'HEAD:.lfsconfig']);
   if (keys.size > MAX_ACCESS_KEYS) {
     throw new CommitContentError(`commit ${sha.slice(0, 12)}'s .lfsconfig sets ${keys.size} lfs.<url>.access keys (at most ${MAX_ACCESS_KEYS} are overridden); not deploying it`, {
       target: target.name,

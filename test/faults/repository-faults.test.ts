@@ -3,7 +3,7 @@
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
@@ -208,6 +208,45 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
       expect(server.requests.length).toBeGreaterThanOrEqual(4);
     });
   }
+
+  it('#64 in-place: a commit whose .lfsconfig git cannot parse (git-lfs then drops every pinned key) is refused: LFS never comes from a store the commit names', async () => {
+    const origin = await lfsOrigin('first\n'.repeat(300));
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: true } } });
+    expect((await world.cli(['run'])).exitCode).toBe(0);
+    const deployed = await origin.head();
+    // Another LFS store on this host, reached through a link the commit adds at `origin`: with its
+    // pinned config gone, git-lfs falls back to the remote's name, i.e. the path `origin`.
+    const other = await makeOrigin();
+    symlinkSync(other.bare, join(origin.work, 'origin'));
+    writeFileSync(join(origin.work, '.lfsconfig'), '[lfs\n\turl = nowhere\n');
+    await origin.git(['add', 'origin', '.lfsconfig']);
+    await origin.git(['commit', '-q', '-m', 'an .lfsconfig git cannot parse']);
+    await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+    const r2 = await world.cli(['run']);
+    expect(r2.exitCode).toBe(1);
+    const lines = r2.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^pollpray: app: commit [0-9a-f]{12}'s \.lfsconfig cannot be read by git config .*; not deploying it \(fix: /);
+    expect(world.state('app')?.deployedSha).toBe(deployed);
+    expect(existsSync(join(path, '.lfsconfig'))).toBe(false);
+
+    // Its next commit adds an LFS file whose object only that other store holds (made with the
+    // bad .lfsconfig out of the work tree: it is in the commit, from the index).
+    rmSync(join(origin.work, '.lfsconfig'));
+    writeFileSync(join(origin.work, 'second.bin'), 'from the other store\n'.repeat(300));
+    await origin.git(['add', 'second.bin']);
+    await origin.git(['commit', '-q', '-m', 'an LFS file the real store does not have']);
+    await origin.git(['-c', `lfs.url=${other.url}`, 'lfs', 'push', 'origin', 'main']);
+    await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+    const r3 = await world.cli(['run']);
+    expect(r3.exitCode).toBe(1);
+    // Before: git-lfs fetched from file://<path>/origin, the store the commit's link names.
+    expect(r3.stderr).not.toContain(join(path, 'origin'));
+    expect(existsSync(join(path, 'second.bin'))).toBe(false);
+    expect(world.state('app')?.deployedSha).toBe(deployed);
+  });
 
   for (const [strategy, widened] of [['in-place', ['site/', 'big.bin']], ['in-place', undefined], ['releases', ['site/', 'big.bin']], ['releases', undefined]] as const) {
     it(`#58 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {
