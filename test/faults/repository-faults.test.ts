@@ -209,6 +209,25 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
     });
   }
 
+  it('#63 a commit whose .lfsconfig sets more than 64 lfs.<url>.access keys is refused in one line, not passed on as an ever longer command line', async () => {
+    const origin = await lfsOrigin('first\n'.repeat(300));
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: true } } });
+    expect((await world.cli(['run'])).exitCode).toBe(0);
+    const deployed = await origin.head();
+    writeFileSync(join(origin.work, '.lfsconfig'), Array.from({ length: 65 }, (_, i) => `[lfs "https://h${i}.example/"]\n\taccess = basic\n`).join(''));
+    await origin.git(['add', '.lfsconfig']);
+    await origin.git(['commit', '-q', '-m', 'many access keys']);
+    await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/\.lfsconfig sets 65 lfs\.<url>\.access keys .*not deploying it \(fix: remove the lfs\.<url>\.access keys/);
+    expect(world.state('app')?.deployedSha).toBe(deployed);
+  });
+
   it('#64 in-place: a commit whose .lfsconfig git cannot parse (git-lfs then drops every pinned key) is refused: LFS never comes from a store the commit names', async () => {
     const origin = await lfsOrigin('first\n'.repeat(300));
     const world = makeWorld();
