@@ -119,6 +119,23 @@ function spawnCount(config) {
   return Number(readFileSync(file, 'utf8'));
 }
 
+/** bench/node-floor.mjs bundled as pollpray is (scripts/build.mjs): unbundled, execa alone loads ~3x slower. */
+async function floorBundle() {
+  const { build } = await import('esbuild');
+  const outfile = join(WORK, 'node-floor.mjs');
+  await build({
+    entryPoints: [join(REPO_ROOT, 'bench/node-floor.mjs')],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    banner: { js: "import { createRequire as __ppCreateRequire } from 'node:module'; const require = __ppCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
 /** Where one run's time went (bench/spawn-probe.mjs), the median of each figure over `reps` runs. */
 function timelineOf(config, reps = REPS) {
   const file = join(WORK, 'timeline');
@@ -197,10 +214,12 @@ try {
       const c20x8 = writeConfig(join(WORK, 'c20x8.yaml'), 20, { concurrency: 8, name: '20x8' });
       sh(pollpray(c20x8, ['run', '--no-splay']));
       sh(['bash', join(FIXTURES, 'classic-poller.sh'), String(N)], { env: { ROOT } }); // its clones (not timed)
-      const [p20, par, direct] = interleaved([
+      const floor = await floorBundle();
+      const [p20, par, direct, nodeFloor] = interleaved([
         { argv: pollpray(c20, ['run', '--no-splay']) },
         { argv: ['bash', '-c', parallelLoop()], opts: { env: gitEnv } },
         { argv: ['bash', '-c', directLoop()] },
+        { argv: ['node', floor, join(KEYS, 'ssh_config'), ROOT, String(N), '4'] },
       ]);
       rawPar = par;
       const t = timelineOf(c20);
@@ -215,6 +234,8 @@ try {
       row('20 unchanged: raw sequential multiplexed ls-remote', rawMux, p20);
       row('20 unchanged: raw 4-parallel multiplexed ls-remote', rawPar, p20);
       row('20 unchanged: raw 4-parallel ssh upload-pack, no git/sh', direct, p20);
+      row('20 unchanged: Node + execa floor (bench/node-floor.mjs)', nodeFloor, p20);
+      notes.push(`goal 2's floor for a Node program that spawns through execa: ${(nodeFloor / rawPar).toFixed(2)}x the raw 4-parallel loop; pollpray is ${(p20 / nodeFloor).toFixed(2)}x that floor`);
       const ms = (v) => `${v.toFixed(0)} ms`;
       notes.push(
         `20 unchanged, where the time goes (ms after pollpray started): ssh master started ${ms(t.master)}, first ls-remote ${ms(t.firstGit)}, ` +
