@@ -135,12 +135,14 @@ const MAX_ACCESS_KEYS = 64;
  */
 async function lfsconfigAccessKeys(target: Target, dir: string, sha: string): Promise<string[]> {
   const keys = new Set<string>();
-  const read = async (source: string[]) => {
-    const result = await git(['config', '--includes', '--list', ...source], { cwd: dir, target });
+  let includes = false;
+  const read = async (source: string[], follow = true) => {
+    const result = await git(['config', follow ? '--includes' : '--no-includes', '--list', ...source], { cwd: dir, target });
     if (result.exitCode === 0) {
       for (const line of result.stdout.split('\n')) {
         const eq = line.indexOf('=');
         const key = line.slice(0, eq);
+        if (/^include(if\..*)?\.path$/i.test(key)) includes = true;
         // git-lfs's own test (config/git_fetcher.go, config/url_config.go): lfs.<url>.access, the url without whitespace.
         if (eq > 0 && /^lfs\.\S+\.access$/.test(key)) keys.add(key);
       }
@@ -159,8 +161,16 @@ async function lfsconfigAccessKeys(target: Target, dir: string, sha: string): Pr
         hint: 'make .lfsconfig a plain file git config -f .lfsconfig --list reads, or remove it (pollpray does not follow it)',
       });
     if (mode !== '100644' && mode !== '100755') throw bad(mode === '120000' ? 'it is a symbolic link' : 'it is not a file');
-    const result = await read(['--blob', blob]);
+    // Not followed: an include names a file of this host (a FIFO another user made blocks the
+    // read, and git-lfs's after it, until git_timeout), never anything a deploy needs.
+    const result = await read(['--blob', blob], false);
     if (result.exitCode !== 0) throw bad(cause(result.stderr), /bad config|config includes|include/i.test(result.stderr));
+    if (includes) {
+      throw new CommitContentError(`commit ${sha.slice(0, 12)}'s .lfsconfig includes other config files (include.path): git-lfs would read files of this host the commit names; not deploying it`, {
+        target: target.name,
+        hint: 'remove the [include] and [includeIf] sections from .lfsconfig',
+      });
+    }
   }
   const worktreeFile = join(dir, '.lfsconfig');
   if (existsSync(join(dir, '.git')) && existsSync(worktreeFile)) {

@@ -267,6 +267,35 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
     expect(world.state('app')?.deployedSha).toBe(deployed);
   });
 
+  it('#65 a commit whose .lfsconfig includes a file of this host (include.path, a FIFO another user made) is refused in one line, before git or git-lfs reads it', async () => {
+    const origin = await lfsOrigin('first\n'.repeat(300));
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: true, git_timeout: '20s' } } });
+    expect((await world.cli(['run'])).exitCode).toBe(0);
+    const deployed = await origin.head();
+    const fifo = join(world.dir, 'planted.fifo');
+    await execa('mkfifo', [fifo]);
+    for (const [n, section] of [[1, `[include]\n\tpath = ${fifo}\n`], [2, `[includeIf "gitdir:/"]\n\tpath = ${fifo}\n`]] as const) {
+      // Into the commit without a work tree file, git-lfs's filter or its hooks: the author's
+      // own git-lfs would block on the FIFO too.
+      const noLfs = ['-c', 'filter.lfs.process=', '-c', 'filter.lfs.required=false', '-c', 'filter.lfs.clean=cat', '-c', 'core.hooksPath=/dev/null'];
+      const blob = (await execa('git', ['hash-object', '-w', '--no-filters', '--stdin'], { cwd: origin.work, input: section })).stdout.trim();
+      await origin.git([...noLfs, 'update-index', '--add', '--cacheinfo', `100644,${blob},.lfsconfig`]);
+      await origin.git([...noLfs, 'commit', '-q', '-m', `an .lfsconfig that includes a host file (${n})`]);
+      await origin.git([...noLfs, 'push', '-q', 'origin', 'HEAD:refs/heads/main']);
+      const started = Date.now();
+      const r = await world.cli(['run']);
+      expect(r.exitCode).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^pollpray: app: commit [0-9a-f]{12}'s \.lfsconfig includes other config files \(include\.path\).*not deploying it \(fix: remove the \[include\]/);
+      // Refused on sight, not after waiting git_timeout (20 s) on the FIFO.
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(world.state('app')?.deployedSha).toBe(deployed);
+    }
+  });
+
   for (const [strategy, widened] of [['in-place', ['site/', 'big.bin']], ['in-place', undefined], ['releases', ['site/', 'big.bin']], ['releases', undefined]] as const) {
     it(`#58 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {
       const content = 'widened lfs content\n'.repeat(300);
