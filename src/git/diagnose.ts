@@ -7,7 +7,8 @@
  * (or hide) the real cause.
  */
 import { existsSync, statSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { homeDir } from '../host/users.js';
 import type { Config, Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
 import { classifyTransport, explain, parseLsRemote } from './errors.js';
@@ -108,7 +109,7 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
   if (keys.length === 0) {
     checks.push(fail('key', `no deploy key: neither ssh.key nor an IdentityFile for ${dest.host} in ${target.ssh.config ?? 'ssh.config'}`, 'set ssh.key to this repository\'s deploy key (pollpray never falls back to ~/.ssh or an agent)'));
   } else {
-    for (const key of keys) checks.push(await checkKeyFile(key.replace(/^~(?=\/)/, homedir()), cwd));
+    for (const key of keys) checks.push(await checkKeyFile(key.replace(/^~(?=\/)/, homeDir() ?? '~'), cwd));
   }
   checks.push(await checkKnownHosts(target, resolved, cwd));
   const where = `${resolved.user}@${resolved.hostname}:${resolved.port}`;

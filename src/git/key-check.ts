@@ -6,18 +6,18 @@
  * (publickey)", which would send the operator to the forge's deploy key settings. The
  * key and any passphrase are never read out, printed or put on a command line.
  */
-import { homedir, userInfo } from 'node:os';
 import type { Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
 import { fingerprint, isDefaultIdentity } from './host-keys.js';
+import { runningUser } from '../config/file-trust.js';
+import { homeDir } from '../host/users.js';
 import { judgeKeyFile, type KeyVerdict, type Runner } from './key-file.js';
 import { resolveSsh } from './ssh-resolve.js';
 import { shellQuote } from './ssh.js';
 
 /** The key file's verdict, with its type and fingerprint when it loads without a passphrase. */
 export async function checkKeyUsable(path: string, cwd: string, opts: { runner?: Runner; label?: string } = {}): Promise<KeyVerdict> {
-  const me = userInfo();
-  const verdict = judgeKeyFile(path, opts.runner ?? { uid: me.uid, user: me.username }, opts.label);
+  const verdict = judgeKeyFile(path, opts.runner ?? runningUser(), opts.label);
   if (verdict.status === 'fail') return verdict;
   const pub = await run(['ssh-keygen', '-y', '-P', '', '-f', path], { cwd, timeoutMs: 10_000, env: { SSH_ASKPASS: undefined, DISPLAY: undefined } });
   if (pub.exitCode !== 0) {
@@ -44,7 +44,7 @@ export async function unusableDeployKey(target: Target, cwd: string): Promise<Ke
   if (target.ssh.key) keys = [target.ssh.key];
   else if (target.ssh.config) {
     const resolved = await resolveSsh(target, cwd);
-    keys = 'error' in resolved ? [] : resolved.identityFiles.filter((k) => !isDefaultIdentity(k)).map((k) => k.replace(/^~(?=\/)/, homedir()));
+    keys = 'error' in resolved ? [] : resolved.identityFiles.filter((k) => !isDefaultIdentity(k)).map((k) => k.replace(/^~(?=\/)/, homeDir() ?? '~'));
   } else keys = [];
   for (const key of keys) {
     const verdict = await checkKeyUsable(key, cwd);

@@ -1,0 +1,76 @@
+/**
+ * No usable home directory (row 66): a systemd unit without User= or a container's
+ * `--user 54321` (no passwd entry, no HOME), a HOME that does not exist. `run` deploys;
+ * the early-connect cache in ~/.cache/pollpray only loses its head start.
+ */
+import { execa } from 'execa';
+import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN } from '../helpers/pollpray-cli.js';
+import { requireRoot } from '../helpers/require-env.js';
+import { makeSudoFixture, requireSudoFixture } from '../helpers/sudo-user.js';
+import { makeUserWorld } from '../helpers/user-world.js';
+import { expectState, faultWorld, short } from './fault-world.js';
+
+/** A uid no /etc/passwd names: os.userInfo() and os.homedir() have nothing to go on. */
+const NO_PASSWD_UID = 54321;
+
+describe('no usable home directory', { timeout: 60_000 }, () => {
+  it('#66 a HOME that does not exist: run deploys, twice, and never creates it', async () => {
+    const f = await faultWorld();
+    const home = join(f.world.dir, 'no-such-home');
+    for (const n of [1, 2]) {
+      const next = await f.origin.commit({ 'v.txt': `${n}\n` }, `v${n}`);
+      const r = await f.world.cli(['run'], { env: { HOME: home } });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(f.live()).toBe(short(next));
+    }
+    expect(existsSync(home)).toBe(false);
+  });
+
+  it.skipIf(requireSudoFixture())('#66 a HOME the user cannot write (root\'s directory, a read-only home): run deploys and writes nothing there', async () => {
+    const sudo = await makeSudoFixture();
+    const u = await makeUserWorld(sudo, { restart: [] });
+    const home = join(u.world.dir, 'home-of-root');
+    mkdirSync(home);
+    chmodSync(home, 0o755);
+    const r = await sudo.runAs(['node', BIN, 'run'], { cwd: u.world.dir, env: { POLLPRAY_CONFIG: u.world.configFile, GIT_CONFIG_NOSYSTEM: '1', HOME: home } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(readdirSync(home)).toEqual([]);
+    expectState(u.world, 'app', { deployedSha: u.head, lastResult: 'deployed' });
+  });
+
+  it.skipIf(requireRoot())('#66 a uid without a passwd entry and no HOME (docker run --user 54321): run deploys, status and a second run work, never a stack trace', async () => {
+    const f = await faultWorld();
+    const give = async (uid: number) => execa('chown', ['-R', `${uid}:${uid}`, f.world.dir, f.origin.dir]);
+    const cli = (args: string[]) =>
+      execa('node', [BIN, ...args], {
+        uid: NO_PASSWD_UID,
+        gid: NO_PASSWD_UID,
+        cwd: f.world.dir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', POLLPRAY_CONFIG: f.world.configFile, GIT_CONFIG_NOSYSTEM: '1' },
+        extendEnv: false,
+        reject: false,
+        timeout: 30_000,
+      });
+    let head = await f.origin.head();
+    for (const n of [1, 2]) {
+      await give(NO_PASSWD_UID);
+      const r = await cli(['run']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/homedir|SystemError|internal error|bug in pollpray/);
+      await give(0);
+      expect(f.live()).toBe(short(head));
+      expectState(f.world, 'app', { deployedSha: head, lastResult: 'deployed' });
+      head = await f.origin.commit({ 'v.txt': `${n}\n` }, `v${n}`);
+    }
+    await give(NO_PASSWD_UID);
+    const status = await cli(['status']);
+    await give(0);
+    expect(status.exitCode, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^app\s/m);
+  });
+});
