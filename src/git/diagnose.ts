@@ -102,6 +102,11 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
   }
   const resolved = await resolveSsh(target, cwd);
   if ('error' in resolved) {
+    const c = classifyTransport(resolved.error);
+    if (c?.kind === 'no-passwd-entry') {
+      const { message, hint } = explain(c, target.repo);
+      return [fail('ssh', message, hint)];
+    }
     return [fail('ssh config', `ssh cannot read its settings for ${dest.host}: ${resolved.error}`, `fix ${target.ssh.config ?? 'the ssh options'} (ssh -G -F <file> ${dest.host} shows what ssh reads)`)];
   }
   const checks: Check[] = [];

@@ -4,14 +4,15 @@
  * the early-connect cache in ~/.cache/pollpray only loses its head start.
  */
 import { execa } from 'execa';
-import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/pollpray-cli.js';
 import { requireRoot } from '../helpers/require-env.js';
 import { makeSudoFixture, requireSudoFixture } from '../helpers/sudo-user.js';
 import { makeUserWorld } from '../helpers/user-world.js';
-import { expectState, faultWorld, short } from './fault-world.js';
+import { expectOneLineError, expectState, faultWorld, short } from './fault-world.js';
+import { sshWorld } from './ssh-world.js';
 
 /** A uid no /etc/passwd names: os.userInfo() and os.homedir() have nothing to go on. */
 const NO_PASSWD_UID = 54321;
@@ -72,5 +73,39 @@ describe('no usable home directory', { timeout: 60_000 }, () => {
     await give(0);
     expect(status.exitCode, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^app\s/m);
+  });
+
+  it.skipIf(requireRoot())('#66 over ssh, a uid without a passwd entry: ssh itself will not start; run, test-ssh and doctor say so with the useradd that fixes it (before: "ls-remote failed: and the repository exists.")', async () => {
+    const s = await sshWorld();
+    // The key and pinned host key where that uid can read them, as its own.
+    const key = join(s.world.dir, 'deploy_ed25519');
+    const knownHosts = join(s.world.dir, 'known_hosts');
+    copyFileSync(s.sshd.clientKey, key);
+    copyFileSync(s.sshd.knownHostsFile, knownHosts);
+    s.write({ key, known_hosts: knownHosts });
+    await execa('chown', ['-R', `${NO_PASSWD_UID}:${NO_PASSWD_UID}`, s.world.dir]);
+    const cli = (args: string[]) =>
+      execa('node', [BIN, ...args], {
+        uid: NO_PASSWD_UID,
+        gid: NO_PASSWD_UID,
+        cwd: s.world.dir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', POLLPRAY_CONFIG: s.world.configFile },
+        extendEnv: false,
+        reject: false,
+        timeout: 30_000,
+      });
+    const fix = new RegExp(`ssh cannot run as uid ${NO_PASSWD_UID}: no user of that uid exists.*\\(fix: .*useradd --system --uid ${NO_PASSWD_UID}`);
+    const r = await cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', fix);
+    const t = await cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(fix);
+    const d = await cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stderr).not.toMatch(/internal error|uv_os/);
+    expect(d.stdout).toMatch(fix);
+    await execa('chown', ['-R', '0:0', s.world.dir]);
+    expectState(s.world, 'app', { deployedSha: null, failures: {}, lastFault: 'host' });
   });
 });
