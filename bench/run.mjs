@@ -119,6 +119,36 @@ function spawnCount(config) {
   return Number(readFileSync(file, 'utf8'));
 }
 
+/** bench/node-floor.mjs bundled as pollpray is (scripts/build.mjs): unbundled, execa alone loads ~3x slower. */
+async function floorBundle() {
+  const { build } = await import('esbuild');
+  const outfile = join(WORK, 'node-floor.mjs');
+  await build({
+    entryPoints: [join(REPO_ROOT, 'bench/node-floor.mjs')],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    banner: { js: "import { createRequire as __ppCreateRequire } from 'node:module'; const require = __ppCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+/** Where one run's time went (bench/spawn-probe.mjs), the median of each figure over `reps` runs. */
+function timelineOf(config, reps = REPS) {
+  const file = join(WORK, 'timeline');
+  const runs = [];
+  for (let i = 0; i < reps; i++) {
+    rmSync(file, { force: true });
+    sh(['node', '--import', join(REPO_ROOT, 'bench/spawn-probe.mjs'), BIN, '--config', config, 'run', '--no-splay'], { env: { POLLPRAY_BENCH_TIMELINE_FILE: file } });
+    runs.push(JSON.parse(readFileSync(file, 'utf8')));
+  }
+  const of = (key) => median(runs.map((r) => r[key] ?? NaN));
+  return { master: of('master'), firstGit: of('firstGit'), lastGit: of('lastGit'), lastExit: of('lastExit'), exit: of('exit'), spawnMs: of('spawnMs'), spawns: of('spawns') };
+}
+
 function peakRss(config) {
   const file = join(WORK, 'rss');
   rmSync(file, { force: true });
@@ -154,6 +184,17 @@ const parallelLoop = (keys = KEYS) =>
     `seq 2 ${N} | xargs -P 4 -I{} git ls-remote pp-origin:repos/app{}.git refs/heads/main >/dev/null`,
     `ssh -F ${keys}/ssh_config -o ControlPath=${ROOT}/cm-%C -O exit pp-origin 2>/dev/null`,
   ].join('\n');
+/**
+ * The loop above without git and sh: each query is the ssh mux client running
+ * git-upload-pack, which sends the ref advertisement; what reading the advertisement
+ * directly (one process per target instead of git + sh + ssh) would save at most.
+ */
+const directLoop = (keys = KEYS) =>
+  [
+    `ssh -F ${keys}/ssh_config -o ControlMaster=auto -o ControlPath=${ROOT}/cm-%C -o ControlPersist=30s pp-origin "git-upload-pack 'repos/app1.git'" </dev/null >/dev/null 2>&1 || true`,
+    `seq 2 ${N} | xargs -P 4 -I{} ${muxSsh(keys)} pp-origin "git-upload-pack 'repos/app{}.git'" >/dev/null 2>&1 || true`,
+    `ssh -F ${keys}/ssh_config -o ControlPath=${ROOT}/cm-%C -O exit pp-origin 2>/dev/null`,
+  ].join('\n');
 const gitEnv = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
 try {
@@ -173,8 +214,15 @@ try {
       const c20x8 = writeConfig(join(WORK, 'c20x8.yaml'), 20, { concurrency: 8, name: '20x8' });
       sh(pollpray(c20x8, ['run', '--no-splay']));
       sh(['bash', join(FIXTURES, 'classic-poller.sh'), String(N)], { env: { ROOT } }); // its clones (not timed)
-      const [p20, par] = interleaved([{ argv: pollpray(c20, ['run', '--no-splay']) }, { argv: ['bash', '-c', parallelLoop()], opts: { env: gitEnv } }]);
+      const floor = await floorBundle();
+      const [p20, par, direct, nodeFloor] = interleaved([
+        { argv: pollpray(c20, ['run', '--no-splay']) },
+        { argv: ['bash', '-c', parallelLoop()], opts: { env: gitEnv } },
+        { argv: ['bash', '-c', directLoop()] },
+        { argv: ['node', floor, join(KEYS, 'ssh_config'), ROOT, String(N), '4'] },
+      ]);
       rawPar = par;
+      const t = timelineOf(c20);
       const p20x8 = measure(pollpray(c20x8, ['run', '--no-splay']));
       const classic = measure(['bash', join(FIXTURES, 'classic-poller.sh'), String(N)], { env: { ROOT } });
       const rawSeq = measure(['bash', '-c', loop(false)], { env: gitEnv });
@@ -185,6 +233,14 @@ try {
       row('20 unchanged: raw sequential git ls-remote', rawSeq, p20);
       row('20 unchanged: raw sequential multiplexed ls-remote', rawMux, p20);
       row('20 unchanged: raw 4-parallel multiplexed ls-remote', rawPar, p20);
+      row('20 unchanged: raw 4-parallel ssh upload-pack, no git/sh', direct, p20);
+      row('20 unchanged: Node + execa floor (bench/node-floor.mjs)', nodeFloor, p20);
+      notes.push(`goal 2's floor for a Node program that spawns through execa: ${(nodeFloor / rawPar).toFixed(2)}x the raw 4-parallel loop; pollpray is ${(p20 / nodeFloor).toFixed(2)}x that floor`);
+      const ms = (v) => `${v.toFixed(0)} ms`;
+      notes.push(
+        `20 unchanged, where the time goes (ms after pollpray started): ssh master started ${ms(t.master)}, first ls-remote ${ms(t.firstGit)}, ` +
+          `last ${ms(t.lastGit)}, last child ended ${ms(t.lastExit)}, exit ${ms(t.exit)}; ${t.spawns} spawn() calls held the main thread ${ms(t.spawnMs)}`,
+      );
       goal('2. 20 unchanged vs raw 4-parallel multiplexed loop', p20 / rawPar, 1.0, true);
       notes.push(`on bare loopback, classic poller / pollpray = ${(classic / p20).toFixed(1)}x (goal 3 is measured through the 40 ms proxy)`);
     }

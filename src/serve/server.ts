@@ -75,7 +75,17 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | u
 async function handleDelivery(req: IncomingMessage, res: ServerResponse, opts: WebhookServerOptions): Promise<void> {
   // Read before the body: a client cut off for sending too much has no address afterwards.
   const from = req.socket.remoteAddress ?? '?';
-  const body = await readBody(req, res);
+  let body: Buffer | undefined;
+  try {
+    body = await readBody(req, res);
+  } catch (err) {
+    // The sender's doing, not serve's: a warning with its address, and no answer to a socket that is gone.
+    if (req.destroyed && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+      log.warn(`webhook client ${from} went away mid-body; nothing queued`, { step: 'serve' });
+      return;
+    }
+    throw err;
+  }
   if (!body) {
     log.warn(`webhook refused: body over ${MAX_BODY_BYTES} bytes from ${from}`, { step: 'serve' });
     return;

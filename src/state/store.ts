@@ -501,7 +501,8 @@ export function readLinesBackward(file: string, budget: number, maxLine: number,
       let end = len;
       for (let i = len - 1; i >= 0; i--) {
         if (chunk[i] !== 0x0a) continue;
-        const going = overlong ? true : emit(Buffer.concat([chunk.subarray(i + 1, end), carry]));
+        // The carried start of a line can be just under maxLine and its rest in this chunk.
+        const going = overlong || end - (i + 1) + carry.length > maxLine ? true : emit(Buffer.concat([chunk.subarray(i + 1, end), carry]));
         overlong = false;
         carry = Buffer.alloc(0);
         end = i;

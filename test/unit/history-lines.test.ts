@@ -108,6 +108,17 @@ describe('reading history lines last first, across chunk boundaries', () => {
     expect(backward(fileWith(skipped), 1 << 30, max)).toEqual(expected(skipped).filter((l) => l !== 'k'.repeat(max + 1)));
   });
 
+  it('no line longer than the longest length is handed out, wherever chunks cut it', () => {
+    const max = 1000;
+    // Each line is the limit plus 1..2000 bytes, at shifting offsets to the chunk edges:
+    // some end in the chunk where they started, some are carried into the one before.
+    const longLines = Array.from({ length: 300 }, (_, i) => `${i}:`.padEnd(max + 1 + ((i * 37) % 2000), 'q'));
+    const content = Buffer.from(`${longLines.join('\nok\n')}\nend`);
+    const seen = backward(fileWith(content), 1 << 30, max);
+    expect(seen.filter((l) => l.length > max)).toEqual([]);
+    expect(seen).toEqual(expected(content).filter((l) => l.length <= max));
+  });
+
   it('an over-long first line of the file is skipped, and what follows it is read', () => {
     const content = `${'o'.repeat(3 * CHUNK)}\nnext\nlast`;
     expect(backward(fileWith(content), 1 << 30, 1000)).toEqual(['last', 'next']);
