@@ -5,7 +5,7 @@
  * what it uses and nothing else.
  */
 import type { Command } from 'commander';
-import { homedir } from 'node:os';
+import { homeDir } from '../host/users.js';
 import type { Config } from '../config/normalise.js';
 import type { ExitCode } from '../errors.js';
 
@@ -25,7 +25,7 @@ export interface CommandModule {
 export async function configFileFrom(cmd: Command): Promise<string> {
   const { locateConfig } = await import('../config/load.js');
   const { config } = cmd.optsWithGlobals<GlobalOptions>();
-  return locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() });
+  return locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homeDir() });
 }
 
 /**
@@ -41,7 +41,7 @@ export async function configFileFrom(cmd: Command): Promise<string> {
 export async function configLoader(cmd: Command, namedFiles: 'refuse' | 'report' | 'dirs' = 'refuse', trustConfigOwner = false): Promise<() => Config> {
   const { loadConfig, locateConfig } = await import('../config/load.js');
   const { config } = cmd.optsWithGlobals<GlobalOptions>();
-  return () => loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homedir() }), undefined, { namedFiles, trustConfigOwner });
+  return () => loadConfig(locateConfig({ flag: config, env: process.env, cwd: process.cwd(), home: homeDir() }), undefined, { namedFiles, trustConfigOwner });
 }
 
 export async function configFrom(cmd: Command, namedFiles: 'refuse' | 'report' | 'dirs' = 'refuse', trustConfigOwner = false): Promise<Config> {

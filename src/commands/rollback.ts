@@ -10,6 +10,7 @@ import { isFullSha } from '../git/ref-name.js';
 import { currentRelease, listReleases, type Release } from '../deploy/releases.js';
 import { strategyFor, type Version } from '../deploy/strategy.js';
 import { requireOwnership } from '../host/ownership.js';
+import { requirePathOwner } from '../deploy/path-owner.js';
 import { configureLogging, log } from '../log/logger.js';
 import { appendHistory, readHistory, readState, writeState, type HistoryEntry, type TargetState } from '../state/store.js';
 import { selectTargets } from './select.js';
@@ -86,6 +87,8 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
   requireOwnership(config, [target]);
   configureLogging(config.log);
   return withTargetLock(config, target, async (workDir) => {
+    // Another config's state dir deploys this path: its versions are not this state's to switch.
+    requirePathOwner(config, target);
     const started = Date.now();
     const loaded = readState(config.stateDir, target.name, target.branch);
     const { state } = loaded;

@@ -10,7 +10,7 @@ import type { Config, Target } from '../config/normalise.js';
 import { runCycle } from '../deploy/cycle.js';
 import { ConfigError, EnvironmentError, UsageError } from '../errors.js';
 import { requireOwnership } from '../host/ownership.js';
-import { resolveSsh } from '../git/diagnose.js';
+import { resolveSsh } from '../git/ssh-resolve.js';
 import { sshDestination } from '../git/ssh-url.js';
 import { configureLogging, log } from '../log/logger.js';
 import { addSecrets } from '../log/redact.js';

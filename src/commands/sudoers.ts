@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import type { Config } from '../config/normalise.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { trustProblem } from '../config/file-trust.js';
@@ -6,6 +5,7 @@ import { checkSudoersText, installSudoers, renderSudoers, SUDOERS_FILE, type Pri
 import { Option, type Command } from 'commander';
 import { configFrom, type CliContext } from './cli-context.js';
 import { out } from '../log/console.js';
+import { currentUser } from '../host/users.js';
 
 export interface SudoersOptions {
   config: Config;
@@ -56,8 +56,9 @@ export async function sudoers(o: SudoersOptions): Promise<SudoersResult> {
   return { text, installed: dest };
 }
 
+/** The running user's name (its uid when no passwd entry names it: a container's --user 54321). */
 export function currentUserName(): string {
-  return userInfo().username;
+  return currentUser();
 }
 
 export function defineCommands(program: Command, _cli: CliContext): void {

@@ -13,7 +13,7 @@ import { defaultKnownHosts, type Config } from '../config/normalise.js';
 import { ConfigError, SshError, UsageError } from '../errors.js';
 import { runningUser, trustProblem } from '../config/file-trust.js';
 import { run } from '../exec/run.js';
-import { resolveSsh } from '../git/diagnose.js';
+import { resolveSsh } from '../git/ssh-resolve.js';
 import { fingerprint, hostFieldNames, keyLineText, parseKnownHosts, type KeyLine } from '../git/host-keys.js';
 import { knownHostsName, parseHostArg, sshDestination } from '../git/ssh-url.js';
 import { writeFileAtomic } from '../state/store.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostFindings } from '../config/host-rules.js';
 import { loadConfig, locateConfig } from '../config/load.js';
 import type { Command } from 'commander';
-import { homedir } from 'node:os';
+import { homeDir } from '../host/users.js';
 import type { CliContext, GlobalOptions } from './cli-context.js';
 import { out } from '../log/console.js';
 import { configProblemsError, locateFindings } from '../config/report.js';
@@ -13,7 +13,7 @@ export interface ValidateOptions {
   config?: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
-  home: string;
+  home: string | undefined;
 }
 
 export interface ValidateResult {
@@ -40,7 +40,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
     .description('check the config file and report every problem with its line')
     .action(async (_opts: unknown, cmd: Command) => {
       const { config } = cmd.optsWithGlobals<GlobalOptions>();
-      const result = await validate({ config, cwd: process.cwd(), env: process.env, home: homedir() });
+      const result = await validate({ config, cwd: process.cwd(), env: process.env, home: homeDir() });
       out(`${result.file}: ok (${result.targets.length} target${result.targets.length === 1 ? '' : 's'}: ${result.targets.join(', ')})`);
     });
 }

@@ -110,7 +110,15 @@ export function saveConnectRecord(
   if (text === state.readBack) return;
   const file = cacheFile(home, configFile);
   try {
-    mkdirSync(join(home, '.cache', 'pollpray'), { recursive: true, mode: 0o700 });
+    // Never the home itself: a HOME that does not exist (`/nonexistent`, a removed user's)
+    // stays that way, and only the run's head start next time is lost.
+    for (const dir of [join(home, '.cache'), join(home, '.cache', 'pollpray')]) {
+      try {
+        mkdirSync(dir, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
     writeAtomic(file, text, 0o600);
     state.readBack = text;
   } catch {

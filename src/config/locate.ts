@@ -12,14 +12,15 @@ export interface LocateOptions {
   flag?: string;
   env: NodeJS.ProcessEnv;
   cwd: string;
-  home: string;
+  /** Undefined when there is no home directory to use (src/host/users.ts homeDir). */
+  home: string | undefined;
 }
 
 export const SYSTEM_CONFIG = '/etc/pollpray/config.yaml';
 
 /** The places searched when nothing names a file explicitly, in order. */
-export function defaultConfigPlaces(cwd: string, home: string): string[] {
-  return [join(cwd, 'pollpray.yaml'), join(home, '.config/pollpray/config.yaml'), SYSTEM_CONFIG];
+export function defaultConfigPlaces(cwd: string, home: string | undefined): string[] {
+  return [join(cwd, 'pollpray.yaml'), ...(home ? [join(home, '.config/pollpray/config.yaml')] : []), SYSTEM_CONFIG];
 }
 
 export function locateConfig(opts: LocateOptions): string {

@@ -3,7 +3,8 @@
  * in, durations in milliseconds, relative file paths resolved against the config
  * file's directory, host-dependent defaults (state and log dirs) decided here.
  */
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
+import { homeDir } from '../host/users.js';
 import { dirname, join, resolve } from 'node:path';
 import { parseDuration } from '../duration.js';
 import { ConfigError } from '../errors.js';
@@ -178,14 +179,15 @@ export interface Config {
 
 export interface HostFacts {
   uid: number;
-  home: string;
+  /** Undefined when there is no home directory (src/host/users.ts homeDir). */
+  home: string | undefined;
   hostname?: string;
   /** POLLPRAY_HOST_ID: lets one machine play several fleet hosts (tests, bench). */
   hostIdOverride?: string;
 }
 
 export function currentHost(): HostFacts {
-  return { uid: process.getuid?.() ?? 1000, home: homedir(), hostname: hostname(), hostIdOverride: process.env.POLLPRAY_HOST_ID || undefined };
+  return { uid: process.getuid?.() ?? 1000, home: homeDir(), hostname: hostname(), hostIdOverride: process.env.POLLPRAY_HOST_ID || undefined };
 }
 
 function hostIdOf(raw: RawConfig, host: HostFacts): string {
@@ -198,7 +200,13 @@ function hostIdOf(raw: RawConfig, host: HostFacts): string {
 }
 
 export function defaultStateDir(host: HostFacts): string {
-  return host.uid === 0 ? '/var/lib/pollpray' : join(host.home, '.local/state/pollpray');
+  if (host.uid === 0) return '/var/lib/pollpray';
+  if (!host.home) {
+    throw new ConfigError('state_dir: not set, and this user has no home directory for the default (~/.local/state/pollpray)', {
+      hint: 'set state_dir in the config to a directory this user owns, e.g. /var/lib/pollpray',
+    });
+  }
+  return join(host.home, '.local/state/pollpray');
 }
 
 export function defaultLogDir(host: HostFacts, stateDir: string): string {

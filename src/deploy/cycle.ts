@@ -30,6 +30,7 @@ import type { FleetGate } from '../coordination/fleet.js';
 import { decide, onHistoryRewrite, type Plan } from './decide.js';
 import { restartAndCheck, rollBackTo } from './go-live.js';
 import { afterFailedAttempt, clearFailures, countsAgainstCommit } from './policy.js';
+import { claimPath, requirePathOwner } from './path-owner.js';
 import { currentRelease } from './releases.js';
 import { runDeployment } from './pipeline.js';
 import { requireRunnableScript } from './script.js';
@@ -92,9 +93,14 @@ export async function checkTarget(config: Config, target: Target, options: Cycle
     let strategy: Strategy;
     let loaded: ReturnType<typeof readState>;
     try {
+      // Another config's state dir deploys this path: touch nothing in it (not even leftovers).
+      requirePathOwner(config, target);
       await endLeftovers(workDir, target.name);
       strategy = strategyFor(target, workDir);
-      if (!options.dryRun) await strategy.recover();
+      if (!options.dryRun) {
+        await strategy.recover();
+        claimPath(config, target);
+      }
       loaded = readState(config.stateDir, target.name, target.branch);
     } catch (err) {
       // This target's own files (its state, leftovers, releases) are the problem: it
@@ -361,6 +367,8 @@ export class Cycle {
       failures: clearFailures(state.failures, sha),
     };
     this.save(next);
+    // A first deploy made the checkout (or releases) just now: from here on, this path is this target's.
+    claimPath(this.config, target);
     appendHistory(this.config.stateDir, this.entry('deployed', sha, { subject, ...(prepared.release ? { release: prepared.release } : {}) }));
     log.info(`deployed ${short(sha)}${subject ? ` "${subject}"` : ''}`, { ...this.fields, commit: sha, step: 'done', durationMs: Date.now() - this.started });
     await this.strategy.prune(next).catch((err) => log.warn(`pruning old releases failed: ${errorMessage(err)}`, { ...this.fields, step: 'prune' }));

@@ -2,7 +2,7 @@
  * The steps after the code is on disk, shared by the cycle and the rollback command:
  * restart the allowlisted units, check health, and roll back to a previous version.
  */
-import { userInfo } from 'node:os';
+import { currentUser } from '../host/users.js';
 import type { Config, Target } from '../config/normalise.js';
 import { restartUnit } from '../exec/sudo.js';
 import { log } from '../log/logger.js';
@@ -13,7 +13,7 @@ import type { Prepared, Strategy, Version } from './strategy.js';
 export async function restartUnits(config: Config, target: Target, workDir: string, commit: string): Promise<void> {
   for (const unit of target.restart) {
     const t0 = Date.now();
-    await restartUnit({ manager: target.serviceManager, unit, allowlist: target.restart, target: target.name, user: userInfo().username, cwd: workDir });
+    await restartUnit({ manager: target.serviceManager, unit, allowlist: target.restart, target: target.name, user: currentUser(), cwd: workDir });
     log.info(`restarted ${unit}`, { target: target.name, commit, step: 'restart', durationMs: Date.now() - t0 });
   }
 }

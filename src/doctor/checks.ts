@@ -4,9 +4,10 @@
  * pollpray unattended. Each returns lines with a fix a user can copy.
  */
 import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
-import { judgeKeyFile } from '../git/key-file.js';
+import { checkKeyUsable } from '../git/key-check.js';
 import { shellQuote } from '../git/ssh.js';
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
@@ -151,8 +152,15 @@ export const ownership: Check = async ({ config, user, uid }) => {
   }));
 };
 
-export const keyPermissions: Check = async ({ config, uid, user }) =>
-  config.targets.flatMap((t) => (t.ssh.key ? [{ name: `key (${t.name})`, ...judgeKeyFile(t.ssh.key, { uid, user }, `pollpray ${t.name}`) }] : []));
+/** Each ssh.key as ssh would load it: mode and owner, then whether it needs a passphrase. */
+export const keyPermissions: Check = async ({ config, uid, user }) => {
+  const cwd = existsSync(config.stateDir) ? config.stateDir : tmpdir();
+  const results: CheckResult[] = [];
+  for (const t of config.targets) {
+    if (t.ssh.key) results.push({ name: `key (${t.name})`, ...(await checkKeyUsable(t.ssh.key, cwd, { runner: { uid, user }, label: `pollpray ${t.name}` })) });
+  }
+  return results;
+};
 
 export const deployScripts: Check = async ({ config, uid, user }) =>
   config.targets.flatMap((t): CheckResult[] => {

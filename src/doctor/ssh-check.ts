@@ -7,7 +7,7 @@
 import { checkTargetSsh } from '../git/diagnose.js';
 import type { Check, CheckResult } from './check.js';
 
-const REMOTE_CHECKS = new Set(['ssh config', 'transport', 'connection', 'authentication', 'repository', 'branch']);
+const REMOTE_CHECKS = new Set(['ssh', 'ssh config', 'transport', 'connection', 'authentication', 'repository', 'branch']);
 
 export const sshReachability: Check = async ({ config }) => {
   const results: CheckResult[] = [];

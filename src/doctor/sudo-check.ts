@@ -4,10 +4,10 @@
  */
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
-import { sudoersCommand, sudoersLine } from '../exec/sudo.js';
+import { requirettyFix, sudoersCommand, sudoersLine } from '../exec/sudo.js';
 import { allowlistedCommands } from '../privilege/sudoers.js';
 import type { Check, CheckResult } from './check.js';
-import { needsPassword, parseSudoLongListing, passwordless } from './sudo-listing.js';
+import { needsPassword, parseSudoLongListing, passwordless, requiresTty } from './sudo-listing.js';
 
 const SUDO_ENV = { LC_ALL: 'C', LANG: 'C', LANGUAGE: undefined };
 
@@ -33,6 +33,8 @@ export const sudoRules: Check = async ({ config, uid, user }) => {
     const allowed = await run(['sudo', '-n', '-l', ...argv], opts);
     if (allowed.exitCode !== 0) {
       results.push({ name, status: 'fail', detail: `no sudo rule lets ${user} run ${shown} without a password`, fix });
+    } else if (long.exitCode === 0 && requiresTty(long.stdout, argv, command)) {
+      results.push({ name, status: 'fail', detail: `sudo allows ${shown}, but sudoers sets requiretty for it, so sudo -n fails without a terminal (cron, systemd)`, fix: requirettyFix(user) });
     } else if (needsPassword(listing, command)) {
       results.push({ name, status: 'fail', detail: `the sudo rule for ${shown} has no NOPASSWD, so sudo -n fails`, fix });
     } else if (!passwordless(listing, command)) {

@@ -70,7 +70,18 @@ export function sudoersLine(principal: string, argv: readonly string[]): string 
 const NO_SYSTEMD = /System has not been booted with systemd|Failed to connect to bus|Host is down/i;
 
 /** What sudo says when the rule is missing, lacks NOPASSWD, or the user may not use sudo at all. */
-const NEEDS_RULE = /password is required|a terminal is required|may not run sudo|not allowed to execute|is not in the sudoers|must have a tty/i;
+const NEEDS_RULE = /password is required|a terminal is required|may not run sudo|not allowed to execute|is not in the sudoers/i;
+
+/**
+ * `Defaults requiretty` (old RHEL/CentOS's default): the rule is there, but sudo refuses
+ * any caller without a terminal, which cron and systemd never give.
+ */
+const REQUIRES_TTY = /you must have a tty to run sudo/i;
+
+/** The sudoers line that lifts requiretty for `user` alone, and where to put it. */
+export function requirettyFix(user: string): string {
+  return `add the line Defaults:${user} !requiretty to a sudoers drop-in (sudo visudo -f /etc/sudoers.d/pollpray-requiretty), or remove Defaults requiretty from /etc/sudoers: pollpray runs sudo -n from cron or systemd, without a terminal`;
+}
 
 export async function restartUnit(opts: {
   manager: ServiceManager;
@@ -105,6 +116,12 @@ export function restartFailure(
   if (result.exitCode === 0 && !result.timedOut && !result.spawnError) return undefined;
   if (result.spawnError === 'ENOENT') {
     return new SudoError('sudo is not installed', { target: opts.target, hint: 'install sudo (apt-get install sudo), then run pollpray sudoers --install' });
+  }
+  if (REQUIRES_TTY.test(result.stderr)) {
+    return new SudoError(`sudo refused to restart ${opts.unit}: sudoers sets requiretty, so sudo wants a terminal and pollpray runs without one`, {
+      target: opts.target,
+      hint: requirettyFix(opts.user),
+    });
   }
   if (NEEDS_RULE.test(result.stderr)) {
     return new SudoError(`sudo refused to restart ${opts.unit} without a password`, {

@@ -7,16 +7,17 @@
  * (or hide) the real cause.
  */
 import { existsSync, statSync } from 'node:fs';
-import { homedir, tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
+import { homeDir } from '../host/users.js';
 import type { Config, Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
 import { classifyTransport, explain, parseLsRemote } from './errors.js';
 import { git } from './git.js';
-import { judgeKeyFile } from './key-file.js';
+import { checkKeyUsable } from './key-check.js';
+import { resolveSsh } from './ssh-resolve.js';
 import { runningUser, trustProblem } from '../config/file-trust.js';
-import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG, type ResolvedSsh } from './host-keys.js';
+import { fingerprint, isDefaultIdentity, parseKnownHosts, type ResolvedSsh } from './host-keys.js';
 import { knownHostsName, sshDestination } from './ssh-url.js';
-import { sshArgv } from './ssh.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -30,32 +31,9 @@ export interface Check {
 const ok = (name: string, detail: string): Check => ({ name, status: 'ok', detail });
 const fail = (name: string, detail: string, fix: string): Check => ({ name, status: 'fail', detail, fix });
 
-/** ssh -G for the target's destination, exactly as git would invoke ssh for it. */
-export async function resolveSsh(target: Target, cwd: string): Promise<ResolvedSsh | { error: string }> {
-  const dest = sshDestination(target.repo);
-  if (!dest) return { error: 'not an ssh URL' };
-  const argv = [...sshArgv(target), '-G', ...(dest.port ? ['-p', String(dest.port)] : []), `${dest.user ? `${dest.user}@` : ''}${dest.host}`];
-  const result = await run(argv, { cwd, timeoutMs: 10_000, env: { SSH_AUTH_SOCK: undefined } });
-  if (result.exitCode !== 0) return { error: result.stderr.trim().split('\n').pop() ?? `ssh -G exited ${result.exitCode}` };
-  return parseSshG(result.stdout);
-}
-
 /** The key file checks, in the order ssh would trip over them. Never reads the key out. */
 export async function checkKeyFile(path: string, cwd: string): Promise<Check> {
-  const me = userInfo();
-  const verdict = judgeKeyFile(path, { uid: me.uid, user: me.username });
-  if (verdict.status === 'fail') return { name: 'key', ...verdict };
-  // -y derives the public key: proves the file is a private key usable without a passphrase.
-  const pub = await run(['ssh-keygen', '-y', '-P', '', '-f', path], { cwd, timeoutMs: 10_000 });
-  if (pub.exitCode !== 0) {
-    const passphrase = /incorrect passphrase|passphrase/i.test(pub.stderr);
-    return passphrase
-      ? fail('key', `${path} is protected by a passphrase; an unattended run cannot unlock it`, `make a key without a passphrase for this deploy key: ssh-keygen -t ed25519 -N '' -f ${path}`)
-      : fail('key', `${path} is not a private key ssh can load`, 'point ssh.key at the private key (not the .pub)');
-  }
-  const [type, blob] = pub.stdout.trim().split(/\s+/);
-  const what = `${type ?? 'key'} ${blob ? fingerprint(blob) : ''}`.trim();
-  return { name: 'key', ...verdict, detail: `${verdict.detail} (${what})` };
+  return { name: 'key', ...(await checkKeyUsable(path, cwd)) };
 }
 
 async function checkKnownHosts(target: Target, resolved: ResolvedSsh, cwd: string): Promise<Check> {
@@ -124,6 +102,11 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
   }
   const resolved = await resolveSsh(target, cwd);
   if ('error' in resolved) {
+    const c = classifyTransport(resolved.error);
+    if (c?.kind === 'no-passwd-entry') {
+      const { message, hint } = explain(c, target.repo);
+      return [fail('ssh', message, hint)];
+    }
     return [fail('ssh config', `ssh cannot read its settings for ${dest.host}: ${resolved.error}`, `fix ${target.ssh.config ?? 'the ssh options'} (ssh -G -F <file> ${dest.host} shows what ssh reads)`)];
   }
   const checks: Check[] = [];
@@ -131,7 +114,7 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
   if (keys.length === 0) {
     checks.push(fail('key', `no deploy key: neither ssh.key nor an IdentityFile for ${dest.host} in ${target.ssh.config ?? 'ssh.config'}`, 'set ssh.key to this repository\'s deploy key (pollpray never falls back to ~/.ssh or an agent)'));
   } else {
-    for (const key of keys) checks.push(await checkKeyFile(key.replace(/^~(?=\/)/, homedir()), cwd));
+    for (const key of keys) checks.push(await checkKeyFile(key.replace(/^~(?=\/)/, homeDir() ?? '~'), cwd));
   }
   checks.push(await checkKnownHosts(target, resolved, cwd));
   const where = `${resolved.user}@${resolved.hostname}:${resolved.port}`;

@@ -13,17 +13,19 @@
  * start, never an error: the run then does exactly what it did before.
  */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { commandName, configFlag } from '../command-name.js';
 import { armConnectCache, cacheFile, configKey, readConnectRecord } from '../config/connect-cache.js';
 import { configFileProblem, runningUser, trustProblem } from '../config/file-trust.js';
 import { locateConfig } from '../config/locate.js';
+import { homeDir } from '../host/users.js';
 import { openEarlyMasters } from './multiplex.js';
 
 /** True when it started something that closeEarlyMasters (multiplex.ts) may have to close. */
 export function connectEarly(argv: readonly string[]): boolean {
   if (commandName(argv) !== 'run') return false;
-  const home = homedir();
+  const home = homeDir();
+  // No home (a container's passwd-less uid): no cache to read or write, no head start.
+  if (!home) return false;
   armConnectCache(home);
   try {
     const file = locateConfig({ flag: configFlag(argv), env: process.env, cwd: process.cwd(), home });

@@ -22,10 +22,13 @@ export type TransportFailure =
   | 'unreachable'
   | 'key-unusable'
   | 'too-many-sessions'
-  | 'repo-not-found';
+  | 'repo-not-found'
+  | 'no-passwd-entry';
 
 export interface Classified {
   kind: TransportFailure;
+  /** The uid ssh found no user for (no-passwd-entry). */
+  uid?: string;
   /** `host` or `host:port` as trust-host takes it, when ssh named it. */
   host?: string;
   /** The host name ssh could not resolve or reach, as written (an ssh alias included). */
@@ -36,6 +39,8 @@ export interface Classified {
 
 // Order matters: a changed host key also prints "Host key verification failed".
 const PATTERNS: Array<[TransportFailure, RegExp]> = [
+  // ssh will not start at all for a uid /etc/passwd does not name (a container's --user 54321).
+  ['no-passwd-entry', /No user exists for uid \d+/],
   ['host-key-changed', /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for \S+ has changed/i],
   ['host-key-unknown', /Host key verification failed|No \S+ host key is known|host key is not known/i],
   ['key-unusable', /Load key .*: (?:bad permissions|Permission denied|No such file|invalid format)|UNPROTECTED PRIVATE KEY FILE|no such identity/i],
@@ -59,8 +64,10 @@ export function classifyTransport(stderr: string): Classified | undefined {
     const named = /Host key for (\S+) has changed/.exec(stderr)?.[1] ?? /host key is known for (\S+)/.exec(stderr)?.[1];
     const fingerprint = /(SHA256:[A-Za-z0-9+/=]+)/.exec(stderr)?.[1];
     const unreachable = /Could not resolve hostname ([^\s:]+)/.exec(stderr)?.[1] ?? /connect to host (\S+) port (\d+)/.exec(stderr)?.slice(1, 3).join(' port ');
+    const uid = kind === 'no-passwd-entry' ? /No user exists for uid (\d+)/.exec(stderr)?.[1] : undefined;
     return {
       kind,
+      ...(uid ? { uid } : {}),
       ...(unreachable && (kind === 'unreachable' || kind === 'connection-refused' || kind === 'timeout') ? { unreachable } : {}),
       ...(named && (kind === 'host-key-changed' || kind === 'host-key-unknown') ? { host: trustHostArg(named) } : {}),
       ...(fingerprint && kind === 'host-key-changed' ? { fingerprint } : {}),
@@ -118,6 +125,11 @@ export function explain(c: Classified, repo: string): Explained {
       };
     case 'too-many-sessions':
       return { message: 'the ssh server refused another session on the shared connection', hint: 'lower concurrency (sshd allows MaxSessions, 10 by default, per connection)' };
+    case 'no-passwd-entry':
+      return {
+        message: `ssh cannot run as uid ${c.uid ?? '?'}: no user of that uid exists (ssh needs an /etc/passwd entry for the user it runs as)`,
+        hint: `give the uid a user: useradd --system --uid ${c.uid ?? '<uid>'} --home-dir /var/lib/pollpray pollpray (in a container, add that user to the image or run it as a user the image has)`,
+      };
     case 'repo-not-found':
       return {
         message: `repository not found: ${repo}`,
@@ -189,7 +201,9 @@ export function classifyGitFailure(stderr: string, target: string, repo: string,
   const c = classifyTransport(stderr);
   if (c) {
     const { message, hint } = explain(c, repo);
-    return c.kind === 'repo-not-found' ? new GitError(message, { target, hint }) : new SshError(message, { target, hint });
+    if (c.kind === 'repo-not-found') return new GitError(message, { target, hint });
+    // No passwd entry for the running uid: this host's set-up, never the commit's.
+    return new SshError(message, { target, hint, ...(c.kind === 'no-passwd-entry' ? { fault: 'host' as const } : {}) });
   }
   const last = stderr.trim().split('\n').filter(Boolean).pop() ?? 'no output';
   const hint = isSshRemote(repo)

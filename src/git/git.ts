@@ -7,12 +7,13 @@
 import { dirname, resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { run, type RunResult } from '../exec/run.js';
-import { classifyGitFailure } from './errors.js';
+import { classifyGitFailure, classifyTransport } from './errors.js';
 import { formatDuration } from '../duration.js';
-import { GitError } from '../errors.js';
+import { GitError, SshError } from '../errors.js';
 import { progress, progressEnd, stderrIsTty } from '../log/console.js';
 import { multiplexOptions } from './multiplex.js';
 import { credentialsEnv } from './repo-credentials.js';
+import { unusableDeployKey } from './key-check.js';
 import { gitSshCommand } from './ssh.js';
 import { sshDestination } from './ssh-url.js';
 
@@ -113,7 +114,22 @@ export async function gitOrThrow(args: string[], call: GitCall, what: string): P
     });
   }
   if (result.exitCode !== 0 || result.spawnError) {
-    throw classifyGitFailure(result.spawnError ?? result.stderr, call.target.name, call.target.repo, what, call.cwd);
+    const stderr = result.spawnError ?? result.stderr;
+    throw (await keyFault(stderr, call)) ?? classifyGitFailure(stderr, call.target.name, call.target.repo, what, call.cwd);
   }
   return result;
+}
+
+/**
+ * ssh refused the key or could not load it: when the key file is the cause (a passphrase,
+ * too open a mode), say which file and the fix. ssh under BatchMode reports a key with a
+ * passphrase as a plain "Permission denied (publickey)", which would send the operator to
+ * the forge. The host's fault, never the commit's.
+ */
+async function keyFault(stderr: string, call: GitCall): Promise<SshError | undefined> {
+  const kind = classifyTransport(stderr)?.kind;
+  if (kind !== 'auth-refused' && kind !== 'key-unusable') return undefined;
+  const verdict = await unusableDeployKey(call.target, call.cwd);
+  if (!verdict) return undefined;
+  return new SshError(`deploy key ${verdict.detail}`, { target: call.target.name, hint: verdict.fix, fault: 'host' });
 }

@@ -1,6 +1,6 @@
 /** User names for the uids files are owned by, for messages ("owned by pollpray"). */
 import { readFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 
 export function currentUid(): number {
   return process.getuid?.() ?? userInfo().uid;
@@ -26,4 +26,19 @@ export function userName(uid: number): string {
     // no passwd file (a minimal container): the number will do
   }
   return String(uid);
+}
+
+/**
+ * The home directory, or undefined when there is none to use: no HOME and no passwd
+ * entry (a container's `--user 54321`, where os.homedir() throws), or an empty or
+ * relative HOME. Only what pollpray keeps for itself lives there (the config it looks
+ * for, the early-connect cache), so a missing home costs nothing but those.
+ */
+export function homeDir(): string | undefined {
+  try {
+    const home = homedir();
+    return home.startsWith('/') ? home : undefined;
+  } catch {
+    return undefined;
+  }
 }

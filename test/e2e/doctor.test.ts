@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,7 +35,8 @@ describe.skipIf(requireSudoFixture())('pollpray doctor, as the unprivileged user
     const sudo = await makeSudoFixture();
     const { world, cli, writeConfig } = await makeUserWorld(sudo);
     const key = join(world.dir, 'deploy_key');
-    writeFileSync(key, 'not really a key\n', { mode: 0o600 });
+    // A real key without a passphrase: doctor loads it as ssh would (ssh-keygen -y).
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'doctor test', '-f', key]);
     await writeConfig({ ssh: { key } });
 
     const good = await cli(['doctor']);

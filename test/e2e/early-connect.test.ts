@@ -5,7 +5,7 @@
  * running, and no connection at all from a config, a named file or a record another
  * local user could change.
  */
-import { chmodSync, chownSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
@@ -35,6 +35,8 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
   it.skipIf(requireRoot())('an unchanged run logs in once from the last run\'s record, and never from a config, known_hosts, state dir or record another user could change', async () => {
     const [sshd, other, origin] = await Promise.all([startSshd(), startSshd(), makeOrigin()]);
     const world = makeWorld();
+    // The record goes under an existing home only (pollpray never creates a missing HOME).
+    mkdirSync(world.env.HOME as string, { mode: 0o700 });
     world.writeConfig({ targets: { app: target(sshd, origin, world, 'app') } });
     const first = await world.cli(['run']);
     expect(first.exitCode, first.stderr).toBe(0);

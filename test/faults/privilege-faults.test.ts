@@ -41,6 +41,32 @@ describe.skipIf(requireSudoFixture())('privilege faults', { timeout: 60_000 }, (
     expectState(u.world, 'app', { deployedSha: u.head, lastResult: 'deployed' });
   });
 
+  it('#68 sudoers with requiretty (old RHEL/CentOS): the rule is there but sudo wants a terminal; run and doctor name `Defaults:<user> !requiretty`, not counted; the next run after the fix deploys', async () => {
+    const sudo = await makeSudoFixture();
+    const u = await makeUserWorld(sudo);
+    await sudo.requireTty();
+    const r = await u.cli(['run'], { timeoutMs: 15_000 });
+    expect(r.exitCode).toBe(1);
+    expect(r.durationMs).toBeLessThan(5_000);
+    expectOneLineError(r.stderr, 'app', /sudo refused to restart app\.service: .*requiretty.*\(fix: .*Defaults:pollpray-test !requiretty/);
+    // The rule the operator already has is not what is missing.
+    expect(r.stderr).not.toMatch(/without a password|NOPASSWD/);
+    expect(r.stderr).toMatch(/not counted against \w{12}/);
+    expectState(u.world, 'app', { deployedSha: null, failures: {}, lastFault: 'host' });
+    expect(await sudo.calls()).toEqual([]);
+
+    const doctor = await u.cli(['doctor']);
+    expect(doctor.exitCode, doctor.stdout).toBe(1);
+    expect(doctor.stdout).toMatch(/^FAIL +sudo \(app\.service\) +.*requiretty.*\(fix: .*Defaults:pollpray-test !requiretty/m);
+
+    // requiretty lifted: the next ordinary run deploys, no --force.
+    await sudo.setUnits(['app.service']);
+    const fixed = await u.cli(['run']);
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
+    expect(await sudo.calls()).toEqual(['restart app.service']);
+    expectState(u.world, 'app', { deployedSha: u.head, lastResult: 'deployed' });
+  });
+
   it('#17 restart fails: current switched back to the previous release, restarted again, both failures reported, exit 1', async () => {
     const sudo = await makeSudoFixture();
     const u = await makeUserWorld(sudo, { strategy: 'releases', min_free_space: '1MB' });

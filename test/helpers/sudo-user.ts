@@ -61,6 +61,12 @@ export interface SudoFixture {
   removeRule(): Promise<void>;
   /** Rewrites the drop-in for the current units without NOPASSWD (sudo -n then fails). */
   ruleWithoutNopasswd(): Promise<void>;
+  /**
+   * Keeps the NOPASSWD rule and adds `requiretty` (old RHEL/CentOS's default) for this
+   * fixture's stub only (`Defaults!<stub>`), so other fixtures of the shared user are not
+   * touched: sudo -n of the stub then fails "sorry, you must have a tty to run sudo".
+   */
+  requireTty(): Promise<void>;
   /** Makes the stub exit with `code` from now on (after recording the call). */
   setStubExit(code: number): void;
   /** chown -R path to the test user (tests' temp dirs are root 0700 otherwise). */
@@ -154,12 +160,12 @@ export async function makeSudoFixture(opts: { units?: string[] } = {}): Promise<
   chmodSync(systemctl, 0o755);
 
   /** Writes the drop-in atomically: temp name sudo ignores (has a dot), visudo -cf, rename. */
-  const install = async (nopasswd: boolean): Promise<void> => {
+  const install = async (nopasswd: boolean, extra: string[] = []): Promise<void> => {
     for (const u of units) if (!UNIT.test(u)) throw new Error(`unit name not allowed in sudoers: ${u}`);
     const commands = verbs.flatMap((v) => units.map((u) => `${systemctl} ${v} ${u}`));
-    const text = commands.length
+    const text = (commands.length
       ? `# pollpray test fixture ${id}\n${TEST_USER} ALL=(root) ${nopasswd ? 'NOPASSWD: ' : ''}${commands.join(', ')}\n`
-      : `# pollpray test fixture ${id}: no commands\n`;
+      : `# pollpray test fixture ${id}: no commands\n`) + extra.map((l) => `${l}\n`).join('');
     const tmp = join(SUDOERS_DIR, `.${TEST_USER}-${id}.tmp`);
     writeFileSync(tmp, text, { mode: 0o440 });
     chmodSync(tmp, 0o440);
@@ -206,6 +212,9 @@ export async function makeSudoFixture(opts: { units?: string[] } = {}): Promise<
     },
     async ruleWithoutNopasswd() {
       await install(false);
+    },
+    async requireTty() {
+      await install(true, [`Defaults!${systemctl} requiretty`]);
     },
     setStubExit(code) {
       writeFileSync(exitFile, `${code}\n`, { mode: 0o644 });

@@ -379,4 +379,8 @@ targets:
     expect(config.stateDir).toBe('/home/deploy/.local/state/pollpray');
     expect(config.log.dir).toBe('/home/deploy/.local/state/pollpray/log');
   });
+
+  it('a non-root user without a home directory must set state_dir: one line saying so, never a path under "undefined"', () => {
+    expect(() => loadConfig(configFile(TARGET), { ...host, home: undefined })).toThrow(/state_dir: not set, and this user has no home directory.*/);
+  });
 });

@@ -48,6 +48,14 @@ describe('locateConfig', () => {
     expect(locateConfig({ env: {}, cwd: w.cwd, home: w.home })).toBe(inHome);
   });
 
+  it('without a home directory (a passwd-less uid) skips ~/.config and still finds ./pollpray.yaml', () => {
+    const w = world();
+    const inCwd = w.put(join(w.cwd, 'pollpray.yaml'));
+    expect(locateConfig({ env: {}, cwd: w.cwd, home: undefined })).toBe(inCwd);
+    rmSync(inCwd);
+    if (!existsSync(SYSTEM_CONFIG)) expect(thrown(() => locateConfig({ env: {}, cwd: w.cwd, home: undefined })).message).not.toMatch(/undefined/);
+  });
+
   it('resolves a relative --config against the cwd it is given, not the process cwd', () => {
     const w = world();
     const file = w.put(join(w.cwd, 'conf/mine.yaml'));

@@ -25,6 +25,7 @@ describe('classifyGitFailure', () => {
     ['ssh: connect to host 10.0.0.1 port 22: Connection timed out', /timed out/],
     ["fatal: '/srv/x.git' does not appear to be a git repository", /repository not found/],
     ['Load key "/k": bad permissions', /deploy key unusable/],
+    ['No user exists for uid 54321\nfatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.', /ssh cannot run as uid 54321: no user of that uid exists/],
     ['fatal: something new', /ls-remote failed: fatal: something new/],
   ])('%s', (stderr, message) => {
     const err = classifyGitFailure(stderr, 'app', 'git@example:acme/app.git', 'ls-remote');

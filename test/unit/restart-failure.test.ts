@@ -14,6 +14,7 @@ describe('restartFailure: whose fault a failed restart is', () => {
   it.each([
     ['sudo missing', '', { spawnError: 'ENOENT' }, /sudo is not installed/],
     ['no sudo rule', 'sudo: a password is required', {}, /sudo refused to restart app\.service without a password/],
+    ['sudoers requiretty (old RHEL/CentOS)', 'sudo: sorry, you must have a tty to run sudo', {}, /sudoers sets requiretty.*\(fix: add the line Defaults:pollpray !requiretty to a sudoers drop-in/],
     ['no systemd (container, WSL)', 'System has not been booted with systemd as init system (PID 1). Can\'t operate.\nFailed to connect to bus: Host is down', {}, /systemd is not running on this host/],
     ['unit missing', 'Failed to restart app.service: Unit app.service not found.', {}, /no such unit or program on this host/],
     ['supervisord not running', 'unix:///var/run/supervisor.sock no such file', { supervisor: true }, /the service manager does not answer/],

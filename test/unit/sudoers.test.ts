@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { choosePrincipal } from '../../src/commands/sudoers.js';
 import { sshRemote } from '../../src/doctor/known-hosts-check.js';
-import { needsPassword, parseSudoLongListing, passwordless } from '../../src/doctor/sudo-listing.js';
+import { needsPassword, parseSudoLongListing, passwordless, requiresTty } from '../../src/doctor/sudo-listing.js';
 import { normalise } from '../../src/config/normalise.js';
 import { restartArgv, sudoersLine } from '../../src/exec/sudo.js';
 import { allowlistedUnits, principalWord, renderSudoers } from '../../src/privilege/sudoers.js';
@@ -129,6 +129,34 @@ Sudoers entry:
     // Not named at all: only sudo's own matching (wildcards, aliases) can tell.
     ['/bin/systemctl restart d.service', false],
   ])('%s needs a password: %s', (command, expected) => expect(needsPassword(listing, command)).toBe(expected));
+});
+
+describe('requiretty in sudo -n -ll (doctor)', () => {
+  const argv = ['/bin/systemctl', 'restart', 'a.service'];
+  const listing = (matching: string, specific = '') => `Matching Defaults entries for p on vm:
+    ${matching}
+${specific ? `Runas and Command-specific defaults for p:\n${specific}\n` : ''}User p may run the following commands on vm:
+
+Sudoers entry:
+    RunAsUsers: root
+    Options: !authenticate
+    Commands:
+\t/bin/systemctl restart a.service
+`;
+  it.each([
+    ['none', listing('env_reset, mail_badpass'), false],
+    ['global Defaults requiretty (old RHEL/CentOS)', listing('!visiblepw, always_set_home, match_group_by_gid,\n    requiretty, env_reset'), true],
+    ['global requiretty lifted by Defaults:p !requiretty', listing('requiretty, env_reset, !requiretty'), false],
+    ['for the command itself', listing('env_reset', '    Defaults!/bin/systemctl requiretty'), true],
+    ['for the command itself, wrapped', listing('env_reset', '    Defaults!/bin/systemctl\n    requiretty, !lecture'), true],
+    ['for the exact command', listing('env_reset', '    Defaults!/bin/systemctl restart a.service requiretty'), true],
+    ['for the same binary with other arguments', listing('env_reset', '    Defaults!/bin/systemctl restart b.service requiretty'), false],
+    ['in a list of commands', listing('env_reset', '    Defaults!/bin/true, /bin/systemctl requiretty, !lecture'), true],
+    ['for another command', listing('env_reset', '    Defaults!/bin/other\n    requiretty'), false],
+    ['for the runas user root', listing('env_reset', '    Defaults>root requiretty'), true],
+    ['for another runas user', listing('env_reset', '    Defaults>nobody requiretty'), false],
+    ['global, lifted for the command', listing('requiretty', '    Defaults!/bin/systemctl restart a.service\n    !requiretty'), false],
+  ])('%s: %s', (_name, text, expected) => expect(requiresTty(text, argv, argv.join(' '))).toBe(expected));
 });
 
 describe('ssh remote of a repo URL', () => {

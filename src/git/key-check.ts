@@ -1,0 +1,54 @@
+/**
+ * Whether ssh can use a deploy key unattended: the file's metadata (src/git/key-file.ts),
+ * then `ssh-keygen -y -P ''`, which derives the public key only from a private key that
+ * has no passphrase. One verdict for test-ssh, doctor, and a run whose ssh was refused:
+ * ssh under BatchMode cannot ask for a passphrase and only says "Permission denied
+ * (publickey)", which would send the operator to the forge's deploy key settings. The
+ * key and any passphrase are never read out, printed or put on a command line.
+ */
+import type { Target } from '../config/normalise.js';
+import { run } from '../exec/run.js';
+import { fingerprint, isDefaultIdentity } from './host-keys.js';
+import { runningUser } from '../config/file-trust.js';
+import { homeDir } from '../host/users.js';
+import { judgeKeyFile, type KeyVerdict, type Runner } from './key-file.js';
+import { resolveSsh } from './ssh-resolve.js';
+import { shellQuote } from './ssh.js';
+
+/** The key file's verdict, with its type and fingerprint when it loads without a passphrase. */
+export async function checkKeyUsable(path: string, cwd: string, opts: { runner?: Runner; label?: string } = {}): Promise<KeyVerdict> {
+  const verdict = judgeKeyFile(path, opts.runner ?? runningUser(), opts.label);
+  if (verdict.status === 'fail') return verdict;
+  const pub = await run(['ssh-keygen', '-y', '-P', '', '-f', path], { cwd, timeoutMs: 10_000, env: { SSH_ASKPASS: undefined, DISPLAY: undefined } });
+  if (pub.exitCode !== 0) {
+    const q = shellQuote(path);
+    return /passphrase/i.test(pub.stderr)
+      ? {
+          status: 'fail',
+          detail: `${path} is protected by a passphrase: ssh runs unattended (BatchMode) and cannot unlock it`,
+          fix: `give the target a deploy key of its own without a passphrase (ssh-keygen -t ed25519 -N '' -f <new file>, its .pub added to the repository, ssh.key pointed at it), or remove this key's passphrase: ssh-keygen -p -f ${q}`,
+        }
+      : { status: 'fail', detail: `${path} is not a private key ssh can load`, fix: 'point ssh.key at the private key (not the .pub)' };
+  }
+  const [type, blob] = pub.stdout.trim().split(/\s+/);
+  const what = `${type ?? 'key'} ${blob ? fingerprint(blob) : ''}`.trim();
+  return { ...verdict, detail: `${verdict.detail} (${what})` };
+}
+
+/**
+ * Why the target's deploy key (ssh.key, else the IdentityFile of its ssh.config) cannot
+ * be used, or undefined when every key it offers loads. Asked only after ssh failed.
+ */
+export async function unusableDeployKey(target: Target, cwd: string): Promise<KeyVerdict | undefined> {
+  let keys: string[];
+  if (target.ssh.key) keys = [target.ssh.key];
+  else if (target.ssh.config) {
+    const resolved = await resolveSsh(target, cwd);
+    keys = 'error' in resolved ? [] : resolved.identityFiles.filter((k) => !isDefaultIdentity(k)).map((k) => k.replace(/^~(?=\/)/, homeDir() ?? '~'));
+  } else keys = [];
+  for (const key of keys) {
+    const verdict = await checkKeyUsable(key, cwd);
+    if (verdict.status === 'fail') return verdict;
+  }
+  return undefined;
+}

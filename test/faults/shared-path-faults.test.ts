@@ -1,0 +1,84 @@
+/**
+ * One target path in two configs with their own state dirs (row 69): cron's config and a
+ * copy run by hand with another `state_dir`. The path records which state dir deploys it;
+ * the other config refuses it, naming that owner, and touches nothing.
+ */
+import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { expectOneLineError, faultWorld, short } from './fault-world.js';
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+describe('one path, two configs', { timeout: 60_000 }, () => {
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it(`#69 ${strategy}: a second config (another state_dir) refuses a path the first deploys, naming it; nothing deployed twice or pruned; hand-over by removing the record`, async () => {
+      const f = await faultWorld({ strategy, target: strategy === 'releases' ? { keep_releases: 2 } : {} });
+      const first = await f.world.cli(['run']);
+      expect(first.exitCode, first.stderr).toBe(0);
+      const head = await f.origin.head();
+      const releases = () => (strategy === 'releases' ? readdirSync(join(f.path, 'releases')).sort() : []);
+      const before = releases();
+
+      // The copy: the same target, another state and log dir.
+      const copy = join(f.world.dir, 'copy.yaml');
+      const copyState = join(f.world.dir, 'state-copy');
+      const target = {
+        repo: f.origin.url,
+        path: f.path,
+        strategy,
+        deploy: join(f.world.dir, 'deploy.sh'),
+        deploy_timeout: '5s',
+        git_timeout: '5s',
+        ...(strategy === 'releases' ? { min_free_space: '1MB', keep_releases: 2 } : {}),
+      };
+      writeFileSync(copy, stringify({ state_dir: copyState, log: { dir: join(f.world.dir, 'log-copy') }, targets: { app: target } }), { mode: 0o640 });
+      const refused = await f.world.cli(['-c', copy, 'run']);
+      expect(refused.exitCode).toBe(1);
+      expectOneLineError(
+        refused.stderr,
+        'app',
+        new RegExp(`targets\\.app\\.path ${esc(f.path)} is deployed by another pollpray: config ${esc(f.world.configFile)} \\(state_dir ${esc(f.world.stateDir)}, target app\\).*\\(fix: .*pollpray -c ${esc(f.world.configFile)} run app`),
+      );
+      expect(refused.stderr).not.toMatch(/not counted|internal error/);
+      expect(f.calls()).toEqual([`${head} 0`]);
+      expect(f.live()).toBe(short(head));
+      expect(releases()).toEqual(before);
+
+      // The owner goes on deploying; the copy goes on refusing, and never prunes its releases.
+      const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+      expect((await f.world.cli(['run'])).exitCode).toBe(0);
+      const again = await f.world.cli(['-c', copy, 'run']);
+      expect(again.exitCode).toBe(1);
+      expect(f.calls()).toEqual([`${head} 0`, `${next} 0`]);
+      expect(f.live()).toBe(short(next));
+      if (strategy === 'releases') expect(readlinkSync(join(f.path, 'current'))).toMatch(new RegExp(`${short(next)}$`));
+      // A rollback from the copy refuses too.
+      const rollback = await f.world.cli(['-c', copy, 'rollback', 'app', head.slice(0, 12)]);
+      expect(rollback.exitCode).not.toBe(0);
+      expect(rollback.stderr).toMatch(/is deployed by another pollpray/);
+      expect(f.live()).toBe(short(next));
+
+      // Hand-over, as the fix says: the record removed, the copy deploys and owns the path.
+      const record = strategy === 'releases' ? join(f.path, '.pollpray', 'owner.json') : join(f.path, '.git', 'pollpray-owner.json');
+      expect(existsSync(record)).toBe(true);
+      rmSync(record);
+      const takeover = await f.world.cli(['-c', copy, 'run']);
+      expect(takeover.exitCode, takeover.stderr).toBe(0);
+      expect((await f.world.cli(['run'])).exitCode).toBe(1);
+    });
+  }
+
+  it('#69 a path whose recorded state dir is gone (state_dir moved and the old one removed) is taken over without a word', async () => {
+    const f = await faultWorld();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const moved = join(f.world.dir, 'state-new');
+    f.write({}, { state_dir: moved });
+    rmSync(f.world.stateDir, { recursive: true });
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+  });
+});
