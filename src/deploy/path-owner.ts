@@ -13,7 +13,7 @@
  * deploys it (an upgrade, a checkout made by hand), and so is one whose recorded state
  * dir is gone, or whose recorded target was renamed in the same config file.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Config, Target } from '../config/normalise.js';
@@ -21,7 +21,7 @@ import { TARGET_NAME_PATTERN } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { shellQuote } from '../git/ssh.js';
 import { log } from '../log/logger.js';
-import { fsyncPath, targetDir } from '../state/store.js';
+import { targetDir, writeFileAtomic } from '../state/store.js';
 
 const MAX_BYTES = 8192;
 
@@ -150,17 +150,8 @@ export function claimPath(config: Config, target: Target): void {
     }
     if (!isOwnDir(dir)) return;
     const record: PathOwner = { version: 1, stateDir: real(config.stateDir), config: real(config.file), target: target.name };
-    const tmp = `${file}.tmp-${process.pid}`;
-    rmSync(tmp, { force: true });
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o640);
-    try {
-      writeSync(fd, `${JSON.stringify(record)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    fsyncPath(dir);
+    // The store's write: a link planted at the temp name is not followed, a killed run's temp is cleared.
+    writeFileAtomic(file, `${JSON.stringify(record)}\n`);
     if (current) log.info(`recorded this config as the deployer of ${target.path} (was ${current.config}, target ${current.target}, which is gone)`, { target: target.name, step: 'owner' });
   } catch (err) {
     log.warn(`could not record this config as the deployer of ${target.path}: ${(err as Error).message}`, { target: target.name, step: 'owner' });
