@@ -13,6 +13,7 @@ import { startSshd } from '../helpers/sshd.js';
 import { addSubmodule, lfsOrigin, lfsOriginElsewhere, warnings } from '../helpers/repos.js';
 import { startReceiver } from '../helpers/http-receiver.js';
 import { startLfsHttp } from '../helpers/lfs-http.js';
+import { startGitHttp } from '../helpers/git-http.js';
 
 describe('repository faults', { timeout: 120_000 }, () => {
   it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
@@ -265,6 +266,27 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
     expect(r3.stderr).not.toContain(join(path, 'origin'));
     expect(existsSync(join(path, 'second.bin'))).toBe(false);
     expect(world.state('app')?.deployedSha).toBe(deployed);
+  });
+
+  it('credentials in an https repo URL written without .git reach the LFS server git-lfs derives (<repo>.git/info/lfs), never on a command line', async () => {
+    const PASSWORD = 'lfs-derived-k4j5h6';
+    const content = 'derived endpoint\n'.repeat(300);
+    const origin = await lfsOrigin(content);
+    const server = await startGitHttp(origin, 'deploy', PASSWORD, PASSWORD, { lfs: true });
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    // As a forge's clone URL is often written: no .git at the end.
+    const repo = server.url.replace(/\.git$/, '').replace('http://', `http://deploy:${PASSWORD}@`);
+    world.writeConfig({ targets: { app: { repo, path, lfs: true } } });
+    const r = await world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(path, 'big.bin'), 'utf8')).toBe(content);
+    const basic = `Basic ${Buffer.from(`deploy:${PASSWORD}`).toString('base64')}`;
+    expect(server.authorizations.filter((a) => a === basic).length).toBeGreaterThan(2);
+    expect(server.exposed).toEqual([]);
+    expect(readFileSync(join(path, '.git', 'config'), 'utf8')).not.toContain(PASSWORD);
+    expect(world.logText()).not.toContain(PASSWORD);
+    expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
   });
 
   it('#65 a commit whose .lfsconfig includes a file of this host (include.path, a FIFO another user made) is refused in one line, before git or git-lfs reads it', async () => {

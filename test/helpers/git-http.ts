@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { serveLfsApi } from './lfs-http.js';
 import type { Origin } from './origin.js';
 
 export interface GitHttpServer {
@@ -35,16 +36,31 @@ export function commandLines(): string[] {
   return lines;
 }
 
-export async function startGitHttp(origin: Origin, user: string, password: string, watch: string): Promise<GitHttpServer> {
+/**
+ * `lfs`: also the Git LFS API of the origin's own store (`git lfs push` to its file://
+ * URL) at `/<name>.git/info/lfs`, the endpoint git-lfs derives from the repo URL, as a
+ * forge serves it, behind the same credentials.
+ */
+export async function startGitHttp(origin: Origin, user: string, password: string, watch: string, opts: { lfs?: boolean } = {}): Promise<GitHttpServer> {
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const authorizations: (string | undefined)[] = [];
   const exposed: string[] = [];
+  const lfsPrefix = `/${basename(origin.bare)}/info/lfs`;
+  let root = '';
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     exposed.push(...commandLines().filter((l) => l.includes(watch)));
     authorizations.push(req.headers.authorization);
     if (req.headers.authorization !== expected) {
       req.resume();
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="git"' }).end('credentials required\n');
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="git"', 'lfs-authenticate': 'Basic realm="git"' }).end('credentials required\n');
+      return;
+    }
+    if (opts.lfs && (req.url ?? '').startsWith(`${lfsPrefix}/`)) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (!serveLfsApi(origin.bare, lfsPrefix, `${root}${lfsPrefix}`, req, res, Buffer.concat(chunks))) res.writeHead(404).end();
+      });
       return;
     }
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -91,5 +107,6 @@ export async function startGitHttp(origin: Origin, user: string, password: strin
         server.close(() => resolve());
       }),
   );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/${basename(origin.bare)}`, authorizations, exposed };
+  root = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url: `${root}/${basename(origin.bare)}`, authorizations, exposed };
 }

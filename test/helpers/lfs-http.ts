@@ -26,7 +26,6 @@ export async function startLfsHttp(storeBare: string, opts: { user?: string; pas
   const requests: LfsHttpServer['requests'] = [];
   const exposed: string[] = [];
   let base = '';
-  const objectPath = (oid: string) => join(storeBare, 'lfs', 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const watch = opts.watch;
     if (watch) exposed.push(...commandLines().filter((l) => l.includes(watch)));
@@ -39,21 +38,7 @@ export async function startLfsHttp(storeBare: string, opts: { user?: string; pas
         res.writeHead(401, { 'lfs-authenticate': 'Basic realm="lfs"', 'content-type': 'application/vnd.git-lfs+json' }).end('{"message":"credentials required"}');
         return;
       }
-      if (req.method === 'POST' && path === '/lfs/objects/batch') {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { objects: Array<{ oid: string; size: number }> };
-        const objects = body.objects.map(({ oid, size }) =>
-          /^[0-9a-f]{64}$/.test(oid) && existsSync(objectPath(oid))
-            ? { oid, size, actions: { download: { href: `${base}/objects/${oid}` } } }
-            : { oid, size, error: { code: 404, message: 'not found' } },
-        );
-        res.writeHead(200, { 'content-type': 'application/vnd.git-lfs+json' }).end(JSON.stringify({ transfer: 'basic', objects }));
-        return;
-      }
-      const get = /^\/lfs\/objects\/([0-9a-f]{64})$/.exec(path);
-      if (req.method === 'GET' && get?.[1] && existsSync(objectPath(get[1]))) {
-        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(objectPath(get[1])));
-        return;
-      }
+      if (serveLfsApi(storeBare, '/lfs', base, req, res, Buffer.concat(chunks))) return;
       res.writeHead(404).end();
     });
   });
@@ -67,4 +52,30 @@ export async function startLfsHttp(storeBare: string, opts: { user?: string; pas
   );
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/lfs`;
   return { url: base, requests, exposed };
+}
+
+/**
+ * The LFS batch API and basic downloads of the objects in `storeBare` (a bare repository's
+ * `lfs/objects`) at `prefix` (`/lfs`, or `/<repo>.git/info/lfs` on a git server); `base` is
+ * that prefix's absolute URL, for the download links. True when it answered the request.
+ */
+export function serveLfsApi(storeBare: string, prefix: string, base: string, req: IncomingMessage, res: ServerResponse, body: Buffer): boolean {
+  const path = req.url ?? '/';
+  const objectPath = (oid: string) => join(storeBare, 'lfs', 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+  if (req.method === 'POST' && path === `${prefix}/objects/batch`) {
+    const request = JSON.parse(body.toString('utf8')) as { objects: Array<{ oid: string; size: number }> };
+    const objects = request.objects.map(({ oid, size }) =>
+      /^[0-9a-f]{64}$/.test(oid) && existsSync(objectPath(oid))
+        ? { oid, size, actions: { download: { href: `${base}/objects/${oid}` } } }
+        : { oid, size, error: { code: 404, message: 'not found' } },
+    );
+    res.writeHead(200, { 'content-type': 'application/vnd.git-lfs+json' }).end(JSON.stringify({ transfer: 'basic', objects }));
+    return true;
+  }
+  const get = path.startsWith(`${prefix}/objects/`) ? /^([0-9a-f]{64})$/.exec(path.slice(prefix.length + '/objects/'.length)) : null;
+  if (req.method === 'GET' && get?.[1] && existsSync(objectPath(get[1]))) {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(objectPath(get[1])));
+    return true;
+  }
+  return false;
 }
