@@ -28,6 +28,7 @@ async function main(argv: string[]): Promise<ExitCode> {
     import('./log/console.js'),
     import('./cli.js'),
   ]);
+  tuneV8(await import('node:v8'));
   let exitCode: ExitCode = EXIT.ok;
   try {
     const program = await buildCli(argv, VERSION, {
@@ -52,6 +53,22 @@ async function main(argv: string[]): Promise<ExitCode> {
     logFatal(`internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     return EXIT.failed;
   }
+}
+
+/**
+ * pollpray's JavaScript is glue between git and ssh: its memory, not its speed, is what a
+ * host notices (and every fork copies its page tables). So V8 keeps its young generation
+ * at 1 MiB and its heap small, and skips the optimizing compilers, whose work a run never
+ * earns back: a 200-target run peaks at ~65 MiB instead of ~100, the daemon stays at ~69
+ * instead of ~115, at the same speed (bench/README.md, goal 5). Set here, once Node's own
+ * modules are loaded: a changed flag makes V8 refuse the code cache Node ships them with,
+ * which cost a one-target run ~15 ms when set first thing. Not on node's command line,
+ * which cron and the units (`node /usr/local/bin/pollpray`) would bypass; a deploy
+ * script's node does not inherit them. Each flag exists in Node 20, 22 and 24
+ * (test/e2e/node-versions.test.ts, install.test.ts: an unknown one prints on stderr).
+ */
+function tuneV8(v8: typeof import('node:v8')): void {
+  v8.setFlagsFromString('--semi-space-growth-factor=1 --optimize-for-size --no-turbofan --no-maglev --no-sparkplug');
 }
 
 const argv = process.argv;

@@ -48,7 +48,7 @@ describe.skipIf(requireBinary('npm'))('install from a packed tarball (README "Se
     const demo = await execa(pollpray, ['demo'], { cwd: tmp, env, extendEnv: false, reject: false, timeout: 60_000 });
     expect(demo.exitCode, `${demo.stdout}\n${demo.stderr}`).toBe(0);
     expect(demo.stdout).toMatch(/deployed/);
-    // The bin tunes V8 (bin/pollpray.js); a flag this Node does not know would print here on every command.
+    // pollpray tunes V8 (src/main.ts); a flag this Node does not know would print here on every command.
     expect(demo.stderr).not.toMatch(/unrecognized flag/);
   });
 });

@@ -66,7 +66,7 @@ describe.skipIf(requireBinary('npm') || requireBinary(SSHD, 'openssh-server'))('
 
     const run = await cli(['run']);
     expect(run.exitCode, run.stderr).toBe(0);
-    // The V8 flags bin/pollpray.js sets exist in this Node too: an unknown one prints on every command.
+    // The V8 flags src/main.ts sets exist in this Node too: an unknown one prints on every command.
     expect(`${demo.stderr}${run.stderr}`).not.toMatch(/unrecognized flag/);
     expect(world.state('app')).toMatchObject({ deployedSha: await origin.head(), lastResult: 'deployed' });
 
