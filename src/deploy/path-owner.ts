@@ -111,22 +111,27 @@ function isGone(owner: PathOwner): boolean {
 }
 
 /**
+ * Why `target` may not deploy to its path, or undefined: the path is recorded as deployed
+ * by another state dir or target that still exists. Reads only (doctor asks this too).
+ */
+export function pathOwnerProblem(config: Config, target: Target): { message: string; hint: string } | undefined {
+  const owner = readPathOwner(target);
+  if (!owner || isMine(owner, config, target) || isGone(owner)) return undefined;
+  const { file } = ownerRecord(target);
+  const sameDir = owner.stateDir === real(config.stateDir);
+  return {
+    message: `targets.${target.name}.path ${target.path} is deployed by another pollpray: ${sameDir ? `target ${owner.target}` : `config ${owner.config} (state_dir ${owner.stateDir}, target ${owner.target})`}, not this ${sameDir ? 'target' : `config's state_dir ${config.stateDir}`}`,
+    hint: `deploy it with that config only (pollpray -c ${shellQuote(owner.config)} run ${shellQuote(owner.target)}) and give this target another path; to hand the path over to this one, stop the other first, then rm ${shellQuote(file)}`,
+  };
+}
+
+/**
  * Refuses `target` when its path is recorded as deployed by another state dir or target
  * that still exists. Reads only: safe before anything is written (and in a dry run).
  */
 export function requirePathOwner(config: Config, target: Target): void {
-  const owner = readPathOwner(target);
-  if (!owner || isMine(owner, config, target) || isGone(owner)) return;
-  const { file } = ownerRecord(target);
-  const sameDir = owner.stateDir === real(config.stateDir);
-  throw new ConfigError(
-    `targets.${target.name}.path ${target.path} is deployed by another pollpray: ${sameDir ? `target ${owner.target}` : `config ${owner.config} (state_dir ${owner.stateDir}, target ${owner.target})`}, not this ${sameDir ? 'target' : `config's state_dir ${config.stateDir}`}; left as it is`,
-    {
-      target: target.name,
-      hint: `deploy it with that config only (pollpray -c ${shellQuote(owner.config)} run ${shellQuote(owner.target)}) and give this target another path; to hand the path over to this one, stop the other first, then rm ${shellQuote(file)}`,
-      fault: 'host',
-    },
-  );
+  const problem = pathOwnerProblem(config, target);
+  if (problem) throw new ConfigError(`${problem.message}; left as it is`, { target: target.name, hint: problem.hint, fault: 'host' });
 }
 
 /**

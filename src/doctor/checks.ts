@@ -7,7 +7,9 @@ import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync, t
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
-import { checkKeyUsable } from '../git/key-check.js';
+import { checkKeyUsable, deployKeyFiles, noDeployKey } from '../git/key-check.js';
+import { resolveSsh } from '../git/ssh-resolve.js';
+import { sshDestination } from '../git/ssh-url.js';
 import { shellQuote } from '../git/ssh.js';
 import { findBinary } from '../exec/find-binary.js';
 import { run } from '../exec/run.js';
@@ -20,6 +22,7 @@ import { anyPollprayLine } from '../schedule/crontab.js';
 import { trustProblem, untrustedNamedFiles } from '../config/file-trust.js';
 import { keyPathText } from '../config/report.js';
 import { cronDaemonPid } from '../schedule/cron-daemon.js';
+import { pathOwnerProblem } from '../deploy/path-owner.js';
 import type { Check, CheckResult } from './check.js';
 
 const q = shellQuote;
@@ -114,7 +117,8 @@ export const directories: Check = async ({ config, user }) => [
 
 /**
  * Each target's `path`: pollpray writes there (clone, reset, releases), so it must be
- * writable, or creatable where it does not exist yet. A parent pollpray cannot write
+ * writable, or creatable where it does not exist yet, and not recorded as deployed by
+ * another config's state dir (src/deploy/path-owner.ts). A parent pollpray cannot write
  * passed every check before, and the first deploy then failed to clone.
  */
 export const targetPaths: Check = async ({ config, user }) =>
@@ -124,6 +128,9 @@ export const targetPaths: Check = async ({ config, user }) =>
     const give = `install -d -o ${user} -m 0755 ${q(t.path)} (as root), or set ${key}`;
     if (existsSync(t.path)) {
       if (!statSync(t.path).isDirectory()) return { name, status: 'fail', detail: `${t.path} is not a directory`, fix: `move it away, or set ${key}` };
+      // The rule run refuses the target on (row 69): another config's state dir deploys here.
+      const owned = pathOwnerProblem(config, t);
+      if (owned) return { name, status: 'fail', detail: `${owned.message}: pollpray run refuses this target`, fix: owned.hint };
       return writable(t.path)
         ? { name, status: 'ok', detail: `${t.path} is writable by ${user}` }
         : { name, status: 'fail', detail: `${t.path} is not writable by ${user}`, fix: `chown -R ${user} ${q(t.path)} (as root), or set ${key}` };
@@ -152,12 +159,28 @@ export const ownership: Check = async ({ config, user, uid }) => {
   }));
 };
 
-/** Each ssh.key as ssh would load it: mode and owner, then whether it needs a passphrase. */
+/**
+ * Each deploy key as ssh would load it: mode and owner, then whether it needs a
+ * passphrase. ssh.key, else the IdentityFile lines the target's ssh.config gives its
+ * destination (ssh -G, as a run's ssh reads it); an ssh.config another user could change
+ * is not read (namedFileTrust fails it), one ssh cannot read is the ssh check's line.
+ */
 export const keyPermissions: Check = async ({ config, uid, user }) => {
   const cwd = existsSync(config.stateDir) ? config.stateDir : tmpdir();
   const results: CheckResult[] = [];
   for (const t of config.targets) {
-    if (t.ssh.key) results.push({ name: `key (${t.name})`, ...(await checkKeyUsable(t.ssh.key, cwd, { runner: { uid, user }, label: `pollpray ${t.name}` })) });
+    const name = `key (${t.name})`;
+    let keys: string[];
+    if (t.ssh.key) keys = [t.ssh.key];
+    else {
+      const dest = sshDestination(t.repo);
+      if (!dest || (t.ssh.config && trustProblem(t.ssh.config, { uid, user }, 'make ssh run their commands'))) continue;
+      const resolved = await resolveSsh(t, cwd);
+      if ('error' in resolved) continue;
+      keys = deployKeyFiles(t, resolved);
+      if (keys.length === 0) results.push({ name, ...noDeployKey(t, dest.host) });
+    }
+    for (const key of keys) results.push({ name, ...(await checkKeyUsable(key, cwd, { runner: { uid, user }, label: `pollpray ${t.name}` })) });
   }
   return results;
 };

@@ -8,15 +8,14 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { homeDir } from '../host/users.js';
 import type { Config, Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
 import { classifyTransport, explain, parseLsRemote } from './errors.js';
 import { git } from './git.js';
-import { checkKeyUsable } from './key-check.js';
+import { checkKeyUsable, deployKeyFiles, noDeployKey } from './key-check.js';
 import { resolveSsh } from './ssh-resolve.js';
 import { runningUser, trustProblem } from '../config/file-trust.js';
-import { fingerprint, isDefaultIdentity, parseKnownHosts, type ResolvedSsh } from './host-keys.js';
+import { fingerprint, parseKnownHosts, type ResolvedSsh } from './host-keys.js';
 import { knownHostsName, sshDestination } from './ssh-url.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -110,11 +109,11 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
     return [fail('ssh config', `ssh cannot read its settings for ${dest.host}: ${resolved.error}`, `fix ${target.ssh.config ?? 'the ssh options'} (ssh -G -F <file> ${dest.host} shows what ssh reads)`)];
   }
   const checks: Check[] = [];
-  const keys = target.ssh.key ? [target.ssh.key] : resolved.identityFiles.filter((k) => !isDefaultIdentity(k));
+  const keys = deployKeyFiles(target, resolved);
   if (keys.length === 0) {
-    checks.push(fail('key', `no deploy key: neither ssh.key nor an IdentityFile for ${dest.host} in ${target.ssh.config ?? 'ssh.config'}`, 'set ssh.key to this repository\'s deploy key (pollpray never falls back to ~/.ssh or an agent)'));
+    checks.push({ name: 'key', ...noDeployKey(target, dest.host) });
   } else {
-    for (const key of keys) checks.push(await checkKeyFile(key.replace(/^~(?=\/)/, homeDir() ?? '~'), cwd));
+    for (const key of keys) checks.push(await checkKeyFile(key, cwd));
   }
   checks.push(await checkKnownHosts(target, resolved, cwd));
   const where = `${resolved.user}@${resolved.hostname}:${resolved.port}`;

@@ -8,7 +8,7 @@
  */
 import type { Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
-import { fingerprint, isDefaultIdentity } from './host-keys.js';
+import { fingerprint, isDefaultIdentity, type ResolvedSsh } from './host-keys.js';
 import { runningUser } from '../config/file-trust.js';
 import { homeDir } from '../host/users.js';
 import { judgeKeyFile, type KeyVerdict, type Runner } from './key-file.js';
@@ -36,6 +36,25 @@ export async function checkKeyUsable(path: string, cwd: string, opts: { runner?:
 }
 
 /**
+ * The deploy keys ssh offers for the target: ssh.key, else the IdentityFile lines its
+ * ssh.config gives the destination (`resolved`, from ssh -G), `~` expanded. ssh's built-in
+ * ~/.ssh/id_* list and `none` are no deploy key: pollpray never offers them.
+ */
+export function deployKeyFiles(target: Target, resolved: ResolvedSsh): string[] {
+  if (target.ssh.key) return [target.ssh.key];
+  return resolved.identityFiles.filter((k) => !isDefaultIdentity(k) && k.toLowerCase() !== 'none').map((k) => k.replace(/^~(?=\/)/, homeDir() ?? '~'));
+}
+
+/** No key at all for the destination: neither ssh.key nor an IdentityFile in the target's ssh.config. */
+export function noDeployKey(target: Target, host: string): { status: 'fail'; detail: string; fix: string } {
+  return {
+    status: 'fail',
+    detail: `no deploy key: neither ssh.key nor an IdentityFile for ${host} in ${target.ssh.config ?? 'ssh.config'}`,
+    fix: "set ssh.key to this repository's deploy key (pollpray never falls back to ~/.ssh or an agent)",
+  };
+}
+
+/**
  * Why the target's deploy key (ssh.key, else the IdentityFile of its ssh.config) cannot
  * be used, or undefined when every key it offers loads. Asked only after ssh failed.
  */
@@ -44,7 +63,7 @@ export async function unusableDeployKey(target: Target, cwd: string): Promise<Ke
   if (target.ssh.key) keys = [target.ssh.key];
   else if (target.ssh.config) {
     const resolved = await resolveSsh(target, cwd);
-    keys = 'error' in resolved ? [] : resolved.identityFiles.filter((k) => !isDefaultIdentity(k)).map((k) => k.replace(/^~(?=\/)/, homeDir() ?? '~'));
+    keys = 'error' in resolved ? [] : deployKeyFiles(target, resolved);
   } else keys = [];
   for (const key of keys) {
     const verdict = await checkKeyUsable(key, cwd);

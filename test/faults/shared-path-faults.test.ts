@@ -81,4 +81,27 @@ describe('one path, two configs', { timeout: 60_000 }, () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(f.live()).toBe(short(next));
   });
+
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it(`#71 ${strategy}: doctor of a second config fails the target whose path the first deploys, with run's reason and fix; doctor of the owner passes it`, async () => {
+      const f = await faultWorld({ strategy });
+      expect((await f.world.cli(['run'])).exitCode).toBe(0);
+      const copy = join(f.world.dir, 'copy.yaml');
+      const target = { repo: f.origin.url, path: f.path, strategy, deploy: join(f.world.dir, 'deploy.sh'), ...(strategy === 'releases' ? { min_free_space: '1MB' } : {}) };
+      writeFileSync(copy, stringify({ state_dir: join(f.world.dir, 'state-copy'), log: { dir: join(f.world.dir, 'log-copy') }, targets: { app: target } }), { mode: 0o640 });
+
+      const d = await f.world.cli(['-c', copy, 'doctor']);
+      expect(d.exitCode).toBe(1);
+      expect(d.stdout).toMatch(
+        new RegExp(`^FAIL +path \\(app\\) +targets\\.app\\.path ${esc(f.path)} is deployed by another pollpray: config ${esc(f.world.configFile)} \\(state_dir ${esc(f.world.stateDir)}, target app\\).*pollpray run refuses this target \\(fix: deploy it with that config only \\(pollpray -c ${esc(f.world.configFile)} run app\\).*rm \\S*owner\\.json\\)$`, 'm'),
+      );
+      // The owner's doctor has nothing against the path.
+      const own = await f.world.cli(['doctor']);
+      expect(own.stdout).toMatch(new RegExp(`^ok +path \\(app\\) +${esc(f.path)} is writable`, 'm'));
+      expect(own.stdout).not.toMatch(/deployed by another pollpray/);
+      // And doctor only looks: the copy still refuses, the owner still deploys.
+      expect((await f.world.cli(['-c', copy, 'run'])).exitCode).toBe(1);
+      expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    });
+  }
 });

@@ -4,7 +4,7 @@
  * real loopback sshd. run, test-ssh and doctor name the key file and the fix.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requireBinary } from '../helpers/require-env.js';
@@ -77,6 +77,44 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(d.stdout).toMatch(new RegExp(`^FAIL +key \\(app\\) +${esc(key)} is mode 0644.*\\(fix: chmod 600 ${esc(key)}\\)$`, 'm'));
 
     chmodSync(key, 0o600);
+    const back = await s.world.cli(['run']);
+    expect(back.exitCode, back.stderr).toBe(0);
+    expect(s.live()).toBe(short(await s.origin.head()));
+  });
+
+  it('#72 a deploy key named only by an IdentityFile in ssh.config, with a passphrase or mode 0644: doctor fails the key with its fix (before: only "connection not tried"), as test-ssh and run do; recovers once fixed', async () => {
+    const s = await sshWorld();
+    const key = join(s.world.dir, 'personal_ed25519');
+    copyFileSync(s.sshd.clientKey, key);
+    chmodSync(key, 0o600);
+    execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', PASSPHRASE, '-f', key]);
+    // No ssh.key: the key is the IdentityFile the target's ssh config gives its host.
+    const sshConfig = join(s.world.dir, 'ssh_config');
+    writeFileSync(sshConfig, `Host ${s.sshd.host}\n  IdentityFile ${key}\n`, { mode: 0o600 });
+    s.write({ key: undefined, config: sshConfig });
+
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +key \\(app\\) +${esc(key)} is protected by a passphrase.*\\(fix: .*ssh-keygen -p -f ${esc(key)}\\)$`, 'm'));
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL key: ${esc(key)} is protected by a passphrase.*ssh-keygen -p -f ${esc(key)}`, 'm'));
+    const r = await s.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', new RegExp(`${esc(key)} is protected by a passphrase`));
+    for (const out of [d.stdout, d.stderr, t.stdout, r.stderr, s.world.logText()]) expect(out).not.toContain(PASSPHRASE);
+
+    // Passphrase removed, but the copy is 0644.
+    execFileSync('ssh-keygen', ['-q', '-p', '-P', PASSPHRASE, '-N', '', '-f', key]);
+    chmodSync(key, 0o644);
+    const open = await s.world.cli(['doctor']);
+    expect(open.exitCode).toBe(1);
+    expect(open.stdout).toMatch(new RegExp(`^FAIL +key \\(app\\) +${esc(key)} is mode 0644.*\\(fix: chmod 600 ${esc(key)}\\)$`, 'm'));
+
+    chmodSync(key, 0o600);
+    const good = await s.world.cli(['doctor']);
+    expect(good.stdout).toMatch(new RegExp(`^ok +key \\(app\\) +${esc(key)}`, 'm'));
+    expect(good.stdout).toMatch(/^ok +app: branch /m);
     const back = await s.world.cli(['run']);
     expect(back.exitCode, back.stderr).toBe(0);
     expect(s.live()).toBe(short(await s.origin.head()));
