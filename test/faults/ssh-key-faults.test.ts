@@ -88,8 +88,14 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     copyFileSync(s.sshd.clientKey, key);
     chmodSync(key, 0o600);
     execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', PASSPHRASE, '-f', key]);
-    // No ssh.key: the key is the IdentityFile the target's ssh config gives its host.
+    // No ssh.key: the key is the IdentityFile the target's ssh config gives its host. First none at all.
     const sshConfig = join(s.world.dir, 'ssh_config');
+    writeFileSync(sshConfig, `Host ${s.sshd.host}\n  ConnectTimeout 2\n`, { mode: 0o600 });
+    s.write({ key: undefined, config: sshConfig });
+    const none = await s.world.cli(['doctor']);
+    expect(none.exitCode).toBe(1);
+    expect(none.stdout).toMatch(new RegExp(`^FAIL +key \\(app\\) +no deploy key: neither ssh.key nor an IdentityFile for ${esc(s.sshd.host)} in ${esc(sshConfig)} \\(fix: set ssh.key`, 'm'));
+
     writeFileSync(sshConfig, `Host ${s.sshd.host}\n  IdentityFile ${key}\n`, { mode: 0o600 });
     s.write({ key: undefined, config: sshConfig });
 
