@@ -55,16 +55,21 @@ export interface TrustHostReport {
   files: FileChange[];
 }
 
-/** known_hosts files of the targets whose ssh destination is host:port; else the default. */
+/**
+ * known_hosts files of the targets whose ssh destination is host:port, their repo's or
+ * their ssh LFS server's (`lfs: { url }`, reached with the same ssh settings); else the default.
+ */
 async function destinationFiles(options: TrustHostOptions, host: string, port: number): Promise<string[]> {
   if (options.knownHosts) return [options.knownHosts];
   const config = options.config;
   if (!config) throw new UsageError('no config found to decide which known_hosts to write', { hint: 'pass --known-hosts <file>, or --config <file>' });
   const files = new Set<string>();
   for (const target of config.targets) {
-    if (!sshDestination(target.repo)) continue;
-    const resolved = await resolveSsh(target, tmpdir());
-    if (!('error' in resolved) && resolved.hostname === host && resolved.port === port) files.add(target.ssh.knownHosts);
+    const urls = [target.repo, ...(target.lfs && target.lfsUrl ? [target.lfsUrl] : [])].filter((url) => sshDestination(url));
+    for (const url of urls) {
+      const resolved = await resolveSsh(target, tmpdir(), url);
+      if (!('error' in resolved) && resolved.hostname === host && resolved.port === port) files.add(target.ssh.knownHosts);
+    }
   }
   return files.size > 0 ? [...files] : [defaultKnownHosts(config.stateDir)];
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { checkKeyUsable, deployKeyFiles, noDeployKey } from '../git/key-check.js';
-import { resolveSsh } from '../git/ssh-resolve.js';
+import { lfsSshHost, resolveSsh } from '../git/ssh-resolve.js';
 import { sshDestination } from '../git/ssh-url.js';
 import { shellQuote } from '../git/ssh.js';
 import { findBinary } from '../exec/find-binary.js';
@@ -179,6 +179,13 @@ export const keyPermissions: Check = async ({ config, uid, user }) => {
       if ('error' in resolved) continue;
       keys = deployKeyFiles(t, resolved);
       if (keys.length === 0) results.push({ name, ...noDeployKey(t, dest.host) });
+      // An ssh LFS server on another host may get another IdentityFile from the same ssh config.
+      const lfs = await lfsSshHost(t, cwd, resolved);
+      if (lfs && !('error' in lfs.resolved)) {
+        const lfsKeys = deployKeyFiles(t, lfs.resolved);
+        if (lfsKeys.length === 0) results.push({ name: `key (${t.name} lfs)`, ...noDeployKey(t, sshDestination(lfs.url)?.host ?? lfs.url) });
+        keys.push(...lfsKeys.filter((k) => !keys.includes(k)));
+      }
     }
     for (const key of keys) results.push({ name, ...(await checkKeyUsable(key, cwd, { runner: { uid, user }, label: `pollpray ${t.name}` })) });
   }

@@ -4,10 +4,12 @@
  * looked up with `ssh-keygen -F`, which also reads hashed entries.
  */
 import { accessSync, constants } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
 import { shellQuote, sshArgv } from '../git/ssh.js';
 import { sshDestination } from '../git/ssh-url.js';
+import { lfsSshHost } from '../git/ssh-resolve.js';
 import type { Check, CheckResult } from './check.js';
 
 export interface SshRemote {
@@ -33,27 +35,37 @@ async function resolved(t: Target, remote: SshRemote): Promise<{ host: string; p
   return { host: host ?? fallback.host, port: Number.isInteger(port) && port > 0 ? port : fallback.port };
 }
 
-async function knownHostsCheck(t: Target): Promise<CheckResult[]> {
-  const remote = sshRemote(t.repo);
+async function knownHostsCheck(t: Target, url: string = t.repo, what = t.name, server = ''): Promise<CheckResult[]> {
+  const remote = sshRemote(url);
   if (!remote) return [];
-  const name = `known_hosts (${t.name})`;
+  const name = `known_hosts (${what})`;
   const file = t.ssh.knownHosts;
   const { host, port } = await resolved(t, remote);
   const scan = (to: string) => `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}${host} >> ${shellQuote(to)}, then compare ssh-keygen -lf ${shellQuote(to)} with the fingerprints your git host publishes`;
   if (!file) {
-    return [{ name, status: 'warn', detail: `no ssh.known_hosts pinned: ${host} is checked against ~/.ssh/known_hosts of whoever runs pollpray`, fix: `set targets.${t.name}.ssh.known_hosts, and ${scan('/etc/pollpray/known_hosts')}` }];
+    return [{ name, status: 'warn', detail: `${server}no ssh.known_hosts pinned: ${host} is checked against ~/.ssh/known_hosts of whoever runs pollpray`, fix: `set targets.${t.name}.ssh.known_hosts, and ${scan('/etc/pollpray/known_hosts')}` }];
   }
   try {
     accessSync(file, constants.R_OK);
   } catch {
-    return [{ name, status: 'fail', detail: `${file} does not exist or is not readable`, fix: scan(file) }];
+    return [{ name, status: 'fail', detail: `${server}${file} does not exist or is not readable`, fix: scan(file) }];
   }
   const entry = port === 22 ? host : `[${host}]:${port}`;
   const found = await run(['ssh-keygen', '-F', entry, '-f', file], { cwd: '/', timeoutMs: 10_000 });
   if (found.spawnError) return [{ name, status: 'warn', detail: 'ssh-keygen not found, cannot look into known_hosts', fix: 'apt-get install openssh-client' }];
   return found.exitCode === 0 && found.stdout.trim()
-    ? [{ name, status: 'ok', detail: `${entry} is pinned in ${file}` }]
-    : [{ name, status: 'fail', detail: `${entry} is not in ${file}: ssh will refuse to connect`, fix: scan(file) }];
+    ? [{ name, status: 'ok', detail: `${server}${entry} is pinned in ${file}` }]
+    : [{ name, status: 'fail', detail: `${server}${entry} is not in ${file}: ssh will refuse to connect`, fix: scan(file) }];
 }
 
-export const knownHosts: Check = async ({ config }) => (await Promise.all(config.targets.map(knownHostsCheck))).flat();
+/**
+ * The repo's host, and an ssh LFS server on another host (`lfs: { url }`): git-lfs reaches
+ * it with the target's ssh settings and known_hosts, and a key missing there would fail
+ * only the first deploy that has LFS files.
+ */
+async function targetKnownHosts(t: Target): Promise<CheckResult[]> {
+  const lfs = await lfsSshHost(t, tmpdir());
+  return [...(await knownHostsCheck(t)), ...(lfs ? await knownHostsCheck(t, lfs.url, `${t.name} lfs`, 'LFS server: ') : [])];
+}
+
+export const knownHosts: Check = async ({ config }) => (await Promise.all(config.targets.map(targetKnownHosts))).flat();

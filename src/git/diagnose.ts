@@ -2,7 +2,8 @@
  * What `pollpray test-ssh` (and `doctor`) check for one target, as data: one Check per
  * step, each with what was found and, when it is not ok, the fix. Order: the key file,
  * the pinned host key, then a real `git ls-remote` through the same ssh command a run
- * uses, classified into connection / authentication / repository / branch. The network
+ * uses, classified into connection / authentication / repository / branch, and last an
+ * ssh LFS server on another host (`lfs: { url }`): its key and host key. The network
  * step is not tried while the key or host key is unusable: its error would only repeat
  * (or hide) the real cause.
  */
@@ -13,7 +14,7 @@ import { run } from '../exec/run.js';
 import { classifyTransport, explain, parseLsRemote } from './errors.js';
 import { git } from './git.js';
 import { checkKeyUsable, deployKeyFiles, noDeployKey } from './key-check.js';
-import { resolveSsh } from './ssh-resolve.js';
+import { lfsSshHost, resolveSsh } from './ssh-resolve.js';
 import { runningUser, trustProblem } from '../config/file-trust.js';
 import { fingerprint, parseKnownHosts, type ResolvedSsh } from './host-keys.js';
 import { knownHostsName, sshDestination } from './ssh-url.js';
@@ -116,10 +117,33 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
     for (const key of keys) checks.push(await checkKeyFile(key, cwd));
   }
   checks.push(await checkKnownHosts(target, resolved, cwd));
+  const lfs = await checkLfsHost(target, resolved, keys, cwd);
   const where = `${resolved.user}@${resolved.hostname}:${resolved.port}`;
   if (checks.some((c) => c.status === 'fail')) {
     checks.push({ name: 'connection', status: 'warn', detail: `not tried: fix the problems above first (it would connect to ${where})` });
-    return checks;
+    return [...checks, ...lfs];
   }
-  return [...checks, ...(await checkRemote(target, cwd, where))];
+  return [...checks, ...(await checkRemote(target, cwd, where)), ...lfs];
+}
+
+/**
+ * An ssh LFS server on another host than the repo (`lfs: { url }`): git-lfs reaches it with
+ * the same ssh command, so its key (when ssh.config names another one for it) and its host
+ * key in the same known_hosts are checked too; a host key missing there fails only the
+ * first deploy with LFS files.
+ */
+async function checkLfsHost(target: Target, repo: ResolvedSsh, repoKeys: string[], cwd: string): Promise<Check[]> {
+  const lfs = await lfsSshHost(target, cwd, repo);
+  if (!lfs) return [];
+  const host = sshDestination(lfs.url)?.host ?? lfs.url;
+  if ('error' in lfs.resolved) {
+    return [fail('lfs ssh config', `ssh cannot read its settings for the LFS server ${host}: ${lfs.resolved.error}`, `fix ${target.ssh.config ?? 'the ssh options'} (ssh -G -F <file> ${host} shows what ssh reads)`)];
+  }
+  const checks: Check[] = [];
+  const keys = deployKeyFiles(target, lfs.resolved);
+  if (keys.length === 0) checks.push({ name: 'lfs key', ...noDeployKey(target, host) });
+  for (const key of keys.filter((k) => !repoKeys.includes(k))) checks.push({ ...(await checkKeyFile(key, cwd)), name: 'lfs key' });
+  const known = await checkKnownHosts(target, lfs.resolved, cwd);
+  checks.push({ ...known, name: 'lfs known_hosts', detail: `LFS server: ${known.detail}` });
+  return checks;
 }

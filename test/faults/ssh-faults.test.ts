@@ -71,4 +71,33 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(s.live()).toBe(short(await s.origin.head()));
   });
 
+  it('#73 an ssh LFS server on another host than the repo (lfs: { url: ssh://… }): doctor and test-ssh fail its unpinned host key with the fix; trust-host <host>:<port> pins it in the target\'s known_hosts', async () => {
+    const s = await sshWorld();
+    const kh = join(s.world.dir, 'known_hosts');
+    writeFileSync(kh, readFileSync(s.sshd.knownHostsFile, 'utf8'), { mode: 0o600 });
+    // The same sshd under another name: ssh looks its host key up as [localhost]:PORT.
+    const lfsHost = `[localhost]:${s.sshd.port}`;
+    s.write({ known_hosts: kh }, { lfs: { url: `ssh://${s.sshd.user}@localhost:${s.sshd.port}${s.origin.bare}` } });
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^ok +known_hosts \\(app\\) +\\[127\\.0\\.0\\.1\\]:${s.sshd.port} is pinned`, 'm'));
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +known_hosts \\(app lfs\\) +LFS server: ${esc(lfsHost)} is not in ${esc(kh)}: ssh will refuse to connect \\(fix: ssh-keyscan -p ${s.sshd.port} localhost >> ${esc(kh)}`, 'm'));
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(/^app: ok {3}branch: /m);
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL lfs known_hosts: LFS server: host key unknown: ${esc(lfsHost)} is not pinned in ${esc(kh)} \\(fix: pollpray trust-host localhost:${s.sshd.port} `, 'm'));
+
+    // The fix: trust-host names the LFS host, and pins it where the target's ssh looks.
+    const trust = await s.world.cli(['trust-host', `localhost:${s.sshd.port}`, '--yes']);
+    expect(trust.exitCode, trust.stderr).toBe(0);
+    expect(trust.stdout).toContain(`${kh}: added`);
+    expect(readFileSync(kh, 'utf8')).toContain(`${lfsHost} `);
+    const after = await s.world.cli(['doctor']);
+    expect(after.stdout).toMatch(new RegExp(`^ok +known_hosts \\(app lfs\\) +LFS server: ${esc(lfsHost)} is pinned in ${esc(kh)}`, 'm'));
+    const t2 = await s.world.cli(['test-ssh']);
+    expect(t2.exitCode, t2.stdout).toBe(0);
+    expect(t2.stdout).toMatch(new RegExp(`^app: ok {3}lfs known_hosts: LFS server: ${esc(lfsHost)} pinned in ${esc(kh)}`, 'm'));
+  });
 });
