@@ -170,24 +170,24 @@ export const keyPermissions: Check = async ({ config, uid, user }) => {
   const results: CheckResult[] = [];
   for (const t of config.targets) {
     const name = `key (${t.name})`;
-    let keys: string[];
-    if (t.ssh.key) keys = [t.ssh.key];
-    else {
-      const dest = sshDestination(t.repo);
-      if (!dest || (t.ssh.config && trustProblem(t.ssh.config, { uid, user }, 'make ssh run their commands'))) continue;
-      const resolved = await resolveSsh(t, cwd);
-      if ('error' in resolved) continue;
-      keys = deployKeyFiles(t, resolved);
-      if (keys.length === 0) results.push({ name, ...noDeployKey(t, dest.host) });
-      // An ssh LFS server on another host may get another IdentityFile from the same ssh config.
-      const lfs = await lfsSshHost(t, cwd, resolved);
-      if (lfs && !('error' in lfs.resolved)) {
-        const lfsKeys = deployKeyFiles(t, lfs.resolved);
-        if (lfsKeys.length === 0) results.push({ name: `key (${t.name} lfs)`, ...noDeployKey(t, sshDestination(lfs.url)?.host ?? lfs.url) });
-        keys.push(...lfsKeys.filter((k) => !keys.includes(k)));
-      }
+    const check = async (key: string, as = name) => results.push({ name: as, ...(await checkKeyUsable(key, cwd, { runner: { uid, user }, label: `pollpray ${t.name}` })) });
+    if (t.ssh.key) {
+      await check(t.ssh.key);
+      continue;
     }
-    for (const key of keys) results.push({ name, ...(await checkKeyUsable(key, cwd, { runner: { uid, user }, label: `pollpray ${t.name}` })) });
+    const dest = sshDestination(t.repo);
+    if (!dest || (t.ssh.config && trustProblem(t.ssh.config, { uid, user }, 'make ssh run their commands'))) continue;
+    const resolved = await resolveSsh(t, cwd);
+    if ('error' in resolved) continue;
+    const keys = deployKeyFiles(t, resolved);
+    if (keys.length === 0) results.push({ name, ...noDeployKey(t, dest.host) });
+    for (const key of keys) await check(key);
+    // An ssh LFS server on another host may get another IdentityFile from the same ssh config.
+    const lfs = await lfsSshHost(t, cwd, resolved);
+    if (!lfs || 'error' in lfs.resolved) continue;
+    const lfsKeys = deployKeyFiles(t, lfs.resolved);
+    if (lfsKeys.length === 0) results.push({ name: `key (${t.name} lfs)`, ...noDeployKey(t, sshDestination(lfs.url)?.host ?? lfs.url) });
+    for (const key of lfsKeys.filter((k) => !keys.includes(k))) await check(key, `key (${t.name} lfs)`);
   }
   return results;
 };

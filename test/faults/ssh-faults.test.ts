@@ -1,5 +1,5 @@
 /** Faults between pollpray and an ssh remote (rows 1-3 of the failure-modes table), over a real loopback sshd. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
@@ -99,5 +99,34 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     const t2 = await s.world.cli(['test-ssh']);
     expect(t2.exitCode, t2.stdout).toBe(0);
     expect(t2.stdout).toMatch(new RegExp(`^app: ok {3}lfs known_hosts: LFS server: ${esc(lfsHost)} pinned in ${esc(kh)}`, 'm'));
+  });
+
+  it('#73 an ssh LFS server on another host whose own IdentityFile (in the target\'s ssh.config) is mode 0644: doctor and test-ssh fail that key with chmod 600; ok once fixed', async () => {
+    const s = await sshWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const lfsKey = join(s.world.dir, 'lfs_ed25519');
+    copyFileSync(s.sshd.clientKey, lfsKey);
+    chmodSync(lfsKey, 0o644);
+    const kh = join(s.world.dir, 'known_hosts');
+    writeFileSync(kh, `${s.sshd.knownHostsLine}\n${s.sshd.knownHostsLine.replace('[127.0.0.1]', '[localhost]')}\n`, { mode: 0o600 });
+    const sshConfig = join(s.world.dir, 'ssh_config');
+    // The scp-like form: the LFS host's port and key come from the target's ssh.config.
+    writeFileSync(sshConfig, `Host 127.0.0.1\n  IdentityFile ${s.sshd.clientKey}\nHost localhost\n  Port ${s.sshd.port}\n  IdentityFile ${lfsKey}\n`, { mode: 0o600 });
+    s.write({ key: undefined, known_hosts: kh, config: sshConfig }, { lfs: { url: `${s.sshd.user}@localhost:${s.origin.bare}` } });
+
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^ok +key \\(app\\) +${esc(s.sshd.clientKey)}`, 'm'));
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +key \\(app lfs\\) +${esc(lfsKey)} is mode 0644.*\\(fix: chmod 600 ${esc(lfsKey)}\\)$`, 'm'));
+    expect(d.stdout).toMatch(/^ok +known_hosts \(app lfs\) +LFS server: \[localhost\]:\d+ is pinned/m);
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(/^app: ok {3}branch: /m);
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL lfs key: ${esc(lfsKey)} is mode 0644.*\\(fix: chmod 600 ${esc(lfsKey)}\\)$`, 'm'));
+
+    chmodSync(lfsKey, 0o600);
+    expect((await s.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^ok +key \\(app lfs\\) +${esc(lfsKey)}`, 'm'));
+    const t2 = await s.world.cli(['test-ssh']);
+    expect(t2.exitCode, t2.stdout).toBe(0);
   });
 });
