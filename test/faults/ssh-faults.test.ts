@@ -1,5 +1,5 @@
 /** Faults between pollpray and an ssh remote (rows 1-3 of the failure-modes table), over a real loopback sshd. */
-import { chmodSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
@@ -128,5 +128,21 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect((await s.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^ok +key \\(app lfs\\) +${esc(lfsKey)}`, 'm'));
     const t2 = await s.world.cli(['test-ssh']);
     expect(t2.exitCode, t2.stdout).toBe(0);
+  });
+
+  it('#74 an ssh.config others can write, with a Match exec line: doctor fails the file and runs nothing from it (before: its known_hosts check ran ssh -G on it, which runs Match exec)', async () => {
+    const s = await sshWorld();
+    const marker = join(s.world.dir, 'match-exec-ran');
+    const sshConfig = join(s.world.dir, 'ssh_config');
+    writeFileSync(sshConfig, `Match exec "touch ${marker}"\n  Port ${s.sshd.port}\n`);
+    chmodSync(sshConfig, 0o666);
+    s.write({ config: sshConfig }, { lfs: { url: `ssh://${s.sshd.user}@localhost:${s.sshd.port}${s.origin.bare}` } });
+
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(/^FAIL +\S+ \(targets\.app\.ssh\.config\) .*writable/m);
+    expect(existsSync(marker)).toBe(false);
+    expect((await s.world.cli(['test-ssh'])).exitCode).toBe(1);
+    expect(existsSync(marker)).toBe(false);
   });
 });
