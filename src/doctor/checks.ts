@@ -175,12 +175,12 @@ export const keyPermissions: Check = async ({ config, uid, user }) => {
       await check(t.ssh.key);
       continue;
     }
+    if (t.ssh.config && trustProblem(t.ssh.config, { uid, user }, 'make ssh run their commands')) continue;
     const dest = sshDestination(t.repo);
-    if (!dest || (t.ssh.config && trustProblem(t.ssh.config, { uid, user }, 'make ssh run their commands'))) continue;
-    const resolved = await resolveSsh(t, cwd);
-    if ('error' in resolved) continue;
-    const keys = deployKeyFiles(t, resolved);
-    if (keys.length === 0) results.push({ name, ...noDeployKey(t, dest.host) });
+    const resolved = dest ? await resolveSsh(t, cwd) : undefined;
+    if (resolved && 'error' in resolved) continue;
+    const keys = resolved ? deployKeyFiles(t, resolved) : [];
+    if (dest && keys.length === 0) results.push({ name, ...noDeployKey(t, dest.host) });
     for (const key of keys) await check(key);
     // An ssh LFS server on another host may get another IdentityFile from the same ssh config.
     const lfs = await lfsSshHost(t, cwd, resolved);

@@ -90,16 +90,26 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
   // ls-remote and ssh need no repository; any existing directory will do.
   const cwd = existsSync(config.stateDir) ? config.stateDir : tmpdir();
   const dest = sshDestination(target.repo);
-  if (!dest) {
-    return [ok('transport', `${target.repo} is not reached over ssh: no key or host key to check`), ...(await checkRemote(target, cwd, target.repo))];
-  }
   // An ssh config or known_hosts another local user could change decides what ssh runs
   // (ProxyCommand) and whom it trusts: not even read by ssh then (src/config/file-trust.ts).
   const me = runningUser();
-  for (const [key, file] of [['ssh.config', target.ssh.config], ['ssh.known_hosts', target.ssh.knownHosts]] as const) {
-    const untrusted = file ? trustProblem(file, me, key === 'ssh.config' ? 'make ssh run their commands' : 'make ssh trust their host key') : undefined;
-    if (untrusted) return [fail(key === 'ssh.config' ? 'ssh config' : 'known_hosts', untrusted.message, untrusted.fix), { name: 'connection', status: 'warn', detail: 'not tried: fix the problem above first' }];
+  const sshFileProblem = (): Check[] | undefined => {
+    for (const [key, file] of [['ssh.config', target.ssh.config], ['ssh.known_hosts', target.ssh.knownHosts]] as const) {
+      const untrusted = file ? trustProblem(file, me, key === 'ssh.config' ? 'make ssh run their commands' : 'make ssh trust their host key') : undefined;
+      if (untrusted) return [fail(key === 'ssh.config' ? 'ssh config' : 'known_hosts', untrusted.message, untrusted.fix), { name: 'connection', status: 'warn', detail: 'not tried: fix the problem above first' }];
+    }
+    return undefined;
+  };
+  if (!dest) {
+    const remote = [ok('transport', `${target.repo} is not reached over ssh: no key or host key to check`), ...(await checkRemote(target, cwd, target.repo))];
+    // Its LFS server may still be reached over ssh (lfs: { url: ssh://… }).
+    if (!(target.lfs && target.lfsUrl && sshDestination(target.lfsUrl))) return remote;
+    const refused = sshFileProblem();
+    if (refused) return [...remote, ...refused.slice(0, 1).map((c) => ({ ...c, name: `lfs ${c.name}` }))];
+    return [...remote, ...(await checkLfsHost(target, undefined, [], cwd))];
   }
+  const refused = sshFileProblem();
+  if (refused) return refused;
   const resolved = await resolveSsh(target, cwd);
   if ('error' in resolved) {
     const c = classifyTransport(resolved.error);
@@ -132,7 +142,7 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
  * key in the same known_hosts are checked too; a host key missing there fails only the
  * first deploy with LFS files.
  */
-async function checkLfsHost(target: Target, repo: ResolvedSsh, repoKeys: string[], cwd: string): Promise<Check[]> {
+async function checkLfsHost(target: Target, repo: ResolvedSsh | undefined, repoKeys: string[], cwd: string): Promise<Check[]> {
   const lfs = await lfsSshHost(target, cwd, repo);
   if (!lfs) return [];
   const host = sshDestination(lfs.url)?.host ?? lfs.url;

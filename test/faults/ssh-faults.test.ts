@@ -130,6 +130,19 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(t2.exitCode, t2.stdout).toBe(0);
   });
 
+  it('#73 a repo reached without ssh (file://, https) whose lfs: { url } is ssh: test-ssh and doctor check that host\'s host key too', async () => {
+    const s = await sshWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    s.write({}, { repo: s.origin.url, lfs: { url: `ssh://${s.sshd.user}@localhost:${s.sshd.port}${s.origin.bare}` } });
+    const lfsHost = `[localhost]:${s.sshd.port}`;
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(/^app: ok {3}branch: /m);
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL lfs known_hosts: LFS server: host key unknown: ${esc(lfsHost)} is not pinned in ${esc(s.sshd.knownHostsFile)} \\(fix: pollpray trust-host localhost:${s.sshd.port} `, 'm'));
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +known_hosts \\(app lfs\\) +LFS server: ${esc(lfsHost)} is not in ${esc(s.sshd.knownHostsFile)}`, 'm'));
+  });
   it('#74 an ssh.config others can write, with a Match exec line: doctor fails the file and runs nothing from it (before: its known_hosts check ran ssh -G on it, which runs Match exec)', async () => {
     const s = await sshWorld();
     const marker = join(s.world.dir, 'match-exec-ran');
