@@ -15,6 +15,16 @@ import { startReceiver } from '../helpers/http-receiver.js';
 import { startLfsHttp } from '../helpers/lfs-http.js';
 import { startGitHttp } from '../helpers/git-http.js';
 
+/** A target with `lfs: true` that deployed an LFS commit: what the .lfsconfig tests start from. */
+async function deployedLfsTarget(extra: Record<string, unknown> = {}) {
+  const origin = await lfsOrigin('first\n'.repeat(300));
+  const world = makeWorld();
+  const path = join(world.dir, 'app');
+  world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: true, ...extra } } });
+  expect((await world.cli(['run'])).exitCode).toBe(0);
+  return { origin, world, path, deployed: await origin.head() };
+}
+
 describe('repository faults', { timeout: 120_000 }, () => {
   it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
     const origin = await makeOrigin();
@@ -211,12 +221,7 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
   }
 
   it('#63 a commit whose .lfsconfig sets more than 64 lfs.<url>.access keys is refused in one line, not passed on as an ever longer command line', async () => {
-    const origin = await lfsOrigin('first\n'.repeat(300));
-    const world = makeWorld();
-    const path = join(world.dir, 'app');
-    world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: true } } });
-    expect((await world.cli(['run'])).exitCode).toBe(0);
-    const deployed = await origin.head();
+    const { origin, world, deployed } = await deployedLfsTarget();
     writeFileSync(join(origin.work, '.lfsconfig'), Array.from({ length: 65 }, (_, i) => `[lfs "https://h${i}.example/"]\n\taccess = basic\n`).join(''));
     await origin.git(['add', '.lfsconfig']);
     await origin.git(['commit', '-q', '-m', 'many access keys']);
@@ -230,12 +235,7 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
   });
 
   it('#64 in-place: a commit whose .lfsconfig git cannot parse (git-lfs then drops every pinned key) is refused: LFS never comes from a store the commit names', async () => {
-    const origin = await lfsOrigin('first\n'.repeat(300));
-    const world = makeWorld();
-    const path = join(world.dir, 'app');
-    world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: true } } });
-    expect((await world.cli(['run'])).exitCode).toBe(0);
-    const deployed = await origin.head();
+    const { origin, world, path, deployed } = await deployedLfsTarget();
     // Another LFS store on this host, reached through a link the commit adds at `origin`: with its
     // pinned config gone, git-lfs falls back to the remote's name, i.e. the path `origin`.
     const other = await makeOrigin();
@@ -290,12 +290,7 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
   });
 
   it('#65 a commit whose .lfsconfig includes a file of this host (include.path, a FIFO another user made) is refused in one line, before git or git-lfs reads it', async () => {
-    const origin = await lfsOrigin('first\n'.repeat(300));
-    const world = makeWorld();
-    const path = join(world.dir, 'app');
-    world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: true, git_timeout: '20s' } } });
-    expect((await world.cli(['run'])).exitCode).toBe(0);
-    const deployed = await origin.head();
+    const { origin, world, path, deployed } = await deployedLfsTarget({ git_timeout: '20s' });
     const fifo = join(world.dir, 'planted.fifo');
     await execa('mkfifo', [fifo]);
     for (const [n, section] of [[1, `[include]\n\tpath = ${fifo}\n`], [2, `[includeIf "gitdir:/"]\n\tpath = ${fifo}\n`]] as const) {

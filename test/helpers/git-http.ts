@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname } from 'node:path';
 import { onTestFinished } from 'vitest';
@@ -21,6 +21,19 @@ export interface GitHttpServer {
   authorizations: (string | undefined)[];
   /** Command lines (NUL turned into spaces) that contained `watch` while a request was open. */
   exposed: string[];
+}
+
+/** Listens on a free port of 127.0.0.1 until the test ends; the port. */
+export async function listenUntilTestEnds(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
 }
 
 /** Every process's command line right now (those we may read), NULs as spaces. */
@@ -99,14 +112,6 @@ export async function startGitHttp(origin: Origin, user: string, password: strin
       res.writeHead(status, headers).end(out.subarray(split + 4));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  root = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  root = `http://127.0.0.1:${await listenUntilTestEnds(server)}`;
   return { url: `${root}/${basename(origin.bare)}`, authorizations, exposed };
 }

@@ -7,10 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { onTestFinished } from 'vitest';
-import { commandLines } from './git-http.js';
+import { commandLines, listenUntilTestEnds } from './git-http.js';
 
 export interface LfsHttpServer {
   /** `http://127.0.0.1:<port>/lfs`, the LFS API URL (lfs.url), without credentials. */
@@ -42,15 +40,7 @@ export async function startLfsHttp(storeBare: string, opts: { user?: string; pas
       res.writeHead(404).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/lfs`;
+  base = `http://127.0.0.1:${await listenUntilTestEnds(server)}/lfs`;
   return { url: base, requests, exposed };
 }
 
