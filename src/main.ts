@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<ExitCode> {
  * pollpray's JavaScript is glue between git and ssh: its memory, not its speed, is what a
  * host notices (and every fork copies its page tables). So V8 keeps its young generation
  * at 1 MiB and its heap small, and skips the optimizing compilers, whose work a run never
- * earns back: a 200-target run peaks at ~65 MiB instead of ~100, the daemon stays at ~69
+ * earns back: a 200-target run peaks at ~69 MiB instead of ~100, the daemon stays at ~69
  * instead of ~115, at the same speed (bench/README.md, goal 5). Set here, once Node's own
  * modules are loaded: a changed flag makes V8 refuse the code cache Node ships them with,
  * which cost a one-target run ~15 ms when set first thing. Not on node's command line,
