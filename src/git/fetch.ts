@@ -10,7 +10,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
-import { CommitContentError, GitError } from '../errors.js';
+import { CommitContentError, GitError, SshError } from '../errors.js';
+import { classifyTransport, explain } from './errors.js';
 import { git, gitOrThrow, progressArgs, type GitCall } from './git.js';
 import { sshDestination } from './ssh-url.js';
 
@@ -194,6 +195,20 @@ async function lfsconfigAccessKeys(target: Target, dir: string, sha: string): Pr
   return [...keys];
 }
 
+/**
+ * An ssh LFS server whose host key is not pinned (or changed) fails git-lfs with ssh's
+ * words somewhere in its output and a generic last line; named as the repo host's would
+ * be, with the trust-host that fixes it: the host's fault, not the commit's.
+ */
+function lfsHostKeyFault(target: Target, stderr: string): SshError | undefined {
+  const server = sshDestination(lfsServer(target));
+  const transport = server ? classifyTransport(stderr) : undefined;
+  if (!server || !transport || (transport.kind !== 'host-key-unknown' && transport.kind !== 'host-key-changed')) return undefined;
+  const where = server.port ? `${server.host}:${server.port}` : server.host;
+  const { message, hint } = explain({ ...transport, host: transport.host ?? where }, lfsServer(target));
+  return new SshError(`Git LFS server ${where}: ${message}`, { target: target.name, hint, fault: 'host' });
+}
+
 /** Downloads the LFS objects `sha` needs into `dir`'s LFS store (before anything goes live). */
 export async function fetchLfsObjects(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
   const include = target.paths.length ? [`--include=${target.paths.flatMap((p) => [p.replace(/\/+$/, ''), `${p.replace(/\/+$/, '')}/**`]).join(',')}`] : [];
@@ -202,6 +217,8 @@ export async function fetchLfsObjects(target: Target, dir: string, sha: string, 
   if (/'lfs' is not a git command/.test(result.stderr) || result.spawnError) {
     throw new GitError('lfs: true, but git-lfs is not installed', { target: target.name, hint: 'install it (apt-get install git-lfs) and run pollpray again' });
   }
+  const hostKey = lfsHostKeyFault(target, result.stderr);
+  if (hostKey) throw hostKey;
   const last = result.timedOut ? 'timed out' : (result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.exitCode}`);
   throw new GitError(`fetching the Git LFS objects of ${sha.slice(0, 12)} failed: ${last}`, {
     target: target.name,

@@ -66,7 +66,12 @@ function identityHash(target: Target): string | undefined {
   let hash = identities.get(target);
   if (hash === undefined) {
     const dest = sshDestination(target.repo);
-    hash = dest ? createHash('sha256').update(JSON.stringify([sshArgv(target), dest.authority])).digest('hex').slice(0, 16) : null;
+    // git-lfs runs the same ssh command for an ssh LFS server: with this ControlPath it would
+    // reach that server over the repo host's connection (the repo host, never the LFS host,
+    // whose host key would go unchecked). Such a target does not share a connection.
+    const lfs = target.lfsUrl ? sshDestination(target.lfsUrl) : undefined;
+    const shared = dest && (!lfs || lfs.authority === dest.authority);
+    hash = shared ? createHash('sha256').update(JSON.stringify([sshArgv(target), dest.authority])).digest('hex').slice(0, 16) : null;
     identities.set(target, hash);
   }
   return hash ?? undefined;

@@ -158,4 +158,23 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect((await s.world.cli(['test-ssh'])).exitCode).toBe(1);
     expect(existsSync(marker)).toBe(false);
   });
+
+  it('#75 run: an ssh LFS server whose host key is not pinned fails as "host key unknown" naming that host and trust-host, not as a failed LFS fetch', async () => {
+    const s = await sshWorld();
+    const kh = join(s.world.dir, 'known_hosts');
+    writeFileSync(kh, readFileSync(s.sshd.knownHostsFile, 'utf8'), { mode: 0o600 });
+    // A commit using LFS (a pointer file and the filter in .gitattributes), its objects on the LFS server only.
+    const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${'a'.repeat(64)}\nsize 12\n`;
+    const head = await s.origin.commit({ '.gitattributes': '*.bin filter=lfs diff=lfs merge=lfs -text\n', 'big.bin': pointer }, 'LFS file');
+    // The same sshd under another name: ssh looks its host key up as [localhost]:PORT, which is
+    // not pinned. Before, git-lfs's ssh went over the repo host's shared connection (its
+    // ControlPath), so it never reached the LFS host, nor checked that host's key.
+    s.write({ known_hosts: kh }, { lfs: { url: `ssh://${s.sshd.user}@localhost:${s.sshd.port}${s.origin.bare}` } });
+    const r = await s.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', new RegExp(`Git LFS server localhost:${s.sshd.port}: host key unknown: .*\\(fix: run pollpray trust-host localhost:${s.sshd.port} `));
+    expect(readFileSync(kh, 'utf8')).not.toContain('[localhost]');
+    expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
+    expect(head).toMatch(/^[0-9a-f]{40}$/);
+  });
 });
