@@ -52,10 +52,13 @@ const PATTERNS: Array<[TransportFailure, RegExp]> = [
   ['repo-not-found', /does not appear to be a git repository|repository .* not found|Repository not found|not a git repository|No such file or directory/i],
 ];
 
-/** `[127.0.0.1]:2222` → `127.0.0.1:2222`, `github.com` stays. */
+/** `[127.0.0.1]:2222` → `127.0.0.1:2222`, `[::1]:2222` and `github.com` stay, `::1` → `[::1]`: as trust-host reads it. */
 export function trustHostArg(knownHostsName: string): string {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(knownHostsName);
-  return m ? `${m[1]}:${m[2]}` : knownHostsName;
+  const host = m?.[1] ?? knownHostsName;
+  // An IPv6 address keeps its brackets: `::1:2222` would not read back as host and port.
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return m ? `${shown}:${m[2]}` : shown;
 }
 
 export function classifyTransport(stderr: string): Classified | undefined {

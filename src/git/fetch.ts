@@ -11,9 +11,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { CommitContentError, GitError, SshError } from '../errors.js';
-import { classifyTransport, explain } from './errors.js';
+import { classifyTransport, explain, trustHostArg } from './errors.js';
 import { git, gitOrThrow, progressArgs, type GitCall } from './git.js';
-import { sshDestination } from './ssh-url.js';
+import { knownHostsName, sshDestination } from './ssh-url.js';
 
 /** True when `dir` holds no ref yet: nothing was fetched into it (or its first fetch was cut short). */
 export async function isEmptyRepo(target: Target, dir: string): Promise<boolean> {
@@ -204,7 +204,7 @@ function lfsHostKeyFault(target: Target, stderr: string): SshError | undefined {
   const server = sshDestination(lfsServer(target));
   const transport = server ? classifyTransport(stderr) : undefined;
   if (!server || !transport || (transport.kind !== 'host-key-unknown' && transport.kind !== 'host-key-changed')) return undefined;
-  const where = server.port ? `${server.host}:${server.port}` : server.host;
+  const where = trustHostArg(knownHostsName(server.host, server.port ?? 22));
   const { message, hint } = explain({ ...transport, host: transport.host ?? where }, lfsServer(target));
   return new SshError(`Git LFS server ${where}: ${message}`, { target: target.name, hint, fault: 'host' });
 }

@@ -58,6 +58,15 @@ describe('classifyTransport on real ssh/git stderr', () => {
     expect(explain(c!, 'r').hint).toMatch(/^run pollpray trust-host 127\.0\.0\.1:2399 /);
   });
 
+  it('names an IPv6 host the way trust-host reads it back, in brackets', () => {
+    const on = (host: string) => classifyTransport(`No ED25519 host key is known for ${host} and you have requested strict checking.\nHost key verification failed.`)?.host;
+    expect(on('[::1]:2399')).toBe('[::1]:2399');
+    expect(on('::1')).toBe('[::1]');
+    expect(on('[127.0.0.1]:2399')).toBe('127.0.0.1:2399');
+    expect(on('github.com')).toBe('github.com');
+    for (const h of ['[::1]:2399', '[::1]', '127.0.0.1:2399', 'github.com']) expect(parseHostArg(h), h).toBeDefined();
+  });
+
   it('leaves unknown output unclassified', () => {
     expect(classifyTransport('fatal: something new')).toBeUndefined();
   });
