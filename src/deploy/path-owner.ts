@@ -110,13 +110,18 @@ function isGone(owner: PathOwner): boolean {
   }
 }
 
+/** The record names another state dir or target, one that still exists: the path is not this target's to touch. */
+function heldByAnother(owner: PathOwner, config: Config, target: Target): boolean {
+  return !isMine(owner, config, target) && !isGone(owner);
+}
+
 /**
  * Why `target` may not deploy to its path, or undefined: the path is recorded as deployed
  * by another state dir or target that still exists. Reads only (doctor asks this too).
  */
 export function pathOwnerProblem(config: Config, target: Target): { message: string; hint: string } | undefined {
   const owner = readPathOwner(target);
-  if (!owner || isMine(owner, config, target) || isGone(owner)) return undefined;
+  if (!owner || !heldByAnother(owner, config, target)) return undefined;
   const { file } = ownerRecord(target);
   const sameDir = owner.stateDir === real(config.stateDir);
   return {
@@ -143,7 +148,7 @@ export function claimPath(config: Config, target: Target): void {
   const { dir, file } = ownerRecord(target);
   const current = readPathOwner(target);
   if (current && isMine(current, config, target) && current.target === target.name && real(current.config) === real(config.file)) return;
-  if (current && !isMine(current, config, target) && !isGone(current)) return;
+  if (current && heldByAnother(current, config, target)) return;
   try {
     // releases: .pollpray is created here when the path exists (in-place: .git is git's, never made here).
     if (target.strategy === 'releases' && isOwnDir(target.path)) {
