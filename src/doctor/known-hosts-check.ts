@@ -7,9 +7,10 @@ import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
-import { shellQuote, sshArgv } from '../git/ssh.js';
-import { sshDestination } from '../git/ssh-url.js';
-import { lfsSshHost } from '../git/ssh-resolve.js';
+import type { ResolvedSsh } from '../git/host-keys.js';
+import { shellQuote } from '../git/ssh.js';
+import { knownHostsName, sshDestination } from '../git/ssh-url.js';
+import { lfsSshHost, resolveSsh } from '../git/ssh-resolve.js';
 import { trustProblem } from '../config/file-trust.js';
 import type { Check, CheckResult } from './check.js';
 
@@ -25,23 +26,19 @@ export function sshRemote(repo: string): SshRemote | undefined {
   return dest ? { host: dest.host, port: dest.port, user: dest.user } : undefined;
 }
 
-/** What ssh would connect to for this target (aliases resolved), or the URL's own host when ssh -G cannot say. */
-async function resolved(t: Target, remote: SshRemote): Promise<{ host: string; port: number }> {
-  const argv = sshArgv(t);
+/** What ssh would connect to for this target (aliases resolved by `ssh -G`), or the URL's own host when ssh -G cannot say. */
+function connectsTo(t: Target, remote: SshRemote, r: ResolvedSsh | { error: string } | undefined): { host: string; port: number } {
   const fallback = { host: remote.host, port: remote.port ?? t.ssh.port ?? 22 };
-  const g = await run([...argv, '-G', ...(remote.port ? ['-p', String(remote.port)] : []), '--', remote.host], { cwd: '/', timeoutMs: 10_000 });
-  if (g.exitCode !== 0) return fallback;
-  const host = /^hostname (\S+)$/m.exec(g.stdout)?.[1];
-  const port = Number(/^port (\d+)$/m.exec(g.stdout)?.[1]);
-  return { host: host ?? fallback.host, port: Number.isInteger(port) && port > 0 ? port : fallback.port };
+  if (!r || 'error' in r) return fallback;
+  return { host: r.hostname || fallback.host, port: Number.isInteger(r.port) && r.port > 0 ? r.port : fallback.port };
 }
 
-async function knownHostsCheck(t: Target, url: string = t.repo, what = t.name, server = ''): Promise<CheckResult[]> {
+async function knownHostsCheck(t: Target, r: ResolvedSsh | { error: string } | undefined, url: string = t.repo, what = t.name, server = ''): Promise<CheckResult[]> {
   const remote = sshRemote(url);
   if (!remote) return [];
   const name = `known_hosts (${what})`;
   const file = t.ssh.knownHosts;
-  const { host, port } = await resolved(t, remote);
+  const { host, port } = connectsTo(t, remote, r);
   const scan = (to: string) => `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}${host} >> ${shellQuote(to)}, then compare ssh-keygen -lf ${shellQuote(to)} with the fingerprints your git host publishes`;
   if (!file) {
     return [{ name, status: 'warn', detail: `${server}no ssh.known_hosts pinned: ${host} is checked against ~/.ssh/known_hosts of whoever runs pollpray`, fix: `set targets.${t.name}.ssh.known_hosts, and ${scan('/etc/pollpray/known_hosts')}` }];
@@ -51,7 +48,7 @@ async function knownHostsCheck(t: Target, url: string = t.repo, what = t.name, s
   } catch {
     return [{ name, status: 'fail', detail: `${server}${file} does not exist or is not readable`, fix: scan(file) }];
   }
-  const entry = port === 22 ? host : `[${host}]:${port}`;
+  const entry = knownHostsName(host, port);
   const found = await run(['ssh-keygen', '-F', entry, '-f', file], { cwd: '/', timeoutMs: 10_000 });
   if (found.spawnError) return [{ name, status: 'warn', detail: 'ssh-keygen not found, cannot look into known_hosts', fix: 'apt-get install openssh-client' }];
   return found.exitCode === 0 && found.stdout.trim()
@@ -68,8 +65,10 @@ async function targetKnownHosts(t: Target, me: { uid: number; user: string }): P
   // ssh -G runs an ssh config's `Match exec` commands: one another local user could change
   // is not read at all (the namedFileTrust check fails it, as run refuses it).
   if (t.ssh.config && trustProblem(t.ssh.config, me, 'make ssh run their commands')) return [];
-  const lfs = await lfsSshHost(t, tmpdir());
-  return [...(await knownHostsCheck(t)), ...(lfs ? await knownHostsCheck(t, lfs.url, `${t.name} lfs`, 'LFS server: ') : [])];
+  // One ssh -G per destination, for the LFS comparison and the lookups alike.
+  const repo = sshDestination(t.repo) ? await resolveSsh(t, tmpdir()) : undefined;
+  const lfs = await lfsSshHost(t, tmpdir(), repo && !('error' in repo) ? repo : undefined);
+  return [...(await knownHostsCheck(t, repo)), ...(lfs ? await knownHostsCheck(t, lfs.resolved, lfs.url, `${t.name} lfs`, 'LFS server: ') : [])];
 }
 
 export const knownHosts: Check = async ({ config, uid, user }) => (await Promise.all(config.targets.map((t) => targetKnownHosts(t, { uid, user })))).flat();
