@@ -67,11 +67,12 @@ function makeFleet(origin: Origin, opts: { canaries: number; followers: number; 
       state: () => world.state('app'),
     };
   });
+  // Only whole lines: the file can be read between `>>` creating it and the echo's write.
   const events = (): Event[] =>
     existsSync(eventsFile)
       ? readFileSync(eventsFile, 'utf8')
-          .trim()
           .split('\n')
+          .slice(0, -1)
           .map((l) => l.split(' '))
           .map(([kind, host, sha, ns]) => ({ kind: kind as Event['kind'], host: host!, sha: sha!, ns: BigInt(ns!) }))
       : [];
