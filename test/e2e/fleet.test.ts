@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
-import { BIN, makeWorld, processGone, until, type CliResult, type World } from '../helpers/pollpray-cli.js';
+import { BIN, makeWorld, pidFile, processGone, until, type CliResult, type World } from '../helpers/pollpray-cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { requireBinary } from '../helpers/require-env.js';
 
@@ -199,7 +199,7 @@ describe.skipIf(requireBinary('redis-server', 'redis-server'))('a fleet coordina
     const [victim, next] = fleet.hosts;
     const run = victim!.run();
     await until(() => fleet.events().some((e) => e.host === 'f1'), 15_000, 'f1 to start deploying');
-    const scriptPid = Number(readFileSync(join(fleet.shared.dir, 'f1.pid'), 'utf8'));
+    const scriptPid = await pidFile(join(fleet.shared.dir, 'f1.pid'));
     run.kill('SIGKILL');
     await run;
     const killedAt = Date.now();

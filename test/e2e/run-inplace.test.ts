@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld, processGone, until, type World } from '../helpers/pollpray-cli.js';
+import { makeWorld, pidFile, processGone, until, type World } from '../helpers/pollpray-cli.js';
 
 /** A deploy script that appends "OLD NEW BRANCH TARGET cwd" to calls.log beside the world. */
 function recordingScript(world: World, extra = ''): string {
@@ -154,8 +154,8 @@ describe('pollpray run, in-place strategy', () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/app: deploy script timed out after 1\.0s and was killed with its children/);
     expect(r.durationMs).toBeLessThan(15_000);
-    const child = Number(readFileSync(join(world.dir, 'www', 'child.pid'), 'utf8'));
-    const script = Number(readFileSync(join(world.dir, 'www', 'script.pid'), 'utf8'));
+    const child = await pidFile(join(world.dir, 'www', 'child.pid'));
+    const script = await pidFile(join(world.dir, 'www', 'script.pid'));
     await until(() => processGone(child) && processGone(script), 5000, 'script and child to die');
   });
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld, processGone, until } from '../helpers/pollpray-cli.js';
+import { makeWorld, pidFile, processGone, until } from '../helpers/pollpray-cli.js';
 
 /** The deploy script holds the run until the test creates `release` (or `seconds` pass). */
 async function slowTarget(seconds: number) {
@@ -41,7 +41,7 @@ describe('the per-target lock', () => {
     // pollpray records the script's group just after spawning it; the script can get
     // this far first, and a run killed before that record has nothing to hand on.
     await until(() => existsSync(join(world.stateDir, 'targets', 'app', 'running.pgid')), 5000, 'the run to record its script');
-    const scriptPid = Number(readFileSync(join(world.dir, 'script.pid'), 'utf8'));
+    const scriptPid = await pidFile(join(world.dir, 'script.pid'));
     victim.kill('SIGKILL');
     await victim;
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { findBinary } from '../helpers/require-env.js';
-import { processGone, until } from '../helpers/pollpray-cli.js';
+import { pidFile, processGone, until } from '../helpers/pollpray-cli.js';
 import { expectState, faultWorld, releaseDirs, short, type FaultWorld } from './fault-world.js';
 
 const GIT = findBinary('git') ?? '/usr/bin/git';
@@ -39,7 +39,7 @@ async function killAt(step: Step) {
   victim.kill('SIGKILL');
   await victim;
   // What was running under the killed run finishes on its own (an orphaned git) or is ended by the next run.
-  const orphan = Number(readFileSync(join(w, `${step}.pid`), 'utf8'));
+  const orphan = await pidFile(join(w, `${step}.pid`));
   writeFileSync(join(w, `go-${step}`), '');
   if (step === 'fetch') await until(() => processGone(orphan), 10_000, 'the orphaned git to finish');
 
@@ -98,8 +98,8 @@ describe('kill -9 at each step', { timeout: 40_000 }, () => {
     // The orphaned script finishes on its own and init reaps it; its background child
     // lives on in the script's process group, which now has no leader.
     writeFileSync(join(w, 'go'), '');
-    const script = Number(readFileSync(join(w, 'script.pid'), 'utf8'));
-    const child = Number(readFileSync(join(w, 'child.pid'), 'utf8'));
+    const script = await pidFile(join(w, 'script.pid'));
+    const child = await pidFile(join(w, 'child.pid'));
     onTestFinished(() => {
       if (!processGone(child)) process.kill(child, 'SIGKILL');
     });
@@ -144,7 +144,7 @@ describe('kill -9 at each step', { timeout: 40_000 }, () => {
     await until(() => existsSync(join(w, 'child.pid')), 15_000, 'the script to start its child');
     victim.kill('SIGKILL');
     await victim;
-    const child = Number(readFileSync(join(w, 'child.pid'), 'utf8'));
+    const child = await pidFile(join(w, 'child.pid'));
     onTestFinished(() => {
       if (!processGone(child)) process.kill(child, 'SIGKILL');
     });

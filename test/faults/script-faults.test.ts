@@ -3,7 +3,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startHealthServer } from '../helpers/health-server.js';
-import { processGone, until } from '../helpers/pollpray-cli.js';
+import { pidFile, processGone, until } from '../helpers/pollpray-cli.js';
 import { expectOneLineError, expectState, faultWorld, releaseDirs, short } from './fault-world.js';
 
 /** What the commit ships decides what the script does: fail, hang, leave a child, wait for `go`. */
@@ -89,8 +89,8 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(r.exitCode).toBe(1);
     expectOneLineError(r.stderr, 'app', /deploy script timed out after 1\.0s and was killed with its children; rolled back to/);
     expect(r.durationMs).toBeLessThan(15_000);
-    const script = Number(readFileSync(join(f.world.dir, 'script.pid'), 'utf8'));
-    const child = Number(readFileSync(join(f.world.dir, 'child.pid'), 'utf8'));
+    const script = await pidFile(join(f.world.dir, 'script.pid'));
+    const child = await pidFile(join(f.world.dir, 'child.pid'));
     expect(processGone(script)).toBe(true);
     expect(processGone(child)).toBe(true);
     expect(f.world.logText()).toMatch(/timed out after 1\.0s and was killed with its children/);
@@ -109,7 +109,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     await f.origin.commit({ kids: '' }, 'Starts a background sleep');
     const r = await f.world.cli(['run']);
     expect(r.exitCode, r.stderr).toBe(0);
-    const child = Number(readFileSync(join(f.world.dir, 'child.pid'), 'utf8'));
+    const child = await pidFile(join(f.world.dir, 'child.pid'));
     await until(() => processGone(child), 5000, 'the background child to be ended');
     const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
     const again = await f.world.cli(['run']);

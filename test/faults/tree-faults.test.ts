@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findBinary } from '../helpers/require-env.js';
 import type { Origin } from '../helpers/origin.js';
-import { processGone, until } from '../helpers/pollpray-cli.js';
+import { pidFile, processGone, until } from '../helpers/pollpray-cli.js';
 import { expectOneLineError, expectState, faultWorld, releaseDirs, short } from './fault-world.js';
 
 const GIT = findBinary('git') ?? '/usr/bin/git';
@@ -101,7 +101,7 @@ describe("a commit against pollpray's release bookkeeping", { timeout: 60_000 },
     victim.kill('SIGKILL');
     await victim;
     writeFileSync(join(w, 'go'), '');
-    const script = Number(readFileSync(join(w, 'script.pid'), 'utf8'));
+    const script = await pidFile(join(w, 'script.pid'));
     await until(() => processGone(script), 10_000, 'the orphaned build to finish');
     const half = releaseDirs(f.path).find((n) => n.endsWith(short(forged)));
     expect(half).toBeDefined();
@@ -148,7 +148,7 @@ describe("a commit against pollpray's release bookkeeping", { timeout: 60_000 },
       victim.kill('SIGKILL');
       await victim;
       writeFileSync(join(w, 'go'), '');
-      const archive = Number(readFileSync(join(w, 'archive.pid'), 'utf8'));
+      const archive = await pidFile(join(w, 'archive.pid'));
       await until(() => processGone(archive), 10_000, 'the orphaned git archive to finish');
     }
     expect(temps().length).toBeGreaterThan(0);

@@ -111,3 +111,22 @@ export async function until(check: () => boolean, timeoutMs = 10_000, what = 'co
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * The PID a script wrote with `echo $$ > file`, once the whole line is there. Waits because
+ * `>` creates the file before echo writes it; an empty read would be PID 0, and a kill of 0
+ * would end the test runner's own process group.
+ */
+export async function pidFile(file: string, timeoutMs = 5_000): Promise<number> {
+  let pid = 0;
+  await until(
+    () => {
+      const m = existsSync(file) ? /^([1-9][0-9]*)\n$/.exec(readFileSync(file, 'utf8')) : null;
+      pid = m ? Number(m[1]) : 0;
+      return pid > 0;
+    },
+    timeoutMs,
+    `a PID in ${file}`,
+  );
+  return pid;
+}
