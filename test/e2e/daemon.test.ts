@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld, until } from '../helpers/pollpray-cli.js';
+import { linesOf, makeWorld, until } from '../helpers/pollpray-cli.js';
 
 /** A target whose deploy script records each deployed sha and takes `seconds`. */
 async function daemonWorld(seconds: number, schedule: string) {
@@ -11,7 +11,7 @@ async function daemonWorld(seconds: number, schedule: string) {
   const deploy = world.script('deploy.sh', `echo "start $POLLPRAY_NEW_SHA" >> "${world.dir}/calls.log"; sleep ${seconds}; echo "end $POLLPRAY_NEW_SHA" >> "${world.dir}/calls.log"`);
   const config = { schedule, targets: { app: { repo: origin.url, path: join(world.dir, 'www', 'app'), deploy } } };
   world.writeConfig(config);
-  const calls = () => (existsSync(join(world.dir, 'calls.log')) ? readFileSync(join(world.dir, 'calls.log'), 'utf8').trim().split('\n') : []);
+  const calls = () => linesOf(join(world.dir, 'calls.log'));
   return { origin, world, calls, config };
 }
 

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
-import { makeWorld, type World } from '../helpers/pollpray-cli.js';
+import { linesOf, makeWorld, type World } from '../helpers/pollpray-cli.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '../../examples');
 
@@ -44,7 +44,7 @@ function stubs(world: World, tools: Record<string, string>): Record<string, stri
   }
   return { PATH: `${bin}:${process.env.PATH ?? ''}` };
 }
-const toolCalls = (world: World) => (existsSync(join(world.dir, 'tools.log')) ? readFileSync(join(world.dir, 'tools.log'), 'utf8').trim().split('\n') : []);
+const toolCalls = (world: World) => linesOf(join(world.dir, 'tools.log'));
 
 /** python3 -m venv DIR makes DIR/bin/{python,pip,mkdocs} stubs that log as well. */
 const VENV_PYTHON = `

@@ -5,11 +5,11 @@
  * the tests see exactly who deployed what, when, and how many at once.
  */
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
-import { BIN, makeWorld, pidFile, processGone, until, type CliResult, type World } from '../helpers/pollpray-cli.js';
+import { BIN, linesOf, makeWorld, pidFile, processGone, until, type CliResult, type World } from '../helpers/pollpray-cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { requireBinary } from '../helpers/require-env.js';
 
@@ -67,15 +67,10 @@ function makeFleet(origin: Origin, opts: { canaries: number; followers: number; 
       state: () => world.state('app'),
     };
   });
-  // Only whole lines: the file can be read between `>>` creating it and the echo's write.
   const events = (): Event[] =>
-    existsSync(eventsFile)
-      ? readFileSync(eventsFile, 'utf8')
-          .split('\n')
-          .slice(0, -1)
-          .map((l) => l.split(' '))
-          .map(([kind, host, sha, ns]) => ({ kind: kind as Event['kind'], host: host!, sha: sha!, ns: BigInt(ns!) }))
-      : [];
+    linesOf(eventsFile)
+      .map((l) => l.split(' '))
+      .map(([kind, host, sha, ns]) => ({ kind: kind as Event['kind'], host: host!, sha: sha!, ns: BigInt(ns!) }));
   return { hosts, events, shared };
 }
 

@@ -1,12 +1,8 @@
-import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld, until, type World } from '../helpers/pollpray-cli.js';
-
-function lines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n') : [];
-}
+import { linesOf, makeWorld, until, type World } from '../helpers/pollpray-cli.js';
 
 async function setup(target: Record<string, unknown> = {}) {
   const origin = await makeOrigin();
@@ -17,7 +13,7 @@ async function setup(target: Record<string, unknown> = {}) {
     [`echo "$POLLPRAY_NEW_SHA" >> "${world.dir}/calls.log"`, '[ -f slow ] && sleep "$(cat slow)"', '[ -f fail ] && { echo "tests failed" >&2; exit 1; }', 'exit 0'].join('\n'),
   );
   world.writeConfig({ targets: { app: { repo: origin.url, path, strategy: 'releases', deploy, ...target } } });
-  const calls = () => lines(join(world.dir, 'calls.log'));
+  const calls = () => linesOf(join(world.dir, 'calls.log'));
   const current = () => readlinkSync(join(path, 'current'));
   return { origin, world, path, calls, current };
 }

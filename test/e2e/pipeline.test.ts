@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld, type World } from '../helpers/pollpray-cli.js';
+import { linesOf, makeWorld, type World } from '../helpers/pollpray-cli.js';
 
 /** A real HTTP endpoint on 127.0.0.1 that records the JSON bodies posted to it. */
 async function messageSink(): Promise<{ url: string; bodies: Record<string, unknown>[] }> {
@@ -26,7 +26,7 @@ async function messageSink(): Promise<{ url: string; bodies: Record<string, unkn
 function recorder(world: World): string {
   return world.script('record.sh', `{ printf '%s\\n' "$@"; } >> "${world.dir}/order.log"`);
 }
-const order = (world: World) => (existsSync(join(world.dir, 'order.log')) ? readFileSync(join(world.dir, 'order.log'), 'utf8').trimEnd().split('\n') : []);
+const order = (world: World) => linesOf(join(world.dir, 'order.log'));
 
 describe('pipelines (steps instead of one deploy script)', () => {
   it('runs steps in order, picks handlers by result, and stops at the first failing step', async () => {

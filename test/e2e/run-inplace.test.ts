@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld, pidFile, processGone, until, type World } from '../helpers/pollpray-cli.js';
+import { linesOf, makeWorld, pidFile, processGone, until, type World } from '../helpers/pollpray-cli.js';
 
 /** A deploy script that appends "OLD NEW BRANCH TARGET cwd" to calls.log beside the world. */
 function recordingScript(world: World, extra = ''): string {
@@ -15,7 +15,7 @@ function recordingScript(world: World, extra = ''): string {
 
 function calls(world: World): string[][] {
   const file = join(world.dir, 'calls.log');
-  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => l.split(' ')) : [];
+  return linesOf(file).map((l) => l.split(' '));
 }
 
 function headOf(path: string): string {

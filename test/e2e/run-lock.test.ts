@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld, pidFile, processGone, until } from '../helpers/pollpray-cli.js';
+import { linesOf, makeWorld, pidFile, processGone, until } from '../helpers/pollpray-cli.js';
 
 /** The deploy script holds the run until the test creates `release` (or `seconds` pass). */
 async function slowTarget(seconds: number) {
@@ -14,7 +14,7 @@ async function slowTarget(seconds: number) {
 for i in $(seq ${seconds * 10}); do [ -e "${world.dir}/release" ] && exit 0; sleep 0.1; done`,
   );
   world.writeConfig({ targets: { app: { repo: origin.url, path: join(world.dir, 'www', 'app'), deploy } } });
-  const calls = () => (existsSync(join(world.dir, 'calls.log')) ? readFileSync(join(world.dir, 'calls.log'), 'utf8').trim().split('\n') : []);
+  const calls = () => linesOf(join(world.dir, 'calls.log'));
   return { origin, world, calls };
 }
 

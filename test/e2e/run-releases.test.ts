@@ -3,12 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startHealthServer } from '../helpers/health-server.js';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld, until } from '../helpers/pollpray-cli.js';
+import { linesOf, makeWorld, until } from '../helpers/pollpray-cli.js';
 import { requireBinary, requireRoot } from '../helpers/require-env.js';
-
-function lines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n') : [];
-}
 
 /** A releases target: the deploy script records "NEW_SHA cwd" and can be slowed or broken by files in the commit. */
 async function setup(opts: { target?: Record<string, unknown>; config?: Record<string, unknown> } = {}) {
@@ -33,7 +29,7 @@ async function setup(opts: { target?: Record<string, unknown>; config?: Record<s
   write();
   const current = () => readlinkSync(join(path, 'current'));
   const releases = () => readdirSync(join(path, 'releases')).sort();
-  const calls = () => lines(join(world.dir, 'calls.log'));
+  const calls = () => linesOf(join(world.dir, 'calls.log'));
   return { origin, world, path, current, releases, calls, write };
 }
 
@@ -252,7 +248,7 @@ describe('health checks and automatic rollback', { timeout: 60_000 }, () => {
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/app: health check failed after 1 attempt: command exited with 1: status: down; rolled back to/);
     expect(readFileSync(join(path, 'status'), 'utf8')).toBe('ok\n');
-    expect(lines(join(world.dir, 'calls.log'))).toEqual([`${good} 0`, `${bad} 0`, `${good} 1`]);
+    expect(linesOf(join(world.dir, 'calls.log'))).toEqual([`${good} 0`, `${bad} 0`, `${good} 1`]);
     expect(world.state('app')).toMatchObject({ deployedSha: good, rolledBack: true, lastResult: 'failed' });
   });
 
@@ -278,7 +274,7 @@ describe('health checks and automatic rollback', { timeout: 60_000 }, () => {
       const goodRelease = current();
       await origin.commit({ status: 'broken\n' }, 'Break it');
       expect((await world.cli(['run'])).exitCode).toBe(1);
-      const restarts = lines(join(world.dir, 'systemctl.log'));
+      const restarts = linesOf(join(world.dir, 'systemctl.log'));
       expect(restarts).toHaveLength(3);
       expect(restarts[0]).toBe(`restart app.service ${goodRelease}`);
       expect(restarts[1]).toMatch(/^restart app\.service releases\/.*$/);

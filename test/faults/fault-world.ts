@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { makeOrigin, type Origin } from '../helpers/origin.js';
-import { makeWorld, type World } from '../helpers/pollpray-cli.js';
+import { linesOf, makeWorld, type World } from '../helpers/pollpray-cli.js';
 
 export interface FaultWorld {
   origin: Origin;
@@ -49,7 +49,7 @@ export async function faultWorld(opts: { strategy?: 'in-place' | 'releases'; scr
     },
     calls() {
       const file = join(world.dir, 'calls.log');
-      return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n') : [];
+      return linesOf(file);
     },
   };
 }

@@ -93,6 +93,14 @@ export function makeWorld(): World {
   return world;
 }
 
+/**
+ * The whole lines a script appended to `file` so far. A line still being written (no
+ * newline yet), or a file `>>` has created but not written, is left for the next read.
+ */
+export function linesOf(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(0, -1) : [];
+}
+
 /** A process is gone when /proc has no entry or only a zombie (PID 1 here may not reap). */
 export function processGone(pid: number): boolean {
   try {

@@ -1,10 +1,10 @@
 /** `pollpray serve` against a local origin, and deliveries signed the way each forge signs them. */
 import { createHmac, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { makeOrigin, type Origin } from './origin.js';
-import { makeWorld, type World } from './pollpray-cli.js';
+import { linesOf, makeWorld, type World } from './pollpray-cli.js';
 
 export const SECRET = 'test-webhook-secret-0123456789abcdef';
 
@@ -122,7 +122,7 @@ export async function setup(opts: { workers?: number; script?: string; extraTarg
     },
   });
   // Complete lines only: the shell creates the file (>>) a moment before echo writes to it.
-  const calls = () => (existsSync(callsFile) ? readFileSync(callsFile, 'utf8').split('\n').filter((l) => l.trim()) : []);
+  const calls = () => linesOf(callsFile);
   return { origin, world, calls, deploy };
 }
 
