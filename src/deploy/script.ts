@@ -9,6 +9,7 @@ import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { beginRunning, clearRunning, recordRunning, SCRIPT_ID_VAR } from '../exec/leftovers.js';
 import { run } from '../exec/run.js';
+import { scriptPath, scriptStartProblem } from '../host/script-start.js';
 import { currentUser } from '../host/users.js';
 import { log } from '../log/logger.js';
 
@@ -62,6 +63,8 @@ export function requireRunnableScript(target: Target): void {
       fault: 'host',
     });
   }
+  const problem = scriptStartProblem(script, scriptPath(target), `targets.${target.name}.env.PATH`);
+  if (problem) throw new DeployScriptError(`deploy script ${problem.detail}`, { target: target.name, hint: problem.fix, fault: 'host' });
 }
 
 export async function runDeployScript(target: Target, ctx: ScriptContext): Promise<void> {

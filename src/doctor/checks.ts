@@ -24,6 +24,7 @@ import { keyPathText } from '../config/report.js';
 import { cronDaemonPid } from '../schedule/cron-daemon.js';
 import { pathOwnerProblem } from '../deploy/path-owner.js';
 import type { Check, CheckResult } from './check.js';
+import { scriptPath, scriptStartProblem } from '../host/script-start.js';
 
 const q = shellQuote;
 
@@ -211,6 +212,8 @@ export const deployScripts: Check = async ({ config, uid, user }) =>
     } catch {
       return [{ name, status: 'fail', detail: `${t.deploy} is not executable by ${user}`, fix: `chmod +x ${q(t.deploy)}` }];
     }
+    const start = scriptStartProblem(t.deploy, scriptPath(t), `targets.${t.name}.env.PATH`);
+    if (start) return [{ name, status: 'fail', ...start }];
     return [{ name, status: 'ok', detail: `${t.deploy} is executable` }];
   });
 

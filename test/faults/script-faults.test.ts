@@ -1,5 +1,6 @@
 /** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 of the failure-modes table). */
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startHealthServer } from '../helpers/health-server.js';
@@ -77,6 +78,57 @@ describe('script faults', { timeout: 30_000 }, () => {
     expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
     expect((await f.world.cli(['status'])).stdout).not.toMatch(/host fault/);
     expect(JSON.parse((await f.world.cli(['status', '--json'])).stdout)).toMatchObject({ targets: [{ target: 'app', host_fault: false }] });
+  });
+
+  it('#79 deploy script that cannot start from its #! line (Windows line endings; env naming a program not on its PATH): found before the code moves, a host fault, not counted; validate and doctor name the same fix', async () => {
+    const f = await faultWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const script = join(f.world.dir, 'deploy.sh');
+    const calls = `echo "$POLLPRAY_NEW_SHA $POLLPRAY_ROLLBACK" >> "${f.world.dir}/calls.log"`;
+    const good = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+    // Saved on Windows: before, "could not start (ENOENT)" with only "check its #! line".
+    writeFileSync(script, `#!/bin/sh\r\n${calls}\r\n`);
+    const crlf = await f.world.cli(['run']);
+    expect(crlf.exitCode).toBe(1);
+    const sed = `sed -i 's/\\r$//' ${script}`;
+    expectOneLineError(crlf.stderr, 'app', new RegExp(`deploy script ${esc(script)} has Windows line endings: its #! line ends in a carriage return.*not counted against ${short(next)}.*\\(fix: ${esc(sed)}\\)$`));
+    expect(f.live()).toBe(short(good));
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed', failures: {}, rolledBack: false });
+    const validate = await f.world.cli(['validate']);
+    expect(validate.exitCode).toBe(2);
+    expect(validate.stderr).toMatch(new RegExp(`targets\\.app\\.deploy: ${esc(script)} has Windows line endings.*\\(fix: ${esc(sed)}\\)`));
+    expect((await f.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^FAIL +deploy script \\(app\\) +${esc(script)} has Windows line endings.*\\(fix: ${esc(sed)}\\)$`, 'm'));
+    // The fix as printed.
+    execFileSync('sh', ['-c', sed]);
+    const fixed = await f.world.cli(['run']);
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+
+    // #!/usr/bin/env <program> where the PATH the script gets has no such program: before,
+    // env's exit 127 read as a failing build, counted against the commit and rolled back.
+    const third = await f.origin.commit({ 'v.txt': '3\n' }, 'v3');
+    writeFileSync(script, `#!/usr/bin/env pollpray-test-builder\n${calls}\n`);
+    const env = await f.world.cli(['run']);
+    expect(env.exitCode).toBe(1);
+    expectOneLineError(
+      env.stderr,
+      'app',
+      new RegExp(`deploy script ${esc(script)} runs pollpray-test-builder through env \\(#!/usr/bin/env pollpray-test-builder\\), and pollpray-test-builder is not on the PATH it runs with.*not counted against ${short(third)}.*\\(fix: write pollpray-test-builder's full path in the #! line of ${esc(script)}, or set targets\\.app\\.env\\.PATH\\)$`),
+    );
+    expect(f.live()).toBe(short(next));
+    expectState(f.world, 'app', { deployedSha: next, failures: {}, rolledBack: false });
+    // The fix: a PATH in the target's env that has it.
+    const bin = join(f.world.dir, 'bin');
+    mkdirSync(bin);
+    f.world.script('bin/pollpray-test-builder', 'exec sh "$@"');
+    f.write({ env: { PATH: `${bin}:/usr/bin:/bin` } });
+    const withPath = await f.world.cli(['run']);
+    expect(withPath.exitCode, withPath.stderr).toBe(0);
+    expect(f.live()).toBe(short(third));
+    expect(f.calls().at(-1)).toBe(`${third} 0`);
   });
 
   it('#13 deploy script hangs: TERM then KILL of its process group at deploy_timeout', async () => {
