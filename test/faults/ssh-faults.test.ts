@@ -177,4 +177,52 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
     expect(head).toMatch(/^[0-9a-f]{40}$/);
   });
+
+  it('#76 a HostKeyAlias in the target\'s ssh.config: doctor and trust-host look the host key up, and pin it, under that name as ssh does, so they agree with run and test-ssh', async () => {
+    const s = await sshWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const alias = 'app-git-host';
+    const sshConfig = join(s.world.dir, 'ssh_config');
+    writeFileSync(sshConfig, `Host 127.0.0.1\n  HostKeyAlias ${alias}\n`, { mode: 0o600 });
+    const kh = join(s.world.dir, 'known_hosts');
+    const plainOnly = () => writeFileSync(kh, `${s.sshd.knownHostsLine}\n`, { mode: 0o600 });
+    // Pinned under the plain [host]:port only: ssh looks the key up under the alias and refuses.
+    plainOnly();
+    s.write({ known_hosts: kh, config: sshConfig });
+    const r = await s.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', new RegExp(`host key unknown: ${alias} .*trust-host ${alias} `));
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +known_hosts \\(app\\) +${alias} is not in ${esc(kh)}: ssh will refuse to connect \\(fix: pollpray trust-host 127\\.0\\.0\\.1:${s.sshd.port}\\)`, 'm'));
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL known_hosts: host key unknown: ${alias} is not pinned in ${esc(kh)}`, 'm'));
+
+    // doctor's and test-ssh's fix: trust-host <host>:<port> pins the key under the alias.
+    const trust = await s.world.cli(['trust-host', `127.0.0.1:${s.sshd.port}`, '--yes']);
+    expect(trust.exitCode, trust.stderr).toBe(0);
+    expect(trust.stdout).toContain(`${kh}: added 1 (${alias})`);
+    expect(readFileSync(kh, 'utf8')).toMatch(new RegExp(`^${alias} ssh-ed25519 `, 'm'));
+    const ran = await s.world.cli(['run']);
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    expect((await s.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^ok +known_hosts \\(app\\) +${alias} is pinned in ${esc(kh)}`, 'm'));
+    const t2 = await s.world.cli(['test-ssh']);
+    expect(t2.exitCode, t2.stdout).toBe(0);
+
+    // Pinned under the alias only (the reverse): doctor agrees with run that it is pinned.
+    writeFileSync(kh, `${alias} ${s.sshd.hostKeyPub}\n`, { mode: 0o600 });
+    expect((await s.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^ok +known_hosts \\(app\\) +${alias} is pinned`, 'm'));
+
+    // run's fix, word for word: trust-host <alias> scans the host the alias stands for.
+    plainOnly();
+    const next = await s.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    expect((await s.world.cli(['run'])).exitCode).toBe(1);
+    const byAlias = await s.world.cli(['trust-host', alias, '--yes']);
+    expect(byAlias.exitCode, byAlias.stderr).toBe(0);
+    expect(readFileSync(kh, 'utf8')).toMatch(new RegExp(`^${alias} ssh-ed25519 `, 'm'));
+    expect((await s.world.cli(['run'])).exitCode).toBe(0);
+    expect(s.live()).toBe(short(next));
+  });
+
 });
