@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
 import { makeWorld } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
-import { SSHD } from '../helpers/sshd.js';
+import { SSHD, startSshd } from '../helpers/sshd.js';
 import { expectOneLineError, expectState, short } from './fault-world.js';
 import { closedPort, sshWorld } from './ssh-world.js';
 
@@ -225,4 +225,50 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(s.live()).toBe(short(next));
   });
 
+  it('#77 an ssh LFS server on another host that refuses the target\'s key: test-ssh and doctor connect to it as git-lfs will and fail naming that host and the key (before: ok); its changed host key too; ok once the key is authorised', async () => {
+    const s = await sshWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // The LFS server: a second sshd (its own port and host key) whose only command stands in for git-lfs-authenticate.
+    const answer = s.world.script('lfs-authenticate', [
+      'case "$SSH_ORIGINAL_COMMAND" in',
+      `  "git-lfs-authenticate /srv/lfs/app.git download") echo '{"href":"https://lfs.invalid/app.git/info/lfs"}' ;;`,
+      '  *) echo "unexpected: $SSH_ORIGINAL_COMMAND" >&2; exit 1 ;;',
+      'esac',
+    ].join('\n'));
+    const lfs = await startSshd({ authorizeClient: false, extraConfig: [`ForceCommand ${answer}`] });
+    const kh = join(s.world.dir, 'known_hosts');
+    writeFileSync(kh, `${s.sshd.knownHostsLine}\n${lfs.knownHostsLine}\n`, { mode: 0o600 });
+    const where = `${lfs.user}@127.0.0.1:${lfs.port}`;
+    s.write({ known_hosts: kh }, { lfs: { url: `ssh://${lfs.user}@127.0.0.1:${lfs.port}/srv/lfs/app.git` } });
+
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode, t.stdout).toBe(1);
+    expect(t.stdout).toMatch(/^app: ok {3}branch: /m);
+    expect(t.stdout).toMatch(new RegExp(`^app: ok {3}lfs known_hosts: `, 'm'));
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL lfs authentication: LFS server ${esc(where)}: authentication refused: it did not accept ${esc(s.sshd.clientKey)} .*\\(fix: add ${esc(s.sshd.clientKeyPub)} `, 'm'));
+    expect(await lfs.connections()).toBeGreaterThan(0);
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +app: lfs authentication +LFS server ${esc(where)}: authentication refused`, 'm'));
+
+    lfs.authorize(s.sshd.clientKeyPub);
+    const t2 = await s.world.cli(['test-ssh']);
+    expect(t2.exitCode, t2.stdout).toBe(0);
+    expect(t2.stdout).toMatch(new RegExp(`^app: ok {3}lfs connection: reached ${esc(where)}`, 'm'));
+    expect(t2.stdout).toMatch(/^app: ok {3}lfs server: git-lfs-authenticate answered for \/srv\/lfs\/app\.git$/m);
+    expect(t2.stdout).not.toContain('lfs.invalid');
+
+    // Its host key changes: still pinned by name, so only a real connection sees it.
+    await lfs.regenerateHostKey();
+    const t3 = await s.world.cli(['test-ssh']);
+    expect(t3.exitCode).toBe(1);
+    expect(t3.stdout).toMatch(new RegExp(`^app: FAIL lfs connection: LFS server ${esc(where)}: HOST KEY CHANGED .*\\(fix: .*pollpray trust-host 127\\.0\\.0\\.1:${lfs.port} --replace\\)$`, 'm'));
+
+    // The LFS host is down: the repo is still reached, the LFS host is named.
+    await lfs.stop();
+    const t4 = await s.world.cli(['test-ssh']);
+    expect(t4.exitCode).toBe(1);
+    expect(t4.stdout).toMatch(/^app: ok {3}branch: /m);
+    expect(t4.stdout).toMatch(new RegExp(`^app: FAIL lfs connection: LFS server ${esc(where)}: host unreachable: connection refused`, 'm'));
+  });
 });
