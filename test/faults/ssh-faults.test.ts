@@ -231,7 +231,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     // The LFS server: a second sshd (its own port and host key) whose only command stands in for git-lfs-authenticate.
     const answer = s.world.script('lfs-authenticate', [
       'case "$SSH_ORIGINAL_COMMAND" in',
-      `  "git-lfs-authenticate /srv/lfs/app.git download") echo '{"href":"https://lfs.invalid/app.git/info/lfs"}' ;;`,
+      `  "git-lfs-authenticate /srv/lfs/app.git download") echo '{"href":"https://lfs.invalid/app.git/info/lfs","header":{"Authorization":"RemoteAuth lfs-token-0451"}}' ;;`,
       '  *) echo "unexpected: $SSH_ORIGINAL_COMMAND" >&2; exit 1 ;;',
       'esac',
     ].join('\n'));
@@ -256,7 +256,9 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(t2.exitCode, t2.stdout).toBe(0);
     expect(t2.stdout).toMatch(new RegExp(`^app: ok {3}lfs connection: reached ${esc(where)}`, 'm'));
     expect(t2.stdout).toMatch(/^app: ok {3}lfs server: git-lfs-authenticate answered for \/srv\/lfs\/app\.git$/m);
-    expect(t2.stdout).not.toContain('lfs.invalid');
+    // Its answer holds a token: never shown, as text, as JSON or in the log.
+    const json = await s.world.cli(['test-ssh', '--json']);
+    for (const text of [t2.stdout, json.stdout, s.world.logText()]) expect(text).not.toMatch(/lfs-token-0451|lfs\.invalid/);
 
     // Its host key changes: still pinned by name, so only a real connection sees it.
     await lfs.regenerateHostKey();
