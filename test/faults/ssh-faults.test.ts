@@ -178,7 +178,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(head).toMatch(/^[0-9a-f]{40}$/);
   });
 
-  it('#76 a HostKeyAlias in the target\'s ssh.config: doctor and trust-host look the host key up, and pin it, under that name as ssh does, so they agree with run and test-ssh', async () => {
+  it('#77 a HostKeyAlias in the target\'s ssh.config: doctor and trust-host look the host key up, and pin it, under that name as ssh does, so they agree with run and test-ssh', async () => {
     const s = await sshWorld();
     const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const alias = 'app-git-host';
@@ -225,7 +225,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(s.live()).toBe(short(next));
   });
 
-  it('#77 an ssh LFS server on another host that refuses the target\'s key: test-ssh and doctor connect to it as git-lfs will and fail naming that host and the key (before: ok); its changed host key too; ok once the key is authorised', async () => {
+  it('#78 an ssh LFS server on another host that refuses the target\'s key: test-ssh and doctor connect to it as git-lfs will and fail naming that host and the key (before: ok); its changed host key too; ok once the key is authorised', async () => {
     const s = await sshWorld();
     const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     // The LFS server: a second sshd (its own port and host key) whose only command stands in for git-lfs-authenticate.
