@@ -11,7 +11,7 @@ import type { Finding } from './report.js';
 import { nearestExisting } from '../host/path-keys.js';
 import { currentUser } from '../host/users.js';
 import { shellQuote } from '../git/ssh.js';
-import { scriptPath, scriptStartProblem } from '../host/script-start.js';
+import { commandProblems, scriptPath, scriptStartProblem } from '../host/script-start.js';
 
 function can(path: string, mode: number): boolean {
   try {
@@ -35,6 +35,7 @@ export function hostFindings(config: Config, user = currentUser()): Finding[] {
         if (start) findings.push({ path: at, message: `${start.detail} (fix: ${start.fix})` });
       }
     }
+    for (const c of commandProblems(t)) findings.push({ path: c.at, message: `${c.detail} (fix: ${c.fix})` });
     const at = ['targets', t.name, 'path'];
     if (existsSync(t.path)) {
       if (!can(t.path, constants.W_OK | constants.X_OK)) findings.push({ path: at, message: `${t.path} is not writable by ${user} (fix: chown -R ${user} ${shellQuote(t.path)} as root)` });

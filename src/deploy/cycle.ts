@@ -33,7 +33,7 @@ import { afterFailedAttempt, clearFailures, countsAgainstCommit } from './policy
 import { claimPath, lockPath, requirePathOwner } from './path-owner.js';
 import { currentRelease } from './releases.js';
 import { runDeployment } from './pipeline.js';
-import { requireRunnableScript } from './script.js';
+import { requireRunnable } from './script.js';
 import { strategyFor, type Prepared, type Strategy, type Version } from './strategy.js';
 
 export interface CycleOptions {
@@ -306,7 +306,7 @@ export class Cycle {
     let prepared: Prepared | undefined;
     let live = false;
     try {
-      requireRunnableScript(target);
+      requireRunnable(target);
       prepared = await strategy.prepare(sha, this.state);
       live = strategy.liveOnPrepare;
       const t1 = Date.now();

@@ -6,7 +6,10 @@
  * that is not installed, and `#!/usr/bin/env node` under cron, whose PATH has no node.
  */
 import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
-import { basename, delimiter, isAbsolute, join } from 'node:path';
+import { basename, delimiter, isAbsolute, join, relative } from 'node:path';
+import type { Target } from '../config/normalise.js';
+import { keyPathText } from '../config/report.js';
+import type { KeyPath } from '../config/yaml-source.js';
 import { shellQuote } from '../git/ssh.js';
 
 /** The PATH a target's scripts run with: its env's, else pollpray's own (cron's, under cron). */
@@ -90,4 +93,59 @@ export function scriptStartProblem(file: string, path: string, pathKey = "PATH i
     detail: `${file} runs ${program} through env (#!${rest}), and ${program} is not on the PATH it runs with (${path || 'empty'})`,
     fix: program.includes('/') ? `install ${program}, or fix the #! line of ${q}` : `write ${program}'s full path in the #! line of ${q}, or set ${pathKey}`,
   };
+}
+
+/**
+ * Why the program a step or health check names (`argv[0]`) cannot start on this host, or
+ * undefined. Judged only where it is the host's: a bare name looked up on `path` (cron's
+ * PATH often lacks the directory of npm or node), or an absolute path outside the
+ * deployed code. A relative path, or one inside `code` (the target's path), is the commit's.
+ */
+export function programProblem(program: string, opts: { path: string; code: string; key: string; pathKey: string }): StartProblem | undefined {
+  if (!program || program.includes('{{')) return undefined;
+  if (!program.includes('/')) {
+    // A relative PATH entry is looked up in the new code: the commit may bring the program.
+    const dirs = opts.path.split(delimiter);
+    if (dirs.some((d) => !isAbsolute(d))) return undefined;
+    const found = onPath(program, opts.path);
+    if (!found) {
+      return {
+        detail: `${program} is not on the PATH it runs with (${opts.path || 'empty'})`,
+        fix: `write ${program}'s full path in ${opts.key}, or set ${opts.pathKey}`,
+      };
+    }
+    return scriptStartProblem(found, opts.path, opts.pathKey);
+  }
+  if (!isAbsolute(program) || !relative(opts.code, program).startsWith('..')) return undefined;
+  if (!executable(program)) return { detail: `${program} is missing or not executable`, fix: `chmod +x ${shellQuote(program)}, or fix ${opts.key}` };
+  return scriptStartProblem(program, opts.path, opts.pathKey);
+}
+
+export interface CommandProblem extends StartProblem {
+  /** The config key that names the program, and what it is ("step \"build\"", "health command"). */
+  at: KeyPath;
+  what: string;
+}
+
+/**
+ * The programs a target's steps and health check name that cannot start on this host,
+ * each with its config key: asked by run before the code moves, and by validate and doctor.
+ * Steps run with the target's env (and their own); the health check with pollpray's.
+ */
+export function commandProblems(target: Target): CommandProblem[] {
+  const problems: CommandProblem[] = [];
+  const pathKey = `targets.${target.name}.env.PATH`;
+  (target.steps ?? []).forEach((step, i) => {
+    const at = ['targets', target.name, 'steps', i, 'run'];
+    const path = step.env.PATH ?? scriptPath(target);
+    const problem = programProblem(step.run[0] ?? '', { path, code: target.path, key: keyPathText(at), pathKey });
+    if (problem) problems.push({ ...problem, at, what: `step "${step.name}"` });
+  });
+  const health = target.health?.command;
+  if (health) {
+    const at = ['targets', target.name, 'health', 'command'];
+    const problem = programProblem(health[0] ?? '', { path: process.env.PATH ?? '', code: target.path, key: keyPathText(at), pathKey: "PATH in pollpray's own environment (a PATH= line in its crontab or unit)" });
+    if (problem) problems.push({ ...problem, at, what: 'health command' });
+  }
+  return problems;
 }

@@ -131,6 +131,48 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(f.calls().at(-1)).toBe(`${third} 0`);
   });
 
+  it('#79 a step or health check naming a program this host cannot start (npm not on cron\'s PATH, a health script not installed): found before the code moves, a host fault, not counted; validate and doctor say the same', async () => {
+    const f = await faultWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const deploy = join(f.world.dir, 'deploy.sh');
+    const bin = join(f.world.dir, 'bin');
+    mkdirSync(bin);
+    // A build tool that is installed, but where cron's PATH does not look.
+    f.world.script('bin/pollpray-test-npm', `exec ${deploy}`);
+    const steps = [{ name: 'build', run: ['pollpray-test-npm', 'ci'] }];
+    f.write({ deploy: undefined, steps, env: { PATH: `${bin}:/usr/bin:/bin` } });
+    const good = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+    f.write({ deploy: undefined, steps, env: { PATH: '/usr/bin:/bin' } });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    const fix = "write pollpray-test-npm's full path in targets.app.steps[0].run, or set targets.app.env.PATH";
+    expectOneLineError(r.stderr, 'app', new RegExp(`step "build": pollpray-test-npm is not on the PATH it runs with \\(/usr/bin:/bin\\).*not counted against ${short(next)}.*\\(fix: ${esc(fix)}\\)$`));
+    expect(f.live()).toBe(short(good));
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed', failures: {}, rolledBack: false });
+    const validate = await f.world.cli(['validate']);
+    expect(validate.exitCode).toBe(2);
+    expect(validate.stderr).toMatch(new RegExp(`targets\\.app\\.steps\\[0\\]\\.run: pollpray-test-npm is not on the PATH it runs with \\(/usr/bin:/bin\\) \\(fix: ${esc(fix)}\\)`));
+    expect((await f.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^FAIL +step "build" \\(app\\) +pollpray-test-npm is not on the PATH.*\\(fix: ${esc(fix)}\\)$`, 'm'));
+
+    // A health script the config names that is not there: before, the commit went live,
+    // failed its health check, was rolled back and counted.
+    const missing = join(f.world.dir, 'healthcheck.sh');
+    f.write({ deploy: undefined, steps, env: { PATH: `${bin}:/usr/bin:/bin` }, health: { command: [missing], retries: 0 } });
+    const h = await f.world.cli(['run']);
+    expect(h.exitCode).toBe(1);
+    expectOneLineError(h.stderr, 'app', new RegExp(`health command: ${esc(missing)} is missing or not executable.*not counted against ${short(next)}.*\\(fix: chmod \\+x ${esc(missing)}, or fix targets\\.app\\.health\\.command\\)$`));
+    expect(f.live()).toBe(short(good));
+    expectState(f.world, 'app', { deployedSha: good, failures: {}, rolledBack: false });
+
+    f.world.script('healthcheck.sh', 'exit 0');
+    const fixed = await f.world.cli(['run']);
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+  });
+
   it('#13 deploy script hangs: TERM then KILL of its process group at deploy_timeout', async () => {
     const f = await faultWorld();
     f.write({ deploy: f.world.script('build.sh', behaviours(f.world.dir)), deploy_timeout: '1s' });

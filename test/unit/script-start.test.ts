@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
-import { scriptStartProblem } from '../../src/host/script-start.js';
+import { programProblem, scriptStartProblem } from '../../src/host/script-start.js';
 
 function script(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'pollpray-shebang-'));
@@ -55,4 +55,20 @@ it('scripts it cannot judge, or that hold, pass', () => {
     expect(scriptStartProblem(script(text), PATH), JSON.stringify(text)).toBeUndefined();
   }
   expect(scriptStartProblem('/no/such/file', PATH)).toBeUndefined();
+});
+
+it('a program a step names is judged where it is the host\'s: on PATH, or an absolute path outside the deployed code', () => {
+  const opts = { path: '/usr/bin:/bin', code: '/srv/app', key: 'targets.app.steps[0].run', pathKey: 'targets.app.env.PATH' };
+  expect(programProblem('sh', opts)).toBeUndefined();
+  expect(programProblem('pollpray-no-such-tool', opts)).toEqual({
+    detail: 'pollpray-no-such-tool is not on the PATH it runs with (/usr/bin:/bin)',
+    fix: "write pollpray-no-such-tool's full path in targets.app.steps[0].run, or set targets.app.env.PATH",
+  });
+  expect(programProblem('/opt/none/build', opts)).toEqual({ detail: '/opt/none/build is missing or not executable', fix: 'chmod +x /opt/none/build, or fix targets.app.steps[0].run' });
+  // The commit's own: relative, inside the code, a relative PATH entry, or a template.
+  for (const program of ['./build.sh', 'bin/build', '/srv/app/bin/build', '{{sha}}']) expect(programProblem(program, opts), program).toBeUndefined();
+  expect(programProblem('pollpray-no-such-tool', { ...opts, path: 'node_modules/.bin:/usr/bin' })).toBeUndefined();
+  // A found program is judged by its #! line too (npm is a script run through env node).
+  const crlf = script('#!/bin/sh\r\n');
+  expect(programProblem(crlf, opts)?.detail).toMatch(/has Windows line endings/);
 });
