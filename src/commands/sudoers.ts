@@ -1,6 +1,6 @@
 import type { Config } from '../config/normalise.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { trustProblem } from '../config/file-trust.js';
+import { serviceManagerFiles, trustProblem } from '../config/file-trust.js';
 import { checkSudoersText, installSudoers, renderSudoers, SUDOERS_FILE, type Principal } from '../privilege/sudoers.js';
 import { Option, type Command } from 'commander';
 import { configFrom, type CliContext } from './cli-context.js';
@@ -38,9 +38,14 @@ export function choosePrincipal(o: Pick<SudoersOptions, 'user' | 'group' | 'uid'
 
 /** `pollpray sudoers`: the drop-in, checked by visudo before it is returned or installed. */
 export async function sudoers(o: SudoersOptions): Promise<SudoersResult> {
-  // The drop-in lets the pollpray user run this file as root: only root may be able to change it.
-  const untrusted = trustProblem(o.config.systemctl, { uid: 0, user: 'root' }, 'run commands as root through this sudo rule');
-  if (untrusted) throw new ConfigError(`systemctl: ${untrusted.message}`, { hint: untrusted.fix });
+  // The drop-in lets the pollpray user run these files as root (supervisorctl reads its
+  // config as root): only root may be able to change them, or a directory or link on their way.
+  const managerFiles = serviceManagerFiles(o.config);
+  const files = managerFiles.length > 0 ? managerFiles : [{ key: ['systemctl'], path: o.config.systemctl }];
+  for (const f of files) {
+    const untrusted = trustProblem(f.path, { uid: 0, user: 'root' }, 'run commands as root through this sudo rule');
+    if (untrusted) throw new ConfigError(`${f.key.join('.')}: ${untrusted.message}`, { hint: untrusted.fix });
+  }
   const text = renderSudoers(o.config, choosePrincipal(o));
   if (!o.install) {
     await checkSudoersText(text);

@@ -171,6 +171,8 @@ export interface NamedFile {
   path: string;
   /** `writes`: a directory pollpray writes its state or logs into (and reads back from). */
   use: 'runs' | 'reads' | 'key' | 'writes';
+  /** What another user could do with it, when not what its `use` says (sudo runs it as root). */
+  harm?: string;
 }
 
 /** argv[0] when it is a path (a bare name is looked up on PATH, which is the environment's). */
@@ -182,8 +184,8 @@ function commandFile(argv: readonly string[] | undefined): string | undefined {
 /** Every script, hook, key and secret file the config names, by the key naming it. */
 export function namedFiles(config: Config): NamedFile[] {
   const files: NamedFile[] = [];
-  const add = (key: KeyPath, path: string | undefined, use: NamedFile['use']) => {
-    if (path) files.push({ key, path, use });
+  const add = (key: KeyPath, path: string | undefined, use: NamedFile['use'], harm?: string) => {
+    if (path) files.push({ key, path, use, ...(harm === undefined ? {} : { harm }) });
   };
   for (const t of config.targets) {
     const at = ['targets', t.name];
@@ -202,7 +204,7 @@ export function namedFiles(config: Config): NamedFile[] {
   }
   config.notify.forEach((n, i) => add(['notify', i, 'command'], commandFile(n.command), 'runs'));
   // Run through sudo as root: only when some target restarts units.
-  if (config.targets.some((t) => t.restart.length > 0)) add(['systemctl'], config.systemctl, 'runs');
+  for (const f of serviceManagerFiles(config)) add(f.key, f.path, f.use, f.harm);
   add(['serve', 'secret_file'], config.serve?.secretFile, 'reads');
   add(['coordination', 'password_file'], config.coordination?.passwordFile, 'reads');
   // Another user who can write these plants what pollpray reads back (state, history, locks)
@@ -210,6 +212,25 @@ export function namedFiles(config: Config): NamedFile[] {
   add(['state_dir'], config.stateDir, 'writes');
   add(['log', 'dir'], config.log.dir, 'writes');
   return files;
+}
+
+/**
+ * The service manager binaries and `supervisor_config` that sudo runs (reads) as root for
+ * the targets that restart something, each once, by the top-level key that names it. A
+ * target on `service` or `supervisorctl` runs those, not `systemctl`.
+ */
+const AS_ROOT = 'run commands as root through the sudo rule';
+
+export function serviceManagerFiles(config: Config): NamedFile[] {
+  const files = new Map<string, NamedFile>();
+  for (const t of config.targets) {
+    if (t.restart.length === 0) continue;
+    const m = t.serviceManager;
+    const binaryKey = m.kind === 'systemd' ? 'systemctl' : m.kind;
+    files.set(`${binaryKey}\0${m.binary}`, { key: [binaryKey], path: m.binary, use: 'runs', harm: AS_ROOT });
+    if (m.config) files.set(`supervisor_config\0${m.config}`, { key: ['supervisor_config'], path: m.config, use: 'reads', harm: AS_ROOT });
+  }
+  return [...files.values()];
 }
 
 function harmOf(use: NamedFile['use'], me: Runner): string {
@@ -226,8 +247,9 @@ export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProble
   // Two hundred targets naming one key and one known_hosts walk each path once, not 200 times.
   const seen = new Map<string, TrustProblem | undefined>();
   const problems = namedFiles(config).flatMap((f): NamedFileProblem[] => {
-    const id = `${f.use}\0${f.path}`;
-    if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harmOf(f.use, me), { rootGroupOnTheWay: f.use === 'writes' }));
+    const harm = f.harm ?? harmOf(f.use, me);
+    const id = `${harm}\0${f.path}`;
+    if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harm, { rootGroupOnTheWay: f.use === 'writes' }));
     const problem = seen.get(id);
     if (!problem) return [];
     // A state or log dir that is itself another user's is the wrong-user case (host/ownership.ts):

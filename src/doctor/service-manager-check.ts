@@ -10,6 +10,7 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import type { ServiceManager, Target } from '../config/normalise.js';
+import { trustProblem } from '../config/file-trust.js';
 import { managerArgv } from '../exec/sudo.js';
 import { run } from '../exec/run.js';
 import type { Check, CheckResult } from './check.js';
@@ -140,7 +141,11 @@ function rootsAlone(path: string, key: string): CheckResult | undefined {
   } catch {
     return undefined; // a missing binary is reported by the manager's own check
   }
-  if (st.uid === 0 && (st.mode & 0o022) === 0) return undefined;
+  if (st.uid === 0 && (st.mode & 0o022) === 0) {
+    // The file is root's alone; a directory or link on its way someone else can write would let them swap it.
+    const way = trustProblem(path, { uid: 0, user: 'root' }, 'run commands as root through the sudo rule');
+    return way ? { name: 'service manager', status: 'fail', detail: `${key}: ${way.message}`, fix: way.fix } : undefined;
+  }
   return {
     name: 'service manager',
     status: 'fail',

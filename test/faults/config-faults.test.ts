@@ -255,6 +255,59 @@ describe('config faults', { timeout: 30_000 }, () => {
   });
 });
 
+describe('config faults: what sudo runs as root', { timeout: 60_000 }, () => {
+  it('#80 a supervisorctl or service binary, or a supervisor_config, other users could change: run and validate refuse it (exit 2) and nothing runs; doctor and sudoers fail it, also for a directory on its way', async () => {
+    const f = await faultWorld();
+    const line = (key: string) => lineOf(f.world.configFile, `${key}:`);
+    const supervisorctl = f.world.script('supervisorctl', 'exit 0');
+    chmodSync(supervisorctl, 0o757);
+    f.write({ restart: ['app'], service_manager: 'supervisorctl' }, { supervisorctl });
+    for (const command of [['run'], ['validate']]) {
+      const r = await f.world.cli(command);
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `pollpray: ${f.world.configFile}:${line('supervisorctl')} supervisorctl: ${supervisorctl} is world-writable (mode 0757): any local user could change it and run commands as root through the sudo rule (fix: chmod o-w ${supervisorctl})`,
+      );
+    }
+    expect(f.calls()).toEqual([]);
+    const rule = await f.world.cli(['sudoers', '--user', 'nobody']);
+    expect(rule.exitCode).toBe(2);
+    expect(rule.stderr).toContain(`pollpray: supervisorctl: ${supervisorctl} is world-writable`);
+    expect(rule.stdout).not.toContain('NOPASSWD');
+    chmodSync(supervisorctl, 0o755);
+
+    // root's file, but in a directory anyone can write: anyone could put another one in its place.
+    const open = join(f.world.dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const conf = join(open, 'supervisord.conf');
+    writeFileSync(conf, '[supervisorctl]\n', { mode: 0o644 });
+    f.write({ restart: ['app'], service_manager: 'supervisorctl' }, { supervisorctl, supervisor_config: conf });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^pollpray: ${f.world.configFile}:${line('supervisor_config')} supervisor_config: ${conf} is in ${open}, which is group- and world-writable \\(mode 0777\\).* \\(fix: chmod go-w ${open}\\)$`));
+    expect(f.calls()).toEqual([]);
+    const doctor = await f.world.cli(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toMatch(new RegExp(`^FAIL\\s+service manager\\s+supervisor_config: ${conf} is in ${open}, which is group- and world-writable.*\\(fix: chmod go-w ${open}\\)$`, 'm'));
+    const rule2 = await f.world.cli(['sudoers', '--user', 'nobody']);
+    expect(rule2.exitCode).toBe(2);
+    expect(rule2.stderr).toContain(`pollpray: supervisor_config: ${conf} is in ${open}`);
+    chmodSync(open, 0o755);
+
+    const service = f.world.script('service', 'exit 0');
+    chmodSync(service, 0o775);
+    f.write({ restart: ['app'], service_manager: 'service' }, { service });
+    const v = await f.world.cli(['validate']);
+    expect(v.exitCode).toBe(2);
+    expect(v.stderr.trim()).toBe(
+      `pollpray: ${f.world.configFile}:${line('service')} service: ${service} is group-writable (mode 0775): any member of its group could change it and run commands as root through the sudo rule (fix: chmod g-w ${service})`,
+    );
+    chmodSync(service, 0o755);
+    expect((await f.world.cli(['validate'])).exitCode).toBe(0);
+  });
+});
+
 describe('config faults: trust-host', { timeout: 60_000 }, () => {
   it('#53 trust-host refuses what run refuses (a world-writable deploy script or known_hosts, a --known-hosts in a directory anyone can write) before scanning or writing anything', async () => {
     const f = await faultWorld();
