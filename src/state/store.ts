@@ -179,17 +179,19 @@ export function ensureStateDir(stateDir: string, target: string): string {
  * the next write, and one from a write that failed (ENOSPC) is removed at once.
  */
 /**
- * The temp's name is predictable, so it is opened without following a link: one planted
+ * The temp's name is predictable, so it is only ever created afresh: whatever was planted
  * there (by whoever could write the directory) is removed and the open tried once more,
- * never written through.
+ * never written through. O_EXCL refuses a symbolic link, a hard link to another file and a
+ * file someone else made (theirs, with their mode) alike; O_NOFOLLOW says so as well.
  */
-const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const planted = (err: unknown) => ['EEXIST', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 function openTemp(tmp: string, mode: number): number {
   try {
     return openSync(tmp, TEMP_FLAGS, mode);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+    if (!planted(err)) throw err;
     rmSync(tmp, { force: true });
     return openSync(tmp, TEMP_FLAGS, mode);
   }
@@ -199,7 +201,7 @@ async function openTempAsync(tmp: string, mode: number) {
   try {
     return await open(tmp, TEMP_FLAGS, mode);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+    if (!planted(err)) throw err;
     rmSync(tmp, { force: true });
     return open(tmp, TEMP_FLAGS, mode);
   }

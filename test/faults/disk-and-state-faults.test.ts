@@ -1,10 +1,12 @@
 /** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52). */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { BIN } from '../helpers/pollpray-cli.js';
 import { requireRoot } from '../helpers/require-env.js';
 import { makeSudoFixture, requireSudoFixture } from '../helpers/sudo-user.js';
 import { makeUserWorld } from '../helpers/user-world.js';
@@ -255,5 +257,37 @@ describe('state files read back as data', { timeout: 30_000 }, () => {
     expect(f.world.logText()).toMatch(/WARN .*running\.pgid is not a valid running-script record; removed without ending any process/);
     const signals = JSON.parse(readFileSync(join(dir, 'signals.json'), 'utf8')) as { deploys: Record<string, number> };
     expect(signals.deploys).toEqual({ deployed: 1 });
+  });
+
+  it('#81 hard links planted at the temp names of the next run\'s metrics and state writes (a metrics dir others can write): the files they lead to are left as they were', async () => {
+    const f = await faultWorld();
+    const shared = join(f.world.dir, 'textfile-collector');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    const metricsFile = join(shared, 'pollpray.prom');
+    f.write({}, { metrics_file: metricsFile });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const victim = join(f.world.dir, 'precious.conf');
+    writeFileSync(victim, 'precious\n', { mode: 0o644 });
+
+    // The temp names carry the writer's PID: a shell that execs pollpray keeps its PID, so
+    // the links are in place, under that PID, before pollpray starts.
+    const run = execa('sh', ['-c', 'read _ && exec "$@"', 'sh', 'node', BIN, 'run'], { cwd: f.world.dir, env: f.world.env, reject: false });
+    const pid = run.pid;
+    if (pid === undefined || !run.stdin) throw new Error('the run did not start');
+    const stateDir = join(f.world.stateDir, 'targets', 'app');
+    linkSync(victim, join(shared, `.pollpray.prom.tmp-${pid}`));
+    linkSync(victim, join(stateDir, `.state.json.tmp-${pid}`));
+    run.stdin.end('go\n');
+    const r = await run;
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(statSync(victim).nlink).toBe(1);
+    expect(readFileSync(metricsFile, 'utf8')).toMatch(/^pollpray_/m);
+    expectState(f.world, 'app', { deployedSha: next });
+    expect(readdirSync(shared).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 });
