@@ -14,8 +14,9 @@
  * A path that does not exist (yet) is no question of trust: whoever reports the
  * missing file does.
  */
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { shellQuote } from '../git/ssh.js';
 import { keyPathText } from './report.js';
@@ -78,7 +79,15 @@ export interface TrustOptions {
    * who is in that group. For the state and log dirs, which live under such directories.
    */
   rootGroupOnTheWay?: boolean;
+  /**
+   * A directory whose files are read as well (a GnuPG home): each entry in it, at any
+   * depth, must pass the same rule, or another user could change what is read from it.
+   */
+  contents?: boolean;
 }
+
+/** Entries of a directory read with it (a GnuPG home holds a handful). */
+const MAX_CONTENTS = 1000;
 
 /**
  * Why `file` cannot be trusted by `me`, or undefined when it can (or does not exist).
@@ -115,7 +124,29 @@ export function trustProblem(file: string, me: Runner, harm: string, options: Tr
     problem = directoryProblem(file, next, st, me, harm, options);
     return problem !== undefined;
   });
-  return problem;
+  return problem ?? (options.contents ? contentsProblem(file, me, harm) : undefined);
+}
+
+/** The first entry under `dir` (at any depth, links walked as any path is) that `me` cannot trust. */
+function contentsProblem(dir: string, me: Runner, harm: string): TrustProblem | undefined {
+  const pending = [dir];
+  let seen = 0;
+  for (let at = pending.pop(); at !== undefined; at = pending.pop()) {
+    let names: string[];
+    try {
+      names = readdirSync(at).sort();
+    } catch {
+      continue; // not a directory, or unreadable: whoever reads it reports that
+    }
+    for (const name of names) {
+      if (++seen > MAX_CONTENTS) return undefined;
+      const entry = join(at, name);
+      const problem = trustProblem(entry, me, harm);
+      if (problem) return problem;
+      if (lstatSync(entry, { throwIfNoEntry: false })?.isDirectory()) pending.push(entry);
+    }
+  }
+  return undefined;
 }
 
 /** `/etc/x.yaml` or `/etc/x.yaml (really /srv/x.yaml)`. */
@@ -173,6 +204,8 @@ export interface NamedFile {
   use: 'runs' | 'reads' | 'key' | 'writes';
   /** What another user could do with it, when not what its `use` says (sudo runs it as root). */
   harm?: string;
+  /** A directory whose files are read too (a GnuPG keyring): each is checked. */
+  contents?: true;
 }
 
 /** argv[0] when it is a path (a bare name is looked up on PATH, which is the environment's). */
@@ -200,7 +233,7 @@ export function namedFiles(config: Config): NamedFile[] {
     add([...at, 'ssh', 'known_hosts'], t.ssh.knownHosts, 'reads');
     add([...at, 'ssh', 'config'], t.ssh.config, 'reads');
     add([...at, 'verify', 'allowed_signers'], t.verify?.allowedSigners, 'reads');
-    add([...at, 'verify', 'keyring'], t.verify?.keyring, 'reads');
+    if (t.verify?.keyring) files.push({ key: [...at, 'verify', 'keyring'], path: t.verify.keyring, use: 'reads', contents: true });
   }
   config.notify.forEach((n, i) => add(['notify', i, 'command'], commandFile(n.command), 'runs'));
   // Run through sudo as root: only when some target restarts units.
@@ -248,8 +281,8 @@ export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProble
   const seen = new Map<string, TrustProblem | undefined>();
   const problems = namedFiles(config).flatMap((f): NamedFileProblem[] => {
     const harm = f.harm ?? harmOf(f.use, me);
-    const id = `${harm}\0${f.path}`;
-    if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harm, { rootGroupOnTheWay: f.use === 'writes' }));
+    const id = `${harm}\0${f.contents === true}\0${f.path}`;
+    if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harm, { rootGroupOnTheWay: f.use === 'writes', contents: f.contents }));
     const problem = seen.get(id);
     if (!problem) return [];
     // A state or log dir that is itself another user's is the wrong-user case (host/ownership.ts):

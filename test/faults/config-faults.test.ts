@@ -308,6 +308,55 @@ describe('config faults: what sudo runs as root', { timeout: 60_000 }, () => {
   });
 });
 
+describe('config faults: the keys that decide which commits deploy', { timeout: 60_000 }, () => {
+  it('#82 an allowed_signers file, or a file in a GnuPG keyring, that other users could change: run and validate refuse it (exit 2) and nothing deploys; doctor fails it', async () => {
+    const f = await faultWorld();
+    const signers = join(f.world.dir, 'allowed_signers');
+    writeFileSync(signers, '');
+    chmodSync(signers, 0o666);
+    f.write({ verify: { mode: 'ssh', allowed_signers: signers } });
+    const line = (key: string) => lineOf(f.world.configFile, `${key}:`);
+    for (const command of [['run'], ['validate']]) {
+      const r = await f.world.cli(command);
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `pollpray: ${f.world.configFile}:${line('allowed_signers')} targets.app.verify.allowed_signers: ${signers} is group- and world-writable (mode 0666): any local user could change it and change what pollpray trusts (fix: chmod go-w ${signers})`,
+      );
+    }
+    chmodSync(signers, 0o644);
+
+    // The keyring directory is safe, but gpg reads the files in it: one anyone can write
+    // lets them add their own key, and their signed commits deploy.
+    const keyring = join(f.world.dir, 'keyring');
+    mkdirSync(join(keyring, 'public-keys.d'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(keyring, 'trustdb.gpg'), '', { mode: 0o600 });
+    const pubring = join(keyring, 'pubring.kbx');
+    writeFileSync(pubring, '');
+    chmodSync(pubring, 0o666);
+    f.write({ verify: { mode: 'gpg', keyring } });
+    for (const command of [['run'], ['validate']]) {
+      const r = await f.world.cli(command);
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `pollpray: ${f.world.configFile}:${line('keyring')} targets.app.verify.keyring: ${pubring} is group- and world-writable (mode 0666): any local user could change it and change what pollpray trusts (fix: chmod go-w ${pubring})`,
+      );
+    }
+    const doctor = await f.world.cli(['doctor']);
+    expect(doctor.exitCode).toBe(1);
+    expect(doctor.stdout).toMatch(new RegExp(`^FAIL\\s+file \\(targets\\.app\\.verify\\.keyring\\)\\s+${pubring} is group- and world-writable`, 'm'));
+    chmodSync(pubring, 0o600);
+    const deeper = join(keyring, 'public-keys.d', 'pubring.db');
+    writeFileSync(deeper, '');
+    chmodSync(deeper, 0o620);
+    const v = await f.world.cli(['validate']);
+    expect(v.exitCode).toBe(2);
+    expect(v.stderr).toContain(`targets.app.verify.keyring: ${deeper} is group-writable (mode 0620)`);
+    chmodSync(deeper, 0o600);
+    expect((await f.world.cli(['validate'])).exitCode).toBe(0);
+    expect(f.calls()).toEqual([]);
+  });
+});
+
 describe('config faults: trust-host', { timeout: 60_000 }, () => {
   it('#53 trust-host refuses what run refuses (a world-writable deploy script or known_hosts, a --known-hosts in a directory anyone can write) before scanning or writing anything', async () => {
     const f = await faultWorld();
