@@ -84,6 +84,8 @@ export interface TrustOptions {
    * depth, must pass the same rule, or another user could change what is read from it.
    */
   contents?: boolean;
+  /** A file that holds a secret and nothing else: one every local user may read is refused too. */
+  secret?: boolean;
 }
 
 /** Entries of a directory read with it (a GnuPG home holds a handful). */
@@ -117,7 +119,7 @@ export function trustProblem(file: string, me: Runner, harm: string, options: Tr
     // A link's own directory was checked; its target is walked next.
     if (st.isSymbolicLink()) return false;
     if (last) {
-      problem = fileProblem(file, next, st, me, harm);
+      problem = fileProblem(file, next, st, me, harm) ?? (options.secret ? readableByAll(file, next, st) : undefined);
       return true;
     }
     if (!st.isDirectory()) return true;
@@ -195,6 +197,16 @@ function fileProblem(file: string, real: string, st: Stats, me: Runner, harm: st
   return undefined;
 }
 
+/** A secret file every local user can read (as ssh refuses a private key others can read). */
+function readableByAll(file: string, real: string, st: Stats): TrustProblem | undefined {
+  if ((st.mode & 0o004) === 0) return undefined;
+  return {
+    message: `${describe(file, real)} is readable by every local user (mode ${mode4(st.mode)}): anyone could read the secret in it`,
+    fix: `chmod o-r ${q(real)}`,
+    at: 'file',
+  };
+}
+
 /** A file the config names that pollpray runs or reads, with where it is named. */
 export interface NamedFile {
   /** Config key path, e.g. ['targets', 'app', 'deploy']. */
@@ -206,6 +218,8 @@ export interface NamedFile {
   harm?: string;
   /** A directory whose files are read too (a GnuPG keyring): each is checked. */
   contents?: true;
+  /** Holds a secret (serve.secret_file, coordination.password_file): others may not read it either. */
+  secret?: true;
 }
 
 /** argv[0] when it is a path (a bare name is looked up on PATH, which is the environment's). */
@@ -238,8 +252,9 @@ export function namedFiles(config: Config): NamedFile[] {
   config.notify.forEach((n, i) => add(['notify', i, 'command'], commandFile(n.command), 'runs'));
   // Run through sudo as root: only when some target restarts units.
   for (const f of serviceManagerFiles(config)) add(f.key, f.path, f.use, f.harm);
-  add(['serve', 'secret_file'], config.serve?.secretFile, 'reads');
-  add(['coordination', 'password_file'], config.coordination?.passwordFile, 'reads');
+  for (const [key, path] of [[['serve', 'secret_file'], config.serve?.secretFile], [['coordination', 'password_file'], config.coordination?.passwordFile]] as const) {
+    if (path) files.push({ key: [...key], path, use: 'reads', secret: true });
+  }
   // Another user who can write these plants what pollpray reads back (state, history, locks)
   // or a link its next write follows (a record's temp, the day's new log file).
   add(['state_dir'], config.stateDir, 'writes');
@@ -281,8 +296,8 @@ export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProble
   const seen = new Map<string, TrustProblem | undefined>();
   const problems = namedFiles(config).flatMap((f): NamedFileProblem[] => {
     const harm = f.harm ?? harmOf(f.use, me);
-    const id = `${harm}\0${f.contents === true}\0${f.path}`;
-    if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harm, { rootGroupOnTheWay: f.use === 'writes', contents: f.contents }));
+    const id = `${harm}\0${f.contents === true}\0${f.secret === true}\0${f.path}`;
+    if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harm, { rootGroupOnTheWay: f.use === 'writes', contents: f.contents, secret: f.secret }));
     const problem = seen.get(id);
     if (!problem) return [];
     // A state or log dir that is itself another user's is the wrong-user case (host/ownership.ts):

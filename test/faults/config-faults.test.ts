@@ -357,6 +357,43 @@ describe('config faults: the keys that decide which commits deploy', { timeout: 
   });
 });
 
+describe('config faults: secret files', { timeout: 60_000 }, () => {
+  it('#83 a serve.secret_file or coordination.password_file every local user can read: validate, run and serve refuse it (exit 2, one line with the chmod) and print no secret; its group may read it', async () => {
+    const f = await faultWorld();
+    const secretValue = 'webhook-secret-0123456789abcdef';
+    const secretFile = join(f.world.dir, 'webhook.secret');
+    writeFileSync(secretFile, `${secretValue}\n`);
+    chmodSync(secretFile, 0o644);
+    const line = (key: string) => lineOf(f.world.configFile, `${key}:`);
+    f.write({}, { serve: { secret_file: secretFile, allow: ['localhost/acme/app'], listen: '127.0.0.1:1' } });
+    for (const command of [['validate'], ['run'], ['serve']]) {
+      const r = await f.world.cli(command, { timeoutMs: 20_000 });
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `pollpray: ${f.world.configFile}:${line('secret_file')} serve.secret_file: ${secretFile} is readable by every local user (mode 0644): anyone could read the secret in it (fix: chmod o-r ${secretFile})`,
+      );
+      expect(r.stdout + r.stderr).not.toContain(secretValue);
+    }
+    const doctor = await f.world.cli(['doctor']);
+    expect(doctor.stdout).toMatch(/^FAIL\s+file \(serve\.secret_file\)\s+.* is readable by every local user/m);
+    expect(f.calls()).toEqual([]);
+    chmodSync(secretFile, 0o640);
+
+    const passwordFile = join(f.world.dir, 'redis.password');
+    writeFileSync(passwordFile, 'redis-password-0123456789\n');
+    chmodSync(passwordFile, 0o604);
+    f.write({}, { coordination: { redis: 'redis://127.0.0.1:1/0', group: 'g', password_file: passwordFile } });
+    const v = await f.world.cli(['validate']);
+    expect(v.exitCode).toBe(2);
+    expect(v.stderr.trim()).toBe(
+      `pollpray: ${f.world.configFile}:${line('password_file')} coordination.password_file: ${passwordFile} is readable by every local user (mode 0604): anyone could read the secret in it (fix: chmod o-r ${passwordFile})`,
+    );
+    chmodSync(passwordFile, 0o600);
+    const ok = await f.world.cli(['validate']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+  });
+});
+
 describe('config faults: trust-host', { timeout: 60_000 }, () => {
   it('#53 trust-host refuses what run refuses (a world-writable deploy script or known_hosts, a --known-hosts in a directory anyone can write) before scanning or writing anything', async () => {
     const f = await faultWorld();
