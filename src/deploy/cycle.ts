@@ -83,7 +83,15 @@ export async function checkTarget(config: Config, target: Target, options: Cycle
   const fields = { target: target.name };
 
   const workDir = ensureStateDir(config.stateDir, target.name);
-  let lock = await tryLock(config.stateDir, target.name);
+  let lock: Lock | undefined;
+  try {
+    lock = await tryLock(config.stateDir, target.name);
+  } catch (err) {
+    // Held by a process pollpray does not trust: said, never skipped in silence.
+    const error = asPollprayError(err, target.name);
+    log.error(error.oneLine(), { ...fields, step: 'lock' });
+    return { kind: 'done', outcome: done({ result: 'error', sha: null, previousSha: null, error }) };
+  }
   if (!lock) {
     log.info('skipped: run in progress', { ...fields, step: 'lock' });
     return { kind: 'done', outcome: done({ result: 'skipped', sha: null, previousSha: null, detail: 'another run holds the lock' }) };

@@ -146,7 +146,7 @@ export function requirePathOwner(config: Config, target: Target): void {
  * until that deploy ends, and both runs would clone and run their scripts in it at once.
  */
 export async function lockPath(target: Target): Promise<Lock> {
-  const lock = await tryPathLock(target.path);
+  const lock = await tryPathLock(target.path, target.name);
   if (lock) return lock;
   throw new ConfigError(`targets.${target.name}.path ${target.path} is being deployed by another pollpray right now (another config or state_dir names this path); left as it is`, {
     target: target.name,

@@ -10,9 +10,17 @@
  * path lock, derived from where a target's path really leads, is what they share.
  * Limitation: abstract sockets are per network namespace; runs that must exclude
  * each other have to share one (the examples' units do not set PrivateNetwork).
+ *
+ * The abstract namespace has no permissions: any local user can bind a lock's name and
+ * so keep every run from a target. A lock found held is therefore looked up in /proc:
+ * held by a process of this user, root or the state dir's owner, it is another run's;
+ * held by anyone else (or by no process this user can see), it is refused as an error
+ * naming the holder, never skipped in silence.
  */
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { EnvironmentError } from '../errors.js';
 import { realLocation } from '../real-location.js';
 
 export interface Lock {
@@ -29,8 +37,10 @@ function nameFor(key: string): string {
 }
 
 /** Takes the lock without waiting; returns undefined when another process holds it. */
-export function tryLock(stateDir: string, target: string): Promise<Lock | undefined> {
-  return tryLockNamed(lockName(stateDir, target));
+export function tryLock(stateDir: string, target: string, options: { askHolder?: boolean } = {}): Promise<Lock | undefined> {
+  // `askHolder: false` for a lock polled in a loop whose wait already ends in an error.
+  if (options.askHolder === false) return tryLockNamed(lockName(stateDir, target));
+  return tryLockChecked(lockName(stateDir, target), target, stateDir);
 }
 
 /**
@@ -38,8 +48,91 @@ export function tryLock(stateDir: string, target: string): Promise<Lock | undefi
  * name one path never work in it at once. Keyed by where the path really leads (a link
  * to it, or a path not made yet, locks the same place).
  */
-export function tryPathLock(path: string): Promise<Lock | undefined> {
-  return tryLockNamed(nameFor(`path\0${realLocation(path)}`));
+export function tryPathLock(path: string, target?: string): Promise<Lock | undefined> {
+  return tryLockChecked(nameFor(`path\0${realLocation(path)}`), target);
+}
+
+/**
+ * tryLockNamed, and when the name is taken, who holds it: another run (undefined, as
+ * before) or a process of someone pollpray does not trust (an EnvironmentError naming it).
+ */
+async function tryLockChecked(name: string, target?: string, stateDir?: string): Promise<Lock | undefined> {
+  const lock = await tryLockNamed(name);
+  if (lock) return lock;
+  const holder = foreignHolder(name, stateDir);
+  if (holder === undefined) return undefined;
+  // The holder may have just ended (its socket gone with it): one more try before saying so.
+  const again = await tryLockNamed(name);
+  if (again) return again;
+  if (foreignHolder(name, stateDir) === undefined) return undefined;
+  const socket = `@${name.slice(1)}`;
+  throw new EnvironmentError(
+    `pollpray's lock ${socket} is held by ${holder.pid === undefined ? 'a process this user cannot see (another user\'s)' : `process ${holder.pid} of uid ${holder.uid}`}, not by a pollpray run: no run can work on this target while it is held`,
+    { target, hint: `find the holder with: ss -xlp | grep ${socket.slice(1)} (as root), and stop it; pollpray's own runs hold it only as root, this user or the state dir's owner` },
+  );
+}
+
+/** The listening sockets bound to an abstract name, by inode, from /proc/net/unix. */
+function socketInodes(name: string): Set<string> {
+  const path = `@${name.slice(1)}`;
+  const inodes = new Set<string>();
+  let text: string;
+  try {
+    text = readFileSync('/proc/net/unix', 'utf8');
+  } catch {
+    return inodes;
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    // libuv binds the whole sun_path: the name is shown padded with `@` for its NUL bytes.
+    if (fields[7]?.replace(/@+$/, '') === path && fields[6]) inodes.add(fields[6]);
+  }
+  return inodes;
+}
+
+/**
+ * Undefined when the lock's holder may be trusted (or the name is free again); otherwise
+ * the holding process found in /proc, or `{}` when no process this user can see holds it.
+ */
+function foreignHolder(name: string, stateDir?: string): { pid?: number; uid?: number } | undefined {
+  const inodes = socketInodes(name);
+  if (inodes.size === 0) return undefined;
+  const me = process.getuid?.() ?? -1;
+  const trusted = new Set([0, me]);
+  if (stateDir !== undefined) {
+    try {
+      trusted.add(statSync(stateDir).uid);
+    } catch {
+      // no state dir yet: root and this user only
+    }
+  }
+  const wanted = new Set([...inodes].map((inode) => `socket:[${inode}]`));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue; // gone, or another user's process this user may not look into
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = readlinkSync(`/proc/${entry}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (!wanted.has(link)) continue;
+      let uid: number;
+      try {
+        uid = statSync(`/proc/${entry}`).uid;
+      } catch {
+        continue;
+      }
+      return trusted.has(uid) ? undefined : { pid: Number(entry), uid };
+    }
+  }
+  return {};
 }
 
 /** One lock that holds both and releases both. */

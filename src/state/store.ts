@@ -422,10 +422,11 @@ export async function updateSignals<T>(
   waitMs = 5000,
 ): Promise<T> {
   const deadline = Date.now() + waitMs;
-  let lock = await tryLock(stateDir, `${target}#signals`);
+  // Polled: a holder that never lets go ends in the error below, so /proc is not searched for it.
+  let lock = await tryLock(stateDir, `${target}#signals`, { askHolder: false });
   while (!lock && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 25));
-    lock = await tryLock(stateDir, `${target}#signals`);
+    lock = await tryLock(stateDir, `${target}#signals`, { askHolder: false });
   }
   if (!lock) {
     throw new EnvironmentError('notification and metrics bookkeeping is busy in another run', {

@@ -2,9 +2,12 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { lockName } from '../../src/state/lock.js';
 import { startHealthServer } from '../helpers/health-server.js';
 import { pidFile, processGone, until } from '../helpers/pollpray-cli.js';
+import { requireRoot } from '../helpers/require-env.js';
 import { expectOneLineError, expectState, faultWorld, releaseDirs, short } from './fault-world.js';
 
 /** What the commit ships decides what the script does: fail, hang, leave a child, wait for `go`. */
@@ -293,5 +296,31 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(f.calls()).toHaveLength(1);
     expect(f.world.logText()).toMatch(/skipped: run in progress/);
     expectState(f.world, 'app', { deployedSha: head, lastResult: 'deployed' });
+  });
+
+  it.skipIf(requireRoot())('#84 another local user holding a target\'s lock (the abstract socket anyone can bind): the run says so, exit 1, naming the process and its uid; once it lets go the next run deploys', async () => {
+    const f = await faultWorld();
+    const first = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const name = lockName(f.world.stateDir, 'app');
+    const holdIt = `const s = require('net').createServer().listen({ path: ${JSON.stringify(name)} }, () => console.log('held')); process.stdin.on('end', () => s.close()).resume();`;
+    const squatter = execa('runuser', ['-u', 'nobody', '--', process.execPath, '-e', holdIt], { cwd: '/', reject: false });
+    await new Promise<void>((resolve, reject) => {
+      squatter.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('held') && resolve());
+      void squatter.then((r) => reject(new Error(`the other user's process ended: ${r.stderr}`)));
+    });
+
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', new RegExp(`^pollpray: app: pollpray's lock @${name.slice(1)} is held by process \\d+ of uid 65534, not by a pollpray run: no run can work on this target while it is held \\(fix: find the holder with: ss -xlp \\| grep ${name.slice(1)} \\(as root\\), and stop it;`));
+    expect(f.live()).toBe(short(first));
+    expect(f.calls()).toHaveLength(1);
+
+    squatter.stdin?.end();
+    expect((await squatter).exitCode).toBe(0);
+    const after = await f.world.cli(['run']);
+    expect(after.exitCode, after.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
   });
 });
