@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { lockName } from '../../src/state/lock.js';
+import { startGitHttp } from '../helpers/git-http.js';
 import { startHealthServer } from '../helpers/health-server.js';
 import { pidFile, processGone, until } from '../helpers/pollpray-cli.js';
 import { requireRoot } from '../helpers/require-env.js';
@@ -296,6 +297,34 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(f.calls()).toHaveLength(1);
     expect(f.world.logText()).toMatch(/skipped: run in progress/);
     expectState(f.world, 'app', { deployedSha: head, lastResult: 'deployed' });
+  });
+
+  it('#38 credentials in an https repo URL never reach the environment of the deploy script, a step, the health check or a notify command (which run what the commit contains)', async () => {
+    const PASSWORD = 'envsecret-q7w8e9';
+    const w = (name: string) => join(f.world.dir, name);
+    const f = await faultWorld();
+    const server = await startGitHttp(f.origin, 'deploy', PASSWORD, PASSWORD);
+    const dump = (name: string) => f.world.script(`${name}.sh`, `env > "${w(`${name}.env`)}"`);
+    const repo = server.url.replace('http://', `http://deploy:${PASSWORD}@`);
+    const notify = { notify: [{ command: [dump('notify')], on: ['deployed'] }] };
+    f.write({ repo, deploy: dump('deploy'), health: { command: [dump('health')] } }, notify);
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(await f.origin.head()));
+    // A pipeline's steps, on the next commit.
+    f.write({ repo, deploy: undefined, steps: [{ name: 'build', run: [dump('step')] }] }, notify);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    const again = await f.world.cli(['run']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+    const basic = Buffer.from(`deploy:${PASSWORD}`).toString('base64');
+    for (const name of ['deploy', 'step', 'health', 'notify']) {
+      const env = readFileSync(w(`${name}.env`), 'utf8');
+      expect(env, name).toMatch(/^PATH=/m);
+      expect(env, name).not.toContain(PASSWORD);
+      expect(env, name).not.toContain(basic);
+      expect(env, name).not.toMatch(/^GIT_CONFIG_(COUNT|KEY_|VALUE_)/m);
+    }
   });
 
   it.skipIf(requireRoot())('#84 another local user holding a target\'s lock (the abstract socket anyone can bind): the run says so, exit 1, naming the process and its uid; once it lets go the next run deploys', async () => {
