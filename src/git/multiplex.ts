@@ -49,6 +49,14 @@ interface Session {
 
 let session: Session | undefined;
 
+/**
+ * Control paths whose master another run opened (its socket was there first, or its
+ * master won the race to bind it). This run's git calls may go over it, but it is never
+ * sent `-O exit`: that would cut the other run's transfers. A stale socket found there is
+ * replaced by git's own ssh, whose master ends by itself after ControlPersist.
+ */
+const othersMasters = new Set<string>();
+
 export function controlDir(stateDir: string): string {
   return join(stateDir, 'ssh');
 }
@@ -176,7 +184,10 @@ function spawnMaster(plan: MasterPlan): Promise<boolean> {
     // Two runs racing for one socket: the loser would stay a plain connection with
     // nothing to do (-N) until its timeout. The winner's master serves this run too.
     onLine: (line, stream) => {
-      if (stream === 'stderr' && /already exists, disabling multiplexing/.test(line) && pgid !== undefined) void killGroup(pgid, 1000);
+      if (stream === 'stderr' && /already exists, disabling multiplexing/.test(line) && pgid !== undefined) {
+        othersMasters.add(plan.path);
+        void killGroup(pgid, 1000);
+      }
     },
   }).then((r) => {
     if (r.exitCode !== 0) log.debug(`ssh master ${plan.dest.at(-1) ?? ''} not opened early (exit ${r.exitCode}): ${r.stderr.trim()}`, { step: 'ssh' });
@@ -238,7 +249,10 @@ export function openMasters(targets: readonly Target[]): Map<string, Promise<boo
     if (started) up = replaceMaster(started, plan);
     // A socket already there (another run's master, or a stale one) is left to git's ssh,
     // which uses a live master and replaces a dead one.
-    else if (existsSync(plan.path)) continue;
+    else if (existsSync(plan.path)) {
+      othersMasters.add(plan.path);
+      continue;
+    }
     else up = spawnMaster(plan);
     current.used.set(plan.path, plan.base);
     opened.set(plan.group, up);
@@ -263,14 +277,16 @@ async function exitMaster(path: string, base: string[], cwd: string): Promise<vo
   if (result.exitCode !== 0) log.debug(`ssh -O exit: ${result.stderr.trim()}`, { step: 'ssh' });
 }
 
-/** Ends every master this run started (ssh -O exit), and any early one it did not adopt, then turns multiplexing off. */
+/** Ends every master this run started (ssh -O exit), never another run's, and any early one it did not adopt, then turns multiplexing off. */
 export async function closeMultiplexing(): Promise<void> {
   const current = session;
   session = undefined;
   const unadopted = closeEarlyMasters();
   if (current) {
     await Promise.allSettled(current.opening);
-    await Promise.all([...current.used.entries()].map(([path, base]) => exitMaster(path, base, current.dir)));
+    const mine = [...current.used.entries()].filter(([path]) => !othersMasters.has(path));
+    await Promise.all(mine.map(([path, base]) => exitMaster(path, base, current.dir)));
   }
+  othersMasters.clear();
   await unadopted;
 }

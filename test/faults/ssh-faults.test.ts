@@ -1,9 +1,10 @@
 /** Faults between pollpray and an ssh remote (rows 1-3 of the failure-modes table), over a real loopback sshd. */
-import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
-import { makeWorld } from '../helpers/pollpray-cli.js';
+import { makeWorld, until } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
 import { SSHD, startSshd } from '../helpers/sshd.js';
 import { expectOneLineError, expectState, short } from './fault-world.js';
@@ -35,6 +36,41 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     const back = await world.cli(['run', 'down']);
     expect(back.exitCode, back.stderr).toBe(0);
     expect(world.state('down')).toMatchObject({ deployedSha: await origin.head() });
+  });
+
+  it("#85 a run that ends while another run's ssh master serves it (cron's run and one by hand, on two targets of one host): it leaves that master open, never sends it -O exit", async () => {
+    const [sshd, a, b] = await Promise.all([startSshd(), makeOrigin(), makeOrigin()]);
+    const world = makeWorld();
+    const slow = world.script('slow.sh', `touch "${world.dir}/blocked"\nwhile [ ! -f "${world.dir}/go" ]; do sleep 0.05; done`);
+    const quick = world.script('quick.sh', 'true');
+    const target = (name: string, origin: typeof a, deploy: string) => ({
+      repo: sshd.repoUrl(origin.bare),
+      path: join(world.dir, 'www', name),
+      deploy,
+      ssh: { key: sshd.clientKey, known_hosts: sshd.knownHostsFile, connect_timeout: '3s' },
+      git_timeout: '20s',
+    });
+    world.writeConfig({ targets: { a: target('a', a, slow), b: target('b', b, quick) } });
+    const controlDir = join(world.stateDir, 'ssh');
+    const first = world.spawn(['run', 'a']);
+    await until(() => existsSync(join(world.dir, 'blocked')), 30_000, "run a's deploy script to start");
+    const sockets = readdirSync(controlDir);
+    expect(sockets).toHaveLength(1);
+    expect(await sshd.acceptedConnections()).toBe(1);
+
+    const second = await world.cli(['run', 'b']);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(world.state('b')).toMatchObject({ deployedSha: await b.head(), lastResult: 'deployed' });
+    // b went over a's master (no second login), and a's master is still there and answers.
+    expect(await sshd.acceptedConnections()).toBe(1);
+    expect(readdirSync(controlDir)).toEqual(sockets);
+    const check = await execa('ssh', ['-o', `ControlPath=${join(controlDir, sockets[0] ?? '')}`, '-O', 'check', 'pollpray-mux'], { reject: false });
+    expect(check.exitCode, check.stderr).toBe(0);
+
+    writeFileSync(join(world.dir, 'go'), '');
+    expect((await first).exitCode).toBe(0);
+    // The run that opened it closes it.
+    expect(readdirSync(controlDir)).toEqual([]);
   });
 
   it('#2 auth refused: no prompt (BatchMode), a clear message, recovers once the key is authorized again', async () => {
