@@ -16,11 +16,12 @@
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { shellQuote } from '../git/ssh.js';
 import { keyPathText } from './report.js';
 import { walkPath } from '../real-location.js';
+import { interpreterChain, lookupChain, scriptPath } from '../host/script-start.js';
 import type { Config } from './normalise.js';
 import type { KeyPath } from './yaml-source.js';
 
@@ -290,11 +291,46 @@ function harmOf(use: NamedFile['use'], me: Runner): string {
 
 export interface NamedFileProblem extends NamedFile, TrustProblem {}
 
+/**
+ * What the programs the config names also start, by the key naming them: a bare name's
+ * PATH directories up to where it is found and the file found there, and the `#!`
+ * interpreter of each script (with how `env` finds its program). Programs from the
+ * deployed code (a relative path, a PATH directory inside the target) are the commit's.
+ */
+export function startedFiles(config: Config): NamedFile[] {
+  const files: NamedFile[] = [];
+  const add = (key: KeyPath, paths: readonly string[]) => {
+    for (const path of paths) files.push({ key, path, use: 'runs' });
+  };
+  const program = (key: KeyPath, argv: readonly string[] | undefined, path: string, code: string) => {
+    const bin = argv?.[0];
+    if (!bin || bin.includes('{{')) return;
+    if (!bin.includes('/')) {
+      const chain = lookupChain(bin, path, code);
+      if (chain) add(key, [...chain, ...interpreterChain(chain[chain.length - 1]!, path, code)]);
+    } else if (isAbsolute(bin) && relative(code, bin).startsWith('..')) add(key, interpreterChain(bin, path, code));
+  };
+  for (const t of config.targets) {
+    const at = ['targets', t.name];
+    const path = scriptPath(t);
+    if (t.deploy) add([...at, 'deploy'], interpreterChain(t.deploy, path, t.path));
+    t.steps?.forEach((step, i) => {
+      const stepPath = step.env.PATH ?? path;
+      program([...at, 'steps', i, 'run'], step.run, stepPath, t.path);
+      program([...at, 'steps', i, 'on_success', 'run'], step.onSuccess?.run, stepPath, t.path);
+      program([...at, 'steps', i, 'on_failure', 'run'], step.onFailure?.run, stepPath, t.path);
+    });
+    program([...at, 'health', 'command'], t.health?.command, process.env.PATH ?? '', t.path);
+  }
+  config.notify.forEach((n, i) => program(['notify', i, 'command'], n.command, process.env.PATH ?? '', '/nonexistent-code-dir'));
+  return files;
+}
+
 /** The files the config names that someone other than root or `me` could change. */
 export function untrustedNamedFiles(config: Config, me: Runner): NamedFileProblem[] {
   // Two hundred targets naming one key and one known_hosts walk each path once, not 200 times.
   const seen = new Map<string, TrustProblem | undefined>();
-  const problems = namedFiles(config).flatMap((f): NamedFileProblem[] => {
+  const problems = [...namedFiles(config), ...startedFiles(config)].flatMap((f): NamedFileProblem[] => {
     const harm = f.harm ?? harmOf(f.use, me);
     const id = `${harm}\0${f.contents === true}\0${f.secret === true}\0${f.path}`;
     if (!seen.has(id)) seen.set(id, trustProblem(f.path, me, harm, { rootGroupOnTheWay: f.use === 'writes', contents: f.contents, secret: f.secret }));

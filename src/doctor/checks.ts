@@ -338,7 +338,10 @@ export const scheduled: Check = async () => {
  * script and key have checks of their own): the rule `run` refuses on, one FAIL line per file.
  */
 export const namedFileTrust: Check = async ({ config, uid, user }) => {
-  const problems = untrustedNamedFiles(config, { uid, user }).filter((p) => !(p.key.at(-1) === 'deploy' || keyPathText(p.key).endsWith('ssh.key')));
+  // The deploy script itself and the key have checks of their own; what the script's #! line starts has not.
+  const own = (p: { key: readonly (string | number)[]; path: string }) =>
+    (p.key.at(-1) === 'deploy' && config.targets.some((t) => t.deploy === p.path)) || keyPathText(p.key).endsWith('ssh.key');
+  const problems = untrustedNamedFiles(config, { uid, user }).filter((p) => !own(p));
   if (problems.length === 0) return [];
   return problems.map((p) => ({ name: `${p.use === 'writes' ? 'dir' : 'file'} (${keyPathText(p.key)})`, status: 'fail', detail: p.message, fix: p.fix }));
 };

@@ -60,6 +60,39 @@ function onPath(program: string, path: string): string | undefined {
 }
 
 /**
+ * What starting a bare `program` on `path` relies on, for the trust rule: each PATH
+ * directory searched until it is found (a program planted in any of them would run
+ * instead), then the file found. Undefined when it is not found, or when a relative
+ * directory or one inside `code` comes first: then the commit brings it, not the host.
+ */
+export function lookupChain(program: string, path: string, code: string): string[] | undefined {
+  const chain: string[] = [];
+  for (const dir of path.split(delimiter)) {
+    if (!isAbsolute(dir) || !relative(code, dir).startsWith('..')) return undefined;
+    chain.push(dir);
+    const candidate = join(dir, program);
+    if (executable(candidate)) return [...chain, candidate];
+  }
+  return undefined;
+}
+
+/** What a script's `#!` line starts: its absolute interpreter and, for `env <program>`, how env finds that program. */
+export function interpreterChain(file: string, path: string, code: string): string[] {
+  const line = firstLine(file);
+  if (!line?.startsWith('#!') || line.includes('\r')) return [];
+  const rest = line.slice(2).trim();
+  const space = rest.search(/[ \t]/);
+  const interpreter = space === -1 ? rest : rest.slice(0, space);
+  const argument = space === -1 ? '' : rest.slice(space).trim();
+  if (!isAbsolute(interpreter)) return [];
+  if (basename(interpreter) !== 'env' || !argument || argument.startsWith('-')) return [interpreter];
+  const program = argument.split(/[ \t]/)[0]!;
+  if (program.includes('=')) return [interpreter];
+  if (program.includes('/')) return isAbsolute(program) ? [interpreter, program] : [interpreter];
+  return [interpreter, ...(lookupChain(program, path, code) ?? [])];
+}
+
+/**
  * Why `file` cannot start as a program, read from its `#!` line, or undefined (no `#!`
  * line, or one that holds). `path` is the PATH the script will run with, for `env`;
  * `pathKey` names where the config can set it.

@@ -1,6 +1,6 @@
 /** Faults in the configuration (rows 21, 22, 23's config side, 26 and 53 of the failure-modes table): exit 2, nothing touched. */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -391,6 +391,49 @@ describe('config faults: secret files', { timeout: 60_000 }, () => {
     chmodSync(passwordFile, 0o600);
     const ok = await f.world.cli(['validate']);
     expect(ok.exitCode, ok.stderr).toBe(0);
+  });
+});
+
+describe('config faults: what the programs the config names start', { timeout: 60_000 }, () => {
+  it('#86 a step named by a bare program whose PATH has a directory others can write before it, or a deploy script whose #! interpreter others can change: run and validate refuse it (exit 2) and nothing runs; doctor fails it', async () => {
+    const f = await faultWorld();
+    const line = (text: string) => lineOf(f.world.configFile, text);
+    // `true` is found in /usr/bin or /bin, but anyone could plant a `true` in the first directory.
+    const shared = join(f.world.dir, 'shared-bin');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    f.write({ deploy: undefined, env: { PATH: `${shared}:/usr/bin:/bin` }, steps: [{ name: 'build', run: ['true'] }] });
+    for (const command of [['run'], ['validate']]) {
+      const r = await f.world.cli(command);
+      expect(r.exitCode, `${command.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `pollpray: ${f.world.configFile}:${line('- "true"')} targets.app.steps[0].run: ${shared} is group- and world-writable (mode 0777): any local user could write in it and run commands as root (fix: chmod go-w ${shared})`,
+      );
+    }
+    const doctor = await f.world.cli(['doctor']);
+    expect(doctor.stdout).toMatch(new RegExp(`^FAIL\\s+file \\(targets\\.app\\.steps\\[0\\]\\.run\\)\\s+${shared} is group- and world-writable`, 'm'));
+    chmodSync(shared, 0o755);
+    expect((await f.world.cli(['validate'])).exitCode).toBe(0);
+
+    // The deploy script is safe, the interpreter its #! line names is not.
+    const interpreter = join(f.world.dir, 'venv-sh');
+    copyFileSync('/bin/sh', interpreter);
+    chmodSync(interpreter, 0o757);
+    const deploy = join(f.world.dir, 'deploy.sh');
+    writeFileSync(deploy, `#!${interpreter}\necho "$POLLPRAY_NEW_SHA" >> "${f.world.dir}/calls.log"\n`);
+    f.write({ deploy });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `pollpray: ${f.world.configFile}:${line('deploy:')} targets.app.deploy: ${interpreter} is world-writable (mode 0757): any local user could change it and run commands as root (fix: chmod o-w ${interpreter})`,
+    );
+    const doctor2 = await f.world.cli(['doctor']);
+    expect(doctor2.stdout).toMatch(new RegExp(`^FAIL\\s+file \\(targets\\.app\\.deploy\\)\\s+${interpreter} is world-writable`, 'm'));
+    expect(f.calls()).toEqual([]);
+    chmodSync(interpreter, 0o755);
+    const ok = await f.world.cli(['run']);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    expect(f.calls()).toHaveLength(1);
   });
 });
 
