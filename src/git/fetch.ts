@@ -13,7 +13,7 @@ import type { Target } from '../config/normalise.js';
 import { CommitContentError, GitError, SshError } from '../errors.js';
 import { classifyTransport, explain, trustHostArg } from './errors.js';
 import { git, gitOrThrow, progressArgs, type GitCall } from './git.js';
-import { knownHostsName, sshDestination } from './ssh-url.js';
+import { knownHostsName, sshDestination, sshUrlPath } from './ssh-url.js';
 
 /** True when `dir` holds no ref yet: nothing was fetched into it (or its first fetch was cut short). */
 export async function isEmptyRepo(target: Target, dir: string): Promise<boolean> {
@@ -209,6 +209,40 @@ function lfsHostKeyFault(target: Target, stderr: string): SshError | undefined {
   return new SshError(`Git LFS server ${where}: ${message}`, { target: target.name, hint, fault: 'host' });
 }
 
+/**
+ * The LFS server refused what git-lfs authenticated with (HTTP 401 or 403, git-lfs's
+ * "Authentication required", "Authorization error"), or wanted credentials it has none of
+ * (git-lfs's "Git credentials for … not found"): a host fault, never the commit's, named
+ * with the server and what grants access there. Over ssh that is the forge's
+ * git-lfs-authenticate, whose answer (the API URL and a short-lived token, never shown)
+ * git-lfs sends to the LFS API; git-lfs's closing "failed to fetch some objects from
+ * 'https://<host>/<path>'" names a URL it never contacted.
+ */
+function lfsAuthFault(target: Target, stderr: string, sha: string): GitError | undefined {
+  const said = stderr.split('\n').map((l) => l.trim()).find((l) => /Authentication required|Authorization error|Git credentials for \S+ not found/.test(l));
+  if (!said) return undefined;
+  const line = said.slice(0, 300);
+  const server = lfsServer(target);
+  const ssh = sshDestination(server);
+  if (ssh) {
+    const where = trustHostArg(knownHostsName(ssh.host, ssh.port ?? target.ssh.port ?? 22));
+    const path = sshUrlPath(server) ?? server;
+    return new GitError(`the Git LFS server refused the credentials git-lfs-authenticate on ${where} gave for ${path} (the LFS objects of ${sha.slice(0, 12)}): ${line}`, {
+      target: target.name,
+      hint: `check that the deploy key may read ${path}'s Git LFS objects on ${where} (Git LFS enabled for the repository, the key allowed to read it), and that this host's clock is right (they expire); pollpray test-ssh asks git-lfs-authenticate as git-lfs does`,
+      fault: 'host',
+    });
+  }
+  if (!/^https?:\/\//i.test(server)) return undefined;
+  return new GitError(`Git LFS server ${server} refused access to the LFS objects of ${sha.slice(0, 12)}: ${line}`, {
+    target: target.name,
+    hint: target.lfsUrl
+      ? `check the credentials in lfs.url (${target.lfsUrl}): they must be written into it (https://user:TOKEN@…) and may read the repository's LFS objects there`
+      : `check the credentials in repo (${target.repo}): git-lfs sends the same ones to ${server}, and they must be allowed to read the repository's LFS objects`,
+    fault: 'host',
+  });
+}
+
 /** Downloads the LFS objects `sha` needs into `dir`'s LFS store (before anything goes live). */
 export async function fetchLfsObjects(target: Target, dir: string, sha: string, first: boolean): Promise<void> {
   const include = target.paths.length ? [`--include=${target.paths.flatMap((p) => [p.replace(/\/+$/, ''), `${p.replace(/\/+$/, '')}/**`]).join(',')}`] : [];
@@ -219,6 +253,8 @@ export async function fetchLfsObjects(target: Target, dir: string, sha: string, 
   }
   const hostKey = lfsHostKeyFault(target, result.stderr);
   if (hostKey) throw hostKey;
+  const auth = result.timedOut ? undefined : lfsAuthFault(target, result.stderr, sha);
+  if (auth) throw auth;
   const last = result.timedOut ? 'timed out' : (result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.exitCode}`);
   throw new GitError(`fetching the Git LFS objects of ${sha.slice(0, 12)} failed: ${last}`, {
     target: target.name,

@@ -1,0 +1,45 @@
+/**
+ * Git LFS from a forge over ssh, end to end (test/helpers/lfs-forge.ts): a target whose repo
+ * is `git@host:acme/app.git` (or `ssh://…`) with `lfs: true` gets its LFS files' content
+ * through the forge's git-lfs-authenticate (an `href` and a `RemoteAuth` token) and the
+ * LFS batch API, commit after commit; the token is never shown or written anywhere.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { everythingShown, lfsForge } from '../helpers/lfs-forge.js';
+import { requireBinary } from '../helpers/require-env.js';
+import { SSHD } from '../helpers/sshd.js';
+
+describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'openssh-client') || requireBinary('git-lfs', 'git-lfs'))('Git LFS from a forge over ssh (git-lfs-authenticate)', { timeout: 180_000 }, () => {
+  for (const [strategy, url] of [['in-place', 'scp'], ['releases', 'ssh']] as const) {
+    it(`${strategy}, ${url === 'scp' ? 'git@host:acme/app.git' : 'ssh://git@host/acme/app.git'}: lfs: true deploys the LFS files' content through git-lfs-authenticate's href and token, commit after commit, the token shown nowhere`, async () => {
+      const f = await lfsForge(strategy, url);
+      const r1 = await f.world.cli(['run']);
+      expect(r1.exitCode, `${r1.stderr}\n${f.commands().join('\n')}`).toBe(0);
+      expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('first LFS content\n');
+      // git-lfs asked the repo's own host for the repo's own path, and used its answer.
+      const path = url === 'scp' ? 'acme/app.git' : '/acme/app.git';
+      expect(f.commands()).toContain(`git-lfs-authenticate ${path} download`);
+      const batch = f.lfs.requests.filter((q) => q.path === '/lfs/objects/batch');
+      expect(batch.length).toBeGreaterThan(0);
+      for (const q of batch) expect(q.authorization).toBe(`RemoteAuth ${f.tokens.handed}`);
+
+      const second = await f.commitLfs('second LFS content\n');
+      const r2 = await f.world.cli(['run']);
+      expect(r2.exitCode, r2.stderr).toBe(0);
+      expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('second LFS content\n');
+      expect(f.world.state('app')).toMatchObject({ deployedSha: second, lastResult: 'deployed' });
+
+      const status = await f.world.cli(['status', '--json']);
+      expect(status.exitCode, status.stderr).toBe(0);
+      expect(status.stdout).toContain(second.slice(0, 12));
+      const history = await f.world.cli(['history', 'app', '--json']);
+      expect(history.exitCode, history.stderr).toBe(0);
+      const shown = everythingShown(f, [r1.stdout, r1.stderr, r2.stdout, r2.stderr, status.stdout, status.stderr, history.stdout, history.stderr]);
+      expect(shown).not.toContain(f.tokens.handed);
+      // Nor on any command line while git-lfs talked to the LFS server.
+      expect(f.lfs.exposed).toEqual([]);
+    });
+  }
+});
