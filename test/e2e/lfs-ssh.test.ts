@@ -42,4 +42,31 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
       expect(f.lfs.exposed).toEqual([]);
     });
   }
+
+  it('test-ssh and doctor ask the repo host\'s git-lfs-authenticate as git-lfs will: ok when it answers (its token never shown), a warning naming the host and path when the forge has no LFS for the repository', async () => {
+    const f = await lfsForge('in-place');
+    const where = `${f.sshd.user}@127.0.0.1:${f.sshd.port}`;
+    const t = await f.world.cli(['test-ssh']);
+    expect(t.exitCode, `${t.stdout}\n${t.stderr}`).toBe(0);
+    expect(t.stdout).toMatch(/^app: ok {3}branch: main at /m);
+    // Before: nothing asked it, and a forge without LFS showed only at the first deploy with LFS files.
+    expect(t.stdout).toMatch(/^app: ok {3}lfs server: git-lfs-authenticate answered for acme\/app\.git$/m);
+    expect(f.commands()).toContain('git-lfs-authenticate acme/app.git download');
+    const json = await f.world.cli(['test-ssh', '--json']);
+    const d = await f.world.cli(['doctor']);
+    expect(d.stdout).toMatch(/^ok +app: lfs server +git-lfs-authenticate answered for acme\/app\.git$/m);
+    expect(d.stdout).not.toMatch(/^FAIL/m);
+    for (const text of [t.stdout, t.stderr, json.stdout, d.stdout, d.stderr, f.world.logText()]) {
+      expect(text).not.toContain(f.tokens.handed);
+      expect(text).not.toContain(f.lfs.url);
+    }
+
+    f.disableLfs();
+    const off = await f.world.cli(['test-ssh']);
+    expect(off.exitCode, off.stdout).toBe(0);
+    expect(off.stdout).toMatch(/^app: ok {3}branch: /m);
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(off.stdout).toMatch(new RegExp(`^app: warn lfs server: git-lfs-authenticate acme/app\\.git download failed \\(exit 1\\): Git LFS is not enabled for this repository \\(fix: check that ${esc(where)} serves Git LFS for acme/app\\.git to this key`, 'm'));
+  });
 });
+

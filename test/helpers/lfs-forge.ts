@@ -28,6 +28,8 @@ export interface LfsForge {
   commands(): string[];
   /** The deployed tree (in-place: the checkout; releases: the release `current` names). */
   tree(): string;
+  /** Git LFS turned off for the repository: git-lfs-authenticate refuses, as gitlab-shell's then does. */
+  disableLfs(): void;
   /** Commits `big.bin` with `content` in LFS, pushes its object to the LFS store and the commit to main; the sha. */
   commitLfs(content: string): Promise<string>;
 }
@@ -52,6 +54,7 @@ export async function lfsForge(strategy: 'in-place' | 'releases', url: 'scp' | '
   const front = world.script('forge-shell', [
     `cd ${root} || exit 1`,
     `printf '%s\\n' "$SSH_ORIGINAL_COMMAND" >> ${log}`,
+    `if [ -e ${root}/lfs-disabled ] && [ "\${SSH_ORIGINAL_COMMAND#git-lfs-authenticate }" != "$SSH_ORIGINAL_COMMAND" ]; then echo 'Git LFS is not enabled for this repository' >&2; exit 1; fi`,
     'case "$SSH_ORIGINAL_COMMAND" in',
     `  "git-upload-pack 'acme/app.git'"|"git-upload-pack '/acme/app.git'") exec git-upload-pack acme/app.git ;;`,
     `  "git-lfs-authenticate acme/app.git download"|"git-lfs-authenticate /acme/app.git download") printf '{"href":"%s","header":{"Authorization":"RemoteAuth %s"},"expires_in":3600}\\n' '${lfs.url}' "$(cat ${tokenFile})" ;;`,
@@ -81,6 +84,7 @@ export async function lfsForge(strategy: 'in-place' | 'releases', url: 'scp' | '
     world,
     tokens,
     commands: () => linesOf(log),
+    disableLfs: () => writeFileSync(join(root, 'lfs-disabled'), ''),
     tree: () => (strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path),
     async commitLfs(content) {
       writeFileSync(join(origin.work, 'big.bin'), content);
