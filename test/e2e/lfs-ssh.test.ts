@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { everythingShown, lfsForge } from '../helpers/lfs-forge.js';
+import { startLfsHttp } from '../helpers/lfs-http.js';
 import { requireBinary } from '../helpers/require-env.js';
 import { SSHD } from '../helpers/sshd.js';
 
@@ -25,18 +26,28 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
       expect(batch.length).toBeGreaterThan(0);
       for (const q of batch) expect(q.authorization).toBe(`RemoteAuth ${f.tokens.handed}`);
 
-      const second = await f.commitLfs('second LFS content\n');
+      // The next commit's .lfsconfig names another LFS server: not followed (failure mode 57), over ssh too.
+      const elsewhere = await startLfsHttp(f.origin.bare);
+      const second = await f.commitLfs('second LFS content\n', { '.lfsconfig': `[lfs]\n\turl = ${elsewhere.url}\n[remote "origin"]\n\tlfsurl = ${elsewhere.url}\n` });
       const r2 = await f.world.cli(['run']);
       expect(r2.exitCode, r2.stderr).toBe(0);
       expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('second LFS content\n');
       expect(f.world.state('app')).toMatchObject({ deployedSha: second, lastResult: 'deployed' });
+      // git-lfs reads the .lfsconfig of the checkout it runs in: the deploy after it shows whether it was followed.
+      const third = await f.commitLfs('third LFS content\n');
+      const r3 = await f.world.cli(['run']);
+      expect(r3.exitCode, r3.stderr).toBe(0);
+      expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('third LFS content\n');
+      expect(f.world.state('app')).toMatchObject({ deployedSha: third });
+      expect(elsewhere.requests).toEqual([]);
+      expect(f.lfs.requests.filter((q) => q.path === '/lfs/objects/batch').length).toBeGreaterThan(batch.length + 1);
 
       const status = await f.world.cli(['status', '--json']);
       expect(status.exitCode, status.stderr).toBe(0);
-      expect(status.stdout).toContain(second.slice(0, 12));
+      expect(status.stdout).toContain(third.slice(0, 12));
       const history = await f.world.cli(['history', 'app', '--json']);
       expect(history.exitCode, history.stderr).toBe(0);
-      const shown = everythingShown(f, [r1.stdout, r1.stderr, r2.stdout, r2.stderr, status.stdout, status.stderr, history.stdout, history.stderr]);
+      const shown = everythingShown(f, [r1.stdout, r1.stderr, r2.stdout, r2.stderr, r3.stdout, r3.stderr, status.stdout, status.stderr, history.stdout, history.stderr]);
       expect(shown).not.toContain(f.tokens.handed);
       // Nor on any command line while git-lfs talked to the LFS server.
       expect(f.lfs.exposed).toEqual([]);

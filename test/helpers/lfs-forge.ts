@@ -30,8 +30,8 @@ export interface LfsForge {
   tree(): string;
   /** Git LFS turned off for the repository: git-lfs-authenticate refuses, as gitlab-shell's then does. */
   disableLfs(): void;
-  /** Commits `big.bin` with `content` in LFS, pushes its object to the LFS store and the commit to main; the sha. */
-  commitLfs(content: string): Promise<string>;
+  /** Commits `big.bin` with `content` in LFS (and `files` as they are), pushes its object to the LFS store and the commit to main; the sha. */
+  commitLfs(content: string, files?: Record<string, string>): Promise<string>;
 }
 
 export async function lfsForge(strategy: 'in-place' | 'releases', url: 'scp' | 'ssh' = 'scp'): Promise<LfsForge> {
@@ -86,11 +86,12 @@ export async function lfsForge(strategy: 'in-place' | 'releases', url: 'scp' | '
     commands: () => linesOf(log),
     disableLfs: () => writeFileSync(join(root, 'lfs-disabled'), ''),
     tree: () => (strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path),
-    async commitLfs(content) {
+    async commitLfs(content, files = {}) {
       writeFileSync(join(origin.work, 'big.bin'), content);
-      await origin.git(['add', 'big.bin']);
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(origin.work, name), text);
+      await origin.git(['add', 'big.bin', ...Object.keys(files)]);
       await origin.git(['commit', '-q', '-m', `LFS ${content.trim()}`]);
-      await origin.git(['lfs', 'push', 'origin', 'main']);
+      await origin.git(['-c', `lfs.url=${origin.url}`, 'lfs', 'push', 'origin', 'main']);
       await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
       return origin.head();
     },
