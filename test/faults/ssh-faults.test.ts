@@ -278,7 +278,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
 });
 
 describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'openssh-client') || requireBinary('git-lfs', 'git-lfs'))('Git LFS from a forge over ssh', { timeout: 180_000 }, () => {
-  it('#80 the forge\'s git-lfs-authenticate hands out a token its LFS server refuses (expired, revoked): one line naming git-lfs-authenticate\'s host and the fix, not counted against the commit, the token shown nowhere; the next run after the fix deploys it', async () => {
+  it('#80 the forge\'s git-lfs-authenticate hands out a token its LFS server refuses (expired, revoked), or refuses itself (LFS off): one line naming git-lfs-authenticate\'s host and the fix, not counted against the commit, the token shown nowhere; the next run after the fix deploys it', async () => {
     const f = await lfsForge('in-place');
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
     const deployed = await f.origin.head();
@@ -301,5 +301,15 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(again.exitCode, again.stderr).toBe(0);
     expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('third LFS content\n');
     expectState(f.world, 'app', { deployedSha: next });
+
+    // The forge turns Git LFS off for the repository: its git-lfs-authenticate refuses, in its own words.
+    f.disableLfs();
+    const fourth = await f.commitLfs('fourth LFS content\n');
+    const off = await f.world.cli(['run']);
+    expect(off.exitCode).toBe(1);
+    expectOneLineError(off.stderr, 'app', new RegExp(`git-lfs-authenticate on 127\\.0\\.0\\.1:${f.sshd.port} refused acme/app\\.git download \\(exit 1: Git LFS is not enabled for this repository\\), so the LFS objects of ${short(fourth)} cannot be fetched \\(fix: the Git LFS server of 127\\.0\\.0\\.1:${f.sshd.port} must serve acme/app\\.git to this deploy key: enable Git LFS`));
+    expect(off.stderr).not.toMatch(/failed to fetch some objects/);
+    expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('third LFS content\n');
+    expectState(f.world, 'app', { deployedSha: next, lastFault: 'host' });
   });
 });
