@@ -278,6 +278,18 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
 });
 
 describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'openssh-client') || requireBinary('git-lfs', 'git-lfs'))('Git LFS from a forge over ssh', { timeout: 180_000 }, () => {
+  it('#75 an scp-style LFS URL (user@host:path) on another host, its port from ssh.port: the host key error names that port', async () => {
+    const f = await lfsForge('in-place');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    await f.commitLfs('second LFS content\n');
+    // The same sshd as `localhost`, not pinned: ssh looks it up as [localhost]:<ssh.port>.
+    f.write({ lfs: { url: `${f.sshd.user}@localhost:acme/app.git` } });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    // Before: "Git LFS server localhost: …", as if on port 22.
+    expectOneLineError(r.stderr, 'app', new RegExp(`Git LFS server localhost:${f.sshd.port}: host key unknown: .*\\(fix: run pollpray trust-host localhost:${f.sshd.port} `));
+  });
+
   it('#80 the forge\'s git-lfs-authenticate hands out a token its LFS server refuses (expired, revoked), or refuses itself (LFS off): one line naming git-lfs-authenticate\'s host and the fix, not counted against the commit, the token shown nowhere; the next run after the fix deploys it', async () => {
     const f = await lfsForge('in-place');
     expect((await f.world.cli(['run'])).exitCode).toBe(0);

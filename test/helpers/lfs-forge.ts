@@ -24,6 +24,8 @@ export interface LfsForge {
   world: World;
   /** `handed`: the token git-lfs-authenticate hands out; `accepted`: the one the LFS server takes (a test may make them differ). */
   tokens: { handed: string; accepted: string };
+  /** Rewrites the config, `extra` merged over the target. */
+  write(extra?: Record<string, unknown>): void;
   /** Every command the forge's ssh front was asked to run, in order. */
   commands(): string[];
   /** The deployed tree (in-place: the checkout; releases: the release `current` names). */
@@ -63,7 +65,7 @@ export async function lfsForge(strategy: 'in-place' | 'releases', url: 'scp' | '
   ].join('\n'));
   const sshd = await startSshd({ extraConfig: [`ForceCommand ${front}`] });
   const path = join(world.dir, 'www', 'app');
-  world.writeConfig({
+  const write = (extra: Record<string, unknown> = {}) => world.writeConfig({
     targets: {
       app: {
         repo: url === 'scp' ? `${sshd.user}@127.0.0.1:acme/app.git` : `ssh://${sshd.user}@127.0.0.1:${sshd.port}/acme/app.git`,
@@ -74,15 +76,18 @@ export async function lfsForge(strategy: 'in-place' | 'releases', url: 'scp' | '
         // git-lfs retries a failed download for about 40 s before it gives up.
         git_timeout: '2m',
         ...(strategy === 'releases' ? { min_free_space: '1MB' } : {}),
+        ...extra,
       },
     },
   });
+  write();
   return {
     origin,
     sshd,
     lfs,
     world,
     tokens,
+    write,
     commands: () => linesOf(log),
     disableLfs: () => writeFileSync(join(root, 'lfs-disabled'), ''),
     tree: () => (strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path),
