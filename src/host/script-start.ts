@@ -50,13 +50,15 @@ function executable(file: string): boolean {
   }
 }
 
-/** Where `program` is found on `path` as execvp would look, or undefined. */
-function onPath(program: string, path: string): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    const candidate = join(dir || '.', program);
-    if (executable(candidate)) return candidate;
-  }
-  return undefined;
+/**
+ * Where `program` is found on `path` as execvp would look; null when it is not there, and
+ * undefined when that cannot be judged here: a relative entry (an empty one is `.`) is
+ * looked up from the program's working directory, the new code, which may bring it.
+ */
+function onPath(program: string, path: string): string | null | undefined {
+  const dirs = path.split(delimiter);
+  if (dirs.some((d) => !isAbsolute(d))) return undefined;
+  return dirs.map((d) => join(d, program)).find(executable) ?? null;
 }
 
 /**
@@ -121,7 +123,7 @@ export function scriptStartProblem(file: string, path: string, pathKey = "PATH i
   if (basename(interpreter) !== 'env' || !argument || argument.startsWith('-')) return undefined;
   const program = argument.split(/[ \t]/)[0]!;
   if (program.includes('=')) return undefined;
-  if (program.includes('/') ? executable(program) : onPath(program, path)) return undefined;
+  if (program.includes('/') ? executable(program) : onPath(program, path) !== null) return undefined;
   return {
     detail: `${file} runs ${program} through env (#!${rest}), and ${program} is not on the PATH it runs with (${path || 'empty'})`,
     fix: program.includes('/') ? `install ${program}, or fix the #! line of ${q}` : `write ${program}'s full path in the #! line of ${q}, or set ${pathKey}`,
@@ -137,11 +139,9 @@ export function scriptStartProblem(file: string, path: string, pathKey = "PATH i
 export function programProblem(program: string, opts: { path: string; code: string; key: string; pathKey: string }): StartProblem | undefined {
   if (!program || program.includes('{{')) return undefined;
   if (!program.includes('/')) {
-    // A relative PATH entry is looked up in the new code: the commit may bring the program.
-    const dirs = opts.path.split(delimiter);
-    if (dirs.some((d) => !isAbsolute(d))) return undefined;
     const found = onPath(program, opts.path);
-    if (!found) {
+    if (found === undefined) return undefined;
+    if (found === null) {
       return {
         detail: `${program} is not on the PATH it runs with (${opts.path || 'empty'})`,
         fix: `write ${program}'s full path in ${opts.key}, or set ${opts.pathKey}`,

@@ -259,7 +259,7 @@ describe('state files read back as data', { timeout: 30_000 }, () => {
     expect(signals.deploys).toEqual({ deployed: 1 });
   });
 
-  it('#81 hard links planted at the temp names of the next run\'s metrics and state writes (a metrics dir others can write): the files they lead to are left as they were', async () => {
+  it('#82 hard links planted at the temp names of the next run\'s metrics and state writes (a metrics dir others can write): the files they lead to are left as they were', async () => {
     const f = await faultWorld();
     const shared = join(f.world.dir, 'textfile-collector');
     mkdirSync(shared);

@@ -182,6 +182,29 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
     expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
   });
 
+  it('#80 lfs: { url } whose credentials the LFS server refuses: one line naming that server and lfs.url, not counted against the commit; the right ones deploy it on the next run', async () => {
+    const PASSWORD = 'lfs-secret-r2t4y6';
+    const { origin, store } = await lfsOriginElsewhere('refused\n'.repeat(300));
+    const server = await startLfsHttp(store.bare, { user: 'lfs-reader', password: PASSWORD });
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    const write = (password: string) => world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: { url: server.url.replace('http://', `http://lfs-reader:${password}@`) } } } });
+    write('stale-password-0000');
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    // Before: "fetching the Git LFS objects of … failed: error: failed to fetch some objects from '…'", counted against the commit.
+    expect(lines[0]).toMatch(new RegExp(`^pollpray: app: Git LFS server ${server.url.replace(/[.]/g, '\\.')} refused access to the LFS objects of [0-9a-f]{12}: .*Authentication required.* \\(fix: check the credentials in lfs\\.url `));
+    expect(r.stderr).not.toContain('stale-password-0000');
+    expect(world.state('app')).toMatchObject({ lastFault: 'host' });
+
+    write(PASSWORD);
+    const again = await world.cli(['run']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(readFileSync(join(path, 'big.bin'), 'utf8')).toBe('refused\n'.repeat(300));
+  });
+
   for (const strategy of ['in-place', 'releases'] as const) {
     it(`#63 ${strategy}: a commit's .lfsconfig spelling the LFS server's URL differently (trailing /, //, %6c, ?query) cannot choose how git-lfs authenticates to it`, async () => {
       const first = 'first\n'.repeat(300);

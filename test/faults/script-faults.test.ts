@@ -327,7 +327,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     }
   });
 
-  it.skipIf(requireRoot())('#84 another local user holding a target\'s lock (the abstract socket anyone can bind): the run says so, exit 1, naming the process and its uid; once it lets go the next run deploys', async () => {
+  it.skipIf(requireRoot())('#85 another local user holding a target\'s lock (the abstract socket anyone can bind): the run says so, exit 1, naming the process and its uid; once it lets go the next run deploys', async () => {
     const f = await faultWorld();
     const first = await f.origin.head();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);

@@ -55,6 +55,9 @@ it('scripts it cannot judge, or that hold, pass', () => {
     expect(scriptStartProblem(script(text), PATH), JSON.stringify(text)).toBeUndefined();
   }
   expect(scriptStartProblem('/no/such/file', PATH)).toBeUndefined();
+  // A relative PATH entry is looked up from the new code, which may bring the program.
+  expect(scriptStartProblem(script('#!/usr/bin/env pollpray-no-such-tool\n'), `node_modules/.bin:${PATH}`)).toBeUndefined();
+  expect(scriptStartProblem(script('#!/usr/bin/env pollpray-no-such-tool\n'), `:${PATH}`)).toBeUndefined();
 });
 
 it('a program a step names is judged where it is the host\'s: on PATH, or an absolute path outside the deployed code', () => {
