@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
 import { runCycle } from '../deploy/cycle.js';
-import { ConfigError, EnvironmentError, UsageError } from '../errors.js';
+import { ConfigError, EnvironmentError, errorMessage, UsageError } from '../errors.js';
+import { refuseUntrustedFiles, runningUser } from '../config/file-trust.js';
 import { requireOwnership } from '../host/ownership.js';
 import { resolveSsh } from '../git/ssh-resolve.js';
 import { sshDestination } from '../git/ssh-url.js';
@@ -98,6 +99,13 @@ export async function serve(options: ServeOptions): Promise<ServeResult> {
   const queue = new CycleQueue(settings.workers, async (name) => {
     const target = byName.get(name);
     if (!target) return;
+    try {
+      // Loaded once, serving for months: a script that became writable by others since must not run (as daemon).
+      refuseUntrustedFiles(config, runningUser());
+    } catch (err) {
+      log.error(`webhook cycle not run: ${errorMessage(err)}`, { target: name, step: 'serve' });
+      return;
+    }
     const outcome = await runCycle(config, target, { dryRun: false, force: false });
     log.info(`webhook cycle: ${outcome.result}`, { target: name, step: 'serve', durationMs: outcome.durationMs });
   });

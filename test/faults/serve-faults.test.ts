@@ -1,6 +1,6 @@
 /** Faults in webhook deliveries to `pollpray serve` (rows 27-31 and 60 of the failure-modes table). */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +47,26 @@ describe('webhook deliveries', () => {
     const long = await github(served.url, githubPush(repoName(origin), 'refs/heads/other'), { id: 'a'.repeat(8192) });
     expect(long.status).toBe(400);
     expect(readFileSync(join(world.stateDir, 'serve', 'deliveries.json'), 'utf8')).not.toContain('a'.repeat(129));
+  });
+
+  it('#88 a deploy script that becomes world-writable while serve runs: the next delivery\'s cycle does not run it, logged with the chmod; once fixed, the next delivery deploys', async () => {
+    const { origin, world, calls, deploy } = await setup();
+    const served = await startServe(world);
+    expect((await github(served.url, githubPush(repoName(origin)))).status).toBe(202);
+    await until(() => world.state('app')?.lastResult === 'deployed', 20_000, 'the first deploy');
+    expect(calls()).toHaveLength(1);
+
+    chmodSync(deploy, 0o757);
+    await origin.commit({ 'app.txt': 'v2\n' }, 'Second');
+    expect((await github(served.url, githubPush(repoName(origin), 'refs/heads/main', 'localhost:3001'))).status).toBe(202);
+    await until(() => /webhook cycle not run: .*targets\.app\.deploy: .* is world-writable \(mode 0757\).*\(fix: chmod o-w /.test(world.logText()), 20_000, 'the refusal');
+    expect(await (await fetch(`${served.url}/queue`)).json()).toMatchObject({ queue_length: 0, running: [] });
+    expect(calls()).toHaveLength(1);
+
+    chmodSync(deploy, 0o755);
+    expect((await github(served.url, githubPush(repoName(origin), 'refs/heads/main', 'localhost:3002'))).status).toBe(202);
+    await until(() => calls().length === 2, 20_000, 'the deploy once the script is fixed');
+    expect((await served.stop()).exitCode).toBe(0);
   });
 
   it('#28 form-encoded deliveries deploy: GitHub (form body signed) and Gitea/Forgejo (JSON inside signed)', async () => {
