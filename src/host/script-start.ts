@@ -5,8 +5,8 @@
  * commit. A file saved with Windows line endings (`#!/bin/bash\r`), an interpreter
  * that is not installed, and `#!/usr/bin/env node` under cron, whose PATH has no node.
  */
-import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
-import { basename, delimiter, isAbsolute, join, relative } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
+import { basename, delimiter, dirname, isAbsolute, join, relative } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { keyPathText } from '../config/report.js';
 import type { KeyPath } from '../config/yaml-source.js';
@@ -71,11 +71,18 @@ export function lookupChain(program: string, path: string, code: string): string
   const chain: string[] = [];
   for (const dir of path.split(delimiter)) {
     if (!isAbsolute(dir) || !relative(code, dir).startsWith('..')) return undefined;
-    chain.push(dir);
+    // A directory not made yet is as safe as the one it would be made in (`/tmp/bin`: anyone's).
+    chain.push(nearestExisting(dir));
     const candidate = join(dir, program);
     if (executable(candidate)) return [...chain, candidate];
   }
   return undefined;
+}
+
+function nearestExisting(dir: string): string {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(at) || dirname(at) === at) return at;
+  }
 }
 
 /** What a script's `#!` line starts: its absolute interpreter and, for `env <program>`, how env finds that program. */

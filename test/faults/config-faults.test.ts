@@ -414,6 +414,15 @@ describe('config faults: what the programs the config names start', { timeout: 6
     expect(doctor.stdout).toMatch(new RegExp(`^FAIL\\s+file \\(targets\\.app\\.steps\\[0\\]\\.run\\)\\s+${shared} is group- and world-writable`, 'm'));
     chmodSync(shared, 0o755);
     expect((await f.world.cli(['validate'])).exitCode).toBe(0);
+    // A PATH directory not made yet, in a directory anyone can write: anyone can make it.
+    const notYet = join(shared, 'not-yet', 'bin');
+    chmodSync(shared, 0o777);
+    f.write({ deploy: undefined, env: { PATH: `${notYet}:/usr/bin:/bin` }, steps: [{ name: 'build', run: ['true'] }] });
+    const missing = await f.world.cli(['validate']);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain(`targets.app.steps[0].run: ${shared} is group- and world-writable (mode 0777)`);
+    chmodSync(shared, 0o755);
+    expect((await f.world.cli(['validate'])).exitCode).toBe(0);
 
     // The deploy script is safe, the interpreter its #! line names is not.
     const interpreter = join(f.world.dir, 'venv-sh');
