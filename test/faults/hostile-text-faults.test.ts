@@ -214,6 +214,26 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(raw).toEqual([]);
   });
 
+  it('#76 a line of one long word (a deploy script printing a generated file from the commit) is redacted in linear time: the run ends as it would, timeouts still fire', async () => {
+    // 512 KiB without a space: the redactor's URL rule once began a scan at every letter of it.
+    const word = 'x'.repeat(512 * 1024);
+    const f = await faultWorld({ script: '[ -f long.txt ] && cat long.txt\n[ -f hang ] && sleep 30\ntrue' });
+    const sha = await f.origin.commit({ 'long.txt': `${word}\n` }, 'Ship a generated file');
+    const r = await f.world.cli(['run'], { timeoutMs: 50_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.durationMs).toBeLessThan(20_000);
+    expect(f.live()).toBe(short(sha));
+    expect(f.world.logText()).toContain(word.slice(0, 1000));
+
+    // The same line from a script that then hangs: deploy_timeout (5s) still ends it.
+    await f.origin.commit({ hang: '' }, 'Print it and hang');
+    const hung = await f.world.cli(['run'], { timeoutMs: 50_000 });
+    expect(hung.exitCode, hung.stderr).toBe(1);
+    expectOneLineError(hung.stderr, 'app', /deploy script timed out after 5(\.0)?s/);
+    expect(hung.durationMs).toBeLessThan(25_000);
+    expect(f.live()).toBe(short(sha));
+  });
+
   it('#40 a unit name starting with "-" (-Hx@evil.service) is refused at validate and gets no sudoers line', async () => {
     const f = await faultWorld();
     for (const unit of ['-Hx@evil.service', '--host=evil.service']) {
