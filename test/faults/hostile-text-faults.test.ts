@@ -4,7 +4,7 @@
  * config declares, credentials in a repo URL, and unit names that read as options.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGitHttp } from '../helpers/git-http.js';
@@ -232,6 +232,27 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expectOneLineError(hung.stderr, 'app', /deploy script timed out after 5(\.0)?s/);
     expect(hung.durationMs).toBeLessThan(25_000);
     expect(f.live()).toBe(short(sha));
+  });
+
+  it('#77 a commit subject of 300 KiB (over the kernel\'s 128 KiB limit for one environment string): the commit deploys, its subject cut to 1000 characters everywhere', async () => {
+    const f = await faultWorld({ script: 'printf \'%s\' "$POLLPRAY_SUBJECT" > subject.seen' });
+    const subject = `Release ${'notes '.repeat(50_000)}`;
+    // Not through argv: git commit -m with it would hit the same kernel limit.
+    writeFileSync(join(f.origin.dir, 'message'), `${subject}\n`);
+    writeFileSync(join(f.origin.work, 'a.txt'), '1\n');
+    await f.origin.git(['add', 'a.txt']);
+    await f.origin.git(['commit', '-q', '-F', join(f.origin.dir, 'message')]);
+    await f.origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+    const sha = await f.origin.head();
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(sha));
+    const seen = readFileSync(join(f.path, 'subject.seen'), 'utf8');
+    expect(seen).toBe(`${subject.slice(0, 999)}…`);
+    const history = f.world.history('app');
+    expect(history.at(-1)).toMatchObject({ result: 'deployed', subject: seen });
+    expect(f.world.logText()).toContain(`"${seen}"`);
+    expect(f.world.logText()).not.toContain(subject.slice(0, 1100));
   });
 
   it('#40 a unit name starting with "-" (-Hx@evil.service) is refused at validate and gets no sudoers line', async () => {
