@@ -10,6 +10,8 @@ import { checkoutRepo, fetchSound } from '../git/repair.js';
 import { describeSubmodules, exportSubmodules, inspectCommit, removeGoneSubmodules, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
 import type { Strategy } from './strategy.js';
+import { requireRoomFor, unpackedBytes } from './disk.js';
+import { treeSize } from '../git/tree-paths.js';
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
@@ -52,6 +54,9 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
           step: 'reset',
         });
       }
+      // Only growth is measured: the checkout replaces the files of the commit on disk.
+      const grows = unpackedBytes(await treeSize(target, target.path, sha)) - (onDisk ? unpackedBytes(await treeSize(target, target.path, onDisk)) : 0);
+      if (grows > 0) requireRoomFor(target.path, grows, target.minFreeSpaceBytes, target.name, `the checkout of ${short(sha)}`);
       await resetTo(target, sha);
       log.info(`checked out ${sha}`, { target: target.name, commit: sha, step: 'reset' });
       await checkOutSubmodules(sha, onDisk);
