@@ -195,7 +195,10 @@ export async function inspectCommit(target: Target, repoDir: string, sha: string
 
 async function collect(target: Target, repoDir: string, sha: string, links: Gitlink[], baseUrl: string, prefix: string, workDir: string, found: SubmoduleCommit[], depth: number): Promise<void> {
   const local = isLocalRepo(target.repo);
-  const gm = await git(['config', '--blob', `${sha}:.gitmodules`, '-z', '--get-regexp', '^submodule\\..*\\.(path|url)$'], { cwd: repoDir, target });
+  // --no-includes: `git config --blob` follows an `[include] path` (absolute) as for a file, so the
+  // commit would name a host file for pollpray to read (a FIFO blocks until git_timeout, another
+  // file's submodule url is taken as the commit's). git's own submodule code never follows them.
+  const gm = await git(['config', '--no-includes', '--blob', `${sha}:.gitmodules`, '-z', '--get-regexp', '^submodule\\..*\\.(path|url)$'], { cwd: repoDir, target });
   const modules = [...parseGitmodules(gm.exitCode === 0 ? gm.stdout : '').values()];
   for (const link of links) {
     const shown = `${prefix}${link.path}`;

@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 43-46): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46, 80): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -64,6 +64,33 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(existsSync(pwned)).toBe(false);
     expect(existsSync(join(path, 'app.txt'))).toBe(false);
     expect(world.state('app')?.deployedSha).toBe(deployed);
+  });
+
+  it('#80 a .gitmodules that includes other config files (a FIFO another user made, a host file with its own submodule url): neither is read, the submodules deploy as .gitmodules itself names them', async () => {
+    const origin = await makeOrigin();
+    const lib = await makeOrigin();
+    await lib.commit({ 'lib.txt': 'the real lib\n' }, 'Lib');
+    await addSubmodule(origin, lib, 'vendor/lib');
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, submodules: 'recursive', git_timeout: '5s' } } });
+    expect((await world.cli(['run'])).exitCode).toBe(0);
+    const fifo = join(world.dir, 'fifo');
+    await execa('mkfifo', [fifo]);
+    const hostFile = join(world.dir, 'host.gitconfig');
+    const pwned = join(world.dir, 'pwned');
+    writeFileSync(hostFile, `[submodule "vendor/lib"]\n\turl = ext::sh -c touch% ${pwned}\n`);
+    const own = readFileSync(join(origin.work, '.gitmodules'), 'utf8');
+    for (const [name, include] of [['a FIFO', fifo], ['a host file', hostFile]]) {
+      await origin.commit({ '.gitmodules': `${own}[include]\n\tpath = ${include}\n`, 'app.txt': `${name}\n` }, `.gitmodules including ${name}`);
+      const r = await world.cli(['run']);
+      expect(r.exitCode, `${name}\n${r.stderr}`).toBe(0);
+      // Well within git_timeout (5s): the FIFO was never opened.
+      expect(r.durationMs, name).toBeLessThan(4000);
+      expect(world.state('app')?.deployedSha).toBe(await origin.head());
+      expect(readFileSync(join(path, 'vendor', 'lib', 'lib.txt'), 'utf8')).toBe('the real lib\n');
+      expect(existsSync(pwned)).toBe(false);
+    }
   });
 
 });
