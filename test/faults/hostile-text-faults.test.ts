@@ -255,6 +255,18 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(f.world.logText()).not.toContain(subject.slice(0, 1100));
   });
 
+  it('#82 a subject or script output with printf tokens (%s, %d, %j): every entry of the JSON log keeps its time, target, commit and step', async () => {
+    const f = await faultWorld({ script: `printf '%s\\n' 'built %s of %d files, %j'` });
+    const sha = await f.origin.commit({ 'a.txt': '1\n' }, 'Bump %s to %d (%j %o %%)');
+    f.write({}, { log: { dir: f.world.logDir, level: 'info', format: 'json' } });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const entries = f.world.logText().trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const e of entries) expect(e, JSON.stringify(e)).toMatchObject({ timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT.+Z$/), target: 'app' });
+    expect(entries).toContainEqual(expect.objectContaining({ message: 'built %s of %d files, %j', target: 'app', commit: sha, step: 'script' }));
+    expect(entries).toContainEqual(expect.objectContaining({ message: `deployed ${short(sha)} "Bump %s to %d (%j %o %%)"`, target: 'app', commit: sha, step: 'done' }));
+  });
+
   it('#40 a unit name starting with "-" (-Hx@evil.service) is refused at validate and gets no sudoers line', async () => {
     const f = await faultWorld();
     for (const unit of ['-Hx@evil.service', '--host=evil.service']) {

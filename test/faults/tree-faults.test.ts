@@ -1,5 +1,5 @@
 /**
- * Rows 32-35 and 54: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
+ * Rows 32-35, 54 and 81: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
  * files. Whoever can push controls every name, link and byte of the tree; none of it may
  * steer where pollpray writes, make a release look complete, or make pollpray blame the
  * disk for the commit's content.
@@ -244,6 +244,28 @@ describe('a commit with a .git path', { timeout: 60_000 }, () => {
       expect(f.live()).toBe(short(fixed));
     });
   }
+});
+
+describe('a commit whose paths hold a newline', { timeout: 60_000 }, () => {
+  it('#81 a submodule path with a newline and a forged log line after it: the log keeps one line per entry (the newline shown as ^J)', async () => {
+    const f = await faultWorld();
+    const forged = 'FORGED 2026-01-01T00:00:00.000Z INFO  [app] @000000000000 done: deployed 000000000000 "all good"';
+    const head = await f.origin.head();
+    // A gitlink (submodule commit) named `vendor\n<forged>`, next to main's own tree (mktree -z: the name holds a newline).
+    const top = await f.origin.git(['ls-tree', '-z', 'HEAD']);
+    const tree = await gitStdin(f.origin, ['mktree', '-z'], `${top}160000 commit ${head}\tvendor\n${forged}\0`);
+    const commit = await f.origin.git(['commit-tree', '-p', 'HEAD', '-m', 'A submodule with a newline in its path', tree]);
+    await f.origin.git(['update-ref', 'refs/heads/main', commit]);
+    await f.origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const lines = f.world.logText().trimEnd().split('\n');
+    // Every line is an entry of pollpray's: a time, then its level.
+    expect(lines.filter((l) => !/^\d{4}-\d\d-\d\dT[\d:.]+Z (ERROR|WARN |INFO |DEBUG)/.test(l))).toEqual([]);
+    const warned = lines.filter((l) => l.includes(forged));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/ WARN .*has submodules, deployed as empty directories: vendor\^JFORGED /);
+  });
 });
 
 describe("a commit's own .gitattributes", { timeout: 60_000 }, () => {
