@@ -49,7 +49,21 @@ export function unquoteGitPath(line: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/** Linux's NAME_MAX: no filesystem it mounts creates a longer file name (in bytes). */
+const NAME_MAX = 255;
+
+/** Whether a component of `path` is longer than any file name this host can create. */
+export function tooLongName(path: string): boolean {
+  return path.split('/').some((part) => Buffer.byteLength(part) > NAME_MAX);
+}
+
 export function refusedPath(target: string, sha: string, path: string): CommitContentError {
+  if (tooLongName(path)) {
+    return new CommitContentError(`commit ${sha.slice(0, 12)} contains ${path}: a file name longer than ${NAME_MAX} bytes, which no Linux filesystem can create; pollpray does not deploy it`, {
+      target,
+      hint: `rename it in the repository (git mv) and push a new commit`,
+    });
+  }
   return new CommitContentError(`commit ${sha.slice(0, 12)} contains ${path}: git refuses to check out such a path and pollpray does not deploy it`, {
     target,
     hint: `remove ${path} from the repository (git rm -r --cached) and push a new commit`,
@@ -137,7 +151,8 @@ export async function refuseForbiddenPaths(target: Target, repoDir: string, sha:
       }
       if (settled) return;
       if (found === undefined) {
-        if (forbiddenComponent(path) !== undefined) found = path;
+        // A name no filesystem here can create: a checkout would fail half-way through the live tree.
+        if (forbiddenComponent(path) !== undefined || tooLongName(path)) found = path;
         // A tree comes before its entries: name the first file in it (.git/config, not .git).
       } else if (path.startsWith(`${found}/`)) {
         found = path;

@@ -1,5 +1,5 @@
 /**
- * Rows 32-35, 54 and 81: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
+ * Rows 32-35, 54, 81 and 84: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
  * files. Whoever can push controls every name, link and byte of the tree; none of it may
  * steer where pollpray writes, make a release look complete, or make pollpray blame the
  * disk for the commit's content.
@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { findBinary } from '../helpers/require-env.js';
 import type { Origin } from '../helpers/origin.js';
 import { pidFile, processGone, until } from '../helpers/pollpray-cli.js';
@@ -244,6 +244,46 @@ describe('a commit with a .git path', { timeout: 60_000 }, () => {
       expect(f.live()).toBe(short(fixed));
     });
   }
+});
+
+describe('an in-place checkout that fails part way', { timeout: 60_000 }, () => {
+  it('#84 a commit with a file name longer than the filesystem allows (300 bytes): refused from its listing as the commit's fault, the live tree untouched', async () => {
+    const f = await faultWorld();
+    const good = await f.origin.commit({ 'app.txt': 'good\n' }, 'Good');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    // Changes app.txt and adds a file git cannot create here (ENAMETOOLONG, after it wrote app.txt).
+    await f.origin.commit({ 'app.txt': 'half-deployed\n' }, 'Half');
+    const worse = await pushCraftedPath(f.origin, 'x'.repeat(300), 'too long\n', 'A name too long');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    // Refused from the tree's listing, before the checkout, as the commit's fault.
+    expectOneLineError(r.stderr, 'app', new RegExp(`commit ${short(worse)} contains x{300}: a file name longer than 255 bytes`));
+    expect((f.world.state('app')?.failures as Record<string, { attempts: number }>)[worse]?.attempts).toBe(1);
+    expect(f.live()).toBe(short(good));
+    expect(readFileSync(join(f.path, 'app.txt'), 'utf8')).toBe('good\n');
+    expect(execFileSync('git', ['-C', f.path, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' })).toBe('');
+    expect(f.calls()).toHaveLength(1);
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed' });
+  });
+
+  it('#84 a checkout that fails part way for another reason (a directory it cannot write, chattr +i): the deployed commit is checked out again, the script never runs', async () => {
+    const f = await faultWorld();
+    const good = await f.origin.commit({ 'app.txt': 'good\n', 'locked/keep.txt': 'k\n' }, 'Good');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const half = await f.origin.commit({ 'app.txt': 'half-deployed\n', 'locked/new.txt': 'new\n' }, 'Half');
+    // Not even root may add a file to an immutable directory: git writes app.txt, then fails on locked/new.txt.
+    const locked = join(f.path, 'locked');
+    execFileSync('chattr', ['+i', locked]);
+    onTestFinished(() => execFileSync('chattr', ['-i', locked]));
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(f.live()).toBe(short(good));
+    expect(readFileSync(join(f.path, 'app.txt'), 'utf8')).toBe('good\n');
+    expect(execFileSync('git', ['-C', f.path, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' })).toBe('');
+    expect(f.calls()).toHaveLength(1);
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed' });
+    expect(f.world.logText()).toMatch(new RegExp(`checkout of ${short(half)} failed part way: checked out ${short(good)} again`));
+  });
 });
 
 describe('a commit whose paths hold a newline', { timeout: 60_000 }, () => {
