@@ -10,7 +10,6 @@ import { isFullSha } from '../git/ref-name.js';
 import { currentRelease, listReleases, type Release } from '../deploy/releases.js';
 import { strategyFor, type Version } from '../deploy/strategy.js';
 import { requireOwnership } from '../host/ownership.js';
-import { requirePathOwner } from '../deploy/path-owner.js';
 import { configureLogging, log } from '../log/logger.js';
 import { appendHistory, readHistory, readState, writeState, type HistoryEntry, type TargetState } from '../state/store.js';
 import { selectTargets } from './select.js';
@@ -87,8 +86,6 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
   requireOwnership(config, [target]);
   configureLogging(config.log);
   return withTargetLock(config, target, async (workDir) => {
-    // Another config's state dir deploys this path: its versions are not this state's to switch.
-    requirePathOwner(config, target);
     const started = Date.now();
     const loaded = readState(config.stateDir, target.name, target.branch);
     const { state } = loaded;
@@ -150,7 +147,7 @@ export async function rollback(options: RollbackOptions): Promise<RollbackResult
     if (failure) throw failure;
     log.info(`rolled back to ${short(to.sha)}; paused until pollpray resume ${target.name}`, fields);
     return { target: target.name, from, to: to.sha, release: to.release, paused: true, durationMs: Date.now() - started };
-  });
+  }, { writesPath: true });
 }
 
 export function defineCommands(program: Command, _cli: CliContext): void {

@@ -13,7 +13,7 @@ import { defaultKnownHosts, type Config } from '../config/normalise.js';
 import { ConfigError, SshError, UsageError } from '../errors.js';
 import { runningUser, trustProblem } from '../config/file-trust.js';
 import { run } from '../exec/run.js';
-import { resolveSsh } from '../git/ssh-resolve.js';
+import { hostKeyName, resolveSsh } from '../git/ssh-resolve.js';
 import { fingerprint, hostFieldNames, keyLineText, parseKnownHosts, type KeyLine } from '../git/host-keys.js';
 import { knownHostsName, parseHostArg, sshDestination } from '../git/ssh-url.js';
 import { writeFileAtomic } from '../state/store.js';
@@ -38,17 +38,21 @@ export interface TrustHostOptions {
 export interface HostKey {
   type: string;
   fingerprint: string;
-  line: string;
+  /** The key itself, base64 as in a known_hosts line. */
+  blob: string;
 }
 
 export interface FileChange {
   file: string;
+  /** The names the keys are pinned under in this file (a target's HostKeyAlias, or `host` / `[host]:port`). */
+  names: string[];
   added: number;
   replaced: number;
   alreadyPinned: number;
 }
 
 export interface TrustHostReport {
+  /** Every name the keys are pinned under, comma-separated. */
   name: string;
   keys: HostKey[];
   trusted: HostKey[];
@@ -56,30 +60,52 @@ export interface TrustHostReport {
 }
 
 /**
- * known_hosts files of the targets whose ssh destination is host:port, their repo's or
- * their ssh LFS server's (`lfs: { url }`, reached with the same ssh settings); else the default.
+ * Where to write and under which names: the known_hosts file of each target whose ssh
+ * destination (its repo's, or its ssh LFS server's, `lfs: { url }`, reached with the same ssh
+ * settings) is host:port, each with the name that target's ssh looks the key up under (its
+ * `HostKeyAlias` when its ssh.config sets one), else the default file. `arg` may also be such
+ * an alias, as ssh names it when it refuses: the keys are then fetched from the host and port
+ * the alias stands for.
  */
-async function destinationFiles(options: TrustHostOptions, host: string, port: number): Promise<string[]> {
-  if (options.knownHosts) return [options.knownHosts];
+async function destinations(options: TrustHostOptions, arg: string, host: string, port: number): Promise<{ scan: { host: string; port: number }; files: Map<string, Set<string>> }> {
+  const plain = { host, port };
+  if (options.knownHosts) return { scan: plain, files: new Map([[options.knownHosts, new Set([knownHostsName(host, port)])]]) };
   const config = options.config;
   if (!config) throw new UsageError('no config found to decide which known_hosts to write', { hint: 'pass --known-hosts <file>, or --config <file>' });
-  const files = new Set<string>();
+  const files = new Map<string, Set<string>>();
+  const scans = new Map<string, { host: string; port: number }>();
   for (const target of config.targets) {
     const urls = [target.repo, ...(target.lfs && target.lfsUrl ? [target.lfsUrl] : [])].filter((url) => sshDestination(url));
     for (const url of urls) {
       const resolved = await resolveSsh(target, tmpdir(), url);
-      if (!('error' in resolved) && resolved.hostname === host && resolved.port === port) files.add(target.ssh.knownHosts);
+      if ('error' in resolved) continue;
+      const byHost = resolved.hostname === host && resolved.port === port;
+      const byAlias = resolved.hostKeyAlias !== undefined && resolved.hostKeyAlias === arg.trim();
+      if (!byHost && !byAlias) continue;
+      const scan = byHost ? plain : { host: resolved.hostname, port: resolved.port };
+      scans.set(knownHostsName(scan.host, scan.port), scan);
+      const names = files.get(target.ssh.knownHosts) ?? new Set<string>();
+      names.add(hostKeyName(resolved));
+      files.set(target.ssh.knownHosts, names);
     }
   }
-  return files.size > 0 ? [...files] : [defaultKnownHosts(config.stateDir)];
+  if (scans.size > 1) {
+    throw new UsageError(`"${arg}" stands for more than one host (${[...scans.keys()].join(', ')}) in the targets' ssh settings`, {
+      hint: 'pass the host and port to fetch the keys from, e.g. pollpray trust-host git.example.com:2222',
+    });
+  }
+  const [scan] = scans.values();
+  return scan ? { scan, files } : { scan: plain, files: new Map([[defaultKnownHosts(config.stateDir), new Set([knownHostsName(host, port)])]]) };
 }
 
 export async function trustHost(options: TrustHostOptions): Promise<TrustHostReport> {
   const parsed = parseHostArg(options.host);
   if (!parsed) throw new UsageError(`"${options.host}" is not a host or host:port`, { hint: 'e.g. pollpray trust-host github.com or trust-host git.example.com:2222' });
-  const { host, port } = parsed;
-  const name = knownHostsName(host, port);
-  const files = await destinationFiles(options, host, port);
+  const { scan: to, files: names } = await destinations(options, options.host, parsed.host, parsed.port);
+  const { host, port } = to;
+  const files = [...names.keys()];
+  const allNames = [...new Set([...names.values()].flatMap((n) => [...n]))];
+  const name = allNames.join(', ');
   // The file this writes decides whom every later fetch trusts: one another local user could
   // change (or swap through its directory) must not get a pin, nor be read back into it.
   for (const file of files) {
@@ -99,7 +125,7 @@ export async function trustHost(options: TrustHostOptions): Promise<TrustHostRep
       hint: 'check the host name and port, and that it is reachable from here (pollpray test-ssh says more)',
     });
   }
-  const keys: HostKey[] = scanned.map((k) => ({ type: k.type, fingerprint: fingerprint(k.blob), line: keyLineText({ ...k, hosts: name }) }));
+  const keys: HostKey[] = scanned.map((k) => ({ type: k.type, fingerprint: fingerprint(k.blob), blob: k.blob }));
 
   let trusted: HostKey[];
   if (options.fingerprint) {
@@ -126,10 +152,16 @@ export async function trustHost(options: TrustHostOptions): Promise<TrustHostRep
   const plans = files.map((file) => {
     const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
     const existing = parseKnownHosts(text);
-    const forHost = existing.filter((k) => hostFieldNames(k.hosts, name));
+    const fileNames = [...(names.get(file) ?? [])];
+    const forName = fileNames.map((n) => {
+      const forHost = existing.filter((k) => hostFieldNames(k.hosts, n));
+      // Keys presented now that are not pinned yet under this name.
+      const fresh = trusted.filter((t) => !forHost.some((k) => k.type === t.type && k.blob === t.blob)).map((t) => keyLineText({ hosts: n, type: t.type, blob: t.blob }));
+      return { fresh, alreadyPinned: trusted.length - fresh.length };
+    });
     // A pinned key of the same type that differs from what the host presents now.
-    const conflicts = forHost.filter((k) => trusted.some((t) => t.type === k.type && t.line !== keyLineText({ ...k, hosts: name })));
-    return { file, text, forHost, conflicts };
+    const conflicts = existing.filter((k) => fileNames.some((n) => hostFieldNames(k.hosts, n)) && trusted.some((t) => t.type === k.type && t.blob !== k.blob));
+    return { file, text, fileNames, forName, conflicts };
   });
   const changed = plans.filter((p) => p.conflicts.length > 0);
   if (changed.length > 0 && !options.replace) {
@@ -139,20 +171,19 @@ export async function trustHost(options: TrustHostOptions): Promise<TrustHostRep
     });
   }
 
-  const results: FileChange[] = plans.map(({ file, text, forHost, conflicts }) => {
+  const results: FileChange[] = plans.map(({ file, text, fileNames, forName, conflicts }) => {
     const drop = new Set(conflicts.map(keyLineText));
     const kept = text.split('\n').filter((line) => {
       const [k] = parseKnownHosts(line);
       return !(k && drop.has(keyLineText(k)));
     });
-    const present = new Set(forHost.map((k) => keyLineText({ ...k, hosts: name })));
-    const fresh = trusted.filter((t) => !present.has(t.line));
+    const fresh = forName.flatMap((f) => f.fresh);
     if (fresh.length > 0 || conflicts.length > 0) {
       const body = kept.join('\n').replace(/\n*$/, '');
       mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
-      writeFileAtomic(file, `${body ? `${body}\n` : ''}${fresh.map((t) => `${t.line}\n`).join('')}`, 0o644);
+      writeFileAtomic(file, `${body ? `${body}\n` : ''}${fresh.map((line) => `${line}\n`).join('')}`, 0o644);
     }
-    return { file, added: fresh.length, replaced: conflicts.length, alreadyPinned: trusted.length - fresh.length };
+    return { file, names: fileNames, added: fresh.length, replaced: conflicts.length, alreadyPinned: forName.reduce((n, f) => n + f.alreadyPinned, 0) };
   });
   return { name, keys, trusted, files: results };
 }
@@ -188,7 +219,7 @@ export function defineCommands(program: Command, _cli: CliContext): void {
       if (report.trusted.length === 0) out('nothing pinned');
       for (const f of report.files) {
         const parts = [f.added ? `added ${f.added}` : '', f.replaced ? `replaced ${f.replaced}` : '', f.alreadyPinned ? `${f.alreadyPinned} already pinned` : ''].filter(Boolean);
-        out(`${f.file}: ${parts.join(', ')} (${report.name})`);
+        out(`${f.file}: ${parts.join(', ')} (${f.names.join(', ')})`);
       }
     });
 }

@@ -15,7 +15,7 @@ import { resolveWanted } from '../git/remote.js';
 import { signedBy, verifyCommit } from '../git/verify.js';
 import { endLeftovers } from '../exec/leftovers.js';
 import { log } from '../log/logger.js';
-import { tryLock, type Lock } from '../state/lock.js';
+import { bothLocks, tryLock, type Lock } from '../state/lock.js';
 import {
   appendHistory,
   ensureStateDir,
@@ -30,10 +30,10 @@ import type { FleetGate } from '../coordination/fleet.js';
 import { decide, onHistoryRewrite, type Plan } from './decide.js';
 import { restartAndCheck, rollBackTo } from './go-live.js';
 import { afterFailedAttempt, clearFailures, countsAgainstCommit } from './policy.js';
-import { claimPath, requirePathOwner } from './path-owner.js';
+import { claimPath, lockPath, requirePathOwner } from './path-owner.js';
 import { currentRelease } from './releases.js';
 import { runDeployment } from './pipeline.js';
-import { requireRunnableScript } from './script.js';
+import { requireRunnable } from './script.js';
 import { strategyFor, type Prepared, type Strategy, type Version } from './strategy.js';
 
 export interface CycleOptions {
@@ -83,7 +83,7 @@ export async function checkTarget(config: Config, target: Target, options: Cycle
   const fields = { target: target.name };
 
   const workDir = ensureStateDir(config.stateDir, target.name);
-  const lock = await tryLock(config.stateDir, target.name);
+  let lock = await tryLock(config.stateDir, target.name);
   if (!lock) {
     log.info('skipped: run in progress', { ...fields, step: 'lock' });
     return { kind: 'done', outcome: done({ result: 'skipped', sha: null, previousSha: null, detail: 'another run holds the lock' }) };
@@ -95,6 +95,8 @@ export async function checkTarget(config: Config, target: Target, options: Cycle
     try {
       // Another config's state dir deploys this path: touch nothing in it (not even leftovers).
       requirePathOwner(config, target);
+      // No record yet, or one this config may take over: hold the path itself while this run works in it.
+      if (!options.dryRun) lock = bothLocks(lock, await lockPath(target));
       await endLeftovers(workDir, target.name);
       strategy = strategyFor(target, workDir);
       if (!options.dryRun) {
@@ -304,7 +306,7 @@ export class Cycle {
     let prepared: Prepared | undefined;
     let live = false;
     try {
-      requireRunnableScript(target);
+      requireRunnable(target);
       prepared = await strategy.prepare(sha, this.state);
       live = strategy.liveOnPrepare;
       const t1 = Date.now();

@@ -21,6 +21,7 @@ import { TARGET_NAME_PATTERN } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { shellQuote } from '../git/ssh.js';
 import { log } from '../log/logger.js';
+import { tryPathLock, type Lock } from '../state/lock.js';
 import { targetDir, writeFileAtomic } from '../state/store.js';
 
 const MAX_BYTES = 8192;
@@ -137,6 +138,21 @@ export function pathOwnerProblem(config: Config, target: Target): { message: str
 export function requirePathOwner(config: Config, target: Target): void {
   const problem = pathOwnerProblem(config, target);
   if (problem) throw new ConfigError(`${problem.message}; left as it is`, { target: target.name, hint: problem.hint, fault: 'host' });
+}
+
+/**
+ * Holds the path for this run, against a run of any other config or state dir that names
+ * it. The record cannot do that on its own: a path deployed for the first time has none
+ * until that deploy ends, and both runs would clone and run their scripts in it at once.
+ */
+export async function lockPath(target: Target): Promise<Lock> {
+  const lock = await tryPathLock(target.path);
+  if (lock) return lock;
+  throw new ConfigError(`targets.${target.name}.path ${target.path} is being deployed by another pollpray right now (another config or state_dir names this path); left as it is`, {
+    target: target.name,
+    hint: `deploy each path from one config only; once that run ends, ${ownerRecord(target).file} names its config`,
+    fault: 'host',
+  });
 }
 
 /**

@@ -9,6 +9,7 @@ import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { beginRunning, clearRunning, recordRunning, SCRIPT_ID_VAR } from '../exec/leftovers.js';
 import { lastOutputLine, run } from '../exec/run.js';
+import { commandProblems, scriptPath, scriptStartProblem } from '../host/script-start.js';
 import { currentUser } from '../host/users.js';
 import { log } from '../log/logger.js';
 
@@ -44,17 +45,24 @@ export function scriptEnv(target: Target, ctx: ScriptContext): Record<string, st
 }
 
 /**
- * Before the code moves: a deploy script that cannot run fails the deploy while the live
- * code is still the old one (in-place would otherwise reset the checkout and then need a
- * rollback that cannot run the script either). A host fault: never counted.
+ * Before the code moves: a deploy script, step or health check that cannot start fails
+ * the deploy while the live code is still the old one (in-place would otherwise reset the
+ * checkout and then need a rollback that cannot run the script either). The programs are
+ * the config's (the host's), not the commit's: a host fault, never counted against it.
  */
-export function requireRunnableScript(target: Target): void {
+export function requireRunnable(target: Target): void {
+  requireRunnableScript(target);
+  const [command] = commandProblems(target);
+  if (command) throw new DeployScriptError(`${command.what}: ${command.detail}`, { target: target.name, hint: command.fix, fault: 'host' });
+}
+
+/** The deploy script alone: also asked again just before it runs (a rollback's rebuild). */
+function requireRunnableScript(target: Target): void {
   const script = target.deploy;
   if (!script) return;
   try {
     accessSync(script, constants.X_OK);
   } catch (cause) {
-    // The script is the config's (the host's), not the commit's: never counted against it.
     throw new DeployScriptError(`deploy script ${script} is missing or not executable by ${currentUser()}`, {
       target: target.name,
       hint: `chmod +x ${script}, or fix targets.${target.name}.deploy in the config`,
@@ -62,6 +70,8 @@ export function requireRunnableScript(target: Target): void {
       fault: 'host',
     });
   }
+  const problem = scriptStartProblem(script, scriptPath(target), `targets.${target.name}.env.PATH`);
+  if (problem) throw new DeployScriptError(`deploy script ${problem.detail}`, { target: target.name, hint: problem.fix, fault: 'host' });
 }
 
 export async function runDeployScript(target: Target, ctx: ScriptContext): Promise<void> {

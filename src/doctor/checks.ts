@@ -24,6 +24,7 @@ import { keyPathText } from '../config/report.js';
 import { cronDaemonPid } from '../schedule/cron-daemon.js';
 import { pathOwnerProblem } from '../deploy/path-owner.js';
 import type { Check, CheckResult } from './check.js';
+import { commandProblems, scriptPath, scriptStartProblem } from '../host/script-start.js';
 
 const q = shellQuote;
 
@@ -193,26 +194,34 @@ export const keyPermissions: Check = async ({ config, uid, user }) => {
 };
 
 export const deployScripts: Check = async ({ config, uid, user }) =>
-  config.targets.flatMap((t): CheckResult[] => {
-    if (!t.deploy) return [];
-    const name = `deploy script (${t.name})`;
-    let st: Stats;
-    try {
-      st = statSync(t.deploy);
-    } catch {
-      return [{ name, status: 'fail', detail: `${t.deploy} does not exist`, fix: `create it, or fix targets.${t.name}.deploy in ${config.file}` }];
-    }
-    if (!st.isFile()) return [{ name, status: 'fail', detail: `${t.deploy} is not a file`, fix: `fix targets.${t.name}.deploy in ${config.file}` }];
-    // The same rule run refuses on (src/config/file-trust.ts).
-    const untrusted = trustProblem(t.deploy, { uid, user }, `run commands as ${user}`);
-    if (untrusted) return [{ name, status: 'fail', detail: untrusted.message, fix: untrusted.fix }];
-    try {
-      accessSync(t.deploy, constants.X_OK);
-    } catch {
-      return [{ name, status: 'fail', detail: `${t.deploy} is not executable by ${user}`, fix: `chmod +x ${q(t.deploy)}` }];
-    }
-    return [{ name, status: 'ok', detail: `${t.deploy} is executable` }];
-  });
+  config.targets.flatMap((t): CheckResult[] => [
+    ...deployScript(t, config.file, uid, user),
+    // Steps and the health check: what run refuses before the code moves.
+    ...commandProblems(t).map((c): CheckResult => ({ name: `${c.what} (${t.name})`, status: 'fail', detail: c.detail, fix: c.fix })),
+  ]);
+
+function deployScript(t: Target, file: string, uid: number, user: string): CheckResult[] {
+  if (!t.deploy) return [];
+  const name = `deploy script (${t.name})`;
+  let st: Stats;
+  try {
+    st = statSync(t.deploy);
+  } catch {
+    return [{ name, status: 'fail', detail: `${t.deploy} does not exist`, fix: `create it, or fix targets.${t.name}.deploy in ${file}` }];
+  }
+  if (!st.isFile()) return [{ name, status: 'fail', detail: `${t.deploy} is not a file`, fix: `fix targets.${t.name}.deploy in ${file}` }];
+  // The same rule run refuses on (src/config/file-trust.ts).
+  const untrusted = trustProblem(t.deploy, { uid, user }, `run commands as ${user}`);
+  if (untrusted) return [{ name, status: 'fail', detail: untrusted.message, fix: untrusted.fix }];
+  try {
+    accessSync(t.deploy, constants.X_OK);
+  } catch {
+    return [{ name, status: 'fail', detail: `${t.deploy} is not executable by ${user}`, fix: `chmod +x ${q(t.deploy)}` }];
+  }
+  const start = scriptStartProblem(t.deploy, scriptPath(t), `targets.${t.name}.env.PATH`);
+  if (start) return [{ name, status: 'fail', ...start }];
+  return [{ name, status: 'ok', detail: `${t.deploy} is executable` }];
+}
 
 const MiB = 1024 * 1024;
 const FAIL_BELOW = 100 * MiB;

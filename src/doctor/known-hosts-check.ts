@@ -1,7 +1,8 @@
 /**
  * Whether each ssh remote's host key is pinned in the target's known_hosts. The host
  * is what ssh would really connect to (`ssh -G` resolves aliases from ssh.config),
- * looked up with `ssh-keygen -F`, which also reads hashed entries.
+ * looked up with `ssh-keygen -F`, which also reads hashed entries, under the name ssh
+ * itself looks it up under: the `HostKeyAlias` when ssh.config sets one.
  */
 import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { run } from '../exec/run.js';
 import type { ResolvedSsh } from '../git/host-keys.js';
 import { shellQuote } from '../git/ssh.js';
 import { knownHostsName, sshDestination } from '../git/ssh-url.js';
-import { lfsSshHost, resolveSsh } from '../git/ssh-resolve.js';
+import { hostKeyName, lfsSshHost, resolveSsh } from '../git/ssh-resolve.js';
+import { trustHostArg } from '../git/errors.js';
 import { trustProblem } from '../config/file-trust.js';
 import type { Check, CheckResult } from './check.js';
 
@@ -39,7 +41,14 @@ async function knownHostsCheck(t: Target, r: ResolvedSsh | { error: string } | u
   const name = `known_hosts (${what})`;
   const file = t.ssh.knownHosts;
   const { host, port } = connectsTo(t, remote, r);
-  const scan = (to: string) => `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}${host} >> ${shellQuote(to)}, then compare ssh-keygen -lf ${shellQuote(to)} with the fingerprints your git host publishes`;
+  // ssh looks the key up under this name; ssh-keyscan would write the host's own name, so
+  // under an alias only trust-host (which pins under the alias) is a fix that works.
+  const entry = r && !('error' in r) ? hostKeyName(r) : knownHostsName(host, port);
+  const plain = entry === knownHostsName(host, port);
+  const scan = (to: string) =>
+    plain
+      ? `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}${host} >> ${shellQuote(to)}, then compare ssh-keygen -lf ${shellQuote(to)} with the fingerprints your git host publishes`
+      : `pollpray trust-host ${trustHostArg(knownHostsName(host, port))}`;
   if (!file) {
     return [{ name, status: 'warn', detail: `${server}no ssh.known_hosts pinned: ${host} is checked against ~/.ssh/known_hosts of whoever runs pollpray`, fix: `set targets.${t.name}.ssh.known_hosts, and ${scan('/etc/pollpray/known_hosts')}` }];
   }
@@ -48,7 +57,6 @@ async function knownHostsCheck(t: Target, r: ResolvedSsh | { error: string } | u
   } catch {
     return [{ name, status: 'fail', detail: `${server}${file} does not exist or is not readable`, fix: scan(file) }];
   }
-  const entry = knownHostsName(host, port);
   const found = await run(['ssh-keygen', '-F', entry, '-f', file], { cwd: '/', timeoutMs: 10_000 });
   if (found.spawnError) return [{ name, status: 'warn', detail: 'ssh-keygen not found, cannot look into known_hosts', fix: 'apt-get install openssh-client' }];
   return found.exitCode === 0 && found.stdout.trim()

@@ -3,21 +3,22 @@
  * step, each with what was found and, when it is not ok, the fix. Order: the key file,
  * the pinned host key, then a real `git ls-remote` through the same ssh command a run
  * uses, classified into connection / authentication / repository / branch, and last an
- * ssh LFS server on another host (`lfs: { url }`): its key and host key. The network
- * step is not tried while the key or host key is unusable: its error would only repeat
- * (or hide) the real cause.
+ * ssh LFS server on another host (`lfs: { url }`): its key and host key, then a real
+ * connection to it as git-lfs makes one. A network step is not tried while the key or
+ * host key it needs is unusable: its error would only repeat (or hide) the real cause.
  */
 import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
-import { classifyTransport, explain, parseLsRemote } from './errors.js';
+import { classifyTransport, explain, parseLsRemote, trustHostArg } from './errors.js';
 import { git } from './git.js';
 import { checkKeyUsable, deployKeyFiles, noDeployKey } from './key-check.js';
-import { lfsSshHost, resolveSsh } from './ssh-resolve.js';
+import { hostKeyName, lfsSshHost, resolveSsh } from './ssh-resolve.js';
+import { shellQuote, sshArgv } from './ssh.js';
 import { runningUser, trustProblem } from '../config/file-trust.js';
 import { fingerprint, parseKnownHosts, type ResolvedSsh } from './host-keys.js';
-import { knownHostsName, sshDestination } from './ssh-url.js';
+import { knownHostsName, sshDestination, sshUrlPath } from './ssh-url.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -155,5 +156,65 @@ async function checkLfsHost(target: Target, repo: ResolvedSsh | undefined, repoK
   for (const key of keys.filter((k) => !repoKeys.includes(k))) checks.push({ ...(await checkKeyFile(key, cwd)), name: 'lfs key' });
   const known = await checkKnownHosts(target, lfs.resolved, cwd);
   checks.push({ ...known, name: 'lfs known_hosts', detail: `LFS server: ${known.detail}` });
-  return checks;
+  const where = `${lfs.resolved.user}@${lfs.resolved.hostname}:${lfs.resolved.port}`;
+  if (checks.some((c) => c.status === 'fail')) {
+    return [...checks, { name: 'lfs connection', status: 'warn', detail: `not tried: fix the problems above first (it would connect to the LFS server ${where})` }];
+  }
+  return [...checks, ...(await checkLfsConnection(target, lfs.url, lfs.resolved, keys, cwd))];
+}
+
+/**
+ * A real connection to the LFS server, made as git-lfs makes it: the target's ssh command
+ * (its key, known_hosts and ssh.config) on a connection of its own, never the repo host's
+ * shared one, asking `git-lfs-authenticate <path> download`. ssh's own failures (exit 255)
+ * are named as the repo host's are, with the LFS host in front. What the server answers is
+ * never shown: it holds a token.
+ */
+async function checkLfsConnection(target: Target, url: string, resolved: ResolvedSsh, keys: string[], cwd: string): Promise<Check[]> {
+  const dest = sshDestination(url);
+  if (!dest) return [];
+  const path = sshUrlPath(url) ?? '';
+  const where = `${resolved.user}@${resolved.hostname}:${resolved.port}`;
+  const server = `LFS server ${where}`;
+  const argv = [...sshArgv(target), '-T', ...(dest.port ? ['-p', String(dest.port)] : []), `${dest.user ? `${dest.user}@` : ''}${dest.host}`, `git-lfs-authenticate ${shellQuote(path)} download`];
+  const result = await run(argv, { cwd, timeoutMs: target.gitTimeoutMs, env: { SSH_AUTH_SOCK: undefined, SSH_ASKPASS: '/bin/false', LC_ALL: 'C' } });
+  const lastLine = (text: string) => text.trim().split('\n').filter(Boolean).pop()?.trim().slice(0, 300);
+  if (result.spawnError) return [fail('lfs connection', `${server}: ssh could not start: ${result.spawnError}`, 'install openssh-client')];
+  if (result.timedOut) {
+    return [fail('lfs connection', `${server}: no answer within git_timeout`, 'check the host name, port and outbound firewall rules (or raise git_timeout)')];
+  }
+  if (result.exitCode === 255) {
+    const c = classifyTransport(result.stderr);
+    if (c?.kind === 'auth-refused') {
+      const offered = keys.length ? keys.join(', ') : 'the key ssh offered';
+      const pubs = keys.length ? keys.map((k) => `${k}.pub`).join(', ') : 'the key\'s .pub';
+      return [
+        ok('lfs connection', `reached ${where}`),
+        fail(
+          'lfs authentication',
+          `${server}: authentication refused: it did not accept ${offered} (no other key was tried)`,
+          `add ${pubs} to the keys ${where} accepts (a read-only deploy key there, or ${resolved.user}'s authorized_keys), or ${
+            target.ssh.config ? `name the key it accepts in an IdentityFile line of ${target.ssh.config}'s Host ${dest.host} block` : `set targets.${target.name}.ssh.config to a file whose Host ${dest.host} block names the key it accepts (IdentityFile)`
+          }`,
+        ),
+      ];
+    }
+    if (c) {
+      const { message, hint } = explain({ ...c, host: c.host ?? trustHostArg(hostKeyName(resolved)) }, url);
+      return [fail(c.kind === 'key-unusable' ? 'lfs authentication' : 'lfs connection', `${server}: ${message}`, hint)];
+    }
+    return [fail('lfs connection', `${server}: ssh failed: ${lastLine(result.stderr) ?? 'exit 255'}`, 'run the same with ssh -v to see more: see the README section "Deploy keys and SSH"')];
+  }
+  const checks = [ok('lfs connection', `reached ${where}`), ok('lfs authentication', 'key accepted')];
+  if (result.exitCode === 0) return [...checks, ok('lfs server', `git-lfs-authenticate answered for ${path}`)];
+  const why = lastLine(result.stderr);
+  return [
+    ...checks,
+    {
+      name: 'lfs server',
+      status: 'warn',
+      detail: `git-lfs-authenticate ${path} download failed (exit ${result.exitCode})${why ? `: ${why}` : ''}`,
+      fix: `check that ${where} serves Git LFS for ${path} to this key; git-lfs may use git-lfs-transfer instead, which this check does not try`,
+    },
+  ];
 }

@@ -65,6 +65,24 @@ export function sshDestination(repo: string): SshDestination | undefined {
 }
 
 /**
+ * The path part of an ssh URL, as git-lfs sends it to `git-lfs-authenticate`: for
+ * `ssh://host/srv/app.git` `/srv/app.git` (percent escapes decoded), for scp-like
+ * `host:srv/app.git` `srv/app.git`. Undefined for a URL that is not ssh.
+ */
+export function sshUrlPath(url: string): string | undefined {
+  const dest = sshDestination(url);
+  if (!dest) return undefined;
+  const scheme = /^(?:ssh|git\+ssh|ssh\+git):\/\//i.exec(url);
+  if (!scheme) return url.slice(dest.authority.length + 1);
+  const path = url.slice(scheme[0].length + dest.authority.length);
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
  * Why an ssh repo URL's brackets cannot be read (git would connect somewhere surprising,
  * e.g. to host `[` for `git@[::1:path`) or a host or user that is an option, or undefined.
  */

@@ -135,7 +135,9 @@ describe('pipelines (steps instead of one deploy script)', () => {
     world.writeConfig({ targets: { app: { repo: origin.url, path: join(world.dir, 'app'), steps: [{ name: 'build', run: [build] }] } } });
     const r = await world.cli(['run']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`app: step "build" could not start .*not counted against \\w{12}.*\\(fix: check that ${build} exists and is executable`));
+    expect(r.stderr).toMatch(new RegExp(`app: step "build": ${build} is missing or not executable; not counted against \\w{12}.*\\(fix: chmod \\+x ${build}, or fix targets\\.app\\.steps\\[0\\]\\.run\\)`));
+    // Found before the code moved: no file of the commit was checked out.
+    expect(readdirSync(join(world.dir, 'app'))).toEqual(['.git']);
     expect(world.state('app')).toMatchObject({ failures: {} });
     chmodSync(build, 0o755);
     const ok = await world.cli(['run']);

@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 43-46, 80): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46, 84): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -66,7 +66,7 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(world.state('app')?.deployedSha).toBe(deployed);
   });
 
-  it('#80 a .gitmodules that includes other config files (a FIFO another user made, a host file with its own submodule url): neither is read, the submodules deploy as .gitmodules itself names them', async () => {
+  it('#84 a .gitmodules that includes other config files (a FIFO another user made, a host file with its own submodule url): neither is read, the submodules deploy as .gitmodules itself names them', async () => {
     const origin = await makeOrigin();
     const lib = await makeOrigin();
     await lib.commit({ 'lib.txt': 'the real lib\n' }, 'Lib');

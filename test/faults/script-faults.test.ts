@@ -1,5 +1,6 @@
-/** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 and 83 of the failure-modes table). */
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+/** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 and 87 of the failure-modes table). */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startHealthServer } from '../helpers/health-server.js';
@@ -77,6 +78,99 @@ describe('script faults', { timeout: 30_000 }, () => {
     expectState(f.world, 'app', { deployedSha: next, lastResult: 'deployed' });
     expect((await f.world.cli(['status'])).stdout).not.toMatch(/host fault/);
     expect(JSON.parse((await f.world.cli(['status', '--json'])).stdout)).toMatchObject({ targets: [{ target: 'app', host_fault: false }] });
+  });
+
+  it('#79 deploy script that cannot start from its #! line (Windows line endings; env naming a program not on its PATH): found before the code moves, a host fault, not counted; validate and doctor name the same fix', async () => {
+    const f = await faultWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const script = join(f.world.dir, 'deploy.sh');
+    const calls = `echo "$POLLPRAY_NEW_SHA $POLLPRAY_ROLLBACK" >> "${f.world.dir}/calls.log"`;
+    const good = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+    // Saved on Windows: before, "could not start (ENOENT)" with only "check its #! line".
+    writeFileSync(script, `#!/bin/sh\r\n${calls}\r\n`);
+    const crlf = await f.world.cli(['run']);
+    expect(crlf.exitCode).toBe(1);
+    const sed = `sed -i 's/\\r$//' ${script}`;
+    expectOneLineError(crlf.stderr, 'app', new RegExp(`deploy script ${esc(script)} has Windows line endings: its #! line ends in a carriage return.*not counted against ${short(next)}.*\\(fix: ${esc(sed)}\\)$`));
+    expect(f.live()).toBe(short(good));
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed', failures: {}, rolledBack: false });
+    const validate = await f.world.cli(['validate']);
+    expect(validate.exitCode).toBe(2);
+    expect(validate.stderr).toMatch(new RegExp(`targets\\.app\\.deploy: ${esc(script)} has Windows line endings.*\\(fix: ${esc(sed)}\\)`));
+    expect((await f.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^FAIL +deploy script \\(app\\) +${esc(script)} has Windows line endings.*\\(fix: ${esc(sed)}\\)$`, 'm'));
+    // The fix as printed.
+    execFileSync('sh', ['-c', sed]);
+    const fixed = await f.world.cli(['run']);
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
+
+    // #!/usr/bin/env <program> where the PATH the script gets has no such program: before,
+    // env's exit 127 read as a failing build, counted against the commit and rolled back.
+    const third = await f.origin.commit({ 'v.txt': '3\n' }, 'v3');
+    writeFileSync(script, `#!/usr/bin/env pollpray-test-builder\n${calls}\n`);
+    const env = await f.world.cli(['run']);
+    expect(env.exitCode).toBe(1);
+    expectOneLineError(
+      env.stderr,
+      'app',
+      new RegExp(`deploy script ${esc(script)} runs pollpray-test-builder through env \\(#!/usr/bin/env pollpray-test-builder\\), and pollpray-test-builder is not on the PATH it runs with.*not counted against ${short(third)}.*\\(fix: write pollpray-test-builder's full path in the #! line of ${esc(script)}, or set targets\\.app\\.env\\.PATH\\)$`),
+    );
+    expect(f.live()).toBe(short(next));
+    expectState(f.world, 'app', { deployedSha: next, failures: {}, rolledBack: false });
+    // The fix: a PATH in the target's env that has it.
+    const bin = join(f.world.dir, 'bin');
+    mkdirSync(bin);
+    f.world.script('bin/pollpray-test-builder', 'exec sh "$@"');
+    f.write({ env: { PATH: `${bin}:/usr/bin:/bin` } });
+    const withPath = await f.world.cli(['run']);
+    expect(withPath.exitCode, withPath.stderr).toBe(0);
+    expect(f.live()).toBe(short(third));
+    expect(f.calls().at(-1)).toBe(`${third} 0`);
+  });
+
+  it('#79 a step or health check naming a program this host cannot start (npm not on cron\'s PATH, a health script not installed): found before the code moves, a host fault, not counted; validate and doctor say the same', async () => {
+    const f = await faultWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const deploy = join(f.world.dir, 'deploy.sh');
+    const bin = join(f.world.dir, 'bin');
+    mkdirSync(bin);
+    // A build tool that is installed, but where cron's PATH does not look.
+    f.world.script('bin/pollpray-test-npm', `exec ${deploy}`);
+    const steps = [{ name: 'build', run: ['pollpray-test-npm', 'ci'] }];
+    f.write({ deploy: undefined, steps, env: { PATH: `${bin}:/usr/bin:/bin` } });
+    const good = await f.origin.head();
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const next = await f.origin.commit({ 'v.txt': '2\n' }, 'v2');
+
+    f.write({ deploy: undefined, steps, env: { PATH: '/usr/bin:/bin' } });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    const fix = "write pollpray-test-npm's full path in targets.app.steps[0].run, or set targets.app.env.PATH";
+    expectOneLineError(r.stderr, 'app', new RegExp(`step "build": pollpray-test-npm is not on the PATH it runs with \\(/usr/bin:/bin\\).*not counted against ${short(next)}.*\\(fix: ${esc(fix)}\\)$`));
+    expect(f.live()).toBe(short(good));
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed', failures: {}, rolledBack: false });
+    const validate = await f.world.cli(['validate']);
+    expect(validate.exitCode).toBe(2);
+    expect(validate.stderr).toMatch(new RegExp(`targets\\.app\\.steps\\[0\\]\\.run: pollpray-test-npm is not on the PATH it runs with \\(/usr/bin:/bin\\) \\(fix: ${esc(fix)}\\)`));
+    expect((await f.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^FAIL +step "build" \\(app\\) +pollpray-test-npm is not on the PATH.*\\(fix: ${esc(fix)}\\)$`, 'm'));
+
+    // A health script the config names that is not there: before, the commit went live,
+    // failed its health check, was rolled back and counted.
+    const missing = join(f.world.dir, 'healthcheck.sh');
+    f.write({ deploy: undefined, steps, env: { PATH: `${bin}:/usr/bin:/bin` }, health: { command: [missing], retries: 0 } });
+    const h = await f.world.cli(['run']);
+    expect(h.exitCode).toBe(1);
+    expectOneLineError(h.stderr, 'app', new RegExp(`health command: ${esc(missing)} is missing or not executable.*not counted against ${short(next)}.*\\(fix: chmod \\+x ${esc(missing)}, or fix targets\\.app\\.health\\.command\\)$`));
+    expect(f.live()).toBe(short(good));
+    expectState(f.world, 'app', { deployedSha: good, failures: {}, rolledBack: false });
+
+    f.world.script('healthcheck.sh', 'exit 0');
+    const fixed = await f.world.cli(['run']);
+    expect(fixed.exitCode, fixed.stderr).toBe(0);
+    expect(f.live()).toBe(short(next));
   });
 
   it('#13 deploy script hangs: TERM then KILL of its process group at deploy_timeout', async () => {
@@ -166,7 +260,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(leaks).toEqual([]);
   });
 
-  it('#83 a failing script whose last line is 200 KiB long: the failure is reported with that line cut to 1000 characters, and the command notification of it is delivered', async () => {
+  it('#87 a failing script whose last line is 200 KiB long: the failure is reported with that line cut to 1000 characters, and the command notification of it is delivered', async () => {
     const f = await faultWorld({ script: `[ -f fail ] && { printf 'x%.0s' $(seq 200000) >&2; echo >&2; exit 3; }\ntrue` });
     const notified = join(f.world.dir, 'notified.txt');
     const notifier = f.world.script('notify.sh', `printf '%s\\n' "$POLLPRAY_EVENT \${#POLLPRAY_MESSAGE}" >> "${notified}"`);

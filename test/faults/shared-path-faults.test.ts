@@ -7,9 +7,18 @@ import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { expectOneLineError, faultWorld, short } from './fault-world.js';
+import { until } from '../helpers/pollpray-cli.js';
+import { expectOneLineError, faultWorld, short, type FaultWorld } from './fault-world.js';
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A copy of the fault world's config: the same target and path, its own state and log dir. */
+function copyConfig(f: FaultWorld, strategy: 'in-place' | 'releases', extra: Record<string, unknown> = {}): string {
+  const copy = join(f.world.dir, 'copy.yaml');
+  const target = { repo: f.origin.url, path: f.path, strategy, deploy: join(f.world.dir, 'deploy.sh'), ...(strategy === 'releases' ? { min_free_space: '1MB' } : {}), ...extra };
+  writeFileSync(copy, stringify({ state_dir: join(f.world.dir, 'state-copy'), log: { dir: join(f.world.dir, 'log-copy') }, targets: { app: target } }), { mode: 0o640 });
+  return copy;
+}
 
 describe('one path, two configs', { timeout: 60_000 }, () => {
   for (const strategy of ['in-place', 'releases'] as const) {
@@ -70,6 +79,45 @@ describe('one path, two configs', { timeout: 60_000 }, () => {
     });
   }
 
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it(`#76 ${strategy}: two configs deploying a path that is not there yet at the same moment: one deploys, the other refuses it naming the path and touches nothing`, async () => {
+      const f = await faultWorld({ strategy });
+      const w = f.world.dir;
+      f.world.script('deploy.sh', `echo "$POLLPRAY_NEW_SHA $POLLPRAY_ROLLBACK" >> "${w}/calls.log"\n[ -f "${w}/block" ] && while [ ! -f "${w}/go" ]; do sleep 0.05; done\nexit 0`);
+      // Should the copy deploy after all, its script is ended soon instead of waiting at the gate.
+      const copy = copyConfig(f, strategy, { deploy_timeout: '3s' });
+      const head = await f.origin.head();
+      writeFileSync(join(w, 'block'), '');
+      const owner = f.world.spawn(['run']);
+      await until(() => f.calls().length === 1, 15_000, 'the first config to start its deploy script');
+      // The path has no record yet: only the running deploy can stop the copy.
+      expect(existsSync(join(f.path, strategy === 'releases' ? '.pollpray/owner.json' : '.git/pollpray-owner.json'))).toBe(false);
+
+      const refused = await f.world.cli(['-c', copy, 'run']);
+      expect(refused.exitCode).toBe(1);
+      expectOneLineError(
+        refused.stderr,
+        'app',
+        new RegExp(`targets\\.app\\.path ${esc(f.path)} is being deployed by another pollpray right now \\(another config or state_dir names this path\\); left as it is \\(fix: deploy each path from one config only; once that run ends, \\S*owner\\.json names its config\\)`),
+      );
+      expect(f.calls()).toEqual([`${head} 0`]);
+      // A rollback from the copy waits for nothing and switches nothing either.
+      const rollback = await f.world.cli(['-c', copy, 'rollback', 'app', head.slice(0, 12)]);
+      expect(rollback.exitCode).not.toBe(0);
+      expect(rollback.stderr).toMatch(/is being deployed by another pollpray right now/);
+
+      writeFileSync(join(w, 'go'), '');
+      const done = await owner;
+      expect(done.exitCode, String(done.stderr)).toBe(0);
+      expect(f.calls()).toEqual([`${head} 0`]);
+      expect(f.live()).toBe(short(head));
+      // From now on the record names the owner, and the copy says whose path it is.
+      const later = await f.world.cli(['-c', copy, 'run']);
+      expect(later.exitCode).toBe(1);
+      expect(later.stderr).toMatch(new RegExp(`is deployed by another pollpray: config ${esc(f.world.configFile)}`));
+    });
+  }
+
   it('#69 a path whose recorded state dir is gone (state_dir moved and the old one removed) is taken over without a word', async () => {
     const f = await faultWorld();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
@@ -86,9 +134,7 @@ describe('one path, two configs', { timeout: 60_000 }, () => {
     it(`#71 ${strategy}: doctor of a second config fails the target whose path the first deploys, with run's reason and fix; doctor of the owner passes it`, async () => {
       const f = await faultWorld({ strategy });
       expect((await f.world.cli(['run'])).exitCode).toBe(0);
-      const copy = join(f.world.dir, 'copy.yaml');
-      const target = { repo: f.origin.url, path: f.path, strategy, deploy: join(f.world.dir, 'deploy.sh'), ...(strategy === 'releases' ? { min_free_space: '1MB' } : {}) };
-      writeFileSync(copy, stringify({ state_dir: join(f.world.dir, 'state-copy'), log: { dir: join(f.world.dir, 'log-copy') }, targets: { app: target } }), { mode: 0o640 });
+      const copy = copyConfig(f, strategy);
 
       const d = await f.world.cli(['-c', copy, 'doctor']);
       expect(d.exitCode).toBe(1);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { makeOrigin } from '../helpers/origin.js';
 import { makeWorld } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
-import { SSHD } from '../helpers/sshd.js';
+import { SSHD, startSshd } from '../helpers/sshd.js';
 import { expectOneLineError, expectState, short } from './fault-world.js';
 import { closedPort, sshWorld } from './ssh-world.js';
 
@@ -176,5 +176,101 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(readFileSync(kh, 'utf8')).not.toContain('[localhost]');
     expect(s.world.state('app')?.deployedSha ?? null).toBeNull();
     expect(head).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('#77 a HostKeyAlias in the target\'s ssh.config: doctor and trust-host look the host key up, and pin it, under that name as ssh does, so they agree with run and test-ssh', async () => {
+    const s = await sshWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const alias = 'app-git-host';
+    const sshConfig = join(s.world.dir, 'ssh_config');
+    writeFileSync(sshConfig, `Host 127.0.0.1\n  HostKeyAlias ${alias}\n`, { mode: 0o600 });
+    const kh = join(s.world.dir, 'known_hosts');
+    const plainOnly = () => writeFileSync(kh, `${s.sshd.knownHostsLine}\n`, { mode: 0o600 });
+    // Pinned under the plain [host]:port only: ssh looks the key up under the alias and refuses.
+    plainOnly();
+    s.write({ known_hosts: kh, config: sshConfig });
+    const r = await s.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', new RegExp(`host key unknown: ${alias} .*trust-host ${alias} `));
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +known_hosts \\(app\\) +${alias} is not in ${esc(kh)}: ssh will refuse to connect \\(fix: pollpray trust-host 127\\.0\\.0\\.1:${s.sshd.port}\\)`, 'm'));
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL known_hosts: host key unknown: ${alias} is not pinned in ${esc(kh)}`, 'm'));
+
+    // doctor's and test-ssh's fix: trust-host <host>:<port> pins the key under the alias.
+    const trust = await s.world.cli(['trust-host', `127.0.0.1:${s.sshd.port}`, '--yes']);
+    expect(trust.exitCode, trust.stderr).toBe(0);
+    expect(trust.stdout).toContain(`${kh}: added 1 (${alias})`);
+    expect(readFileSync(kh, 'utf8')).toMatch(new RegExp(`^${alias} ssh-ed25519 `, 'm'));
+    const ran = await s.world.cli(['run']);
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    expect((await s.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^ok +known_hosts \\(app\\) +${alias} is pinned in ${esc(kh)}`, 'm'));
+    const t2 = await s.world.cli(['test-ssh']);
+    expect(t2.exitCode, t2.stdout).toBe(0);
+
+    // Pinned under the alias only (the reverse): doctor agrees with run that it is pinned.
+    writeFileSync(kh, `${alias} ${s.sshd.hostKeyPub}\n`, { mode: 0o600 });
+    expect((await s.world.cli(['doctor'])).stdout).toMatch(new RegExp(`^ok +known_hosts \\(app\\) +${alias} is pinned`, 'm'));
+
+    // run's fix, word for word: trust-host <alias> scans the host the alias stands for.
+    plainOnly();
+    const next = await s.origin.commit({ 'v.txt': '2\n' }, 'v2');
+    expect((await s.world.cli(['run'])).exitCode).toBe(1);
+    const byAlias = await s.world.cli(['trust-host', alias, '--yes']);
+    expect(byAlias.exitCode, byAlias.stderr).toBe(0);
+    expect(readFileSync(kh, 'utf8')).toMatch(new RegExp(`^${alias} ssh-ed25519 `, 'm'));
+    expect((await s.world.cli(['run'])).exitCode).toBe(0);
+    expect(s.live()).toBe(short(next));
+  });
+
+  it('#78 an ssh LFS server on another host that refuses the target\'s key: test-ssh and doctor connect to it as git-lfs will and fail naming that host and the key (before: ok); its changed host key too; ok once the key is authorised', async () => {
+    const s = await sshWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // The LFS server: a second sshd (its own port and host key) whose only command stands in for git-lfs-authenticate.
+    const answer = s.world.script('lfs-authenticate', [
+      'case "$SSH_ORIGINAL_COMMAND" in',
+      `  "git-lfs-authenticate /srv/lfs/app.git download") echo '{"href":"https://lfs.invalid/app.git/info/lfs","header":{"Authorization":"RemoteAuth lfs-token-0451"}}' ;;`,
+      '  *) echo "unexpected: $SSH_ORIGINAL_COMMAND" >&2; exit 1 ;;',
+      'esac',
+    ].join('\n'));
+    const lfs = await startSshd({ authorizeClient: false, extraConfig: [`ForceCommand ${answer}`] });
+    const kh = join(s.world.dir, 'known_hosts');
+    writeFileSync(kh, `${s.sshd.knownHostsLine}\n${lfs.knownHostsLine}\n`, { mode: 0o600 });
+    const where = `${lfs.user}@127.0.0.1:${lfs.port}`;
+    s.write({ known_hosts: kh }, { lfs: { url: `ssh://${lfs.user}@127.0.0.1:${lfs.port}/srv/lfs/app.git` } });
+
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode, t.stdout).toBe(1);
+    expect(t.stdout).toMatch(/^app: ok {3}branch: /m);
+    expect(t.stdout).toMatch(new RegExp(`^app: ok {3}lfs known_hosts: `, 'm'));
+    expect(t.stdout).toMatch(new RegExp(`^app: FAIL lfs authentication: LFS server ${esc(where)}: authentication refused: it did not accept ${esc(s.sshd.clientKey)} .*\\(fix: add ${esc(s.sshd.clientKeyPub)} `, 'm'));
+    expect(await lfs.connections()).toBeGreaterThan(0);
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +app: lfs authentication +LFS server ${esc(where)}: authentication refused`, 'm'));
+
+    lfs.authorize(s.sshd.clientKeyPub);
+    const t2 = await s.world.cli(['test-ssh']);
+    expect(t2.exitCode, t2.stdout).toBe(0);
+    expect(t2.stdout).toMatch(new RegExp(`^app: ok {3}lfs connection: reached ${esc(where)}`, 'm'));
+    expect(t2.stdout).toMatch(/^app: ok {3}lfs server: git-lfs-authenticate answered for \/srv\/lfs\/app\.git$/m);
+    // Its answer holds a token: never shown, as text, as JSON or in the log.
+    const json = await s.world.cli(['test-ssh', '--json']);
+    for (const text of [t2.stdout, json.stdout, s.world.logText()]) expect(text).not.toMatch(/lfs-token-0451|lfs\.invalid/);
+
+    // Its host key changes: still pinned by name, so only a real connection sees it.
+    await lfs.regenerateHostKey();
+    const t3 = await s.world.cli(['test-ssh']);
+    expect(t3.exitCode).toBe(1);
+    expect(t3.stdout).toMatch(new RegExp(`^app: FAIL lfs connection: LFS server ${esc(where)}: HOST KEY CHANGED .*\\(fix: .*pollpray trust-host 127\\.0\\.0\\.1:${lfs.port} --replace\\)$`, 'm'));
+
+    // The LFS host is down: the repo is still reached, the LFS host is named.
+    await lfs.stop();
+    const t4 = await s.world.cli(['test-ssh']);
+    expect(t4.exitCode).toBe(1);
+    expect(t4.stdout).toMatch(/^app: ok {3}branch: /m);
+    expect(t4.stdout).toMatch(new RegExp(`^app: FAIL lfs connection: LFS server ${esc(where)}: host unreachable: connection refused`, 'm'));
   });
 });

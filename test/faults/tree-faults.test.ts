@@ -1,5 +1,5 @@
 /**
- * Rows 32-35, 54, 81 and 84: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
+ * Rows 32-35, 54, 85 and 88: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
  * files. Whoever can push controls every name, link and byte of the tree; none of it may
  * steer where pollpray writes, make a release look complete, or make pollpray blame the
  * disk for the commit's content.
@@ -247,7 +247,7 @@ describe('a commit with a .git path', { timeout: 60_000 }, () => {
 });
 
 describe('an in-place checkout that fails part way', { timeout: 60_000 }, () => {
-  it('#84 a commit with a file name longer than the filesystem allows (300 bytes): refused from its listing as the commit's fault, the live tree untouched', async () => {
+  it('#88 a commit with a file name longer than the filesystem allows (300 bytes): refused from its listing as the commit\'s fault, the live tree untouched', async () => {
     const f = await faultWorld();
     const good = await f.origin.commit({ 'app.txt': 'good\n' }, 'Good');
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
@@ -266,7 +266,7 @@ describe('an in-place checkout that fails part way', { timeout: 60_000 }, () => 
     expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed' });
   });
 
-  it('#84 a checkout that fails part way for another reason (a directory it cannot write, chattr +i): the deployed commit is checked out again, the script never runs', async () => {
+  it('#88 a checkout that fails part way for another reason (a directory it cannot write, chattr +i): the deployed commit is checked out again, the script never runs', async () => {
     const f = await faultWorld();
     const good = await f.origin.commit({ 'app.txt': 'good\n', 'locked/keep.txt': 'k\n' }, 'Good');
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
@@ -287,7 +287,7 @@ describe('an in-place checkout that fails part way', { timeout: 60_000 }, () => 
 });
 
 describe('a commit whose paths hold a newline', { timeout: 60_000 }, () => {
-  it('#81 a submodule path with a newline and a forged log line after it: the log keeps one line per entry (the newline shown as ^J)', async () => {
+  it('#85 a submodule path with a newline and a forged log line after it: the log keeps one line per entry (the newline shown as ^J)', async () => {
     const f = await faultWorld();
     const forged = 'FORGED 2026-01-01T00:00:00.000Z INFO  [app] @000000000000 done: deployed 000000000000 "all good"';
     const head = await f.origin.head();

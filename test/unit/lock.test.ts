@@ -3,11 +3,11 @@
  * configs with their own state_dir) that happen to name a target alike must not
  * exclude each other, or one of them would skip its deploys for as long as the other runs.
  */
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
-import { tryLock, type Lock } from '../../src/state/lock.js';
+import { bothLocks, tryLock, tryPathLock, type Lock } from '../../src/state/lock.js';
 
 function stateDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'pollpray-lock-'));
@@ -66,4 +66,23 @@ it('a lock that cannot be taken for another reason (no file descriptor left) is 
   }
   if (typeof outcome === 'object') await outcome.release();
   expect(outcome).toBe('EMFILE');
+});
+
+it('a deploy path is one lock however it is spelled: through a link, or before it exists', async () => {
+  const dir = stateDir();
+  mkdirSync(join(dir, 'srv'));
+  symlinkSync(join(dir, 'srv'), join(dir, 'link'));
+  const lock = await tryPathLock(join(dir, 'srv', 'app'));
+  expect(lock).toBeDefined();
+  expect(await tryPathLock(join(dir, 'link', 'app'))).toBeUndefined();
+  expect(await tryPathLock(`${join(dir, 'srv')}//app/`)).toBeUndefined();
+  // Another path, and the target lock of a state dir at the same place, are not held by it.
+  const other = await tryPathLock(join(dir, 'srv', 'api'));
+  expect(other).toBeDefined();
+  const both = bothLocks(lock!, other!);
+  await held(join(dir, 'srv'), 'app');
+  await both.release();
+  const again = await tryPathLock(join(dir, 'link', 'app'));
+  expect(again).toBeDefined();
+  await again!.release();
 });

@@ -8,7 +8,7 @@ import { groupByConnection } from '../../src/commands/run.js';
 import { classifyTransport, explain } from '../../src/git/errors.js';
 import { fingerprint, isDefaultIdentity, parseKnownHosts, parseSshG } from '../../src/git/host-keys.js';
 import { controlPath, MAX_CONTROL_PATH } from '../../src/git/multiplex.js';
-import { knownHostsName, parseHostArg, sshDestination, sshUrlProblem } from '../../src/git/ssh-url.js';
+import { knownHostsName, parseHostArg, sshDestination, sshUrlPath, sshUrlProblem } from '../../src/git/ssh-url.js';
 import { sshArgv } from '../../src/git/ssh.js';
 
 const CHANGED = `@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
@@ -108,6 +108,15 @@ describe('sshDestination reads URLs the way git does', () => {
     expect(sshUrlProblem('ssh://git@[::1/acme/app.git')).toMatch(/\[/);
     expect(sshUrlProblem('[-oProxyCommand=x]:acme/app.git')).toMatch(/option/);
     expect(sshUrlProblem('git@-oProxyCommand=x:acme/app.git')).toMatch(/option/);
+  });
+
+  it('reads the path of an ssh URL as git-lfs sends it to git-lfs-authenticate', () => {
+    expect(sshUrlPath('ssh://git@lfs.example.com:2222/srv/lfs/app.git')).toBe('/srv/lfs/app.git');
+    expect(sshUrlPath('ssh://git@[::1]:2222/srv/a%20b.git')).toBe('/srv/a b.git');
+    expect(sshUrlPath('git@lfs.example.com:acme/app.git')).toBe('acme/app.git');
+    expect(sshUrlPath('git@lfs.example.com:/srv/app.git')).toBe('/srv/app.git');
+    expect(sshUrlPath('git@[::1]:acme/app.git')).toBe('acme/app.git');
+    expect(sshUrlPath('https://lfs.example.com/app.git')).toBeUndefined();
   });
 
   it('parses trust-host arguments and names hosts as known_hosts does', () => {
