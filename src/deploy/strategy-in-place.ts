@@ -53,8 +53,10 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
     async fetch(sha, tag) {
       const how = await fetchSound(target, repo, sha, () => fetchCommit(target, sha, tag));
       inspected = undefined;
-      await submodulesOf(sha);
       return how;
+    },
+    async inspect(sha) {
+      await submodulesOf(sha);
     },
     async prepare(sha, state) {
       const onDisk = await headCommit(target);

@@ -69,8 +69,10 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
       const how = await fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag), exportTarFile(workDir));
       read = sha;
       inspected = undefined;
-      await submodulesOf(sha);
       return how;
+    },
+    async inspect(sha) {
+      await submodulesOf(sha);
     },
     async prepare(sha) {
       requireFreeSpace(target.path, target.minFreeSpaceBytes, target.name);

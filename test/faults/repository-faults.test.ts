@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 43-46, 84): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46, 84, 89): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -64,6 +64,37 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(existsSync(pwned)).toBe(false);
     expect(existsSync(join(path, 'app.txt'))).toBe(false);
     expect(world.state('app')?.deployedSha).toBe(deployed);
+  });
+
+  it.skipIf(requireBinary('ssh-keygen', 'openssh-client'))('#89 verify with submodules: an unsigned commit\'s submodule URLs are never contacted, its submodules never fetched', async () => {
+    const origin = await makeOrigin();
+    const lib = await makeOrigin();
+    const world = makeWorld();
+    const key = join(world.dir, 'release_ed25519');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release', '-f', key]);
+    const pub = (await execa('ssh-keygen', ['-y', '-f', key])).stdout.trim();
+    const allowed = join(world.dir, 'allowed_signers');
+    writeFileSync(allowed, `release@pollpray.invalid namespaces="git" ${pub}\n`);
+    for (const [k, v] of [['gpg.format', 'ssh'], ['user.signingkey', key], ['commit.gpgsign', 'true']]) await origin.git(['config', k, v]);
+    await addSubmodule(origin, lib, 'vendor/lib');
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, submodules: 'recursive', verify: { mode: 'ssh', allowed_signers: allowed } } } });
+    const first = await world.cli(['run']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    const signed = await origin.head();
+
+    // Whoever pushes without the key points the submodule at a server of theirs.
+    const server = await startReceiver();
+    await origin.git(['config', 'commit.gpgsign', 'false']);
+    await origin.git(['config', '-f', '.gitmodules', 'submodule.vendor/lib.url', `${server.url}/theirs.git`]);
+    await origin.git(['add', '.gitmodules']);
+    await origin.commit({ 'app.txt': 'unsigned\n' }, 'Unsigned, with a submodule elsewhere');
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/unverified: commit \w{12} is not signed/);
+    expect(server.requests).toEqual([]);
+    expect(world.state('app')?.deployedSha).toBe(signed);
+    expect(existsSync(join(path, 'app.txt'))).toBe(false);
   });
 
   it('#84 a .gitmodules that includes other config files (a FIFO another user made, a host file with its own submodule url): neither is read, the submodules deploy as .gitmodules itself names them', async () => {
