@@ -25,6 +25,8 @@ async function deployedLfsTarget(extra: Record<string, unknown> = {}) {
   return { origin, world, path, deployed: await origin.head() };
 }
 
+const noSshKeygen = requireBinary('ssh-keygen', 'openssh-client');
+
 describe('repository faults', { timeout: 120_000 }, () => {
   it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
     const origin = await makeOrigin();
@@ -66,7 +68,7 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(world.state('app')?.deployedSha).toBe(deployed);
   });
 
-  it.skipIf(requireBinary('ssh-keygen', 'openssh-client'))('#89 verify with submodules: an unsigned commit\'s submodule URLs are never contacted, its submodules never fetched', async () => {
+  it.skipIf(noSshKeygen)('#89 verify with submodules: an unsigned commit\'s submodule URLs are never contacted, its submodules never fetched', async () => {
     const origin = await makeOrigin();
     const lib = await makeOrigin();
     const world = makeWorld();
