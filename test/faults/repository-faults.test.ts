@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 43-46, 84, 89): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46, 84, 89, 90): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -66,6 +66,26 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(existsSync(pwned)).toBe(false);
     expect(existsSync(join(path, 'app.txt'))).toBe(false);
     expect(world.state('app')?.deployedSha).toBe(deployed);
+  });
+
+  it('#90 a submodule URL of 200 KiB: the refusal quotes it cut short, and the command notification of the failure is delivered', async () => {
+    const origin = await makeOrigin();
+    const lib = await makeOrigin();
+    await addSubmodule(origin, lib, 'vendor/lib');
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    const notified = join(world.dir, 'notified.txt');
+    const notifier = world.script('notify.sh', `printf '%s\\n' "$POLLPRAY_EVENT \${#POLLPRAY_MESSAGE}" >> "${notified}"`);
+    world.writeConfig({ notify: [{ command: [notifier], on: ['failed'], timeout: '5s' }], targets: { app: { repo: origin.url, path, submodules: 'recursive' } } });
+    // Written into the file: on git config's command line it would hit the same kernel limit.
+    const gitmodules = readFileSync(join(origin.work, '.gitmodules'), 'utf8').replace(/url = .*/, `url = ext::${'x'.repeat(200 * 1024)}`);
+    await origin.commit({ '.gitmodules': gitmodules, 'app.txt': 'new\n' }, 'A submodule URL of 200 KiB');
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^pollpray: app: submodule vendor\/lib url ext::x+….* \(fix: .*\)$/m);
+    expect(r.stderr.length).toBeLessThan(4000);
+    expect(readFileSync(notified, 'utf8')).toMatch(/^failed \d{3,4}\n$/);
+    expect(JSON.stringify(world.state('app')).length).toBeLessThan(5000);
   });
 
   it.skipIf(noSshKeygen)('#89 verify with submodules: an unsigned commit\'s submodule URLs are never contacted, its submodules never fetched', async () => {
