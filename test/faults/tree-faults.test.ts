@@ -1,5 +1,5 @@
 /**
- * Rows 32-35, 54, 85 and 88: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
+ * Rows 32-35, 54, 85, 88 and 91: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
  * files. Whoever can push controls every name, link and byte of the tree; none of it may
  * steer where pollpray writes, make a release look complete, or make pollpray blame the
  * disk for the commit's content.
@@ -203,6 +203,33 @@ describe('seeding shared/ from a commit', { timeout: 60_000 }, () => {
     expect(readlinkSync(join(shared, 'same.png'))).toBe('logo.png');
     // Nothing points into a release, which pruning would remove.
     expect(readlinkSync(join(f.path, 'current', 'uploads'))).toBe(shared);
+  });
+});
+
+describe('seeding shared/ from a commit, read from where the links will live', { timeout: 60_000 }, () => {
+  it('#91 a link that stays inside the release only through another committed link (shared: [uploads, storage], storage a link in the commit, shared/storage a real directory): refused, nothing seeded', async () => {
+    const f = await faultWorld({ strategy: 'releases', target: { shared: ['uploads', 'storage'] } });
+    const victim = join(f.world.dir, 'victim');
+    mkdirSync(victim);
+    writeFileSync(join(victim, 'secret.txt'), 'precious\n');
+    // The operator's own shared/storage, a real directory.
+    mkdirSync(join(f.path, 'shared', 'storage'), { recursive: true });
+    const work = f.origin.work;
+    // In the release: storage -> a/b/c/d, so uploads/x climbs back to the release's root (R/victim).
+    // In shared/, storage is the operator's directory, and the same climb leads to <world>/victim.
+    mkdirSync(join(work, 'a', 'b', 'c', 'd'), { recursive: true });
+    writeFileSync(join(work, 'a', 'b', 'c', 'd', 'keep'), '');
+    symlinkSync('a/b/c/d', join(work, 'storage'));
+    mkdirSync(join(work, 'uploads'));
+    expect(join(f.path, 'shared', 'storage', '..', '..', '..', '..', 'victim')).toBe(victim);
+    symlinkSync('../storage/../../../../victim', join(work, 'uploads', 'x'));
+    const bad = await f.origin.commit({}, 'A link that leaves shared/ once seeded');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expectOneLineError(r.stderr, 'app', /shared path uploads: the commit's uploads\/x is a symlink to .*, outside shared\/ once seeded/);
+    expect(existsSync(join(f.path, 'shared', 'uploads'))).toBe(false);
+    expect(readFileSync(join(victim, 'secret.txt'), 'utf8')).toBe('precious\n');
+    expect(f.world.state('app')?.failures).toHaveProperty(bad);
   });
 });
 
