@@ -4,7 +4,8 @@
  * the pinned host key, then a real `git ls-remote` through the same ssh command a run
  * uses, classified into connection / authentication / repository / branch, and last an
  * ssh LFS server on another host (`lfs: { url }`): its key and host key, then a real
- * connection to it as git-lfs makes one. A network step is not tried while the key or
+ * connection to it as git-lfs makes one (for an LFS server on the repo's own host, only
+ * whether its git-lfs-authenticate answers). A network step is not tried while the key or
  * host key it needs is unusable: its error would only repeat (or hide) the real cause.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import type { Config, Target } from '../config/normalise.js';
 import { run } from '../exec/run.js';
 import { classifyTransport, explain, parseLsRemote, trustHostArg } from './errors.js';
+import { lfsServer } from './fetch.js';
 import { git } from './git.js';
 import { checkKeyUsable, deployKeyFiles, noDeployKey } from './key-check.js';
 import { hostKeyName, lfsSshHost, resolveSsh } from './ssh-resolve.js';
@@ -134,7 +136,23 @@ export async function checkTargetSsh(config: Config, target: Target): Promise<Ch
     checks.push({ name: 'connection', status: 'warn', detail: `not tried: fix the problems above first (it would connect to ${where})` });
     return [...checks, ...lfs];
   }
-  return [...checks, ...(await checkRemote(target, cwd, where)), ...lfs];
+  const remote = await checkRemote(target, cwd, where);
+  // The repo's own host serves its LFS (a forge): git-lfs asks it git-lfs-authenticate, so
+  // does this, once the repository was reached; only what that adds is reported.
+  const own = lfs.length === 0 && !remote.some((c) => c.status === 'fail') ? await checkOwnLfsServer(target, resolved, keys, cwd) : [];
+  return [...checks, ...remote, ...lfs, ...own];
+}
+
+/**
+ * `lfs: true` on an ssh repo whose LFS server is the repo's own host (no `lfs: { url }` on
+ * another host): git-lfs gets the API URL and a token from that host's git-lfs-authenticate,
+ * which a forge without Git LFS for this repository (or this key) refuses.
+ */
+async function checkOwnLfsServer(target: Target, resolved: ResolvedSsh, keys: string[], cwd: string): Promise<Check[]> {
+  const server = target.lfs ? lfsServer(target) : undefined;
+  if (!server || !sshDestination(server)) return [];
+  const checks = await checkLfsConnection(target, server, resolved, keys, cwd);
+  return checks.filter((c) => c.status !== 'ok' || c.name === 'lfs server');
 }
 
 /**

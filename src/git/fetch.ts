@@ -13,7 +13,7 @@ import type { Target } from '../config/normalise.js';
 import { CommitContentError, GitError, SshError } from '../errors.js';
 import { classifyTransport, explain, trustHostArg } from './errors.js';
 import { git, gitOrThrow, progressArgs, type GitCall } from './git.js';
-import { knownHostsName, sshDestination } from './ssh-url.js';
+import { knownHostsName, sshDestination, sshUrlPath } from './ssh-url.js';
 
 /** True when `dir` holds no ref yet: nothing was fetched into it (or its first fetch was cut short). */
 export async function isEmptyRepo(target: Target, dir: string): Promise<boolean> {
@@ -204,9 +204,54 @@ function lfsHostKeyFault(target: Target, stderr: string): SshError | undefined {
   const server = sshDestination(lfsServer(target));
   const transport = server ? classifyTransport(stderr) : undefined;
   if (!server || !transport || (transport.kind !== 'host-key-unknown' && transport.kind !== 'host-key-changed')) return undefined;
-  const where = trustHostArg(knownHostsName(server.host, server.port ?? 22));
+  const where = trustHostArg(knownHostsName(server.host, server.port ?? target.ssh.port ?? 22));
   const { message, hint } = explain({ ...transport, host: transport.host ?? where }, lfsServer(target));
   return new SshError(`Git LFS server ${where}: ${message}`, { target: target.name, hint, fault: 'host' });
+}
+
+/**
+ * The LFS server refused what git-lfs authenticated with (HTTP 401 or 403, git-lfs's
+ * "Authentication required", "Authorization error"), or wanted credentials it has none of
+ * (git-lfs's "Git credentials for … not found"): a host fault, never the commit's, named
+ * with the server and what grants access there. Over ssh that is the forge's
+ * git-lfs-authenticate, whose answer (the API URL and a short-lived token, never shown)
+ * git-lfs sends to the LFS API, or which refuses itself (no Git LFS for the repository or
+ * this key: git-lfs's "batch request: <its words>: exit status <n>"; 255 is ssh's own).
+ * git-lfs's closing "failed to fetch some objects from 'https://<host>/<path>'" names a URL
+ * it never contacted.
+ */
+function lfsAuthFault(target: Target, stderr: string, sha: string): GitError | undefined {
+  const server = lfsServer(target);
+  const ssh = sshDestination(server);
+  const where = ssh ? trustHostArg(knownHostsName(ssh.host, ssh.port ?? target.ssh.port ?? 22)) : '';
+  const path = sshUrlPath(server) ?? server;
+  const authenticate = ssh ? /batch request: ([\s\S]*?): exit status (\d+)\s*$/m.exec(stderr) : null;
+  if (authenticate && authenticate[2] !== '255') {
+    const words = (authenticate[1] ?? '').replace(/\s+/g, ' ').trim().slice(0, 300);
+    return new GitError(`git-lfs-authenticate on ${where} refused ${path} download (exit ${authenticate[2]}${words ? `: ${words}` : ''}), so the LFS objects of ${sha.slice(0, 12)} cannot be fetched`, {
+      target: target.name,
+      hint: `the Git LFS server of ${where} must serve ${path} to this deploy key: enable Git LFS for the repository there and let the key read it; pollpray test-ssh asks git-lfs-authenticate as git-lfs does`,
+      fault: 'host',
+    });
+  }
+  const said = stderr.split('\n').map((l) => l.trim()).find((l) => /Authentication required|Authorization error|Git credentials for \S+ not found/.test(l));
+  if (!said) return undefined;
+  const line = said.slice(0, 300);
+  if (ssh) {
+    return new GitError(`the Git LFS server refused the credentials git-lfs-authenticate on ${where} gave for ${path} (the LFS objects of ${sha.slice(0, 12)}): ${line}`, {
+      target: target.name,
+      hint: `check that the deploy key may read ${path}'s Git LFS objects on ${where} (Git LFS must be enabled for the repository there) and that this host's clock is right (the credentials expire); pollpray test-ssh asks git-lfs-authenticate as git-lfs does`,
+      fault: 'host',
+    });
+  }
+  if (!/^https?:\/\//i.test(server)) return undefined;
+  return new GitError(`Git LFS server ${server} refused access to the LFS objects of ${sha.slice(0, 12)}: ${line}`, {
+    target: target.name,
+    hint: target.lfsUrl
+      ? `check the credentials in lfs.url (${target.lfsUrl}): they must be written into it (https://user:TOKEN@…) and may read the repository's LFS objects there`
+      : `check the credentials in repo (${target.repo}): git-lfs sends the same ones to ${server}, and they must be allowed to read the repository's LFS objects`,
+    fault: 'host',
+  });
 }
 
 /** Downloads the LFS objects `sha` needs into `dir`'s LFS store (before anything goes live). */
@@ -219,7 +264,12 @@ export async function fetchLfsObjects(target: Target, dir: string, sha: string, 
   }
   const hostKey = lfsHostKeyFault(target, result.stderr);
   if (hostKey) throw hostKey;
-  const last = result.timedOut ? 'timed out' : (result.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${result.exitCode}`);
+  const auth = result.timedOut ? undefined : lfsAuthFault(target, result.stderr, sha);
+  if (auth) throw auth;
+  // git-lfs's closing summary names the server it derived, for ssh one it never contacted: the line before says what failed.
+  const said = result.stderr.trim().split('\n').filter(Boolean);
+  const cause = said.length > 1 && /^error: failed to fetch some objects from /.test(said[said.length - 1] ?? '') ? said[said.length - 2] : said[said.length - 1];
+  const last = result.timedOut ? 'timed out' : (cause?.trim().slice(0, 300) ?? `exit ${result.exitCode}`);
   throw new GitError(`fetching the Git LFS objects of ${sha.slice(0, 12)} failed: ${last}`, {
     target: target.name,
     hint: target.lfsUrl

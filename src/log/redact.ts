@@ -39,7 +39,8 @@ const RULES: Array<[RegExp, string]> = [
   [/\bgithub_pat_[A-Za-z0-9_]{20,}\b/g, '[REDACTED]'],
   [/\bglpat-[A-Za-z0-9_-]{20,}\b/g, '[REDACTED]'],
   [/\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, '[REDACTED]'],
-  [/\b(Bearer|token)\s+[A-Za-z0-9\-._~+/]{16,}=*/gi, '$1 [REDACTED]'],
+  // RemoteAuth: the scheme of the tokens forges' git-lfs-authenticate hands git-lfs (GitHub's, GitLab's).
+  [/\b(Bearer|RemoteAuth|token)\s+[A-Za-z0-9\-._~+/]{16,}=*/gi, '$1 [REDACTED]'],
 ];
 
 let extraSecrets: string[] = [];

@@ -1,4 +1,4 @@
-/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52, 82). */
+/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52, 83). */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -23,7 +23,7 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     await f.origin.commit({ 'big.bin': randomBytes(3 * 1024 * 1024).toString('base64') }, 'Too big');
     const r = await f.world.cli(['run']);
     expect(r.exitCode).toBe(1);
-    // What the commit unpacks to is known from its tree before anything is written (row 82).
+    // What the commit unpacks to is known from its tree before anything is written (row 83).
     expectOneLineError(r.stderr, 'app', /not enough disk space for a release of \w{12}: it takes 4\.0MB, .* is free at .* and min_free_space \(1\.0KB\) must stay free; nothing was written/);
     expect(releaseDirs(f.path)).toEqual(before);
     expect(f.live()).toBe(short(good));
@@ -62,7 +62,7 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
   const freeAt = (dir: string) => Number(execFileSync('df', ['--output=avail', '-B1', dir], { encoding: 'utf8' }).split('\n')[1]);
 
   for (const where of ['in-place', 'releases (path)', 'releases (state_dir)'] as const) {
-    it.skipIf(requireRoot())(`#82 ${where}: a commit that unpacks to more than the disk holds is refused before anything is written, a host fault; the disk never fills`, async () => {
+    it.skipIf(requireRoot())(`#83 ${where}: a commit that unpacks to more than the disk holds is refused before anything is written, a host fault; the disk never fills`, async () => {
       const strategy = where === 'in-place' ? 'in-place' : 'releases';
       const f = await faultWorld({ strategy });
       // in-place targets take min_free_space from defaults (the target key is releases-only).

@@ -1,4 +1,4 @@
-/** Faults in the remote repository and in the local clone (rows 6-11, 23, 83). */
+/** Faults in the remote repository and in the local clone (rows 6-11, 23, 84). */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -194,7 +194,7 @@ describe('git faults', { timeout: 30_000 }, () => {
     expectState(f.world, 'app', { deployedSha: next, previousSha: head });
   });
 
-  it('#83 a repository with thousands of tags (a listing over 256 KiB): the newest matching version deploys, wherever it sorts', async () => {
+  it('#84 a repository with thousands of tags (a listing over 256 KiB): the newest matching version deploys, wherever it sorts', async () => {
     const f = await faultWorld({ script: 'printf \'%s\\n\' "$POLLPRAY_TAG" >> tags.seen' });
     const old = await f.origin.head();
     const newest = await f.origin.commit({ 'v.txt': '10\n' }, 'Ten');

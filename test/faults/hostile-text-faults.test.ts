@@ -214,7 +214,7 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(raw).toEqual([]);
   });
 
-  it('#80 a line of one long word (a deploy script printing a generated file from the commit) is redacted in linear time: the run ends as it would, timeouts still fire', async () => {
+  it('#81 a line of one long word (a deploy script printing a generated file from the commit) is redacted in linear time: the run ends as it would, timeouts still fire', async () => {
     // 512 KiB without a space: the redactor's URL rule once began a scan at every letter of it.
     const word = 'x'.repeat(512 * 1024);
     const f = await faultWorld({ script: '[ -f long.txt ] && cat long.txt\n[ -f hang ] && sleep 30\ntrue' });
@@ -234,7 +234,7 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(f.live()).toBe(short(sha));
   });
 
-  it('#81 a commit subject of 300 KiB (over the kernel\'s 128 KiB limit for one environment string): the commit deploys, its subject cut to 1000 characters everywhere', async () => {
+  it('#82 a commit subject of 300 KiB (over the kernel\'s 128 KiB limit for one environment string): the commit deploys, its subject cut to 1000 characters everywhere', async () => {
     const f = await faultWorld({ script: 'printf \'%s\' "$POLLPRAY_SUBJECT" > subject.seen' });
     const subject = `Release ${'notes '.repeat(50_000)}`;
     // Not through argv: git commit -m with it would hit the same kernel limit.
@@ -255,7 +255,7 @@ describe('hostile text', { timeout: 60_000 }, () => {
     expect(f.world.logText()).not.toContain(subject.slice(0, 1100));
   });
 
-  it('#86 a subject or script output with printf tokens (%s, %d, %j): every entry of the JSON log keeps its time, target, commit and step', async () => {
+  it('#87 a subject or script output with printf tokens (%s, %d, %j): every entry of the JSON log keeps its time, target, commit and step', async () => {
     const f = await faultWorld({ script: `printf '%s\\n' 'built %s of %d files, %j'` });
     const sha = await f.origin.commit({ 'a.txt': '1\n' }, 'Bump %s to %d (%j %o %%)');
     f.write({}, { log: { dir: f.world.logDir, level: 'info', format: 'json' } });

@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 43-46, 84, 89, 90): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46, 85, 90, 91): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -68,7 +68,7 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(world.state('app')?.deployedSha).toBe(deployed);
   });
 
-  it('#90 a submodule URL of 200 KiB: the refusal quotes it cut short, and the command notification of the failure is delivered', async () => {
+  it('#91 a submodule URL of 200 KiB: the refusal quotes it cut short, and the command notification of the failure is delivered', async () => {
     const origin = await makeOrigin();
     const lib = await makeOrigin();
     await addSubmodule(origin, lib, 'vendor/lib');
@@ -88,7 +88,7 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(JSON.stringify(world.state('app')).length).toBeLessThan(5000);
   });
 
-  it.skipIf(noSshKeygen)('#89 verify with submodules: an unsigned commit\'s submodule URLs are never contacted, its submodules never fetched', async () => {
+  it.skipIf(noSshKeygen)('#90 verify with submodules: an unsigned commit\'s submodule URLs are never contacted, its submodules never fetched', async () => {
     const origin = await makeOrigin();
     const lib = await makeOrigin();
     const world = makeWorld();
@@ -119,7 +119,7 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(existsSync(join(path, 'app.txt'))).toBe(false);
   });
 
-  it('#84 a .gitmodules that includes other config files (a FIFO another user made, a host file with its own submodule url): neither is read, the submodules deploy as .gitmodules itself names them', async () => {
+  it('#85 a .gitmodules that includes other config files (a FIFO another user made, a host file with its own submodule url): neither is read, the submodules deploy as .gitmodules itself names them', async () => {
     const origin = await makeOrigin();
     const lib = await makeOrigin();
     await lib.commit({ 'lib.txt': 'the real lib\n' }, 'Lib');
@@ -260,6 +260,29 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
     expect((await world.cli(['status', '--json'])).stdout).not.toContain(PASSWORD);
     expect(world.logText()).not.toContain(PASSWORD);
     expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
+  });
+
+  it('#80 lfs: { url } whose credentials the LFS server refuses: one line naming that server and lfs.url, not counted against the commit; the right ones deploy it on the next run', async () => {
+    const PASSWORD = 'lfs-secret-r2t4y6';
+    const { origin, store } = await lfsOriginElsewhere('refused\n'.repeat(300));
+    const server = await startLfsHttp(store.bare, { user: 'lfs-reader', password: PASSWORD });
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    const write = (password: string) => world.writeConfig({ targets: { app: { repo: origin.url, path, lfs: { url: server.url.replace('http://', `http://lfs-reader:${password}@`) } } } });
+    write('stale-password-0000');
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    // Before: "fetching the Git LFS objects of … failed: error: failed to fetch some objects from '…'", counted against the commit.
+    expect(lines[0]).toMatch(new RegExp(`^pollpray: app: Git LFS server ${server.url.replace(/[.]/g, '\\.')} refused access to the LFS objects of [0-9a-f]{12}: .*Authentication required.* \\(fix: check the credentials in lfs\\.url `));
+    expect(r.stderr).not.toContain('stale-password-0000');
+    expect(world.state('app')).toMatchObject({ lastFault: 'host' });
+
+    write(PASSWORD);
+    const again = await world.cli(['run']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(readFileSync(join(path, 'big.bin'), 'utf8')).toBe('refused\n'.repeat(300));
   });
 
   for (const strategy of ['in-place', 'releases'] as const) {

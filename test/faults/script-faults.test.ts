@@ -1,4 +1,4 @@
-/** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 and 87 of the failure-modes table). */
+/** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 and 88 of the failure-modes table). */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -260,7 +260,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(leaks).toEqual([]);
   });
 
-  it('#87 a failing script whose last line is 200 KiB long: the failure is reported with that line cut to 1000 characters, and the command notification of it is delivered', async () => {
+  it('#88 a failing script whose last line is 200 KiB long: the failure is reported with that line cut to 1000 characters, and the command notification of it is delivered', async () => {
     const f = await faultWorld({ script: `[ -f fail ] && { printf 'x%.0s' $(seq 200000) >&2; echo >&2; exit 3; }\ntrue` });
     const notified = join(f.world.dir, 'notified.txt');
     const notifier = f.world.script('notify.sh', `printf '%s\\n' "$POLLPRAY_EVENT \${#POLLPRAY_MESSAGE}" >> "${notified}"`);

@@ -6,6 +6,8 @@ import { makeOrigin } from '../helpers/origin.js';
 import { makeWorld } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
 import { SSHD, startSshd } from '../helpers/sshd.js';
+import { randomBytes } from 'node:crypto';
+import { everythingShown, lfsForge } from '../helpers/lfs-forge.js';
 import { expectOneLineError, expectState, short } from './fault-world.js';
 import { closedPort, sshWorld } from './ssh-world.js';
 
@@ -272,5 +274,54 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(t4.exitCode).toBe(1);
     expect(t4.stdout).toMatch(/^app: ok {3}branch: /m);
     expect(t4.stdout).toMatch(new RegExp(`^app: FAIL lfs connection: LFS server ${esc(where)}: host unreachable: connection refused`, 'm'));
+  });
+});
+
+describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'openssh-client') || requireBinary('git-lfs', 'git-lfs'))('Git LFS from a forge over ssh', { timeout: 180_000 }, () => {
+  it('#75 an scp-style LFS URL (user@host:path) on another host, its port from ssh.port: the host key error names that port', async () => {
+    const f = await lfsForge('in-place');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    await f.commitLfs('second LFS content\n');
+    // The same sshd as `localhost`, not pinned: ssh looks it up as [localhost]:<ssh.port>.
+    f.write({ lfs: { url: `${f.sshd.user}@localhost:acme/app.git` } });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    // Before: "Git LFS server localhost: …", as if on port 22.
+    expectOneLineError(r.stderr, 'app', new RegExp(`Git LFS server localhost:${f.sshd.port}: host key unknown: .*\\(fix: run pollpray trust-host localhost:${f.sshd.port} `));
+  });
+
+  it('#80 the forge\'s git-lfs-authenticate hands out a token its LFS server refuses (expired, revoked), or refuses itself (LFS off): one line naming git-lfs-authenticate\'s host and the fix, not counted against the commit, the token shown nowhere; the next run after the fix deploys it', async () => {
+    const f = await lfsForge('in-place');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const deployed = await f.origin.head();
+    f.tokens.accepted = `tok-${randomBytes(12).toString('hex')}`;
+    const next = await f.commitLfs('third LFS content\n');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    // Before: "fetching the Git LFS objects of … failed: error: failed to fetch some objects from
+    // 'https://127.0.0.1/acme/app.git'", a URL git-lfs never contacted, counted against the commit.
+    expectOneLineError(r.stderr, 'app', new RegExp(`the Git LFS server refused the credentials git-lfs-authenticate on 127\\.0\\.0\\.1:${f.sshd.port} gave for acme/app\\.git \\(the LFS objects of ${short(next)}\\): .*Authentication required.* \\(fix: check that the deploy key may read acme/app\\.git's Git LFS objects on 127\\.0\\.0\\.1:${f.sshd.port} `));
+    expect(r.stderr).not.toMatch(/failed to fetch some objects/);
+    expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('first LFS content\n');
+    expectState(f.world, 'app', { deployedSha: deployed, lastFault: 'host' });
+    const status = await f.world.cli(['status', '--json']);
+    expect(everythingShown(f, [r.stdout, r.stderr, status.stdout, status.stderr])).not.toContain(f.tokens.handed);
+
+    // The forge's LFS accepts its tokens again: the next run deploys the commit, without --force.
+    f.tokens.accepted = f.tokens.handed;
+    const again = await f.world.cli(['run']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('third LFS content\n');
+    expectState(f.world, 'app', { deployedSha: next });
+
+    // The forge turns Git LFS off for the repository: its git-lfs-authenticate refuses, in its own words.
+    f.disableLfs();
+    const fourth = await f.commitLfs('fourth LFS content\n');
+    const off = await f.world.cli(['run']);
+    expect(off.exitCode).toBe(1);
+    expectOneLineError(off.stderr, 'app', new RegExp(`git-lfs-authenticate on 127\\.0\\.0\\.1:${f.sshd.port} refused acme/app\\.git download \\(exit 1: Git LFS is not enabled for this repository\\), so the LFS objects of ${short(fourth)} cannot be fetched \\(fix: the Git LFS server of 127\\.0\\.0\\.1:${f.sshd.port} must serve acme/app\\.git to this deploy key: enable Git LFS`));
+    expect(off.stderr).not.toMatch(/failed to fetch some objects/);
+    expect(readFileSync(join(f.tree(), 'big.bin'), 'utf8')).toBe('third LFS content\n');
+    expectState(f.world, 'app', { deployedSha: next, lastFault: 'host' });
   });
 });

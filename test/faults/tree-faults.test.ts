@@ -1,5 +1,5 @@
 /**
- * Rows 32-35, 54, 85, 88 and 91: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
+ * Rows 32-35, 54, 86, 89 and 92: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
  * files. Whoever can push controls every name, link and byte of the tree; none of it may
  * steer where pollpray writes, make a release look complete, or make pollpray blame the
  * disk for the commit's content.
@@ -207,7 +207,7 @@ describe('seeding shared/ from a commit', { timeout: 60_000 }, () => {
 });
 
 describe('seeding shared/ from a commit, read from where the links will live', { timeout: 60_000 }, () => {
-  it('#91 a link that stays inside the release only through another committed link (shared: [uploads, storage], storage a link in the commit, shared/storage a real directory): refused, nothing seeded', async () => {
+  it('#92 a link that stays inside the release only through another committed link (shared: [uploads, storage], storage a link in the commit, shared/storage a real directory): refused, nothing seeded', async () => {
     const f = await faultWorld({ strategy: 'releases', target: { shared: ['uploads', 'storage'] } });
     const victim = join(f.world.dir, 'victim');
     mkdirSync(victim);
@@ -274,7 +274,7 @@ describe('a commit with a .git path', { timeout: 60_000 }, () => {
 });
 
 describe('an in-place checkout that fails part way', { timeout: 60_000 }, () => {
-  it('#88 a commit with a file name longer than the filesystem allows (300 bytes): refused from its listing as the commit\'s fault, the live tree untouched', async () => {
+  it('#89 a commit with a file name longer than the filesystem allows (300 bytes): refused from its listing as the commit\'s fault, the live tree untouched', async () => {
     const f = await faultWorld();
     const good = await f.origin.commit({ 'app.txt': 'good\n' }, 'Good');
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
@@ -293,7 +293,7 @@ describe('an in-place checkout that fails part way', { timeout: 60_000 }, () => 
     expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed' });
   });
 
-  it('#88 a checkout that fails part way for another reason (a directory it cannot write, chattr +i): the deployed commit is checked out again, the script never runs', async () => {
+  it('#89 a checkout that fails part way for another reason (a directory it cannot write, chattr +i): the deployed commit is checked out again, the script never runs', async () => {
     const f = await faultWorld();
     const good = await f.origin.commit({ 'app.txt': 'good\n', 'locked/keep.txt': 'k\n' }, 'Good');
     expect((await f.world.cli(['run'])).exitCode).toBe(0);
@@ -314,7 +314,7 @@ describe('an in-place checkout that fails part way', { timeout: 60_000 }, () => 
 });
 
 describe('a commit whose paths hold a newline', { timeout: 60_000 }, () => {
-  it('#85 a submodule path with a newline and a forged log line after it: the log keeps one line per entry (the newline shown as ^J)', async () => {
+  it('#86 a submodule path with a newline and a forged log line after it: the log keeps one line per entry (the newline shown as ^J)', async () => {
     const f = await faultWorld();
     const forged = 'FORGED 2026-01-01T00:00:00.000Z INFO  [app] @000000000000 done: deployed 000000000000 "all good"';
     const head = await f.origin.head();

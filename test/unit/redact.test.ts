@@ -88,6 +88,7 @@ describe('secret shapes, exact output', () => {
     ['a password with an unescaped @ in it, hidden to the last @', 'https://deploy:p@ss@w0rd@git.example.com/a@b.git', 'https://deploy:***@git.example.com/a@b.git'],
     ['a user and password in a git+ssh URL', 'git+ssh://bob:pa:ss@host/x', 'git+ssh://bob:***@host/x'],
     ['a Bearer token with padding, whole', 'Authorization: Bearer abcdEFGH1234-._~+/xyz== next', 'Authorization: Bearer [REDACTED] next'],
+    ['a RemoteAuth token (git-lfs-authenticate\'s answer)', '{"header":{"Authorization":"RemoteAuth abcdEFGH1234abcdEFGH"}}', '{"header":{"Authorization":"RemoteAuth [REDACTED]"}}'],
     ['a Bearer token after several spaces', 'Authorization: Bearer    abcdEFGH1234abcdEFGH', 'Authorization: Bearer [REDACTED]'],
     ['"token" in any case', 'TOKEN abcdEFGH1234abcdEFGH', 'TOKEN [REDACTED]'],
     ['a token word with a short value is not a token', 'token expired at 12:00', 'token expired at 12:00'],
