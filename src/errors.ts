@@ -24,6 +24,9 @@ export interface PollprayErrorOptions {
   fault?: Fault;
 }
 
+/** The longest message an error's one line quotes. */
+const MAX_MESSAGE_CHARS = 2000;
+
 export abstract class PollprayError extends Error {
   abstract readonly exitCode: ExitCode;
   readonly target: string | undefined;
@@ -52,11 +55,17 @@ export abstract class PollprayError extends Error {
     return { target: this.target, hint: this.hint, cause: this, fault: this.fault };
   }
 
-  /** One line: `target: message (fix: hint)`, what cron mails and stderr shows. */
+  /**
+   * One line: `target: message (fix: hint)`, what cron mails and stderr shows. The message is
+   * cut to MAX_MESSAGE_CHARS: it may quote what a commit chose (a submodule URL, a path), and
+   * the line goes into state, history and every notification, a command hook's environment
+   * included, where Linux refuses one string over 128 KiB.
+   */
   oneLine(): string {
     const where = this.target ? `${this.target}: ` : '';
     const fix = this.hint ? ` (fix: ${this.hint})` : '';
-    return `${where}${this.message}${fix}`.replace(/\s*\n\s*/g, ' ');
+    const message = this.message.length > MAX_MESSAGE_CHARS ? `${this.message.slice(0, MAX_MESSAGE_CHARS - 1).replace(/[\ud800-\udbff]$/, '')}…` : this.message;
+    return `${where}${message}${fix}`.replace(/\s*\n\s*/g, ' ');
   }
 
   /** What stderr shows: one line, or for a multi-problem report (config) one line per problem. */

@@ -271,6 +271,13 @@ export class Cycle {
         return this.unverified(sha, asPollprayError(err, this.target.name));
       }
     }
+    try {
+      // After the signature check: a commit's submodule URLs are contacted only once it is trusted.
+      await this.strategy.inspect(sha);
+    } catch (err) {
+      if (err instanceof CommitContentError) return this.failed(sha, err, { rolledBack: false });
+      return this.error(err, 'fetch', sha);
+    }
     return this.build(sha);
   }
 

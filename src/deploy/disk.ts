@@ -5,6 +5,7 @@
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EnvironmentError } from '../errors.js';
+import type { TreeFacts } from '../git/tree-paths.js';
 import { formatSize } from '../size.js';
 
 export interface FreeSpace {
@@ -41,4 +42,37 @@ export function requireFreeSpace(path: string, minBytes: number, target: string)
     );
   }
   return space;
+}
+
+/**
+ * Refuses, before anything is written, a write of `needBytes` at `path` that would leave
+ * less than `minBytes` free there. What a commit unpacks to is chosen by whoever pushes:
+ * a few KiB of pack can name one blob a thousand times (gigabytes once written), and
+ * writing until ENOSPC would fill the host's disk on every run. A host fault, as a full
+ * disk is: once there is room, the next run deploys the commit.
+ */
+export function requireRoomFor(path: string, needBytes: number, minBytes: number, target: string, what: string): FreeSpace {
+  const space = freeSpaceAt(path, minBytes);
+  if (space.freeBytes - needBytes < minBytes) {
+    throw new EnvironmentError(
+      `not enough disk space for ${what}: it takes ${formatSize(needBytes)}, ${formatSize(space.freeBytes)} is free at ${space.measured} and min_free_space (${formatSize(minBytes)}) must stay free; nothing was written`,
+      { target, hint: 'free space on that filesystem (old releases, logs) or lower min_free_space; a commit that should not be this big is fixed by pushing one that is not' },
+    );
+  }
+  return space;
+}
+
+/** Whether a file of `needBytes` written as `file` leaves `minBytes` free on its filesystem. */
+export function roomFor(file: string, needBytes: number, minBytes: number): boolean {
+  return freeSpaceAt(dirname(file), minBytes).freeBytes - needBytes >= minBytes;
+}
+
+/** What a tree listing's files take once unpacked: their bytes, and a block (4 KiB) per entry at most on top. */
+export function unpackedBytes(size: TreeFacts['size']): number {
+  return size ? size.bytes + size.entries * 4096 : 0;
+}
+
+/** What `git archive` of them writes: each entry a 512-byte header and up to 511 bytes of padding, and the tar's end. */
+export function archiveBytes(size: TreeFacts['size']): number {
+  return size ? size.bytes + size.entries * 1024 + 10240 : 0;
 }

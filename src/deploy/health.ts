@@ -6,7 +6,7 @@
 import type { HealthSettings, Target } from '../config/normalise.js';
 import { formatDuration } from '../duration.js';
 import { HealthCheckError } from '../errors.js';
-import { run } from '../exec/run.js';
+import { lastOutputLine, run } from '../exec/run.js';
 import { log } from '../log/logger.js';
 
 /** One attempt: undefined when healthy, otherwise why not (one line). */
@@ -16,7 +16,7 @@ export async function probeOnce(health: HealthSettings, cwd: string): Promise<st
   if (result.timedOut) return `command timed out after ${formatDuration(health.timeoutMs)}`;
   if (result.spawnError) return `command could not start (${result.spawnError})`;
   if (result.exitCode !== 0) {
-    const last = result.stderr.trim().split('\n').pop() || result.stdout.trim().split('\n').pop() || '';
+    const last = lastOutputLine(result);
     return `command exited with ${result.exitCode}${last ? `: ${last}` : ''}`;
   }
   return undefined;

@@ -11,7 +11,7 @@ import type { PipelineStep, StepHandler, Target } from '../config/normalise.js';
 import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { beginRunning, clearRunning, recordRunning, SCRIPT_ID_VAR } from '../exec/leftovers.js';
-import { run, type RunResult } from '../exec/run.js';
+import { lastOutputLine, run, type RunResult } from '../exec/run.js';
 import { commitSubject } from '../git/checkout.js';
 import { log } from '../log/logger.js';
 import { runDeployScript, scriptEnv, type ScriptContext } from './script.js';
@@ -31,7 +31,7 @@ export async function runDeployment(target: Target, ctx: ScriptContext): Promise
 function describeFailure(result: RunResult, timeoutMs: number): string {
   if (result.timedOut) return `timed out after ${formatDuration(timeoutMs)} and was killed with its children`;
   if (result.spawnError) return `could not start (${result.spawnError})`;
-  const last = result.stderr.trim().split('\n').pop() || result.stdout.trim().split('\n').pop() || '';
+  const last = lastOutputLine(result);
   return `exited with ${result.signal ?? result.exitCode}${last ? `: ${last}` : ''}`;
 }
 

@@ -327,7 +327,7 @@ export function linkShared(path: string, releaseDir: string, shared: readonly st
       }
       mkdirSync(dirname(source), { recursive: true });
       if (committed) {
-        const escape = committed.isDirectory() ? linkLeavingRelease(releaseDir, p) : undefined;
+        const escape = committed.isDirectory() ? linkLeaving(releaseDir, p) : undefined;
         if (escape) {
           throw new GitError(`shared path ${p}: the commit's ${escape.link} is a symlink to ${escape.to}, outside the release: pollpray does not seed shared/ with it`, {
             target,
@@ -336,6 +336,16 @@ export function linkShared(path: string, releaseDir: string, shared: readonly st
         }
         // verbatimSymlinks: Node would otherwise rewrite every relative link into an absolute path into this release.
         cpSync(inRelease, source, { recursive: true, verbatimSymlinks: true });
+        // Read again where the links now live: a climb that stayed in the release only through
+        // another link of the commit (storage -> a/b/c) takes the operator's shared/storage here.
+        const leaves = committed.isDirectory() ? linkLeaving(join(path, 'shared'), p) : undefined;
+        if (leaves) {
+          rmSync(source, { recursive: true, force: true });
+          throw new GitError(`shared path ${p}: the commit's ${leaves.link} is a symlink to ${leaves.to}, outside shared/ once seeded: pollpray does not seed shared/ with it`, {
+            target,
+            hint: `make that link lead inside ${p} without passing through other links (or remove it) and push, or create ${source} yourself`,
+          });
+        }
         notes.push(`seeded shared ${p} from the release`);
       } else if (!basename(p).includes('.') ) {
         mkdirSync(source);
@@ -355,16 +365,16 @@ export function linkShared(path: string, releaseDir: string, shared: readonly st
 }
 
 /**
- * The first symlink under `<releaseDir>/<p>` that leads outside the release: absolute, or
- * relative but resolving (through the release's own links too) above the release.
+ * The first symlink under `<root>/<p>` that leads outside `root` (a release, or shared/):
+ * absolute, or relative but resolving (through the links under `root` too) above it.
  */
-function linkLeavingRelease(releaseDir: string, p: string): { link: string; to: string } | undefined {
-  const release = realLocation(releaseDir);
+function linkLeaving(root: string, p: string): { link: string; to: string } | undefined {
+  const release = realLocation(root);
   const walk = (rel: string): { link: string; to: string } | undefined => {
-    for (const entry of readdirSync(join(releaseDir, rel), { withFileTypes: true })) {
+    for (const entry of readdirSync(join(root, rel), { withFileTypes: true })) {
       const child = join(rel, entry.name);
       if (entry.isSymbolicLink()) {
-        const to = readlinkSync(join(releaseDir, child));
+        const to = readlinkSync(join(root, child));
         // Not join(): it would fold `link/..` as written, where the kernel goes to the link target's parent.
         if (isAbsolute(to) || !isWithin(realLocation(`${release}/${dirname(child)}/${to}`), release)) return { link: child, to };
       } else if (entry.isDirectory()) {

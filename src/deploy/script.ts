@@ -8,7 +8,7 @@ import type { Target } from '../config/normalise.js';
 import { DeployScriptError } from '../errors.js';
 import { formatDuration } from '../duration.js';
 import { beginRunning, clearRunning, recordRunning, SCRIPT_ID_VAR } from '../exec/leftovers.js';
-import { run } from '../exec/run.js';
+import { lastOutputLine, run } from '../exec/run.js';
 import { commandProblems, scriptPath, scriptStartProblem } from '../host/script-start.js';
 import { currentUser } from '../host/users.js';
 import { log } from '../log/logger.js';
@@ -103,7 +103,7 @@ export async function runDeployScript(target: Target, ctx: ScriptContext): Promi
     });
   }
   if (result.exitCode !== 0) {
-    const last = result.stderr.trim().split('\n').pop() || result.stdout.trim().split('\n').pop() || '';
+    const last = lastOutputLine(result);
     throw new DeployScriptError(
       `deploy script exited with ${result.signal ?? result.exitCode}${last ? `: ${last}` : ''}`,
       { target: target.name, hint: 'see the log for its full output; fix and push a new commit' },

@@ -10,6 +10,8 @@ import { checkoutRepo, fetchSound } from '../git/repair.js';
 import { describeSubmodules, exportSubmodules, inspectCommit, removeGoneSubmodules, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
 import type { Strategy } from './strategy.js';
+import { requireRoomFor, unpackedBytes } from './disk.js';
+import { treeSize } from '../git/tree-paths.js';
 
 const short = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
 
@@ -31,6 +33,16 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
     await exportSubmodules(target, subs, target.path, workDir);
     log.info(`submodules: ${describeSubmodules(subs)}`, { target: target.name, commit: sha, step: 'submodules' });
   };
+  /** After a checkout of `sha` failed part way: `was` checked out again (logged either way; never throws). */
+  const putBack = async (sha: string, was: string): Promise<void> => {
+    const fields = { target: target.name, commit: was, step: 'reset' };
+    try {
+      await resetTo(target, was);
+      log.warn(`checkout of ${short(sha)} failed part way: checked out ${short(was)} again`, fields);
+    } catch (err) {
+      log.error(`checkout of ${short(sha)} failed part way, and checking out ${short(was)} again failed too: ${err instanceof Error ? err.message : String(err)}`, fields);
+    }
+  };
   return {
     kind: 'in-place',
     repoDir: target.path,
@@ -41,8 +53,10 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
     async fetch(sha, tag) {
       const how = await fetchSound(target, repo, sha, () => fetchCommit(target, sha, tag));
       inspected = undefined;
-      await submodulesOf(sha);
       return how;
+    },
+    async inspect(sha) {
+      await submodulesOf(sha);
     },
     async prepare(sha, state) {
       const onDisk = await headCommit(target);
@@ -52,7 +66,18 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
           step: 'reset',
         });
       }
-      await resetTo(target, sha);
+      // Only growth is measured: the checkout replaces the files of the commit on disk.
+      const grows = unpackedBytes(await treeSize(target, target.path, sha)) - (onDisk ? unpackedBytes(await treeSize(target, target.path, onDisk)) : 0);
+      if (grows > 0) requireRoomFor(target.path, grows, target.minFreeSpaceBytes, target.name, `the checkout of ${short(sha)}`);
+      try {
+        await resetTo(target, sha);
+      } catch (err) {
+        // git moves HEAD and writes what it can before it reports a file it could not create
+        // (a name too long for the filesystem): the live tree would stay half the new commit,
+        // its script never run. Put the commit that was there back, then report the failure.
+        if (onDisk) await putBack(sha, onDisk);
+        throw err;
+      }
       log.info(`checked out ${sha}`, { target: target.name, commit: sha, step: 'reset' });
       await checkOutSubmodules(sha, onDisk);
       return { sha, dir: target.path };

@@ -13,7 +13,8 @@ import { fetchSound, mirrorRepo } from '../git/repair.js';
 import { describeSubmodules, exportSubmodules, inspectCommit, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
 import type { TargetState } from '../state/store.js';
-import { requireFreeSpace } from './disk.js';
+import { requireFreeSpace, requireRoomFor, unpackedBytes } from './disk.js';
+import { knownTreeFacts } from '../git/tree-paths.js';
 import {
   currentRelease,
   linkShared,
@@ -68,11 +69,17 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
       const how = await fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag), exportTarFile(workDir));
       read = sha;
       inspected = undefined;
-      await submodulesOf(sha);
       return how;
+    },
+    async inspect(sha) {
+      await submodulesOf(sha);
     },
     async prepare(sha) {
       requireFreeSpace(target.path, target.minFreeSpaceBytes, target.name);
+      // What the commit (and its submodules) unpack to must fit too, min_free_space left over.
+      const subs = await submodulesOf(sha);
+      const need = [{ dir: mirror, sha }, ...subs.map((s) => ({ dir: s.mirror, sha: s.sha }))].reduce((n, t) => n + unpackedBytes(knownTreeFacts(t.dir, t.sha)?.size), 0);
+      requireRoomFor(target.path, need, target.minFreeSpaceBytes, target.name, `a release of ${sha.slice(0, 12)}`);
       const name = releaseName(sha, new Date());
       const dir = join(releasesDir(target.path), name);
       mkdirSync(dir, { recursive: true });
@@ -81,7 +88,6 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
         read = undefined;
         await exportCommit(target, mirror, sha, dir, workDir, target.paths, alreadyRead);
         // Releases hold no .git: each submodule's files are exported into it like the commit's.
-        const subs = await submodulesOf(sha);
         await exportSubmodules(target, subs, dir, workDir);
         if (subs.length) log.info(`submodules: ${describeSubmodules(subs)}`, { ...fields, commit: sha, step: 'submodules' });
         for (const note of linkShared(target.path, dir, target.shared, target.name)) log.info(note, { ...fields, commit: sha, step: 'shared' });

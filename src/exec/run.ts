@@ -145,3 +145,17 @@ export async function run(argv: string[], options: RunOptions): Promise<RunResul
     spawnError: spawnError ? String(spawnError) : undefined,
   };
 }
+
+/** The longest last line an error quotes: a build may end on a line of megabytes. */
+const MAX_QUOTED_LINE = 1000;
+
+/**
+ * The last line of a finished command's stderr (else stdout), for the one-line error that
+ * quotes it: cut to its first 1000 characters, the last one `…`. The error goes into state,
+ * history and every notification, a command hook's environment included, where Linux
+ * refuses one string over 128 KiB.
+ */
+export function lastOutputLine(result: Pick<RunResult, 'stdout' | 'stderr'>): string {
+  const last = result.stderr.trim().split('\n').pop() || result.stdout.trim().split('\n').pop() || '';
+  return last.length > MAX_QUOTED_LINE ? `${last.slice(0, MAX_QUOTED_LINE - 1).replace(/[\ud800-\udbff]$/, '')}…` : last;
+}

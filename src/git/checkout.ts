@@ -65,12 +65,44 @@ async function forgetStoredCredentials(target: Target): Promise<void> {
 }
 
 /**
+ * The longest subject kept. Whoever pushes chooses its length, and it goes into the deploy
+ * script's environment (POLLPRAY_SUBJECT), where Linux refuses one string over 128 KiB
+ * (E2BIG: the script would never start, a fault no fix of the host could end), and into
+ * state, every history line and the log.
+ */
+export const MAX_SUBJECT_CHARS = 1000;
+
+/**
  * `%s` prints one line, but run() also ends a line at a lone CR, so a subject holding
  * one would come back as two lines: a second line a pusher wrote, in the log and in
- * `history`. Joined back with the CR, the redactor shows it as ^M.
+ * `history`. Joined back with the CR, the redactor shows it as ^M. Cut to
+ * MAX_SUBJECT_CHARS, the last of them `…`, never half a UTF-16 pair.
  */
-function subjectOf(stdout: string): string {
-  return stdout.trim().split('\n').join('\r');
+function subjectOf(lines: readonly string[]): string {
+  const subject = lines.join('\r').trim();
+  if (subject.length <= MAX_SUBJECT_CHARS) return subject;
+  const cut = subject.slice(0, MAX_SUBJECT_CHARS - 1);
+  return `${/[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
+}
+
+/**
+ * `git log -1 --format=%s <rev>`'s lines, from the first: run() keeps the tail of a long
+ * output, and of a subject the start is what a reader needs.
+ */
+async function readSubject(target: Target, rev: string, repoDir: string): Promise<string | undefined> {
+  const lines: string[] = [];
+  let kept = 0;
+  const result = await git(['log', '-1', '--format=%s', rev], {
+    cwd: repoDir,
+    target,
+    maxOutput: 4096,
+    onLine: (line, stream) => {
+      if (stream !== 'stdout' || kept > MAX_SUBJECT_CHARS) return;
+      lines.push(line.slice(0, MAX_SUBJECT_CHARS + 1));
+      kept += line.length + 1;
+    },
+  });
+  return result.exitCode === 0 ? subjectOf(lines) : undefined;
 }
 
 /**
@@ -82,11 +114,11 @@ const subjects = new Map<string, string>();
 
 /** `repoDir` is where the history lives: the checkout (in-place) or the mirror (releases). */
 export async function hasCommit(target: Target, sha: string, repoDir = target.path): Promise<boolean> {
-  const result = await git(['log', '-1', '--format=%s', `${sha}^{commit}`], { cwd: repoDir, target });
-  if (result.exitCode !== 0) return false;
+  const subject = await readSubject(target, `${sha}^{commit}`, repoDir);
+  if (subject === undefined) return false;
   // `pollpray daemon` lives for months: only the current cycles' commits are worth keeping.
   if (subjects.size >= 256) subjects.clear();
-  subjects.set(sha, subjectOf(result.stdout));
+  subjects.set(sha, subject);
   return true;
 }
 
@@ -140,6 +172,5 @@ export async function headCommit(target: Target): Promise<string | undefined> {
 export async function commitSubject(target: Target, sha: string, repoDir = target.path): Promise<string | undefined> {
   const known = subjects.get(sha);
   if (known !== undefined) return known;
-  const result = await git(['log', '-1', '--format=%s', sha], { cwd: repoDir, target });
-  return result.exitCode === 0 ? subjectOf(result.stdout) : undefined;
+  return readSubject(target, sha, repoDir);
 }

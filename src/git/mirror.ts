@@ -13,6 +13,8 @@ import { fetchLfsObjects, fetchTracked, lfsConfig } from './fetch.js';
 import { gitOrThrow } from './git.js';
 import { isFullSha } from './ref-name.js';
 import { removeAbandonedTemps } from '../state/store.js';
+import { archiveBytes, requireRoomFor } from '../deploy/disk.js';
+import { knownTreeFacts } from './tree-paths.js';
 
 /** The export's tar in the state dir: `.export.tar.tmp-<pid>`, so a dead writer's is recognised. */
 const EXPORT_TEMP = '.export.tar.tmp-';
@@ -124,6 +126,8 @@ export async function exportCommit(target: Target, mirror: string, sha: string, 
     pinExportAttributes(mirror);
     // `alreadyRead`: fetchSound's read of this commit wrote exactly this archive to tarFile (same paths, umask, lfs config).
     if (!(alreadyRead && existsSync(tarFile))) {
+      // The tar goes to the state dir: never one that would fill its disk (what it takes is known from the tree's listing).
+      requireRoomFor(scratch, archiveBytes(knownTreeFacts(mirror, sha)?.size), target.minFreeSpaceBytes, target.name, `the archive of commit ${sha.slice(0, 12)}`);
       await gitOrThrow(await archiveArgv(target, mirror, sha, tarFile, paths), { cwd: mirror, target }, 'archive');
     }
     const untar = await run(['tar', '-x', '-p', '--no-same-owner', '-f', tarFile, '-C', dir], { cwd: dir, timeoutMs: target.gitTimeoutMs });

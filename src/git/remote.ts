@@ -29,8 +29,15 @@ export async function resolveWanted(target: Target, cwd: string): Promise<Wanted
 }
 
 async function resolveNewestTag(target: Target, pattern: string, cwd: string): Promise<WantedCommit> {
-  const result = await gitOrThrow(['ls-remote', '--tags', '--', target.repo], { cwd, target }, 'ls-remote');
-  const pick = newestTag(parseLsRemote(result.stdout), pattern);
+  // Every line as it arrives: run() keeps only an output's last 256 KiB, and a listing of
+  // thousands of tags is longer, sorted by name, so a newest version that sorts first
+  // (v10.0.0 before v2.0.0) would be cut off and an older one deployed.
+  const tags = new Map<string, string>();
+  const onLine = (line: string, stream: 'stdout' | 'stderr') => {
+    if (stream === 'stdout') for (const [ref, sha] of parseLsRemote(line)) tags.set(ref, sha);
+  };
+  await gitOrThrow(['ls-remote', '--tags', '--', target.repo], { cwd, target, onLine, maxOutput: 4096 }, 'ls-remote');
+  const pick = newestTag(tags, pattern);
   if (!pick) {
     throw new GitError(`no tag on ${target.repo} matches tags: "${pattern}"`, {
       target: target.name,

@@ -19,7 +19,8 @@ import { log } from '../log/logger.js';
 import { cloneCall } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { archiveArgv, isDiskFull, pinExportAttributes } from './mirror.js';
-import { refuseForbiddenPaths, refusedPath } from './tree-paths.js';
+import { knownTreeFacts, refuseForbiddenPaths, refusedPath } from './tree-paths.js';
+import { archiveBytes, roomFor } from '../deploy/disk.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
 
@@ -99,6 +100,9 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
  */
 async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: boolean, keepRead?: string): Promise<void> {
   const dir = repo.dir;
+  // The archive kept for the export is written to the state dir: when it would not fit there
+  // (min_free_space left over), the read goes to /dev/null and the export refuses it (exportCommit).
+  if (keepRead !== undefined && !roomFor(keepRead, archiveBytes(knownTreeFacts(dir, sha)?.size), target.minFreeSpaceBytes)) keepRead = undefined;
   // git archive obeys the commit's export-ignore: a file it marks would go unread here and be
   // found damaged only by the checkout, half-way through the live tree. Its .git is pollpray's.
   pinExportAttributes(repo.gitDir);

@@ -24,7 +24,7 @@ import { cloneCall, isEmptyRepo } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { exportCommit } from './mirror.js';
 import { isFullSha } from './ref-name.js';
-import { knownTreeFacts, refuseForbiddenPaths, unquoteGitPath } from './tree-paths.js';
+import { knownTreeFacts, refuseForbiddenPaths, unquoteGitPath, withinPaths } from './tree-paths.js';
 import { sshDestination } from './ssh-url.js';
 
 export interface Gitlink {
@@ -38,14 +38,7 @@ export function parseGitlinkLine(line: string): Gitlink | undefined {
   return m?.[1] && m[2] ? { sha: m[1], path: unquoteGitPath(m[2]) } : undefined;
 }
 
-/** True when `path` is one of `paths` or inside one (empty `paths`: everything counts). */
-export function withinPaths(path: string, paths: readonly string[]): boolean {
-  if (paths.length === 0) return true;
-  return paths.some((p) => {
-    const base = p.replace(/\/+$/, '');
-    return path === base || path.startsWith(`${base}/`);
-  });
-}
+export { withinPaths };
 
 /** Every gitlink of `sha`, read as the listing streams by: a big tree's listing is never held whole. */
 export async function gitlinksIn(target: Target, repoDir: string, sha: string): Promise<Gitlink[]> {
@@ -202,7 +195,10 @@ export async function inspectCommit(target: Target, repoDir: string, sha: string
 
 async function collect(target: Target, repoDir: string, sha: string, links: Gitlink[], baseUrl: string, prefix: string, workDir: string, found: SubmoduleCommit[], depth: number): Promise<void> {
   const local = isLocalRepo(target.repo);
-  const gm = await git(['config', '--blob', `${sha}:.gitmodules`, '-z', '--get-regexp', '^submodule\\..*\\.(path|url)$'], { cwd: repoDir, target });
+  // --no-includes: `git config --blob` follows an `[include] path` (absolute) as for a file, so the
+  // commit would name a host file for pollpray to read (a FIFO blocks until git_timeout, another
+  // file's submodule url is taken as the commit's). git's own submodule code never follows them.
+  const gm = await git(['config', '--no-includes', '--blob', `${sha}:.gitmodules`, '-z', '--get-regexp', '^submodule\\..*\\.(path|url)$'], { cwd: repoDir, target });
   const modules = [...parseGitmodules(gm.exitCode === 0 ? gm.stdout : '').values()];
   for (const link of links) {
     const shown = `${prefix}${link.path}`;
@@ -223,7 +219,7 @@ async function collect(target: Target, repoDir: string, sha: string, links: Gitl
     const mirror = submoduleMirror(workDir, url);
     await fetchSubmoduleCommit(target, mirror, url, link.sha, shown, local);
     // A submodule's tree is pushed by someone too: the same paths are refused as in the target's own.
-    await refuseForbiddenPaths(target, mirror, link.sha);
+    await refuseForbiddenPaths(target, mirror, link.sha, []);
     if (await usesLfs(target, mirror, link.sha)) {
       throw new GitError(`submodule ${shown} uses Git LFS, whose objects pollpray does not fetch inside submodules: its files would be pointer files; not deploying ${sha.slice(0, 12)}`, {
         target: target.name,

@@ -49,7 +49,21 @@ export function unquoteGitPath(line: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/** Linux's NAME_MAX: no filesystem it mounts creates a longer file name (in bytes). */
+const NAME_MAX = 255;
+
+/** Whether a component of `path` is longer than any file name this host can create. */
+export function tooLongName(path: string): boolean {
+  return path.split('/').some((part) => Buffer.byteLength(part) > NAME_MAX);
+}
+
 export function refusedPath(target: string, sha: string, path: string): CommitContentError {
+  if (tooLongName(path)) {
+    return new CommitContentError(`commit ${sha.slice(0, 12)} contains ${path}: a file name longer than ${NAME_MAX} bytes, which no Linux filesystem can create; pollpray does not deploy it`, {
+      target,
+      hint: `rename it in the repository (git mv) and push a new commit`,
+    });
+  }
   return new CommitContentError(`commit ${sha.slice(0, 12)} contains ${path}: git refuses to check out such a path and pollpray does not deploy it`, {
     target,
     hint: `remove ${path} from the repository (git rm -r --cached) and push a new commit`,
@@ -68,6 +82,21 @@ export interface TreeFacts {
   gitlinks: TreeGitlink[];
   /** Whether any entry is named `.gitattributes` (only then can one route files through lfs). */
   hasAttributes: boolean;
+  /**
+   * What the commit's files within the target's `paths` take once written: the sum of their
+   * blob sizes, and how many entries (a tar holds a header block for each). Unknown for a
+   * partial clone, whose blob sizes only downloading every blob would tell.
+   */
+  size?: { bytes: number; entries: number };
+}
+
+/** True when `path` is one of `paths` or inside one (empty `paths`: everything counts). */
+export function withinPaths(path: string, paths: readonly string[]): boolean {
+  if (paths.length === 0) return true;
+  return paths.some((p) => {
+    const base = p.replace(/\/+$/, '');
+    return path === base || path.startsWith(`${base}/`);
+  });
 }
 
 /**
@@ -87,15 +116,20 @@ export function knownTreeFacts(repoDir: string, sha: string): TreeFacts | undefi
  * Lists every path of `sha` (trees too: an empty `.git` directory counts) and throws
  * CommitContentError naming the first forbidden one. A listing git cannot produce is
  * a local problem (GitError), which the caller's repair path checks with git fsck.
- * The same listing records the tree's gitlinks and whether it has a `.gitattributes`
- * (knownTreeFacts), which the submodule and LFS checks would otherwise list again.
+ * The same listing records the tree's gitlinks, whether it has a `.gitattributes` and the
+ * size of what `paths` of it write (knownTreeFacts), which the submodule, LFS and
+ * free-space checks would otherwise list again.
  */
-export async function refuseForbiddenPaths(target: Target, repoDir: string, sha: string): Promise<void> {
+export async function refuseForbiddenPaths(target: Target, repoDir: string, sha: string, paths: readonly string[] = target.paths): Promise<void> {
   let found: string | undefined;
   let settled = false;
   const gitlinks: TreeGitlink[] = [];
   let hasAttributes = false;
-  const result = await git(['-c', 'core.quotePath=false', 'ls-tree', '-r', '-t', '--full-tree', sha], {
+  // Sizes cost nothing more in a full clone (the objects are local); in a partial clone
+  // each missing blob would be downloaded on its own just to tell its size.
+  const sizes = !target.clone.filter;
+  const size = { bytes: 0, entries: 0 };
+  const result = await git(['-c', 'core.quotePath=false', 'ls-tree', '-r', '-t', ...(sizes ? ['-l'] : []), '--full-tree', sha], {
     cwd: repoDir,
     target,
     // Only the verdict matters: the listing itself may be megabytes.
@@ -106,12 +140,19 @@ export async function refuseForbiddenPaths(target: Target, repoDir: string, sha:
       const tab = line.indexOf('\t');
       if (tab < 0) return;
       const path = unquoteGitPath(line.slice(tab + 1));
-      const link = /^160000 commit ([0-9a-f]{40,64})\t/.exec(line)?.[1];
+      const link = /^160000 commit ([0-9a-f]{40,64})(?: +-)?\t/.exec(line)?.[1];
       if (link) gitlinks.push({ path, sha: link });
       if (!hasAttributes && path.split('/').pop() === '.gitattributes') hasAttributes = true;
+      // `<mode> <type> <object> <size>\t`: `-` for a tree or gitlink, which write no bytes of their own.
+      if (sizes && withinPaths(path, paths)) {
+        size.entries += 1;
+        const bytes = / (\d+)\t/.exec(line.slice(0, tab + 1))?.[1];
+        if (bytes !== undefined) size.bytes += Number(bytes);
+      }
       if (settled) return;
       if (found === undefined) {
-        if (forbiddenComponent(path) !== undefined) found = path;
+        // A name no filesystem here can create: a checkout would fail half-way through the live tree.
+        if (forbiddenComponent(path) !== undefined || tooLongName(path)) found = path;
         // A tree comes before its entries: name the first file in it (.git/config, not .git).
       } else if (path.startsWith(`${found}/`)) {
         found = path;
@@ -129,5 +170,30 @@ export async function refuseForbiddenPaths(target: Target, repoDir: string, sha:
     });
   }
   if (facts.size >= 64) facts.clear();
-  facts.set(factsKey(repoDir, sha), { gitlinks, hasAttributes });
+  facts.set(factsKey(repoDir, sha), { gitlinks, hasAttributes, ...(sizes ? { size } : {}) });
+}
+
+/**
+ * The size of what `paths` of `sha` write (TreeFacts.size): from the listing
+ * refuseForbiddenPaths made of it, else from one of its own. Undefined for a partial clone,
+ * or when git cannot list it.
+ */
+export async function treeSize(target: Target, repoDir: string, sha: string): Promise<TreeFacts['size']> {
+  const known = knownTreeFacts(repoDir, sha);
+  if (known) return known.size;
+  if (target.clone.filter) return undefined;
+  const size = { bytes: 0, entries: 0 };
+  const result = await git(['-c', 'core.quotePath=false', 'ls-tree', '-r', '-t', '-l', '--full-tree', sha], {
+    cwd: repoDir,
+    target,
+    maxOutput: 4096,
+    onLine: (line, stream) => {
+      const tab = line.indexOf('\t');
+      if (stream !== 'stdout' || tab < 0 || !withinPaths(unquoteGitPath(line.slice(tab + 1)), target.paths)) return;
+      size.entries += 1;
+      const bytes = / (\d+)\t/.exec(line.slice(0, tab + 1))?.[1];
+      if (bytes !== undefined) size.bytes += Number(bytes);
+    },
+  });
+  return result.exitCode === 0 && !result.timedOut ? size : undefined;
 }

@@ -35,7 +35,10 @@ const textFormat = winston.format.printf((info) => {
   if (target) parts.push(`[${String(target)}]`);
   if (commit) parts.push(`@${String(commit).slice(0, 12)}`);
   if (step) parts.push(`${String(step)}:`);
-  parts.push(String(message));
+  // One entry, one line: a newline in the message (a path or a URL from the commit: git
+  // allows one in a file name) would start a line of the pusher's choosing. Shown as ^J, as
+  // the redactor shows the other control characters; the JSON format escapes it itself.
+  parts.push(String(message).replace(/\n/g, '^J'));
   if (typeof durationMs === 'number') parts.push(`(${durationMs}ms)`);
   return parts.join(' ');
 });
@@ -94,7 +97,10 @@ export function openFileSink(settings: LogSettings, filePrefix: string): FileSin
   }
   return {
     write(entry) {
-      logger.log(entry.level, entry.message, { ...entry.fields, timestamp: entry.timestamp });
+      // One object, never (level, message, meta): given a message with a `%s` or `%d` in it (a
+      // subject, a script's printf, git's --format=%s), winston takes meta for printf arguments
+      // and drops it from the entry, with the time, target and commit.
+      logger.log({ ...entry.fields, timestamp: entry.timestamp, level: entry.level, message: entry.message });
     },
     /**
      * The logger's 'finish' only means every line reached the transport; the file stream

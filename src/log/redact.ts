@@ -24,7 +24,10 @@ const RULES: Array<[RegExp, string]> = [
   // password runs to the last @ before the path: one written with a raw @ is hidden whole.
   // No \b before the scheme: output glues URLs to words (`rc=1https://…`, `_https://…`),
   // and the scheme is written back as matched, so where the match starts changes nothing else.
-  [/([a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*):([^/\s]+)@/gi, '$1$2:***@'],
+  // The match starts at `://` and looks back for the scheme: started at the scheme, every
+  // letter of a long word would begin a scan to its end (a 256 KiB line of one word took a
+  // minute, holding the event loop and with it every timeout).
+  [/:\/\/(?<=[a-z][a-z0-9+.-]*:\/\/)([^/\s:@]*):([^/\s]+)@/gi, '://$1:***@'],
   // Token-only userinfo: https://TOKEN@host (GitHub's x-access-token style)
   [/(https?:\/\/)([A-Za-z0-9_\-.]{20,})@/g, '$1***@'],
   // Secrets in a query string, the value only (up to &, #, a space or a quote): a name

@@ -256,7 +256,7 @@ describe('config faults', { timeout: 30_000 }, () => {
 });
 
 describe('config faults: what sudo runs as root', { timeout: 60_000 }, () => {
-  it('#81 a supervisorctl or service binary, or a supervisor_config, other users could change: run and validate refuse it (exit 2) and nothing runs; doctor and sudoers fail it, also for a directory on its way', async () => {
+  it('#93 a supervisorctl or service binary, or a supervisor_config, other users could change: run and validate refuse it (exit 2) and nothing runs; doctor and sudoers fail it, also for a directory on its way', async () => {
     const f = await faultWorld();
     const line = (key: string) => lineOf(f.world.configFile, `${key}:`);
     const supervisorctl = f.world.script('supervisorctl', 'exit 0');
@@ -309,7 +309,7 @@ describe('config faults: what sudo runs as root', { timeout: 60_000 }, () => {
 });
 
 describe('config faults: the keys that decide which commits deploy', { timeout: 60_000 }, () => {
-  it('#83 an allowed_signers file, or a file in a GnuPG keyring, that other users could change: run and validate refuse it (exit 2) and nothing deploys; doctor fails it', async () => {
+  it('#95 an allowed_signers file, or a file in a GnuPG keyring, that other users could change: run and validate refuse it (exit 2) and nothing deploys; doctor fails it', async () => {
     const f = await faultWorld();
     const signers = join(f.world.dir, 'allowed_signers');
     writeFileSync(signers, '');
@@ -358,7 +358,7 @@ describe('config faults: the keys that decide which commits deploy', { timeout: 
 });
 
 describe('config faults: secret files', { timeout: 60_000 }, () => {
-  it('#84 a serve.secret_file or coordination.password_file every local user can read: validate, run and serve refuse it (exit 2, one line with the chmod) and print no secret; its group may read it', async () => {
+  it('#96 a serve.secret_file or coordination.password_file every local user can read: validate, run and serve refuse it (exit 2, one line with the chmod) and print no secret; its group may read it', async () => {
     const f = await faultWorld();
     const secretValue = 'webhook-secret-0123456789abcdef';
     const secretFile = join(f.world.dir, 'webhook.secret');
@@ -395,7 +395,7 @@ describe('config faults: secret files', { timeout: 60_000 }, () => {
 });
 
 describe('config faults: what the programs the config names start', { timeout: 60_000 }, () => {
-  it('#87 a step named by a bare program whose PATH has a directory others can write before it, or a deploy script whose #! interpreter others can change: run and validate refuse it (exit 2) and nothing runs; doctor fails it', async () => {
+  it('#99 a step named by a bare program whose PATH has a directory others can write before it, or a deploy script whose #! interpreter others can change: run and validate refuse it (exit 2) and nothing runs; doctor fails it', async () => {
     const f = await faultWorld();
     const line = (text: string) => lineOf(f.world.configFile, text);
     // `true` is found in /usr/bin or /bin, but anyone could plant a `true` in the first directory.

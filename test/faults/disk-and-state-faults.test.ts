@@ -1,4 +1,4 @@
-/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52). */
+/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52, 83). */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { makeUserWorld } from '../helpers/user-world.js';
 import { expectOneLineError, expectState, faultWorld, releaseDirs, short } from './fault-world.js';
 
 describe('disk and state faults', { timeout: 30_000 }, () => {
-  it.skipIf(requireRoot())('#20 disk full: ENOSPC message, partial release removed, state kept, not counted against the commit (a 1 MB tmpfs)', async () => {
+  it.skipIf(requireRoot())('#20 disk full: a commit that does not fit is refused before a release is made, state kept, not counted against the commit (a 1 MB tmpfs)', async () => {
     const f = await faultWorld({ strategy: 'releases', target: { min_free_space: '1KB' } });
     mkdirSync(f.path, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', f.path]);
@@ -25,7 +25,8 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     await f.origin.commit({ 'big.bin': randomBytes(3 * 1024 * 1024).toString('base64') }, 'Too big');
     const r = await f.world.cli(['run']);
     expect(r.exitCode).toBe(1);
-    expectOneLineError(r.stderr, 'app', /no space left on device \(ENOSPC\) unpacking \w{12} into /);
+    // What the commit unpacks to is known from its tree before anything is written (row 83).
+    expectOneLineError(r.stderr, 'app', /not enough disk space for a release of \w{12}: it takes 4\.0MB, .* is free at .* and min_free_space \(1\.0KB\) must stay free; nothing was written/);
     expect(releaseDirs(f.path)).toEqual(before);
     expect(f.live()).toBe(short(good));
     // A full disk is the host's fault: not counted against the commit.
@@ -38,6 +39,64 @@ describe('disk and state faults', { timeout: 30_000 }, () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect(f.live()).toBe(short(fixed));
   });
+
+  /**
+   * A commit whose pack is a few KiB but which unpacks to 64 MiB: one 1 MiB blob (a pattern,
+   * not zeros: git writes runs of zeros as holes) under 64 names. Returns the commit.
+   */
+  async function pushBomb(f: Awaited<ReturnType<typeof faultWorld>>): Promise<string> {
+    const { execa } = await import('execa');
+    const git = async (args: string[], input?: string) => (await execa('git', args, { cwd: f.origin.work, env: f.origin.env, extendEnv: false, input })).stdout.trim();
+    const blob = await git(['hash-object', '-w', '--stdin'], 'pollpray '.repeat(116_509));
+    const dir = await git(['mktree'], `${Array.from({ length: 64 }, (_, i) => `100644 blob ${blob}\tcopy${i}.txt`).join('\n')}\n`);
+    const tree = await git(['mktree'], `${await git(['ls-tree', 'HEAD'])}\n040000 tree ${dir}\tbomb\n`);
+    const commit = await git(['commit-tree', '-p', 'HEAD', '-m', 'A few KiB that unpack to 64 MiB', tree]);
+    await git(['update-ref', 'refs/heads/main', commit]);
+    await git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+    return commit;
+  }
+
+  const mountTmpfs = (dir: string, size: string) => {
+    mkdirSync(dir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0750`, 'tmpfs', dir]);
+    onTestFinished(() => execFileSync('umount', [dir]));
+  };
+  const freeAt = (dir: string) => Number(execFileSync('df', ['--output=avail', '-B1', dir], { encoding: 'utf8' }).split('\n')[1]);
+
+  for (const where of ['in-place', 'releases (path)', 'releases (state_dir)'] as const) {
+    it.skipIf(requireRoot())(`#83 ${where}: a commit that unpacks to more than the disk holds is refused before anything is written, a host fault; the disk never fills`, async () => {
+      const strategy = where === 'in-place' ? 'in-place' : 'releases';
+      const f = await faultWorld({ strategy });
+      // in-place targets take min_free_space from defaults (the target key is releases-only).
+      if (strategy === 'in-place') f.write({}, { defaults: { min_free_space: '1MB' } });
+      mountTmpfs(where === 'releases (state_dir)' ? f.world.stateDir : f.path, '16m');
+      const disk = where === 'releases (state_dir)' ? f.world.stateDir : f.path;
+      const good = await f.origin.head();
+      expect((await f.world.cli(['run'])).exitCode).toBe(0);
+      const before = freeAt(disk);
+      const bomb = await pushBomb(f);
+      const what = where === 'in-place' ? 'the checkout of' : where === 'releases (path)' ? 'a release of' : 'the archive of commit';
+      for (let i = 0; i < 2; i++) {
+        const r = await f.world.cli(['run']);
+        expect(r.exitCode, r.stderr).toBe(1);
+        expectOneLineError(r.stderr, 'app', new RegExp(`not enough disk space for ${what} ${short(bomb)}: it takes 6\\dMB, 1\\dMB is free at ${disk}\\S* and min_free_space \\(1\\.0MB\\) must stay free; nothing was written`));
+        expect(r.stderr).not.toMatch(/ENOSPC|No space left|Out of diskspace/);
+        expect(f.world.logText()).not.toMatch(/ENOSPC|No space left|Out of diskspace/);
+        expect(f.live()).toBe(short(good));
+        expect(freeAt(disk)).toBeGreaterThanOrEqual(before - 64 * 1024);
+        if (strategy === 'in-place') expect(existsSync(join(f.path, 'bomb'))).toBe(false);
+        else expect(releaseDirs(f.path)).toHaveLength(1);
+        // The host's fault, as a full disk is: not counted.
+        expectState(f.world, 'app', { deployedSha: good, lastFault: 'host' });
+        expect(f.world.state('app')?.failures).toEqual({});
+      }
+      await f.origin.forcePushTo(good);
+      const fixed = await f.origin.commit({ 'v.txt': 'small\n' }, 'Small again');
+      const again = await f.world.cli(['run']);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(f.live()).toBe(short(fixed));
+    });
+  }
 
   it('#24 truncated or corrupt state file: moved aside as .corrupt, deployed commit recovered from disk', async () => {
     const f = await faultWorld();
@@ -259,7 +318,7 @@ describe('state files read back as data', { timeout: 30_000 }, () => {
     expect(signals.deploys).toEqual({ deployed: 1 });
   });
 
-  it('#82 hard links planted at the temp names of the next run\'s metrics and state writes (a metrics dir others can write): the files they lead to are left as they were', async () => {
+  it('#94 hard links planted at the temp names of the next run\'s metrics and state writes (a metrics dir others can write): the files they lead to are left as they were', async () => {
     const f = await faultWorld();
     const shared = join(f.world.dir, 'textfile-collector');
     mkdirSync(shared);

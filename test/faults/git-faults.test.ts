@@ -1,4 +1,4 @@
-/** Faults in the remote repository and in the local clone (rows 6-11, 23). */
+/** Faults in the remote repository and in the local clone (rows 6-11, 23, 84). */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -192,6 +192,21 @@ describe('git faults', { timeout: 30_000 }, () => {
     expect(statSync(join(f.path, 'README')).size).toBe('pollpray test origin\n'.length);
     expect(f.world.logText()).toMatch(/local changes are discarded/);
     expectState(f.world, 'app', { deployedSha: next, previousSha: head });
+  });
+
+  it('#84 a repository with thousands of tags (a listing over 256 KiB): the newest matching version deploys, wherever it sorts', async () => {
+    const f = await faultWorld({ script: 'printf \'%s\\n\' "$POLLPRAY_TAG" >> tags.seen' });
+    const old = await f.origin.head();
+    const newest = await f.origin.commit({ 'v.txt': '10\n' }, 'Ten');
+    // 5,000 tags of 2.0.x on the old commit, and v10.0.0, which sorts before every one of them.
+    const updates = Array.from({ length: 5000 }, (_, i) => `create refs/tags/v2.0.${i} ${old}`).join('\n');
+    execFileSync('git', ['update-ref', '--stdin'], { cwd: f.origin.bare, env: f.origin.env, input: `${updates}\ncreate refs/tags/v10.0.0 ${newest}\n` });
+    f.write({ tags: 'v*' });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(newest));
+    expect(readFileSync(join(f.path, 'tags.seen'), 'utf8')).toBe('v10.0.0\n');
+    expectState(f.world, 'app', { deployedSha: newest });
   });
 
   it('#23 option / shell injection: a branch like --upload-pack=… or $(id) is rejected, nothing executed', async () => {

@@ -4,7 +4,7 @@
  * config declares, credentials in a repo URL, and unit names that read as options.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startGitHttp } from '../helpers/git-http.js';
@@ -212,6 +212,59 @@ describe('hostile text', { timeout: 60_000 }, () => {
     const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|\\u00(?:0[0-8bcef]|1[0-9a-f]|7f|8[0-9a-f]|9[0-9a-f])|\\r/i;
     const raw = Object.entries(places).filter(([, text]) => RAW.test(text)).map(([where, text]) => `${where}: ${JSON.stringify(RAW.exec(text)?.[0])}`);
     expect(raw).toEqual([]);
+  });
+
+  it('#81 a line of one long word (a deploy script printing a generated file from the commit) is redacted in linear time: the run ends as it would, timeouts still fire', async () => {
+    // 512 KiB without a space: the redactor's URL rule once began a scan at every letter of it.
+    const word = 'x'.repeat(512 * 1024);
+    const f = await faultWorld({ script: '[ -f long.txt ] && cat long.txt\n[ -f hang ] && sleep 30\ntrue' });
+    const sha = await f.origin.commit({ 'long.txt': `${word}\n` }, 'Ship a generated file');
+    const r = await f.world.cli(['run'], { timeoutMs: 50_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.durationMs).toBeLessThan(20_000);
+    expect(f.live()).toBe(short(sha));
+    expect(f.world.logText()).toContain(word.slice(0, 1000));
+
+    // The same line from a script that then hangs: deploy_timeout (5s) still ends it.
+    await f.origin.commit({ hang: '' }, 'Print it and hang');
+    const hung = await f.world.cli(['run'], { timeoutMs: 50_000 });
+    expect(hung.exitCode, hung.stderr).toBe(1);
+    expectOneLineError(hung.stderr, 'app', /deploy script timed out after 5(\.0)?s/);
+    expect(hung.durationMs).toBeLessThan(25_000);
+    expect(f.live()).toBe(short(sha));
+  });
+
+  it('#82 a commit subject of 300 KiB (over the kernel\'s 128 KiB limit for one environment string): the commit deploys, its subject cut to 1000 characters everywhere', async () => {
+    const f = await faultWorld({ script: 'printf \'%s\' "$POLLPRAY_SUBJECT" > subject.seen' });
+    const subject = `Release ${'notes '.repeat(50_000)}`;
+    // Not through argv: git commit -m with it would hit the same kernel limit.
+    writeFileSync(join(f.origin.dir, 'message'), `${subject}\n`);
+    writeFileSync(join(f.origin.work, 'a.txt'), '1\n');
+    await f.origin.git(['add', 'a.txt']);
+    await f.origin.git(['commit', '-q', '-F', join(f.origin.dir, 'message')]);
+    await f.origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+    const sha = await f.origin.head();
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(f.live()).toBe(short(sha));
+    const seen = readFileSync(join(f.path, 'subject.seen'), 'utf8');
+    expect(seen).toBe(`${subject.slice(0, 999)}…`);
+    const history = f.world.history('app');
+    expect(history.at(-1)).toMatchObject({ result: 'deployed', subject: seen });
+    expect(f.world.logText()).toContain(`"${seen}"`);
+    expect(f.world.logText()).not.toContain(subject.slice(0, 1100));
+  });
+
+  it('#87 a subject or script output with printf tokens (%s, %d, %j): every entry of the JSON log keeps its time, target, commit and step', async () => {
+    const f = await faultWorld({ script: `printf '%s\\n' 'built %s of %d files, %j'` });
+    const sha = await f.origin.commit({ 'a.txt': '1\n' }, 'Bump %s to %d (%j %o %%)');
+    f.write({}, { log: { dir: f.world.logDir, level: 'info', format: 'json' } });
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const entries = f.world.logText().trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const e of entries) expect(e, JSON.stringify(e)).toMatchObject({ timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT.+Z$/), target: 'app' });
+    expect(entries).toContainEqual(expect.objectContaining({ message: 'built %s of %d files, %j', target: 'app', commit: sha, step: 'script' }));
+    expect(entries).toContainEqual(expect.objectContaining({ message: `deployed ${short(sha)} "Bump %s to %d (%j %o %%)"`, target: 'app', commit: sha, step: 'done' }));
   });
 
   it('#40 a unit name starting with "-" (-Hx@evil.service) is refused at validate and gets no sudoers line', async () => {

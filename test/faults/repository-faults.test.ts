@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 43-46): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46, 85, 90, 91): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -24,6 +24,8 @@ async function deployedLfsTarget(extra: Record<string, unknown> = {}) {
   expect((await world.cli(['run'])).exitCode).toBe(0);
   return { origin, world, path, deployed: await origin.head() };
 }
+
+const noSshKeygen = requireBinary('ssh-keygen', 'openssh-client');
 
 describe('repository faults', { timeout: 120_000 }, () => {
   it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
@@ -64,6 +66,84 @@ describe('repository faults', { timeout: 120_000 }, () => {
     expect(existsSync(pwned)).toBe(false);
     expect(existsSync(join(path, 'app.txt'))).toBe(false);
     expect(world.state('app')?.deployedSha).toBe(deployed);
+  });
+
+  it('#91 a submodule URL of 200 KiB: the refusal quotes it cut short, and the command notification of the failure is delivered', async () => {
+    const origin = await makeOrigin();
+    const lib = await makeOrigin();
+    await addSubmodule(origin, lib, 'vendor/lib');
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    const notified = join(world.dir, 'notified.txt');
+    const notifier = world.script('notify.sh', `printf '%s\\n' "$POLLPRAY_EVENT \${#POLLPRAY_MESSAGE}" >> "${notified}"`);
+    world.writeConfig({ notify: [{ command: [notifier], on: ['failed'], timeout: '5s' }], targets: { app: { repo: origin.url, path, submodules: 'recursive' } } });
+    // Written into the file: on git config's command line it would hit the same kernel limit.
+    const gitmodules = readFileSync(join(origin.work, '.gitmodules'), 'utf8').replace(/url = .*/, `url = ext::${'x'.repeat(200 * 1024)}`);
+    await origin.commit({ '.gitmodules': gitmodules, 'app.txt': 'new\n' }, 'A submodule URL of 200 KiB');
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^pollpray: app: submodule vendor\/lib url ext::x+….* \(fix: .*\)$/m);
+    expect(r.stderr.length).toBeLessThan(4000);
+    expect(readFileSync(notified, 'utf8')).toMatch(/^failed \d{3,4}\n$/);
+    expect(JSON.stringify(world.state('app')).length).toBeLessThan(5000);
+  });
+
+  it.skipIf(noSshKeygen)('#90 verify with submodules: an unsigned commit\'s submodule URLs are never contacted, its submodules never fetched', async () => {
+    const origin = await makeOrigin();
+    const lib = await makeOrigin();
+    const world = makeWorld();
+    const key = join(world.dir, 'release_ed25519');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release', '-f', key]);
+    const pub = (await execa('ssh-keygen', ['-y', '-f', key])).stdout.trim();
+    const allowed = join(world.dir, 'allowed_signers');
+    writeFileSync(allowed, `release@pollpray.invalid namespaces="git" ${pub}\n`);
+    for (const [k, v] of [['gpg.format', 'ssh'], ['user.signingkey', key], ['commit.gpgsign', 'true']]) await origin.git(['config', k, v]);
+    await addSubmodule(origin, lib, 'vendor/lib');
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, submodules: 'recursive', verify: { mode: 'ssh', allowed_signers: allowed } } } });
+    const first = await world.cli(['run']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    const signed = await origin.head();
+
+    // Whoever pushes without the key points the submodule at a server of theirs.
+    const server = await startReceiver();
+    await origin.git(['config', 'commit.gpgsign', 'false']);
+    await origin.git(['config', '-f', '.gitmodules', 'submodule.vendor/lib.url', `${server.url}/theirs.git`]);
+    await origin.git(['add', '.gitmodules']);
+    await origin.commit({ 'app.txt': 'unsigned\n' }, 'Unsigned, with a submodule elsewhere');
+    const r = await world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/unverified: commit \w{12} is not signed/);
+    expect(server.requests).toEqual([]);
+    expect(world.state('app')?.deployedSha).toBe(signed);
+    expect(existsSync(join(path, 'app.txt'))).toBe(false);
+  });
+
+  it('#85 a .gitmodules that includes other config files (a FIFO another user made, a host file with its own submodule url): neither is read, the submodules deploy as .gitmodules itself names them', async () => {
+    const origin = await makeOrigin();
+    const lib = await makeOrigin();
+    await lib.commit({ 'lib.txt': 'the real lib\n' }, 'Lib');
+    await addSubmodule(origin, lib, 'vendor/lib');
+    const world = makeWorld();
+    const path = join(world.dir, 'app');
+    world.writeConfig({ targets: { app: { repo: origin.url, path, submodules: 'recursive', git_timeout: '5s' } } });
+    expect((await world.cli(['run'])).exitCode).toBe(0);
+    const fifo = join(world.dir, 'fifo');
+    await execa('mkfifo', [fifo]);
+    const hostFile = join(world.dir, 'host.gitconfig');
+    const pwned = join(world.dir, 'pwned');
+    writeFileSync(hostFile, `[submodule "vendor/lib"]\n\turl = ext::sh -c touch% ${pwned}\n`);
+    const own = readFileSync(join(origin.work, '.gitmodules'), 'utf8');
+    for (const [name, include] of [['a FIFO', fifo], ['a host file', hostFile]]) {
+      await origin.commit({ '.gitmodules': `${own}[include]\n\tpath = ${include}\n`, 'app.txt': `${name}\n` }, `.gitmodules including ${name}`);
+      const r = await world.cli(['run']);
+      expect(r.exitCode, `${name}\n${r.stderr}`).toBe(0);
+      // Well within git_timeout (5s): the FIFO was never opened.
+      expect(r.durationMs, name).toBeLessThan(4000);
+      expect(world.state('app')?.deployedSha).toBe(await origin.head());
+      expect(readFileSync(join(path, 'vendor', 'lib', 'lib.txt'), 'utf8')).toBe('the real lib\n');
+      expect(existsSync(pwned)).toBe(false);
+    }
   });
 
 });

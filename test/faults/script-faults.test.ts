@@ -1,4 +1,4 @@
-/** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 of the failure-modes table). */
+/** Faults in the deploy script, the health check and concurrent runs (rows 12-15, 17, 18 and 88 of the failure-modes table). */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -264,6 +264,25 @@ describe('script faults', { timeout: 30_000 }, () => {
     expect(leaks).toEqual([]);
   });
 
+  it('#88 a failing script whose last line is 200 KiB long: the failure is reported with that line cut to 1000 characters, and the command notification of it is delivered', async () => {
+    const f = await faultWorld({ script: `[ -f fail ] && { printf 'x%.0s' $(seq 200000) >&2; echo >&2; exit 3; }\ntrue` });
+    const notified = join(f.world.dir, 'notified.txt');
+    const notifier = f.world.script('notify.sh', `printf '%s\\n' "$POLLPRAY_EVENT \${#POLLPRAY_MESSAGE}" >> "${notified}"`);
+    f.write({}, { notify: [{ command: [notifier], on: ['deployed', 'failed'], timeout: '5s' }] });
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const bad = await f.origin.commit({ fail: '' }, 'Fails with a long line');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode).toBe(1);
+    expectOneLineError(r.stderr, 'app', new RegExp(`deploy script exited with 3: x{999}…; rolled back`));
+    expect(r.stderr.length).toBeLessThan(2000);
+    const lines = readFileSync(notified, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^failed \d{3,4}$/);
+    expect(f.world.logText()).not.toMatch(/notify failed .* failed: could not start/);
+    expect(JSON.stringify(f.world.state('app')).length).toBeLessThan(5000);
+    expect((f.world.state('app')?.failures as Record<string, unknown>)[bad]).toBeDefined();
+  });
+
   it('#17 restart or health check fails: endpoint 500 after the switch rolls back, exit 1', async () => {
     const f = await faultWorld({ strategy: 'releases' });
     const health = await startHealthServer(join(f.path, 'current', 'status'));
@@ -327,7 +346,7 @@ describe('script faults', { timeout: 30_000 }, () => {
     }
   });
 
-  it.skipIf(requireRoot())('#85 another local user holding a target\'s lock (the abstract socket anyone can bind): the run says so, exit 1, naming the process and its uid; once it lets go the next run deploys', async () => {
+  it.skipIf(requireRoot())('#97 another local user holding a target\'s lock (the abstract socket anyone can bind): the run says so, exit 1, naming the process and its uid; once it lets go the next run deploys', async () => {
     const f = await faultWorld();
     const first = await f.origin.head();
     expect((await f.world.cli(['run'])).exitCode).toBe(0);

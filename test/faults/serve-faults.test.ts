@@ -49,7 +49,7 @@ describe('webhook deliveries', () => {
     expect(readFileSync(join(world.stateDir, 'serve', 'deliveries.json'), 'utf8')).not.toContain('a'.repeat(129));
   });
 
-  it('#88 a deploy script that becomes world-writable while serve runs: the next delivery\'s cycle does not run it, logged with the chmod; once fixed, the next delivery deploys', async () => {
+  it('#100 a deploy script that becomes world-writable while serve runs: the next delivery\'s cycle does not run it, logged with the chmod; once fixed, the next delivery deploys', async () => {
     const { origin, world, calls, deploy } = await setup();
     const served = await startServe(world);
     expect((await github(served.url, githubPush(repoName(origin)))).status).toBe(202);

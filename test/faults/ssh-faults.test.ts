@@ -40,7 +40,7 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(world.state('down')).toMatchObject({ deployedSha: await origin.head() });
   });
 
-  it("#86 a run that ends while another run's ssh master serves it (cron's run and one by hand, on two targets of one host): it leaves that master open, never sends it -O exit", async () => {
+  it("#98 a run that ends while another run's ssh master serves it (cron's run and one by hand, on two targets of one host): it leaves that master open, never sends it -O exit", async () => {
     const [sshd, a, b] = await Promise.all([startSshd(), makeOrigin(), makeOrigin()]);
     const world = makeWorld();
     const slow = world.script('slow.sh', `touch "${world.dir}/blocked"\nwhile [ ! -f "${world.dir}/go" ]; do sleep 0.05; done`);

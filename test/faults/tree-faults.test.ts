@@ -1,5 +1,5 @@
 /**
- * Rows 32-35 and 54: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
+ * Rows 32-35, 54, 86, 89 and 92: a pushed commit's tree attacking pollpray's own bookkeeping or the host's
  * files. Whoever can push controls every name, link and byte of the tree; none of it may
  * steer where pollpray writes, make a release look complete, or make pollpray blame the
  * disk for the commit's content.
@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { findBinary } from '../helpers/require-env.js';
 import type { Origin } from '../helpers/origin.js';
 import { pidFile, processGone, until } from '../helpers/pollpray-cli.js';
@@ -206,6 +206,33 @@ describe('seeding shared/ from a commit', { timeout: 60_000 }, () => {
   });
 });
 
+describe('seeding shared/ from a commit, read from where the links will live', { timeout: 60_000 }, () => {
+  it('#92 a link that stays inside the release only through another committed link (shared: [uploads, storage], storage a link in the commit, shared/storage a real directory): refused, nothing seeded', async () => {
+    const f = await faultWorld({ strategy: 'releases', target: { shared: ['uploads', 'storage'] } });
+    const victim = join(f.world.dir, 'victim');
+    mkdirSync(victim);
+    writeFileSync(join(victim, 'secret.txt'), 'precious\n');
+    // The operator's own shared/storage, a real directory.
+    mkdirSync(join(f.path, 'shared', 'storage'), { recursive: true });
+    const work = f.origin.work;
+    // In the release: storage -> a/b/c/d, so uploads/x climbs back to the release's root (R/victim).
+    // In shared/, storage is the operator's directory, and the same climb leads to <world>/victim.
+    mkdirSync(join(work, 'a', 'b', 'c', 'd'), { recursive: true });
+    writeFileSync(join(work, 'a', 'b', 'c', 'd', 'keep'), '');
+    symlinkSync('a/b/c/d', join(work, 'storage'));
+    mkdirSync(join(work, 'uploads'));
+    expect(join(f.path, 'shared', 'storage', '..', '..', '..', '..', 'victim')).toBe(victim);
+    symlinkSync('../storage/../../../../victim', join(work, 'uploads', 'x'));
+    const bad = await f.origin.commit({}, 'A link that leaves shared/ once seeded');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expectOneLineError(r.stderr, 'app', /shared path uploads: the commit's uploads\/x is a symlink to .*, outside shared\/ once seeded/);
+    expect(existsSync(join(f.path, 'shared', 'uploads'))).toBe(false);
+    expect(readFileSync(join(victim, 'secret.txt'), 'utf8')).toBe('precious\n');
+    expect(f.world.state('app')?.failures).toHaveProperty(bad);
+  });
+});
+
 describe('a commit with a .git path', { timeout: 60_000 }, () => {
   for (const strategy of ['in-place', 'releases'] as const) {
     it(`#35 ${strategy}: refused as the commit's fault, naming the path; counted, so backoff applies; no fsck, nothing live touched`, async () => {
@@ -244,6 +271,68 @@ describe('a commit with a .git path', { timeout: 60_000 }, () => {
       expect(f.live()).toBe(short(fixed));
     });
   }
+});
+
+describe('an in-place checkout that fails part way', { timeout: 60_000 }, () => {
+  it('#89 a commit with a file name longer than the filesystem allows (300 bytes): refused from its listing as the commit\'s fault, the live tree untouched', async () => {
+    const f = await faultWorld();
+    const good = await f.origin.commit({ 'app.txt': 'good\n' }, 'Good');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    // Changes app.txt and adds a file git cannot create here (ENAMETOOLONG, after it wrote app.txt).
+    await f.origin.commit({ 'app.txt': 'half-deployed\n' }, 'Half');
+    const worse = await pushCraftedPath(f.origin, 'x'.repeat(300), 'too long\n', 'A name too long');
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    // Refused from the tree's listing, before the checkout, as the commit's fault.
+    expectOneLineError(r.stderr, 'app', new RegExp(`commit ${short(worse)} contains x{300}: a file name longer than 255 bytes`));
+    expect((f.world.state('app')?.failures as Record<string, { attempts: number }>)[worse]?.attempts).toBe(1);
+    expect(f.live()).toBe(short(good));
+    expect(readFileSync(join(f.path, 'app.txt'), 'utf8')).toBe('good\n');
+    expect(execFileSync('git', ['-C', f.path, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' })).toBe('');
+    expect(f.calls()).toHaveLength(1);
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed' });
+  });
+
+  it('#89 a checkout that fails part way for another reason (a directory it cannot write, chattr +i): the deployed commit is checked out again, the script never runs', async () => {
+    const f = await faultWorld();
+    const good = await f.origin.commit({ 'app.txt': 'good\n', 'locked/keep.txt': 'k\n' }, 'Good');
+    expect((await f.world.cli(['run'])).exitCode).toBe(0);
+    const half = await f.origin.commit({ 'app.txt': 'half-deployed\n', 'locked/new.txt': 'new\n' }, 'Half');
+    // Not even root may add a file to an immutable directory: git writes app.txt, then fails on locked/new.txt.
+    const locked = join(f.path, 'locked');
+    execFileSync('chattr', ['+i', locked]);
+    onTestFinished(() => execFileSync('chattr', ['-i', locked]));
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(f.live()).toBe(short(good));
+    expect(readFileSync(join(f.path, 'app.txt'), 'utf8')).toBe('good\n');
+    expect(execFileSync('git', ['-C', f.path, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' })).toBe('');
+    expect(f.calls()).toHaveLength(1);
+    expectState(f.world, 'app', { deployedSha: good, lastResult: 'failed' });
+    expect(f.world.logText()).toMatch(new RegExp(`checkout of ${short(half)} failed part way: checked out ${short(good)} again`));
+  });
+});
+
+describe('a commit whose paths hold a newline', { timeout: 60_000 }, () => {
+  it('#86 a submodule path with a newline and a forged log line after it: the log keeps one line per entry (the newline shown as ^J)', async () => {
+    const f = await faultWorld();
+    const forged = 'FORGED 2026-01-01T00:00:00.000Z INFO  [app] @000000000000 done: deployed 000000000000 "all good"';
+    const head = await f.origin.head();
+    // A gitlink (submodule commit) named `vendor\n<forged>`, next to main's own tree (mktree -z: the name holds a newline).
+    const top = await f.origin.git(['ls-tree', '-z', 'HEAD']);
+    const tree = await gitStdin(f.origin, ['mktree', '-z'], `${top}160000 commit ${head}\tvendor\n${forged}\0`);
+    const commit = await f.origin.git(['commit-tree', '-p', 'HEAD', '-m', 'A submodule with a newline in its path', tree]);
+    await f.origin.git(['update-ref', 'refs/heads/main', commit]);
+    await f.origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+    const r = await f.world.cli(['run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const lines = f.world.logText().trimEnd().split('\n');
+    // Every line is an entry of pollpray's: a time, then its level.
+    expect(lines.filter((l) => !/^\d{4}-\d\d-\d\dT[\d:.]+Z (ERROR|WARN |INFO |DEBUG)/.test(l))).toEqual([]);
+    const warned = lines.filter((l) => l.includes(forged));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatch(/ WARN .*has submodules, deployed as empty directories: vendor\^JFORGED /);
+  });
 });
 
 describe("a commit's own .gitattributes", { timeout: 60_000 }, () => {

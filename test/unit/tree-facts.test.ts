@@ -47,7 +47,7 @@ describe('the forbidden-path listing answers the submodule and LFS checks of the
     const first = repo.commit({ 'README': 'x\n' });
     const sha = repo.commit({ 'deep/er/.gitattributes': '*.bin filter=lfs diff=lfs merge=lfs -text\n' }, { 'vendor/café lib': first });
     await refuseForbiddenPaths(repo.target, repo.work, sha);
-    expect(knownTreeFacts(repo.work, sha)).toEqual({ gitlinks: [{ path: 'vendor/café lib', sha: first }], hasAttributes: true });
+    expect(knownTreeFacts(repo.work, sha)).toEqual({ gitlinks: [{ path: 'vendor/café lib', sha: first }], hasAttributes: true, size: { bytes: expect.any(Number), entries: expect.any(Number) } });
     expect(await usesLfs(repo.target, repo.work, sha)).toBe(true);
     // Where no listing ran, the checks list and grep themselves: the same answers.
     const other = repo.clone();
@@ -60,7 +60,8 @@ describe('the forbidden-path listing answers the submodule and LFS checks of the
     const repo = makeRepo();
     const plain = repo.commit({ 'src/a.txt': 'filter=lfs is only text here\n' });
     await refuseForbiddenPaths(repo.target, repo.work, plain);
-    expect(knownTreeFacts(repo.work, plain)).toEqual({ gitlinks: [], hasAttributes: false });
+    // What its files take once written: their bytes, and the two entries (src/, src/a.txt).
+    expect(knownTreeFacts(repo.work, plain)).toEqual({ gitlinks: [], hasAttributes: false, size: { bytes: 'filter=lfs is only text here\n'.length, entries: 2 } });
     expect(await usesLfs(repo.target, repo.work, plain)).toBe(false);
     const attrs = repo.commit({ '.gitattributes': '*.txt text\n' });
     await refuseForbiddenPaths(repo.target, repo.work, attrs);
