@@ -41,6 +41,30 @@ function firstLine(file: string): string | undefined {
   }
 }
 
+/** A `#!` line as the kernel reads it, and the program `env` is asked to find, if any. */
+interface Shebang {
+  /** What follows `#!`, trimmed. */
+  rest: string;
+  interpreter: string;
+  /** `#!/usr/bin/env node`: node (not for `env -S …` or `env VAR=x …`). */
+  envProgram?: string;
+  /** The line ends in a carriage return (a file saved with Windows line endings). */
+  crlf: boolean;
+}
+
+function readShebang(file: string): Shebang | undefined {
+  const line = firstLine(file);
+  if (!line?.startsWith('#!')) return undefined;
+  const rest = line.slice(2).trim();
+  const space = rest.search(/[ \t]/);
+  const interpreter = space === -1 ? rest : rest.slice(0, space);
+  // Linux passes everything after the interpreter as one argument.
+  const argument = space === -1 ? '' : rest.slice(space).trim();
+  const word = argument.split(/[ \t]/)[0] ?? '';
+  const envProgram = basename(interpreter) === 'env' && word && !word.startsWith('-') && !word.includes('=') ? word : undefined;
+  return { rest, interpreter, ...(envProgram ? { envProgram } : {}), crlf: line.includes('\r') };
+}
+
 function executable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
@@ -87,18 +111,12 @@ function nearestExisting(dir: string): string {
 
 /** What a script's `#!` line starts: its absolute interpreter and, for `env <program>`, how env finds that program. */
 export function interpreterChain(file: string, path: string, code: string): string[] {
-  const line = firstLine(file);
-  if (!line?.startsWith('#!') || line.includes('\r')) return [];
-  const rest = line.slice(2).trim();
-  const space = rest.search(/[ \t]/);
-  const interpreter = space === -1 ? rest : rest.slice(0, space);
-  const argument = space === -1 ? '' : rest.slice(space).trim();
-  if (!isAbsolute(interpreter)) return [];
-  if (basename(interpreter) !== 'env' || !argument || argument.startsWith('-')) return [interpreter];
-  const program = argument.split(/[ \t]/)[0]!;
-  if (program.includes('=')) return [interpreter];
-  if (program.includes('/')) return isAbsolute(program) ? [interpreter, program] : [interpreter];
-  return [interpreter, ...(lookupChain(program, path, code) ?? [])];
+  const sb = readShebang(file);
+  if (!sb || sb.crlf || !isAbsolute(sb.interpreter)) return [];
+  const program = sb.envProgram;
+  if (!program) return [sb.interpreter];
+  if (program.includes('/')) return isAbsolute(program) ? [sb.interpreter, program] : [sb.interpreter];
+  return [sb.interpreter, ...(lookupChain(program, path, code) ?? [])];
 }
 
 /**
@@ -107,32 +125,25 @@ export function interpreterChain(file: string, path: string, code: string): stri
  * `pathKey` names where the config can set it.
  */
 export function scriptStartProblem(file: string, path: string, pathKey = "PATH in the target's env"): StartProblem | undefined {
-  const line = firstLine(file);
-  if (!line?.startsWith('#!')) return undefined;
+  const sb = readShebang(file);
+  if (!sb) return undefined;
   const q = shellQuote(file);
-  if (line.includes('\r')) {
+  if (sb.crlf) {
     return {
       detail: `${file} has Windows line endings: its #! line ends in a carriage return, which the kernel takes as part of the interpreter's name`,
       fix: `sed -i 's/\\r$//' ${q}`,
     };
   }
-  const rest = line.slice(2).trim();
-  const space = rest.search(/[ \t]/);
-  const interpreter = space === -1 ? rest : rest.slice(0, space);
-  // Linux passes everything after the interpreter as one argument.
-  const argument = space === -1 ? '' : rest.slice(space).trim();
+  const { interpreter, envProgram: program } = sb;
   if (!interpreter) return { detail: `${file}'s #! line names no interpreter`, fix: `write the interpreter's full path after #! in ${q}` };
   // A relative interpreter is looked up from the script's working directory (the new code): not judged here.
   if (!isAbsolute(interpreter)) return undefined;
   if (!executable(interpreter)) {
     return { detail: `${file}'s #! interpreter ${interpreter} is not installed (or not executable)`, fix: `install it, or fix the #! line of ${q}` };
   }
-  if (basename(interpreter) !== 'env' || !argument || argument.startsWith('-')) return undefined;
-  const program = argument.split(/[ \t]/)[0]!;
-  if (program.includes('=')) return undefined;
-  if (program.includes('/') ? executable(program) : onPath(program, path) !== null) return undefined;
+  if (!program || (program.includes('/') ? executable(program) : onPath(program, path) !== null)) return undefined;
   return {
-    detail: `${file} runs ${program} through env (#!${rest}), and ${program} is not on the PATH it runs with (${path || 'empty'})`,
+    detail: `${file} runs ${program} through env (#!${sb.rest}), and ${program} is not on the PATH it runs with (${path || 'empty'})`,
     fix: program.includes('/') ? `install ${program}, or fix the #! line of ${q}` : `write ${program}'s full path in the #! line of ${q}, or set ${pathKey}`,
   };
 }
