@@ -6,7 +6,7 @@
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { fetchCommit, hasCommit, headCommit, isCheckout, resetTo } from '../git/checkout.js';
-import { checkoutRepo, fetchSound } from '../git/repair.js';
+import { checkoutRepo, fetchLfsSound, fetchSound } from '../git/repair.js';
 import { describeSubmodules, exportSubmodules, inspectCommit, removeGoneSubmodules, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
 import type { Strategy } from './strategy.js';
@@ -20,6 +20,8 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
   const warn = (line: string) => log.warn(line, { target: target.name, step: 'submodules' });
   // What fetch found in the commit, for prepare to put on disk with it.
   let inspected: { sha: string; subs: SubmoduleCommit[] } | undefined;
+  // Whether fetch made the checkout anew: the LFS download after it then gets clone_timeout.
+  let cloned = false;
   const submodulesOf = async (sha: string): Promise<SubmoduleCommit[]> => {
     if (inspected?.sha !== sha) inspected = { sha, subs: await inspectCommit(target, target.path, sha, workDir, warn) };
     return inspected.subs;
@@ -52,11 +54,14 @@ export function inPlaceStrategy(target: Target, workDir: string): Strategy {
     hasRepo: () => isCheckout(target.path),
     async fetch(sha, tag) {
       const how = await fetchSound(target, repo, sha, () => fetchCommit(target, sha, tag));
+      cloned = how !== 'fetched';
       inspected = undefined;
       return how;
     },
     async inspect(sha) {
       await submodulesOf(sha);
+      // After the signature check: an unverified commit's LFS objects are never downloaded.
+      if (target.lfs) await fetchLfsSound(target, repo, sha, cloned);
     },
     async prepare(sha, state) {
       const onDisk = await headCommit(target);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { EnvironmentError, GitError } from '../errors.js';
 import { exportCommit, exportTarFile, fetchIntoMirror, mirrorDir, removeAbandonedExports } from '../git/mirror.js';
-import { fetchSound, mirrorRepo } from '../git/repair.js';
+import { fetchLfsSound, fetchSound, mirrorRepo } from '../git/repair.js';
 import { describeSubmodules, exportSubmodules, inspectCommit, type SubmoduleCommit } from '../git/submodules.js';
 import { log } from '../log/logger.js';
 import type { TargetState } from '../state/store.js';
@@ -38,6 +38,8 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
   let inspected: { sha: string; subs: SubmoduleCommit[] } | undefined;
   // The commit whose archive fetch left in exportTarFile(workDir), for prepare to unpack.
   let read: string | undefined;
+  // Whether fetch made the mirror anew: the LFS download after it then gets clone_timeout.
+  let cloned = false;
   const submodulesOf = async (sha: string): Promise<SubmoduleCommit[]> => {
     if (inspected?.sha !== sha) inspected = { sha, subs: await inspectCommit(target, mirror, sha, workDir, warn) };
     return inspected.subs;
@@ -64,15 +66,23 @@ export function releasesStrategy(target: Target, workDir: string): Strategy {
     hasRepo: () => existsSync(join(mirror, 'HEAD')),
     async fetch(sha, tag) {
       // The read of the whole commit after the fetch keeps its archive: prepare unpacks it
-      // instead of archiving the same commit a second time.
+      // instead of archiving the same commit a second time. With lfs that is the read after
+      // the LFS download (inspect), the one whose archive holds the LFS files.
       read = undefined;
       const how = await fetchSound(target, mirrorRepo(mirror), sha, () => fetchIntoMirror(target, mirror, sha, tag), exportTarFile(workDir));
-      read = sha;
+      cloned = how !== 'fetched';
+      if (!target.lfs) read = sha;
       inspected = undefined;
       return how;
     },
     async inspect(sha) {
       await submodulesOf(sha);
+      if (target.lfs) {
+        // After the signature check: an unverified commit's LFS objects are never downloaded.
+        read = undefined;
+        await fetchLfsSound(target, mirrorRepo(mirror), sha, cloned, exportTarFile(workDir));
+        read = sha;
+      }
     },
     async prepare(sha) {
       requireFreeSpace(target.path, target.minFreeSpaceBytes, target.name);

@@ -43,9 +43,10 @@ export interface Strategy {
   /** Makes `sha` available locally: clone/fetch (of `tag` for a target tracking tags). Returns a word for the log. */
   fetch(sha: string, tag?: string): Promise<string>;
   /**
-   * What the fetched commit holds besides its files: refuses LFS without `lfs`, and fetches its
-   * submodules (from URLs the commit names). The cycle calls it after the signature check, so
-   * an unverified commit makes pollpray contact nothing it names; before anything goes live.
+   * What the fetched commit holds besides its files: refuses LFS without `lfs`, fetches its
+   * submodules (from URLs the commit names) and, with `lfs`, downloads its LFS objects. The
+   * cycle calls it after the signature check, so an unverified commit makes pollpray contact
+   * nothing it names and download nothing it names; before anything goes live.
    */
   inspect(sha: string): Promise<void>;
   /** Puts `sha` on disk for its deploy script. */

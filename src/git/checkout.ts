@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { isFullSha } from './ref-name.js';
-import { fetchLfsObjects, fetchTracked, lfsConfig } from './fetch.js';
+import { fetchTracked, lfsConfig } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { removeStaleIndexLock } from './stale-lock.js';
 import { splitRepoCredentials } from './repo-credentials.js';
@@ -47,7 +47,7 @@ export async function fetchCommit(target: Target, sha: string, tag?: string): Pr
       hint: 'the branch moved during the fetch; the next run will pick up the new head',
     });
   }
-  if (target.lfs) await fetchLfsObjects(target, target.path, sha, first);
+  // LFS objects are fetched later, after the signature check (fetchLfsSound).
   return first ? 'cloned' : 'fetched';
 }
 

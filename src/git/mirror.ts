@@ -9,7 +9,7 @@ import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { run } from '../exec/run.js';
 import { hasCommit } from './checkout.js';
-import { fetchLfsObjects, fetchTracked, lfsConfig } from './fetch.js';
+import { fetchTracked, lfsConfig } from './fetch.js';
 import { gitOrThrow } from './git.js';
 import { isFullSha } from './ref-name.js';
 import { removeAbandonedTemps } from '../state/store.js';
@@ -63,7 +63,7 @@ export async function fetchIntoMirror(target: Target, mirror: string, sha: strin
       hint: 'the branch moved during the fetch; the next run will pick up the new head',
     });
   }
-  if (target.lfs) await fetchLfsObjects(target, mirror, sha, first);
+  // LFS objects are fetched later, after the signature check (fetchLfsSound).
   return first ? 'cloned' : how;
 }
 
@@ -73,10 +73,18 @@ export async function fetchIntoMirror(target: Target, mirror: string, sha: strin
  * `paths` as literal pathspecs (a monorepo's release holds only those) or the whole commit.
  * fetchSound's read and exportCommit both use it, so the read's archive is the export's.
  */
-export async function archiveArgv(target: Target, dir: string, sha: string, output: string, paths: readonly string[] = target.paths): Promise<string[]> {
+export async function archiveArgv(target: Target, dir: string, sha: string, output: string, paths: readonly string[] = target.paths, lfs = true): Promise<string[]> {
   const pathspecs = paths.length ? ['--', ...paths.map((p) => `:(literal)${p.replace(/\/+$/, '')}`)] : [];
-  return [...(await lfsConfig(target, dir, sha)), '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${output}`, sha, ...pathspecs];
+  const filters = lfs ? await lfsConfig(target, dir, sha) : NO_LFS_FILTER;
+  return [...filters, '-c', 'tar.umask=0022', 'archive', '--format=tar', `--output=${output}`, sha, ...pathspecs];
 }
+
+/**
+ * An archive that runs no LFS filter: its LFS files are their pointers, and git-lfs contacts
+ * nothing. Explicit, so a `filter.lfs` section in the repository's own config (a `git lfs
+ * install --local` by hand in an in-place checkout) cannot bring the filter back.
+ */
+const NO_LFS_FILTER = ['-c', 'filter.lfs.process=', '-c', 'filter.lfs.smudge=', '-c', 'filter.lfs.required=false'];
 
 /**
  * `git archive` obeys the archived commit's own `.gitattributes`: `export-ignore` leaves

@@ -16,7 +16,7 @@ import type { Target } from '../config/normalise.js';
 import { CommitContentError, GitError, PollprayError, SshError } from '../errors.js';
 import { requireOwnedByMe } from '../host/ownership.js';
 import { log } from '../log/logger.js';
-import { cloneCall } from './fetch.js';
+import { cloneCall, fetchLfsObjects } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { archiveArgv, isDiskFull, pinExportAttributes } from './mirror.js';
 import { knownTreeFacts, refuseForbiddenPaths, refusedPath } from './tree-paths.js';
@@ -69,7 +69,9 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
     const how = await fetchOnly();
     await refuseForbiddenPaths(target, repo.dir, sha);
     // A partial clone downloads the commit's blobs here: after a clone, that is the whole tree.
-    await readWhole(target, repo, sha, how === 'cloned', keepRead);
+    // Without its LFS files: with verify this runs before the signature check, and git-lfs
+    // would download each object an unsigned commit names (fetchLfsSound reads them later).
+    await readWhole(target, repo, sha, how === 'cloned', target.lfs ? undefined : keepRead, false);
     return how;
   };
   let replaced = false;
@@ -94,11 +96,24 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
 }
 
 /**
+ * With `lfs`: downloads the LFS objects `sha` needs (within the target's paths) and reads the
+ * commit whole again, its LFS files produced this time, so a missing object fails here and
+ * not inside the live checkout. Strategy.inspect calls it, after the signature check: an
+ * unverified commit makes git-lfs download nothing. `first`: the fetch was the clone
+ * (clone_timeout). `keepRead` as in fetchSound.
+ */
+export async function fetchLfsSound(target: Target, repo: OwnedRepo, sha: string, first: boolean, keepRead?: string): Promise<void> {
+  await fetchLfsObjects(target, repo.dir, sha, first);
+  await readWhole(target, repo, sha, first, keepRead, true);
+}
+
+/**
  * Reads every file of `sha` (git archive to /dev/null): an unreadable object fails here, not inside the live checkout.
  * `keepRead`: the archive goes to that file instead (archiveArgv, as exportCommit writes it),
  * so the release's export unpacks it rather than reading the commit again.
+ * `lfs`: LFS files are produced by git-lfs (target with lfs only), else read as their pointers.
  */
-async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: boolean, keepRead?: string): Promise<void> {
+async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: boolean, keepRead: string | undefined, lfs: boolean): Promise<void> {
   const dir = repo.dir;
   // The archive kept for the export is written to the state dir: when it would not fit there
   // (min_free_space left over), the read goes to /dev/null and the export refuses it (exportCommit).
@@ -108,7 +123,7 @@ async function readWhole(target: Target, repo: OwnedRepo, sha: string, first: bo
   pinExportAttributes(repo.gitDir);
   // Only the target's paths: reading the rest would download all of a sparse monorepo's blobs.
   // With lfs, git-lfs produces every LFS file too, so a missing object fails here.
-  const result = await git(await archiveArgv(target, dir, sha, keepRead ?? '/dev/null'), cloneCall(target, dir, first));
+  const result = await git(await archiveArgv(target, dir, sha, keepRead ?? '/dev/null', target.paths, lfs), cloneCall(target, dir, first));
   if (keepRead !== undefined && (result.exitCode !== 0 || result.timedOut)) {
     rmSync(keepRead, { force: true });
     // The kept archive is written to state_dir, which /dev/null never filled: a full disk is the host's, not a damaged repository.

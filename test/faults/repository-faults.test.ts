@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 43-46, 85, 90, 91): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46, 85, 90, 91, 101): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -415,6 +415,55 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
       expect(world.state('app')?.deployedSha).toBe(deployed);
     }
   });
+
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it.skipIf(noSshKeygen)(`#101 ${strategy}: verify with lfs: an unsigned commit's LFS objects are never downloaded; it is refused as unverified as before`, async () => {
+      const origin = await lfsOrigin('first\n'.repeat(300));
+      const server = await startLfsHttp(origin.bare);
+      const world = makeWorld();
+      const key = join(world.dir, 'release_ed25519');
+      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release', '-f', key]);
+      const pub = (await execa('ssh-keygen', ['-y', '-f', key])).stdout.trim();
+      const allowed = join(world.dir, 'allowed_signers');
+      writeFileSync(allowed, `release@pollpray.invalid namespaces="git" ${pub}\n`);
+      for (const [k, v] of [['gpg.format', 'ssh'], ['user.signingkey', key], ['commit.gpgsign', 'true']]) await origin.git(['config', k, v]);
+      const signed = await origin.commit({ 'app.txt': 'signed\n' }, 'Signed');
+      const path = join(world.dir, 'app');
+      world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, lfs: { url: server.url }, verify: { mode: 'ssh', allowed_signers: allowed } } } });
+      const first = await world.cli(['run']);
+      expect(first.exitCode, first.stderr).toBe(0);
+      expect(server.requests.length).toBeGreaterThan(0);
+      const before = server.requests.length;
+
+      // Whoever pushes without the key adds an LFS object the forge stores (a big one, here 1 MB).
+      await origin.git(['config', 'commit.gpgsign', 'false']);
+      writeFileSync(join(origin.work, 'second.bin'), 'unsigned lfs content\n'.repeat(50_000));
+      await origin.git(['add', 'second.bin']);
+      await origin.git(['commit', '-q', '-m', 'Unsigned, with an LFS file']);
+      await origin.git(['lfs', 'push', 'origin', 'main']);
+      await origin.git(['push', '-q', 'origin', 'HEAD:refs/heads/main']);
+      for (let i = 0; i < 2; i++) {
+        const r = await world.cli(['run']);
+        expect(r.exitCode).toBe(1);
+        expect(r.stderr).toMatch(/unverified: commit \w{12} is not signed/);
+        // Not one request: no batch call, no download (before: git lfs fetch ran before the signature check).
+        expect(server.requests.slice(before)).toEqual([]);
+        expect(world.state('app')).toMatchObject({ deployedSha: signed, lastResult: 'unverified' });
+      }
+      const tree = strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path;
+      expect(existsSync(join(tree, 'second.bin'))).toBe(false);
+      expect(readFileSync(join(tree, 'big.bin'), 'utf8')).toBe('first\n'.repeat(300));
+
+      // Signed again: deployed, its LFS file downloaded then.
+      await origin.git(['config', 'commit.gpgsign', 'true']);
+      const fixed = await origin.commit({ 'app.txt': 'signed again\n' }, 'Signed again');
+      const ok = await world.cli(['run']);
+      expect(ok.exitCode, ok.stderr).toBe(0);
+      expect(world.state('app')?.deployedSha).toBe(fixed);
+      const now = strategy === 'releases' ? join(path, readlinkSync(join(path, 'current'))) : path;
+      expect(readFileSync(join(now, 'second.bin'), 'utf8')).toBe('unsigned lfs content\n'.repeat(50_000));
+    });
+  }
 
   for (const [strategy, widened] of [['in-place', ['site/', 'big.bin']], ['in-place', undefined], ['releases', ['site/', 'big.bin']], ['releases', undefined]] as const) {
     it(`#58 ${strategy}: widening paths (to ${widened ? widened.join(', ') : 'all'}) with lfs: true deploys the LFS file's content, not its pointer`, async () => {
