@@ -5,7 +5,7 @@
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EnvironmentError } from '../errors.js';
-import type { TreeFacts } from '../git/tree-paths.js';
+import type { LfsObject, TreeFacts } from '../git/tree-paths.js';
 import { formatSize } from '../size.js';
 
 export interface FreeSpace {
@@ -67,12 +67,17 @@ export function roomFor(file: string, needBytes: number, minBytes: number): bool
   return freeSpaceAt(dirname(file), minBytes).freeBytes - needBytes >= minBytes;
 }
 
-/** What a tree listing's files take once unpacked: their bytes, and a block (4 KiB) per entry at most on top. */
+/** What a tree listing's files take once unpacked: their bytes, and a block (4 KiB) per entry at most on top; LFS files at the size their pointers state. */
 export function unpackedBytes(size: TreeFacts['size']): number {
-  return size ? size.bytes + size.entries * 4096 : 0;
+  return size ? size.bytes + size.entries * 4096 + lfsBytes(size.lfs) : 0;
 }
 
-/** What `git archive` of them writes: each entry a 512-byte header and up to 511 bytes of padding, and the tar's end. */
+/** What `git archive` of them writes: each entry a 512-byte header and up to 511 bytes of padding, and the tar's end; LFS files with their content. */
 export function archiveBytes(size: TreeFacts['size']): number {
-  return size ? size.bytes + size.entries * 1024 + 10240 : 0;
+  return size ? size.bytes + size.entries * 1024 + 10240 + lfsBytes(size.lfs) : 0;
+}
+
+/** The sum of the sizes LFS pointers state (each object once). */
+export function lfsBytes(objects: readonly LfsObject[] | undefined): number {
+  return (objects ?? []).reduce((n, o) => n + o.size, 0);
 }

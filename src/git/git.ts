@@ -65,6 +65,8 @@ export interface GitCall {
   /** Sees every output line as it arrives, for output too big to keep (a whole tree listing). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   maxOutput?: number;
+  /** Written to git's stdin (a `cat-file --batch` request). */
+  input?: string;
 }
 
 /** `--progress` when pollpray's stderr is a terminal: git then reports progress although its stderr is our pipe. */
@@ -97,6 +99,7 @@ function runGit(args: string[], call: GitCall, show: boolean): Promise<RunResult
         }
       : call.onLine,
     maxOutput: call.maxOutput,
+    input: call.input,
   });
 }
 

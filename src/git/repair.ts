@@ -20,7 +20,7 @@ import { cloneCall, fetchLfsObjects } from './fetch.js';
 import { git, gitOrThrow } from './git.js';
 import { archiveArgv, isDiskFull, pinExportAttributes } from './mirror.js';
 import { knownTreeFacts, refuseForbiddenPaths, refusedPath } from './tree-paths.js';
-import { archiveBytes, roomFor } from '../deploy/disk.js';
+import { archiveBytes, lfsBytes, requireRoomFor, roomFor } from '../deploy/disk.js';
 
 export type Fetched = 'cloned' | 'fetched' | 're-cloned';
 
@@ -103,6 +103,10 @@ export async function fetchSound(target: Target, repo: OwnedRepo, sha: string, f
  * (clone_timeout). `keepRead` as in fetchSound.
  */
 export async function fetchLfsSound(target: Target, repo: OwnedRepo, sha: string, first: boolean, keepRead?: string): Promise<void> {
+  // What the download writes into the LFS store (the objects not there yet), at the size the
+  // commit's pointers state: a pointer of 130 bytes can name an object of terabytes.
+  const missing = (knownTreeFacts(repo.dir, sha)?.size?.lfs ?? []).filter((o) => !existsSync(join(repo.gitDir, 'lfs', 'objects', o.oid.slice(0, 2), o.oid.slice(2, 4), o.oid)));
+  if (missing.length) requireRoomFor(repo.gitDir, lfsBytes(missing), target.minFreeSpaceBytes, target.name, `the Git LFS objects of ${sha.slice(0, 12)}`);
   await fetchLfsObjects(target, repo.dir, sha, first);
   await readWhole(target, repo, sha, first, keepRead, true);
 }

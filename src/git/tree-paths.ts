@@ -87,8 +87,21 @@ export interface TreeFacts {
    * blob sizes, and how many entries (a tar holds a header block for each). Unknown for a
    * partial clone, whose blob sizes only downloading every blob would tell.
    */
-  size?: { bytes: number; entries: number };
+  size?: { bytes: number; entries: number; lfs?: LfsObject[] };
 }
+
+/** An object a Git LFS pointer of the commit names, with the size the pointer states. */
+export interface LfsObject {
+  oid: string;
+  size: number;
+}
+
+/**
+ * The blob sizes git-lfs reads as a possible pointer: the shortest pointer (`size 0`) is 126
+ * bytes, and git-lfs's scanner skips every blob of 1024 bytes or more (lfs/scanner.go,
+ * blobSizeCutoff), as `git lfs fetch` does.
+ */
+const POINTER_BYTES = { min: 100, max: 1023 };
 
 /** True when `path` is one of `paths` or inside one (empty `paths`: everything counts). */
 export function withinPaths(path: string, paths: readonly string[]): boolean {
@@ -128,7 +141,9 @@ export async function refuseForbiddenPaths(target: Target, repoDir: string, sha:
   // Sizes cost nothing more in a full clone (the objects are local); in a partial clone
   // each missing blob would be downloaded on its own just to tell its size.
   const sizes = !target.clone.filter;
-  const size = { bytes: 0, entries: 0 };
+  const size: NonNullable<TreeFacts['size']> = { bytes: 0, entries: 0 };
+  // With lfs: the blobs that may be LFS pointers, whose objects `git lfs fetch` would download.
+  const pointerBlobs = sizes && target.lfs ? new Set<string>() : undefined;
   const result = await git(['-c', 'core.quotePath=false', 'ls-tree', '-r', '-t', ...(sizes ? ['-l'] : []), '--full-tree', sha], {
     cwd: repoDir,
     target,
@@ -148,6 +163,8 @@ export async function refuseForbiddenPaths(target: Target, repoDir: string, sha:
         size.entries += 1;
         const bytes = / (\d+)\t/.exec(line.slice(0, tab + 1))?.[1];
         if (bytes !== undefined) size.bytes += Number(bytes);
+        const blob = pointerBlobs && /^100(?:644|755) blob ([0-9a-f]{40,64}) +(\d+)\t/.exec(line);
+        if (blob && Number(blob[2]) >= POINTER_BYTES.min && Number(blob[2]) <= POINTER_BYTES.max) pointerBlobs?.add(blob[1] ?? '');
       }
       if (settled) return;
       if (found === undefined) {
@@ -169,8 +186,77 @@ export async function refuseForbiddenPaths(target: Target, repoDir: string, sha:
       hint: 'the local repository may be damaged; check the disk (dmesg) and run pollpray again, which checks it with git fsck',
     });
   }
+  if (pointerBlobs) size.lfs = await lfsObjectsIn(target, repoDir, sha, [...pointerBlobs]);
   if (facts.size >= 64) facts.clear();
   facts.set(factsKey(repoDir, sha), { gitlinks, hasAttributes, ...(sizes ? { size } : {}) });
+}
+
+/**
+ * The LFS objects the pointers among `blobs` name, each with the size its pointer states
+ * (the largest, should two pointers name one object with different sizes), read in one
+ * `git cat-file --batch`. What a commit's pointers state is what git-lfs downloads: it
+ * checks each object's oid and size as it arrives, so a server cannot send more than the
+ * pointer says. Output is read as it streams, never held.
+ *
+ * The output is parsed by lines: a blob's content follows its header line
+ * (`<blob> blob <size>`), and the next requested blob's header starts a new one. A blob that
+ * is no pointer may hold a line that looks like a header followed by pointer text: that can
+ * only add an object (count more), never hide a real pointer, whose text holds no such line.
+ */
+async function lfsObjectsIn(target: Target, repoDir: string, sha: string, blobs: string[]): Promise<LfsObject[]> {
+  if (blobs.length === 0) return [];
+  const requested = new Set(blobs);
+  const objects = new Map<string, number>();
+  let content: string[] | undefined;
+  const settle = () => {
+    const pointer = content && parseLfsPointer(content);
+    if (pointer) objects.set(pointer.oid, Math.max(pointer.size, objects.get(pointer.oid) ?? 0));
+    content = undefined;
+  };
+  const result = await git(['cat-file', '--batch'], {
+    cwd: repoDir,
+    target,
+    input: `${blobs.join('\n')}\n`,
+    maxOutput: 4096,
+    onLine: (line, stream) => {
+      if (stream !== 'stdout') return;
+      const header = /^([0-9a-f]{40,64}) blob \d+$/.exec(line);
+      if (header && requested.has(header[1] ?? '')) {
+        settle();
+        content = [];
+      } else if (content && content.length <= 16) {
+        content.push(line);
+      }
+    },
+  });
+  settle();
+  if (result.exitCode !== 0 || result.timedOut) {
+    const last = result.stderr.trim().split('\n').filter(Boolean).pop() ?? result.spawnError ?? (result.timedOut ? 'timed out' : 'no output');
+    throw new GitError(`cannot read the Git LFS pointers of commit ${sha.slice(0, 12)} in ${repoDir}: ${last}`, {
+      target: target.name,
+      hint: 'the local repository may be damaged; check the disk (dmesg) and run pollpray again, which checks it with git fsck',
+    });
+  }
+  return [...objects].map(([oid, size]) => ({ oid, size }));
+}
+
+/**
+ * The object a Git LFS pointer's lines name, as git-lfs decodes one (lfs/pointer.go): a
+ * `version` line first, then `key value` lines, among them `oid sha256:<64 hex>` and
+ * `size <n>`; the blank line cat-file ends each blob with may follow. Anything else: no pointer.
+ */
+export function parseLfsPointer(lines: readonly string[]): LfsObject | undefined {
+  const body = lines.at(-1) === '' ? lines.slice(0, -1) : lines;
+  if (!body[0]?.startsWith('version https://') || body.length > 8) return undefined;
+  let oid: string | undefined;
+  let size: number | undefined;
+  for (const line of body.slice(1)) {
+    const kv = /^([a-z0-9.-]+) (\S+)$/.exec(line);
+    if (!kv) return undefined;
+    if (kv[1] === 'oid') oid = /^sha256:([0-9a-f]{64})$/.exec(kv[2] ?? '')?.[1];
+    if (kv[1] === 'size') size = /^\d{1,16}$/.test(kv[2] ?? '') ? Number(kv[2]) : undefined;
+  }
+  return oid !== undefined && size !== undefined ? { oid, size } : undefined;
 }
 
 /**

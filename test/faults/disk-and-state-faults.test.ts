@@ -1,4 +1,4 @@
-/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52, 83). */
+/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52, 83, 102). */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -10,6 +10,10 @@ import { BIN } from '../helpers/pollpray-cli.js';
 import { requireRoot } from '../helpers/require-env.js';
 import { makeSudoFixture, requireSudoFixture } from '../helpers/sudo-user.js';
 import { makeUserWorld } from '../helpers/user-world.js';
+import { lfsOrigin } from '../helpers/repos.js';
+import { startLfsHttp } from '../helpers/lfs-http.js';
+import { makeWorld } from '../helpers/pollpray-cli.js';
+import { requireBinary } from '../helpers/require-env.js';
 import { expectOneLineError, expectState, faultWorld, releaseDirs, short } from './fault-world.js';
 
 describe('disk and state faults', { timeout: 30_000 }, () => {
@@ -349,4 +353,48 @@ describe('state files read back as data', { timeout: 30_000 }, () => {
     expectState(f.world, 'app', { deployedSha: next });
     expect(readdirSync(shared).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
+});
+
+describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('disk faults: Git LFS', { timeout: 60_000 }, () => {
+  for (const strategy of ['in-place', 'releases'] as const) {
+    it(`#102 ${strategy}: a commit whose LFS pointer names an object bigger than the disk has room for is refused before anything is downloaded, a host fault, not counted`, async () => {
+      const origin = await lfsOrigin('first\n'.repeat(300));
+      const server = await startLfsHttp(origin.bare);
+      const world = makeWorld();
+      const path = join(world.dir, 'app');
+      const target = { repo: origin.url, path, strategy, lfs: { url: server.url }, ...(strategy === 'releases' ? { min_free_space: '1MB' } : {}) };
+      world.writeConfig({ ...(strategy === 'in-place' ? { defaults: { min_free_space: '1MB' } } : {}), targets: { app: target } });
+      const first = await world.cli(['run']);
+      expect(first.exitCode, first.stderr).toBe(0);
+      const good = await origin.head();
+      const before = server.requests.length;
+
+      // A pointer is ~130 bytes, whatever the size of the object it names: here 5 TB (git-lfs
+      // verifies an object's oid and size as it downloads it; what the pointer states is what
+      // would be downloaded).
+      const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${'ab'.repeat(32)}\nsize ${5 * 1024 ** 4}\n`;
+      const noLfs = ['-c', 'filter.lfs.process=', '-c', 'filter.lfs.required=false', '-c', 'filter.lfs.clean=cat', '-c', 'core.hooksPath=/dev/null'];
+      const blob = (await execa('git', ['hash-object', '-w', '--no-filters', '--stdin'], { cwd: origin.work, env: origin.env, extendEnv: false, input: pointer })).stdout.trim();
+      await origin.git([...noLfs, 'update-index', '--add', '--cacheinfo', `100644,${blob},huge.bin`]);
+      await origin.git([...noLfs, 'commit', '-q', '-m', 'A pointer to 5 TB']);
+      await origin.git([...noLfs, 'push', '-q', 'origin', 'HEAD:refs/heads/main']);
+      const huge = await origin.head();
+      for (let i = 0; i < 2; i++) {
+        const r = await world.cli(['run']);
+        expect(r.exitCode, r.stderr).toBe(1);
+        expectOneLineError(r.stderr, 'app', new RegExp(`not enough disk space for the Git LFS objects of ${short(huge)}: it takes 5\\.0TB, \\S+ is free at \\S+ and min_free_space \\(1\\.0MB\\) must stay free; nothing was written`));
+        // Asked nothing: no batch request, no download.
+        expect(server.requests.slice(before)).toEqual([]);
+        expectState(world, 'app', { deployedSha: good, lastFault: 'host' });
+        expect(world.state('app')?.failures).toEqual({});
+      }
+      expect(existsSync(join(path, strategy === 'in-place' ? 'huge.bin' : 'current/huge.bin'))).toBe(false);
+      // Once the commit is gone (or the disk has room), the next run deploys.
+      await origin.forcePushTo(good);
+      const fixed = await origin.commit({ 'v.txt': 'small\n' }, 'Small again');
+      const again = await world.cli(['run']);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(world.state('app')?.deployedSha).toBe(fixed);
+    });
+  }
 });

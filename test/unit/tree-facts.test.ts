@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { gitlinksIn, usesLfs } from '../../src/git/submodules.js';
-import { knownTreeFacts, refuseForbiddenPaths } from '../../src/git/tree-paths.js';
+import { knownTreeFacts, parseLfsPointer, refuseForbiddenPaths } from '../../src/git/tree-paths.js';
 import { isolatedGitEnv } from '../helpers/origin.js';
 
 /** A real repository; `clone` is a second path to the same objects, which no listing has seen. */
@@ -67,5 +67,40 @@ describe('the forbidden-path listing answers the submodule and LFS checks of the
     await refuseForbiddenPaths(repo.target, repo.work, attrs);
     expect(knownTreeFacts(repo.work, attrs)?.hasAttributes).toBe(true);
     expect(await usesLfs(repo.target, repo.work, attrs)).toBe(false);
+  });
+});
+
+describe('with lfs, the listing reads the sizes the LFS pointers state', () => {
+  const pointer = (oid: string, size: number) => `version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize ${size}\n`;
+
+  it('each object once, at its stated size; only within paths; text that only quotes a pointer, or a big file, adds nothing', async () => {
+    const repo = makeRepo();
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => x.repeat(64)) as [string, string, string];
+    const sha = repo.commit({
+      'site/video.bin': pointer(a, 5 * 1024 ** 4),
+      'site/copy.bin': pointer(a, 5 * 1024 ** 4),
+      'site/clip.bin': pointer(b, 1000),
+      'other/outside.bin': pointer(c, 7),
+      // A README quoting a pointer is no pointer (git-lfs decodes none from it).
+      'site/README.md': `An LFS pointer looks like this:\n\n${pointer(c, 123456789)}`,
+      'site/big.txt': `${pointer(c, 42)}${'x'.repeat(2000)}\n`,
+    });
+    const target = { ...repo.target, lfs: true, paths: ['site/'] };
+    await refuseForbiddenPaths(target, repo.work, sha);
+    const lfs = knownTreeFacts(repo.work, sha)?.size?.lfs;
+    expect(lfs?.sort((x, y) => x.oid.localeCompare(y.oid))).toEqual([{ oid: a, size: 5 * 1024 ** 4 }, { oid: b, size: 1000 }]);
+    // Without lfs: no pointers read.
+    const plain = repo.clone();
+    await refuseForbiddenPaths(repo.target, plain, sha);
+    expect(knownTreeFacts(plain, sha)?.size?.lfs).toBeUndefined();
+  });
+
+  it('a pointer is what git-lfs decodes as one: version first, oid sha256 and size lines', () => {
+    const oid = 'd'.repeat(64);
+    expect(parseLfsPointer(pointer(oid, 12).split('\n'))).toEqual({ oid, size: 12 });
+    expect(parseLfsPointer(['version https://git-lfs.github.com/spec/v1', `oid sha256:${oid}`, 'size 12', 'x-ext 1', ''])).toEqual({ oid, size: 12 });
+    expect(parseLfsPointer(['hello', `oid sha256:${oid}`, 'size 12'])).toBeUndefined();
+    expect(parseLfsPointer(['version https://git-lfs.github.com/spec/v1', `oid sha256:${oid}`])).toBeUndefined();
+    expect(parseLfsPointer(['version https://git-lfs.github.com/spec/v1', `oid sha256:${oid}`, 'size 12', 'some prose here'])).toBeUndefined();
   });
 });
