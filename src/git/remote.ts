@@ -2,7 +2,8 @@ import type { Target } from '../config/normalise.js';
 import { GitError } from '../errors.js';
 import { parseLsRemote } from './errors.js';
 import { gitOrThrow } from './git.js';
-import { newestTag } from './tags.js';
+import { log } from '../log/logger.js';
+import { MAX_TAG_BYTES, MAX_TAG_PART_BYTES, newestTag, tooLongTags } from './tags.js';
 
 /** What the target wants deployed: the commit, and the tag it came from when tracking tags. */
 export interface WantedCommit {
@@ -37,6 +38,17 @@ async function resolveNewestTag(target: Target, pattern: string, cwd: string): P
     if (stream === 'stdout') for (const [ref, sha] of parseLsRemote(line)) tags.set(ref, sha);
   };
   await gitOrThrow(['ls-remote', '--tags', '--', target.repo], { cwd, target, onLine, maxOutput: 4096 }, 'ls-remote');
+  // A name too long to fetch or hand a script is passed over, never the target blocked by it:
+  // whoever can push a tag could otherwise stop every good one from deploying.
+  const tooLong = tooLongTags(tags, pattern);
+  if (tooLong.length) {
+    const named = tooLong.slice(0, 3).map((tag) => `${cutTag(tag)} (${Buffer.byteLength(tag)} bytes)`).join(', ');
+    const more = tooLong.length > 3 ? ` and ${tooLong.length - 3} more` : '';
+    log.warn(
+      `ignored tag${tooLong.length === 1 ? '' : 's'} ${named}${more}: a tag name over ${MAX_TAG_PART_BYTES} bytes in one part (or ${MAX_TAG_BYTES} in all) cannot be fetched into a ref; not deploying ${tooLong.length === 1 ? 'it' : 'them'}`,
+      { target: target.name, step: 'ls-remote' },
+    );
+  }
   const pick = newestTag(tags, pattern);
   if (!pick) {
     throw new GitError(`no tag on ${target.repo} matches tags: "${pattern}"`, {
@@ -45,4 +57,9 @@ async function resolveNewestTag(target: Target, pattern: string, cwd: string): P
     });
   }
   return { sha: pick.sha, tag: pick.tag };
+}
+
+/** A tag name for a log line: its first 40 and last 8 characters around `…`. */
+function cutTag(tag: string): string {
+  return tag.length <= 60 ? tag : `${tag.slice(0, 40)}…${tag.slice(-8)}`;
 }

@@ -68,11 +68,42 @@ export function peeledTags(refs: ReadonlyMap<string, string>): Map<string, strin
   return tags;
 }
 
-/** The newest tag matching `pattern`, or undefined when none does. */
+/**
+ * The longest tag name that deploys: 255 bytes (UTF-8) in each `/`-separated part, 1024 in
+ * all. A tag is fetched into a loose ref, a file named by each part, and no filesystem here
+ * takes a file name over 255 bytes (ext4, xfs, btrfs, tmpfs): a longer one fails every
+ * fetch. A packed-refs file on the server has no such limit, and a tag of tens of KiB would
+ * otherwise go into the fetch's refspec (twice), POLLPRAY_TAG, state and every log line.
+ */
+export const MAX_TAG_PART_BYTES = 255;
+export const MAX_TAG_BYTES = 1024;
+
+/** True when `tag` is longer than a deployable tag may be (MAX_TAG_PART_BYTES, MAX_TAG_BYTES). */
+export function tagTooLong(tag: string): boolean {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most names are decided without counting.
+  if (tag.length * 3 <= MAX_TAG_PART_BYTES) return false;
+  return Buffer.byteLength(tag) > MAX_TAG_BYTES || tag.split('/').some((part) => Buffer.byteLength(part) > MAX_TAG_PART_BYTES);
+}
+
+/**
+ * The tags `pattern` would consider (version tags it matches) whose names are too long to
+ * deploy (tagTooLong): newestTag passes over them, and the caller says so.
+ */
+export function tooLongTags(refs: ReadonlyMap<string, string>, pattern: string): string[] {
+  const matches = tagMatcher(pattern);
+  return [...peeledTags(refs).keys()].filter((tag) => {
+    if (!tagTooLong(tag)) return false;
+    const version = tagVersion(tag);
+    return version !== undefined && matches(tag, version);
+  });
+}
+
+/** The newest tag matching `pattern`, or undefined when none does. Tags too long to deploy (tagTooLong) never count. */
 export function newestTag(refs: ReadonlyMap<string, string>, pattern: string): TagPick | undefined {
   const matches = tagMatcher(pattern);
   let best: TagPick | undefined;
   for (const [tag, sha] of peeledTags(refs)) {
+    if (tagTooLong(tag)) continue;
     const version = tagVersion(tag);
     if (!version || !matches(tag, version)) continue;
     // Equal versions (v1.0.0 and 1.0.0): the name decides, so the pick is stable.

@@ -1,6 +1,6 @@
-/** Faults in the remote repository and in the local clone (rows 6-11, 23, 84). */
+/** Faults in the remote repository and in the local clone (rows 6-11, 23, 84, 103). */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -208,6 +208,32 @@ describe('git faults', { timeout: 30_000 }, () => {
     expect(readFileSync(join(f.path, 'tags.seen'), 'utf8')).toBe('v10.0.0\n');
     expectState(f.world, 'app', { deployedSha: newest });
   });
+
+  for (const [what, bytes] of [['65,000 bytes (about the longest a ref listing carries: a pkt-line holds 65,516)', 65_000], ['300 bytes (more than a filesystem here allows one file name)', 300]] as const) {
+    it(`#103 a tag name of ${what}, held in the remote's packed-refs: ignored with one warning naming it cut short; the newest other tag deploys`, async () => {
+      const f = await faultWorld({ script: 'printf \'%s\\n\' "$POLLPRAY_TAG" >> tags.seen' });
+      const good = await f.origin.commit({ 'v.txt': '1\n' }, 'One');
+      execFileSync('git', ['update-ref', 'refs/tags/v1.0.0', good], { cwd: f.origin.bare, env: f.origin.env });
+      const hostile = await f.origin.commit({ 'v.txt': 'hostile\n' }, 'Hostile');
+      // A loose ref cannot have such a name; packed-refs can. A version tag, newer than any: v<x…>9.9.9.
+      const name = `v${'x'.repeat(bytes - 6)}9.9.9`;
+      execFileSync('git', ['pack-refs', '--all'], { cwd: f.origin.bare, env: f.origin.env });
+      appendFileSync(join(f.origin.bare, 'packed-refs'), `${hostile} refs/tags/${name}\n`);
+      expect(execFileSync('git', ['ls-remote', '--tags', f.origin.bare], { env: f.origin.env, encoding: 'utf8', maxBuffer: 1 << 20 })).toContain(name);
+      f.write({ tags: 'v*' });
+      for (let i = 0; i < 2; i++) {
+        const r = await f.world.cli(['run']);
+        expect(r.exitCode, r.stderr.slice(0, 2000)).toBe(0);
+        expect(f.live()).toBe(short(good));
+        expectState(f.world, 'app', { deployedSha: good });
+      }
+      expect(readFileSync(join(f.path, 'tags.seen'), 'utf8')).toBe('v1.0.0\n');
+      const warned = f.world.logText().split('\n').filter((l) => /WARN/.test(l) && l.includes('vxxxxxxxx'));
+      expect(warned).toHaveLength(2); // one a run
+      expect(warned[0]).toMatch(new RegExp(`ignored tag vx{39}…x{3}9\\.9\\.9 \\(${bytes} bytes\\): a tag name over 255 bytes in one part \\(or 1024 in all\\) cannot be fetched into a ref; not deploying it`));
+      expect(warned[0]!.length).toBeLessThan(1000);
+    });
+  }
 
   it('#23 option / shell injection: a branch like --upload-pack=… or $(id) is rejected, nothing executed', async () => {
     const f = await faultWorld();

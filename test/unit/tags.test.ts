@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newestTag, peeledTags, tagPatternProblem, tagVersion } from '../../src/git/tags.js';
+import { newestTag, peeledTags, tagPatternProblem, tagTooLong, tagVersion, tooLongTags } from '../../src/git/tags.js';
 import { compareVersions, parseRange, parseVersion, satisfies } from '../../src/git/version.js';
 import { parseLsRemote } from '../../src/git/errors.js';
 
@@ -110,5 +110,23 @@ describe('a tag is a version tag only when all of it reads as one', () => {
   ])('%s is version %s', (tag, version) => {
     const v = tagVersion(tag);
     expect(v && `${v.major}.${v.minor}.${v.patch}`).toBe(version);
+  });
+});
+
+describe('tag names too long to deploy', () => {
+  it('over 255 bytes in one part, or 1024 in all, counting UTF-8 bytes', () => {
+    expect(tagTooLong(`v${'x'.repeat(248)}1.0.0`)).toBe(false);
+    expect(tagTooLong(`v${'x'.repeat(250)}1.0.0`)).toBe(true);
+    expect(tagTooLong(`v${'é'.repeat(130)}1.0.0`)).toBe(true);
+    expect(tagTooLong(`${'app/'.repeat(200)}v1.0.0`)).toBe(false);
+    expect(tagTooLong(`${'a'.repeat(200)}/`.repeat(6) + 'v1')).toBe(true);
+  });
+
+  it('newestTag passes over them; tooLongTags names those the pattern would have taken', () => {
+    const long = `v${'x'.repeat(300)}9.9.9`;
+    const listing = parseLsRemote(`${LS_REMOTE}\n${sha('9')}\trefs/tags/${long}\n${sha('8')}\trefs/tags/nightly${'x'.repeat(300)}`);
+    expect(newestTag(listing, 'v*')?.tag).toBe('v2.0.0-rc.1');
+    expect(tooLongTags(listing, 'v*')).toEqual([long]);
+    expect(tooLongTags(listing, 'release-*')).toEqual([]);
   });
 });
