@@ -35,7 +35,7 @@ function connectsTo(t: Target, remote: SshRemote, r: ResolvedSsh | { error: stri
   return { host: r.hostname || fallback.host, port: Number.isInteger(r.port) && r.port > 0 ? r.port : fallback.port };
 }
 
-async function knownHostsCheck(t: Target, r: ResolvedSsh | { error: string } | undefined, url: string = t.repo, what = t.name, server = ''): Promise<CheckResult[]> {
+async function knownHostsCheck(me: { uid: number; user: string }, t: Target, r: ResolvedSsh | { error: string } | undefined, url: string = t.repo, what = t.name, server = ''): Promise<CheckResult[]> {
   const remote = sshRemote(url);
   if (!remote) return [];
   const name = `known_hosts (${what})`;
@@ -52,6 +52,10 @@ async function knownHostsCheck(t: Target, r: ResolvedSsh | { error: string } | u
   if (!file) {
     return [{ name, status: 'warn', detail: `${server}no ssh.known_hosts pinned: ${host} is checked against ~/.ssh/known_hosts of whoever runs pollpray`, fix: `set targets.${t.name}.ssh.known_hosts, and ${scan('/etc/pollpray/known_hosts')}` }];
   }
+  // One another local user could change (the default one in a state dir they can write)
+  // says whom ssh trusts, and a FIFO there would hang ssh-keygen: named, never read.
+  const untrusted = trustProblem(file, me, 'make ssh trust their host key');
+  if (untrusted) return [{ name, status: 'fail', detail: `${server}${untrusted.message}`, fix: untrusted.fix }];
   try {
     accessSync(file, constants.R_OK);
   } catch {
@@ -76,7 +80,7 @@ async function targetKnownHosts(t: Target, me: { uid: number; user: string }): P
   // One ssh -G per destination, for the LFS comparison and the lookups alike.
   const repo = sshDestination(t.repo) ? await resolveSsh(t, tmpdir()) : undefined;
   const lfs = await lfsSshHost(t, tmpdir(), repo && !('error' in repo) ? repo : undefined);
-  return [...(await knownHostsCheck(t, repo)), ...(lfs ? await knownHostsCheck(t, lfs.resolved, lfs.url, `${t.name} lfs`, 'LFS server: ') : [])];
+  return [...(await knownHostsCheck(me, t, repo)), ...(lfs ? await knownHostsCheck(me, t, lfs.resolved, lfs.url, `${t.name} lfs`, 'LFS server: ') : [])];
 }
 
 export const knownHosts: Check = async ({ config, uid, user }) => (await Promise.all(config.targets.map((t) => targetKnownHosts(t, { uid, user })))).flat();

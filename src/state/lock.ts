@@ -38,7 +38,7 @@ function nameFor(key: string): string {
 
 /** Takes the lock without waiting; returns undefined when another process holds it. */
 export function tryLock(stateDir: string, target: string, options: { askHolder?: boolean } = {}): Promise<Lock | undefined> {
-  // `askHolder: false` for a lock polled in a loop whose wait already ends in an error.
+  // `askHolder: false` for a lock polled in a loop, which asks foreignLockError once its wait is over.
   if (options.askHolder === false) return tryLockNamed(lockName(stateDir, target));
   return tryLockChecked(lockName(stateDir, target), target, stateDir);
 }
@@ -64,10 +64,25 @@ async function tryLockChecked(name: string, target?: string, stateDir?: string):
   // The holder may have just ended (its socket gone with it): one more try before saying so.
   const again = await tryLockNamed(name);
   if (again) return again;
-  if (foreignHolder(name, stateDir) === undefined) return undefined;
+  const now = foreignHolder(name, stateDir);
+  if (now === undefined) return undefined;
+  throw heldError(name, now, target, 'no run can work on this target while it is held');
+}
+
+/**
+ * For a lock a caller polls (the signals lock): once its wait is over, an error naming the
+ * holder when that is not a pollpray run, or undefined when it is one (or the name is free).
+ */
+export function foreignLockError(stateDir: string, lockKey: string, target: string, blocked: string): EnvironmentError | undefined {
+  const name = lockName(stateDir, lockKey);
+  const holder = foreignHolder(name, stateDir);
+  return holder && heldError(name, holder, target, blocked);
+}
+
+function heldError(name: string, holder: { pid?: number; uid?: number }, target: string | undefined, blocked: string): EnvironmentError {
   const socket = `@${name.slice(1)}`;
-  throw new EnvironmentError(
-    `pollpray's lock ${socket} is held by ${holder.pid === undefined ? 'a process this user cannot see (another user\'s)' : `process ${holder.pid} of uid ${holder.uid}`}, not by a pollpray run: no run can work on this target while it is held`,
+  return new EnvironmentError(
+    `pollpray's lock ${socket} is held by ${holder.pid === undefined ? 'a process this user cannot see (another user\'s)' : `process ${holder.pid} of uid ${holder.uid}`}, not by a pollpray run: ${blocked}`,
     { target, hint: `find the holder with: ss -xlp | grep ${socket.slice(1)} (as root), and stop it; pollpray's own runs hold it only as root, this user or the state dir's owner` },
   );
 }

@@ -38,7 +38,7 @@ import { fsFault } from '../host/fs-fault.js';
 import { failpoint, type Failpoint } from '../failpoints.js';
 import { log } from '../log/logger.js';
 import { redactDeep } from '../log/redact.js';
-import { tryLock } from './lock.js';
+import { foreignLockError, tryLock } from './lock.js';
 import {
   firstIssue,
   historyEntrySchema,
@@ -422,13 +422,18 @@ export async function updateSignals<T>(
   waitMs = 5000,
 ): Promise<T> {
   const deadline = Date.now() + waitMs;
-  // Polled: a holder that never lets go ends in the error below, so /proc is not searched for it.
-  let lock = await tryLock(stateDir, `${target}#signals`, { askHolder: false });
+  const key = `${target}#signals`;
+  // Polled without a look into /proc each time: another run lets go within the wait.
+  let lock = await tryLock(stateDir, key, { askHolder: false });
   while (!lock && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 25));
-    lock = await tryLock(stateDir, `${target}#signals`, { askHolder: false });
+    lock = await tryLock(stateDir, key, { askHolder: false });
   }
   if (!lock) {
+    // Any local user can bind the name (an abstract socket): one who does is named, never
+    // passed off as another run.
+    const foreign = foreignLockError(stateDir, key, target, "this target's outcomes are not recorded for notifications and metrics while it is held");
+    if (foreign) throw foreign;
     throw new EnvironmentError('notification and metrics bookkeeping is busy in another run', {
       target,
       hint: 'another pollpray run is finishing this target; its run records the outcome',

@@ -117,4 +117,35 @@ describe('pollpray serve (webhook accelerator)', () => {
     await until(() => calls().length === 2, 20_000, 'dev to deploy after app');
     expect(calls().map((c) => c.split(' ')[0])).toEqual(['app', 'dev']);
   });
+
+  it('a push for a paused target deploys nothing and says why; after resume the next push deploys', async () => {
+    const { origin, world, calls } = await setup();
+    const first = await world.cli(['run']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(calls()).toEqual([`app ${await origin.head()}`]);
+    const deployed = await origin.head();
+    const pause = await world.cli(['pause', 'app']);
+    expect(pause.exitCode, pause.stderr).toBe(0);
+    const next = await origin.commit({ 'app.txt': 'v2\n' }, 'Second');
+    const served = await startServe(world);
+
+    const res = await github(served.url, githubPush(repoName(origin)));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ status: 'queued', targets: ['app'] });
+    const skipped = /\[app\] decide: skipped: target is paused/;
+    await until(() => skipped.test(world.logText()) || calls().length > 1, 20_000, 'the webhook cycle of the paused target');
+    expect(calls()).toHaveLength(1);
+    expect(world.logText()).toMatch(skipped);
+    expect(world.state('app')).toMatchObject({ deployedSha: deployed, paused: true });
+
+    const resume = await world.cli(['resume', 'app']);
+    expect(resume.exitCode, resume.stderr).toBe(0);
+    // The next push (the same body again would be a replay, row 30).
+    const again = await github(served.url, { ...githubPush(repoName(origin)), after: next });
+    expect(again.status).toBe(202);
+    await until(() => calls().length === 2, 20_000, 'the deploy after resume');
+    expect(calls()[1]).toBe(`app ${next}`);
+    await until(() => world.state('app')?.deployedSha === next, 10_000, 'state');
+    expect((await served.stop()).exitCode).toBe(0);
+  });
 });

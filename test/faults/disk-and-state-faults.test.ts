@@ -1,4 +1,4 @@
-/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52, 83, 102). */
+/** Faults of the machine pollpray runs on: disk full, a corrupt or invalid state file, an unwritable or full log dir (rows 20, 24, 25, 51, 52, 83, 104). */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -357,7 +357,7 @@ describe('state files read back as data', { timeout: 30_000 }, () => {
 
 describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('disk faults: Git LFS', { timeout: 60_000 }, () => {
   for (const strategy of ['in-place', 'releases'] as const) {
-    it(`#102 ${strategy}: a commit whose LFS pointer names an object bigger than the disk has room for is refused before anything is downloaded, a host fault, not counted`, async () => {
+    it(`#104 ${strategy}: a commit whose LFS pointer names an object bigger than the disk has room for is refused before anything is downloaded, a host fault, not counted`, async () => {
       const origin = await lfsOrigin('first\n'.repeat(300));
       const server = await startLfsHttp(origin.bare);
       const world = makeWorld();

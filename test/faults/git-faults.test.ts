@@ -1,4 +1,4 @@
-/** Faults in the remote repository and in the local clone (rows 6-11, 23, 84, 103). */
+/** Faults in the remote repository and in the local clone (rows 6-11, 23, 84, 105). */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -210,7 +210,7 @@ describe('git faults', { timeout: 30_000 }, () => {
   });
 
   for (const [what, bytes] of [['65,000 bytes (about the longest a ref listing carries: a pkt-line holds 65,516)', 65_000], ['300 bytes (more than a filesystem here allows one file name)', 300]] as const) {
-    it(`#103 a tag name of ${what}, held in the remote's packed-refs: ignored with one warning naming it cut short; the newest other tag deploys`, async () => {
+    it(`#105 a tag name of ${what}, held in the remote's packed-refs: ignored with one warning naming it cut short; the newest other tag deploys`, async () => {
       const f = await faultWorld({ script: 'printf \'%s\\n\' "$POLLPRAY_TAG" >> tags.seen' });
       const good = await f.origin.commit({ 'v.txt': '1\n' }, 'One');
       execFileSync('git', ['update-ref', 'refs/tags/v1.0.0', good], { cwd: f.origin.bare, env: f.origin.env });

@@ -1,5 +1,5 @@
 /**
- * Repositories as they come (rows 43-46, 85, 90, 91, 101): submodules, Git LFS, a first clone slower
+ * Repositories as they come (rows 43-46, 85, 90, 91, 103): submodules, Git LFS, a first clone slower
  * than git_timeout. Real git, real git-lfs, a real sshd.
  */
 import { execa } from 'execa';
@@ -417,7 +417,7 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
   });
 
   for (const strategy of ['in-place', 'releases'] as const) {
-    it.skipIf(noSshKeygen)(`#101 ${strategy}: verify with lfs: an unsigned commit's LFS objects are never downloaded; it is refused as unverified as before`, async () => {
+    it.skipIf(noSshKeygen)(`#103 ${strategy}: verify with lfs: an unsigned commit's LFS objects are never downloaded; it is refused as unverified as before`, async () => {
       const origin = await lfsOrigin('first\n'.repeat(300));
       const server = await startLfsHttp(origin.bare);
       const world = makeWorld();

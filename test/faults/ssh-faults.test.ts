@@ -1,5 +1,6 @@
 /** Faults between pollpray and an ssh remote (rows 1-3 of the failure-modes table), over a real loopback sshd. */
-import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -195,6 +196,50 @@ describe.skipIf(requireBinary(SSHD, 'openssh-server') || requireBinary('ssh', 'o
     expect(existsSync(marker)).toBe(false);
     expect((await s.world.cli(['test-ssh'])).exitCode).toBe(1);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('#101 a known_hosts in a state dir other local users can write: doctor fails it with the fix and neither reads it nor starts ssh with it (before: a key planted there showed as pinned, a FIFO hung the check)', async () => {
+    const s = await sshWorld();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // The default known_hosts (state_dir/known_hosts), with the key "pinned" by whoever could write there.
+    s.write({ known_hosts: undefined });
+    mkdirSync(s.world.stateDir, { recursive: true });
+    const kh = join(s.world.stateDir, 'known_hosts');
+    writeFileSync(kh, readFileSync(s.sshd.knownHostsFile, 'utf8'), { mode: 0o600 });
+    chmodSync(s.world.stateDir, 0o777);
+
+    const d = await s.world.cli(['doctor']);
+    expect(d.exitCode).toBe(1);
+    expect(d.stdout).toMatch(new RegExp(`^FAIL +known_hosts \\(app\\) +${esc(kh)} is in ${esc(s.world.stateDir)}, which is group- and world-writable \\(mode 0777\\): any local user could replace ${esc(kh)} and make ssh trust their host key \\(fix: chmod go-w ${esc(s.world.stateDir)}\\)$`, 'm'));
+    expect(d.stdout).not.toMatch(/^ok +known_hosts/m);
+    expect(d.stdout).not.toMatch(/^ok +app: (connection|authentication)/m);
+    expect(await s.sshd.acceptedConnections()).toBe(0);
+    const t = await s.world.cli(['test-ssh']);
+    expect(t.exitCode).toBe(1);
+    expect(t.stdout).toMatch(/^app: FAIL known_hosts: .*writable/m);
+    // trust-host refuses it too (row 55), before scanning or writing anything.
+    const planted = readFileSync(kh, 'utf8');
+    const th = await s.world.cli(['trust-host', `127.0.0.1:${s.sshd.port}`, '--yes']);
+    expect(th.exitCode).toBe(2);
+    expect(th.stderr).toMatch(new RegExp(`^pollpray: .*${esc(s.world.stateDir)}.* \\(fix: chmod go-w ${esc(s.world.stateDir)}\\)$`));
+    expect(readFileSync(kh, 'utf8')).toBe(planted);
+    expect(await s.sshd.acceptedConnections()).toBe(0);
+
+    // A FIFO planted in its place is never opened: doctor ends, naming the same problem.
+    rmSync(kh);
+    execFileSync('mkfifo', [kh]);
+    const started = Date.now();
+    const f = await s.world.cli(['doctor']);
+    expect(f.exitCode).toBe(1);
+    expect(f.stdout).toMatch(/^FAIL +known_hosts \(app\) .*writable/m);
+    expect(Date.now() - started).toBeLessThan(9_000);
+
+    // The fix it names: the next doctor passes the host key.
+    rmSync(kh);
+    writeFileSync(kh, readFileSync(s.sshd.knownHostsFile, 'utf8'), { mode: 0o600 });
+    chmodSync(s.world.stateDir, 0o700);
+    const ok = await s.world.cli(['doctor']);
+    expect(ok.stdout).toMatch(new RegExp(`^ok +known_hosts \\(app\\) +.* is pinned in ${esc(kh)}`, 'm'));
   });
 
   it('#75 run: an ssh LFS server whose host key is not pinned fails as "host key unknown" naming that host and trust-host, not as a failed LFS fetch', async () => {
