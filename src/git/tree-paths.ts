@@ -187,7 +187,9 @@ export async function refuseForbiddenPaths(target: Target, repoDir: string, sha:
     });
   }
   if (pointerBlobs) size.lfs = await lfsObjectsIn(target, repoDir, sha, [...pointerBlobs]);
-  if (facts.size >= 64) facts.clear();
+  // The oldest goes, never all: a clear could drop the listing a cycle still running made a
+  // moment ago, and its disk checks, which read it, would count nothing.
+  if (facts.size >= 64) facts.delete(facts.keys().next().value!);
   facts.set(factsKey(repoDir, sha), { gitlinks, hasAttributes, ...(sizes ? { size } : {}) });
 }
 

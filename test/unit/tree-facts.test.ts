@@ -104,3 +104,17 @@ describe('with lfs, the listing reads the sizes the LFS pointers state', () => {
     expect(parseLfsPointer(['version https://git-lfs.github.com/spec/v1', `oid sha256:${oid}`, 'size 12', 'some prose here'])).toBeUndefined();
   });
 });
+
+it('a full cache drops only its oldest listing: the one a running cycle made a moment ago stays for its disk checks', async () => {
+  const repo = makeRepo();
+  const sha = repo.commit({ 'big.txt': 'x'.repeat(5000) });
+  // 64 listings fill the cache; the last, the newest, is the one a cycle is about to read.
+  const others = Array.from({ length: 63 }, () => repo.clone());
+  for (const dir of others) await refuseForbiddenPaths(repo.target, dir, sha);
+  await refuseForbiddenPaths(repo.target, repo.work, sha);
+  // One more (another target's listing) must not take it.
+  await refuseForbiddenPaths(repo.target, repo.clone(), sha);
+  expect(knownTreeFacts(repo.work, sha)?.size?.bytes).toBeGreaterThanOrEqual(5000);
+  expect(knownTreeFacts(others[0]!, sha)).toBeUndefined();
+  expect(knownTreeFacts(others[1]!, sha)).toBeDefined();
+}, 60_000);
