@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeOrigin } from '../helpers/origin.js';
+import { makeOrigin, type Origin } from '../helpers/origin.js';
 import { BIN, makeWorld } from '../helpers/pollpray-cli.js';
 import { requireBinary } from '../helpers/require-env.js';
 import { startSshd } from '../helpers/sshd.js';
@@ -26,6 +26,17 @@ async function deployedLfsTarget(extra: Record<string, unknown> = {}) {
 }
 
 const noSshKeygen = requireBinary('ssh-keygen', 'openssh-client');
+
+/** Has `origin` sign its commits with a new ssh key; returns the allowed_signers file that trusts it. */
+async function signCommits(origin: Origin, dir: string): Promise<string> {
+  const key = join(dir, 'release_ed25519');
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release', '-f', key]);
+  const pub = (await execa('ssh-keygen', ['-y', '-f', key])).stdout.trim();
+  const allowed = join(dir, 'allowed_signers');
+  writeFileSync(allowed, `release@pollpray.invalid namespaces="git" ${pub}\n`);
+  for (const [k, v] of [['gpg.format', 'ssh'], ['user.signingkey', key], ['commit.gpgsign', 'true']]) await origin.git(['config', k, v]);
+  return allowed;
+}
 
 describe('repository faults', { timeout: 120_000 }, () => {
   it('#43 a commit with submodules and no submodules: recursive: deployed, with one warning naming them', async () => {
@@ -92,12 +103,7 @@ describe('repository faults', { timeout: 120_000 }, () => {
     const origin = await makeOrigin();
     const lib = await makeOrigin();
     const world = makeWorld();
-    const key = join(world.dir, 'release_ed25519');
-    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release', '-f', key]);
-    const pub = (await execa('ssh-keygen', ['-y', '-f', key])).stdout.trim();
-    const allowed = join(world.dir, 'allowed_signers');
-    writeFileSync(allowed, `release@pollpray.invalid namespaces="git" ${pub}\n`);
-    for (const [k, v] of [['gpg.format', 'ssh'], ['user.signingkey', key], ['commit.gpgsign', 'true']]) await origin.git(['config', k, v]);
+    const allowed = await signCommits(origin, world.dir);
     await addSubmodule(origin, lib, 'vendor/lib');
     const path = join(world.dir, 'app');
     world.writeConfig({ targets: { app: { repo: origin.url, path, submodules: 'recursive', verify: { mode: 'ssh', allowed_signers: allowed } } } });
@@ -421,12 +427,7 @@ describe.skipIf(requireBinary('git-lfs', 'git-lfs'))('repository faults: Git LFS
       const origin = await lfsOrigin('first\n'.repeat(300));
       const server = await startLfsHttp(origin.bare);
       const world = makeWorld();
-      const key = join(world.dir, 'release_ed25519');
-      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release', '-f', key]);
-      const pub = (await execa('ssh-keygen', ['-y', '-f', key])).stdout.trim();
-      const allowed = join(world.dir, 'allowed_signers');
-      writeFileSync(allowed, `release@pollpray.invalid namespaces="git" ${pub}\n`);
-      for (const [k, v] of [['gpg.format', 'ssh'], ['user.signingkey', key], ['commit.gpgsign', 'true']]) await origin.git(['config', k, v]);
+      const allowed = await signCommits(origin, world.dir);
       const signed = await origin.commit({ 'app.txt': 'signed\n' }, 'Signed');
       const path = join(world.dir, 'app');
       world.writeConfig({ targets: { app: { repo: origin.url, path, strategy, lfs: { url: server.url }, verify: { mode: 'ssh', allowed_signers: allowed } } } });
