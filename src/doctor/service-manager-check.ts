@@ -8,11 +8,12 @@
  * supervisorctl: `supervisorctl status <program>`, through `sudo -n` unless root, since
  * supervisord's socket is root's (pollpray sudoers allows exactly that status command).
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { ServiceManager, Target } from '../config/normalise.js';
 import { trustProblem } from '../config/file-trust.js';
 import { managerArgv } from '../exec/sudo.js';
 import { run } from '../exec/run.js';
+import { executable } from '../host/script-start.js';
 import type { Check, CheckResult } from './check.js';
 
 const ENV = { LC_ALL: 'C', LANG: 'C', LANGUAGE: undefined };
@@ -37,15 +38,6 @@ function groups(targets: readonly Target[]): Group[] {
     byKey.set(key, g);
   }
   return [...byKey.values()];
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const lastLine = (text: string) => text.trim().split('\n').filter(Boolean).pop() ?? '';

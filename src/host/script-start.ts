@@ -65,7 +65,8 @@ function readShebang(file: string): Shebang | undefined {
   return { rest, interpreter, ...(envProgram ? { envProgram } : {}), crlf: line.includes('\r') };
 }
 
-function executable(file: string): boolean {
+/** Whether this user may execute `file` (access(2) X_OK, as the kernel checks it). */
+export function executable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
@@ -103,6 +104,8 @@ export function lookupChain(program: string, path: string, code: string): string
   return undefined;
 }
 
+// Not host/path-keys' nearestExisting: that one resolves `..` by text, while the trust rule
+// must walk the directory as the kernel would reach it (a `..` after a link leads elsewhere).
 function nearestExisting(dir: string): string {
   for (let at = dir; ; at = dirname(at)) {
     if (existsSync(at) || dirname(at) === at) return at;
